@@ -1,0 +1,77 @@
+# mlsysrep: every target sets the two environment variables the project needs,
+# so `make <target>` works from any shell (see README "Environment").
+#   GOTOOLCHAIN=go1.27.3  GoMLX v0.28 needs Go >= 1.27; the go command fetches it
+#                         from the module proxy once (a go.mod toolchain line is
+#                         not enough on machines set to GOTOOLCHAIN=local).
+#   GOEXPERIMENT=simd     turns on GoMLX's AVX2/AVX-512 kernels (15x+ faster).
+export GOTOOLCHAIN := go1.27.3
+export GOEXPERIMENT := simd
+
+GO ?= go
+# Where downloaded source archives may already sit (read-only is fine); the
+# offline CIFAR-10 copy of the development machines is used when present.
+MLSYSREP_ARCHIVES ?= $(firstword $(wildcard ../shared/data) $(HOME)/mlsysrep-archives)
+export MLSYSREP_ARCHIVES
+PRESET ?= smoke
+
+.PHONY: all setup setup-jupyter setup-gonb setup-tools setup-xla run test check fmt vet staticcheck unit bench bench-pytorch
+
+all: test
+
+## setup: install everything the project needs on Debian (safe to run twice).
+setup: setup-jupyter setup-gonb setup-tools
+
+setup-jupyter:
+	@if /usr/bin/python3 -c 'import nbconvert, nbclient, ipykernel' 2>/dev/null && command -v jupyter >/dev/null; then \
+		echo "setup: Jupyter already installed"; \
+	else \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+			jupyter-notebook python3-nbconvert python3-nbclient python3-ipykernel python3-jupyter-kernel-test; \
+	fi
+
+# GoNB from the version pinned as a module tool, and its kernel with the two
+# variables in the kernel's environment.
+setup-gonb:
+	$(GO) install github.com/janpfeifer/gonb
+	"$$($(GO) env GOPATH)/bin/gonb" --install --force_deps --logtostderr=false
+	@/usr/bin/python3 .ci/kernel_env.py
+
+setup-tools:
+	@command -v goimports >/dev/null || [ -x "$$($(GO) env GOPATH)/bin/goimports" ] || \
+		$(GO) install golang.org/x/tools/cmd/goimports@latest
+
+## setup-xla: download the XLA/PJRT CPU plugin (and CUDA where a GPU is found).
+## Needs internet; never done implicitly.
+setup-xla:
+	$(GO) run ./quant/cmd/mlsysrep setup-xla
+
+## run: the main job on the embedded pure-Go engine.
+run:
+	$(GO) run ./quant/cmd/mlsysrep demo -preset $(PRESET)
+
+## test: what CI runs (.ci/run calls exactly this).
+test: check unit
+
+check: fmt vet staticcheck
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi; echo "gofmt: ok"
+
+vet:
+	$(GO) vet ./...
+
+staticcheck:
+	$(GO) tool staticcheck ./...
+
+unit:
+	$(GO) test -count=1 ./...
+
+## bench: the engine benchmarks of BENCHMARKS.md.
+bench:
+	$(GO) test -run '^$$' -bench 'Conv3x3' -benchtime 5x ./pkg/backend/purego/
+	$(GO) test -run '^$$' -bench 'TrainStep' -benchtime 5x ./models/resnet/
+
+bench-pytorch:
+	/usr/bin/python3 models/resnet/testdata/pytorch_trainstep.py --threads $$(nproc)
