@@ -82,3 +82,10 @@ func (e emitter) slice(v compute.Value, starts, limits, strides []int) compute.V
 func (e emitter) dot(lhs compute.Value, lhsContract, lhsBatch []int, rhs compute.Value, rhsContract, rhsBatch []int) compute.Value {
 	return e.must(e.f.DotGeneral(lhs, lhsContract, lhsBatch, rhs, rhsContract, rhsBatch, compute.DotGeneralConfig{}))
 }
+
+func (e emitter) concat(axis int, vs ...compute.Value) compute.Value {
+	if len(vs) == 1 {
+		return vs[0]
+	}
+	return e.must(e.f.Concatenate(axis, vs...))
+}

@@ -1,0 +1,147 @@
+package imagefolder
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// pngOf is a w x h PNG whose pixel (x, y) is (v, x, y).
+func pngOf(t *testing.T, w, h int, v uint8) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.Set(x, y, color.RGBA{v, uint8(x), uint8(y), 255})
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func jpegOf(t *testing.T, w, h int) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// tree is the test set: two classes given out of order, files out of order,
+// plus members that must be ignored.
+func tree(t *testing.T) map[string][]byte {
+	return map[string][]byte{
+		"data/split/zebra/b.png": pngOf(t, 4, 3, 20),
+		"data/split/zebra/a.png": pngOf(t, 4, 3, 10),
+		"data/split/ant/x.jpg":   jpegOf(t, 4, 3),
+		"data/split/readme.txt":  []byte("not an image"),
+		"data/other/ant/y.png":   pngOf(t, 4, 3, 99),
+	}
+}
+
+func writeTarGz(t *testing.T, files map[string][]byte, extra func(*tar.Writer)) string {
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for name, data := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(data)
+	}
+	if extra != nil {
+		extra(tw)
+	}
+	tw.Close()
+	gz.Close()
+	p := filepath.Join(t.TempDir(), "set.tar.gz")
+	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func checkSet(t *testing.T, im *Images) {
+	t.Helper()
+	if im.N != 3 || im.Height != 3 || im.Width != 4 {
+		t.Fatalf("N=%d size=%dx%d, want 3 images 4x3", im.N, im.Width, im.Height)
+	}
+	if strings.Join(im.Classes, ",") != "ant,zebra" {
+		t.Errorf("classes %v, want [ant zebra]", im.Classes)
+	}
+	if im.Labels[0] != 0 || im.Labels[1] != 1 || im.Labels[2] != 1 {
+		t.Errorf("labels %v, want [0 1 1]", im.Labels)
+	}
+	// zebra/a.png (v=10) sorts before zebra/b.png (v=20); pixel (x=2, y=1).
+	for i, want := range map[int]uint8{1: 10, 2: 20} {
+		px := im.Image(i)[(1*4+2)*3:]
+		if px[0] != want || px[1] != 2 || px[2] != 1 {
+			t.Errorf("image %d pixel (2,1) = %v, want [%d 2 1]", i, px[:3], want)
+		}
+	}
+}
+
+func TestLoadTarGz(t *testing.T) {
+	archive := writeTarGz(t, tree(t), func(tw *tar.Writer) {
+		// A symlink with an image name must be skipped, not followed.
+		tw.WriteHeader(&tar.Header{Name: "data/split/ant/link.png", Linkname: "/etc/passwd", Typeflag: tar.TypeSymlink})
+	})
+	im, err := LoadTarGz(archive, "data/split")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSet(t, im)
+}
+
+func TestLoadDir(t *testing.T) {
+	root := t.TempDir()
+	for name, data := range tree(t) {
+		p := filepath.Join(root, filepath.FromSlash(name))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	im, err := LoadDir(filepath.Join(root, "data", "split"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSet(t, im)
+}
+
+func TestErrors(t *testing.T) {
+	good := writeTarGz(t, tree(t), nil)
+	data, _ := os.ReadFile(good)
+	truncated := filepath.Join(t.TempDir(), "truncated.tar.gz")
+	os.WriteFile(truncated, data[:len(data)/2], 0o644)
+	notGzip := filepath.Join(t.TempDir(), "plain.tar.gz")
+	os.WriteFile(notGzip, []byte("hello"), 0o644)
+	mixed := writeTarGz(t, map[string][]byte{"c/a.png": pngOf(t, 4, 3, 1), "c/b.png": pngOf(t, 5, 3, 1)}, nil)
+	broken := writeTarGz(t, map[string][]byte{"c/a.png": []byte("\x89PNG garbage")}, nil)
+	for _, tc := range []struct {
+		archive, root, want string
+	}{
+		{truncated, "data/split", "truncated or corrupted"},
+		{notGzip, "", "is not a gzip file"},
+		{good, "data/nothing", "no JPEG or PNG files"},
+		{mixed, "", "is 5x3, the others 4x3"},
+		{broken, "", "c/a.png"},
+		{filepath.Join(t.TempDir(), "missing.tar.gz"), "", "no such file"},
+	} {
+		_, err := LoadTarGz(tc.archive, tc.root)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("LoadTarGz(%s, %q) error = %v, want it to contain %q", filepath.Base(tc.archive), tc.root, err, tc.want)
+		}
+	}
+}

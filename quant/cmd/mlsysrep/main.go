@@ -1,0 +1,73 @@
+// Command mlsysrep is the project's runner. Until the experiment recipes land
+// it offers:
+//
+//	mlsysrep demo [-preset smoke|quick] [-archives DIR] [-backend NAME]
+//	    trains the full-precision CIFAR ResNet-18 end to end and prints its
+//	    test accuracy, with progress (epoch, step, loss, images/s, ETA);
+//	mlsysrep backend [-backend NAME]
+//	    prints which compute engine would run, and why;
+//	mlsysrep setup-xla
+//	    downloads the XLA/PJRT plugins (needs internet; never done implicitly).
+//
+// Errors are printed as one line, exit status 1; bad usage exits with 2.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/mlsysrep/mlsysrep/pkg/backend"
+)
+
+// errUsage marks errors that should print the usage.
+var errUsage = errors.New("usage")
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		if errors.Is(err, errUsage) {
+			fmt.Fprintln(os.Stderr, err)
+			fmt.Fprintln(os.Stderr, usage)
+			os.Exit(2)
+		}
+		fmt.Fprintln(os.Stderr, "mlsysrep:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: mlsysrep <command> [flags]
+commands:
+  demo       train the FP CIFAR ResNet-18 and print its test accuracy (-preset smoke|quick)
+  backend    print which compute engine runs
+  setup-xla  download the XLA/PJRT plugins (needs internet)
+run "mlsysrep <command> -h" for a command's flags`
+
+func run(args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: no command given", errUsage)
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "demo":
+		return runDemo(rest)
+	case "backend":
+		fs := flag.NewFlagSet("backend", flag.ContinueOnError)
+		name := fs.String("backend", "", "backend name (default: $GOMLX_BACKEND, else XLA if installed, else purego)")
+		if err := fs.Parse(rest); err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		_, line, err := backend.Select(*name)
+		if err != nil {
+			return err
+		}
+		fmt.Println(line)
+		return nil
+	case "setup-xla":
+		return backend.InstallXLA()
+	case "-h", "-help", "--help", "help":
+		fmt.Println(usage)
+		return nil
+	}
+	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
+}
