@@ -42,6 +42,10 @@ func (f *function) ConvGeneral(input, kernel compute.Value, axes compute.Convolv
 	e := emitter{f.Function}
 	defer catchEmit("ConvGeneral", &err)
 	p := newConvParams(e, input, kernel, axes, strides, paddings, inputDilations, kernelDilations, channelGroupCount, batchGroupCount)
+	if f.builder.backend.directConv {
+		return f.Function.ConvGeneral(input, kernel, axes, strides, paddings, inputDilations, kernelDilations,
+			channelGroupCount, batchGroupCount)
+	}
 	if reason := p.unsupported(); reason != "" {
 		if _, seen := fallbackLogged.LoadOrStore(reason, true); !seen {
 			log.Printf("purego: ConvGeneral falls back to the Go backend's direct convolution (%s)", reason)

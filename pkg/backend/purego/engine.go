@@ -34,18 +34,25 @@ func init() {
 // Backend is the pure-Go engine. It is a compute.Backend.
 type Backend struct {
 	compute.Backend // GoMLX's Go backend, which does all the work not overridden here.
+
+	// directConv keeps the Go backend's own direct-loop convolution (config
+	// "directconv"): only for measuring what the lowering gains.
+	directConv bool
 }
 
 var _ compute.Backend = (*Backend)(nil)
 
-// New creates the engine. The configuration string is passed to the
-// underlying Go backend (which currently ignores it).
+// New creates the engine. The configuration is "" or "directconv", which
+// keeps the Go backend's direct convolution (to measure the lowering's gain).
 func New(config string) (compute.Backend, error) {
-	inner, err := gobackend.New(config)
+	if config != "" && config != "directconv" {
+		return nil, fmt.Errorf("purego: unknown configuration %q (valid: \"\", \"directconv\")", config)
+	}
+	inner, err := gobackend.New("")
 	if err != nil {
 		return nil, err
 	}
-	return &Backend{Backend: inner}, nil
+	return &Backend{Backend: inner, directConv: config == "directconv"}, nil
 }
 
 // Name implements compute.Backend.
@@ -56,13 +63,20 @@ func (b *Backend) String() string { return BackendName }
 
 // Description implements compute.Backend.
 func (b *Backend) Description() string {
+	if b.directConv {
+		return fmt.Sprintf("mlsysrep pure-Go engine with the Go backend's direct convolution (batch-norm ops) over GoMLX %s, %d CPUs",
+			b.Backend.Description(), runtime.GOMAXPROCS(0))
+	}
 	return fmt.Sprintf("mlsysrep pure-Go engine (im2col convolutions, batch-norm ops) over GoMLX %s, %d CPUs",
 		b.Backend.Description(), runtime.GOMAXPROCS(0))
 }
 
 // Capabilities implements compute.Backend: the Go backend's, plus the
 // batch-norm ops, minus dynamic shapes (the lowering needs static shapes; GoMLX
-// then compiles one graph per shape, as it does for XLA).
+// then compiles one graph per shape, as it does for XLA), and without the Go
+// backend's preference for embedding variables as constants in inference
+// graphs: a cached evaluation graph would then keep the weights it was built
+// with while training goes on.
 func (b *Backend) Capabilities() compute.Capabilities {
 	c := b.Backend.Capabilities().Clone()
 	c.Operations[compute.OpTypeBatchNormForTraining] = true
@@ -70,6 +84,7 @@ func (b *Backend) Capabilities() compute.Capabilities {
 	c.Operations[compute.OpTypeBatchNormGradient] = true
 	c.Operations[compute.OpTypeConvGeneral] = true
 	c.DynamicShapes = compute.DynamicShapesNone
+	c.PreferConstantsForVariables = false
 	return c
 }
 

@@ -84,8 +84,9 @@ func runDemo(args []string) error {
 		return err
 	}
 	store.RootScope().SetParam(optimizer.ParamLearningRate, preset.learningRate)
+	// GoMLX's SGD divides the learning rate by sqrt(step) unless told not to.
 	trainer := train.NewTrainer(be, store, cfg.ModelFn(), loss.SparseCategoricalCrossEntropyLogits,
-		optimizer.StochasticGradientDescent(), nil, nil)
+		optimizer.StochasticGradientDescent().WithDecay(false).Done(), nil, nil)
 	fmt.Printf("model: FP CIFAR ResNet-18 at width %g; preset %s: %d epochs, batch %d, lr %g (plain SGD), seed %d\n",
 		preset.width, *presetName, preset.epochs, preset.batch, preset.learningRate, *seed)
 

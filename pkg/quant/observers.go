@@ -1,0 +1,139 @@
+package quant
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
+)
+
+// Observer estimates a PTQ activation range from calibration batches. The
+// range lives in model variables (see PTQActivationLayer); Update maps the
+// stored range and the number of batches seen so far (a float32 scalar,
+// 0 on the first batch) plus one more batch x to the new range. Observers
+// only observe: values pass through unchanged while calibrating.
+type Observer interface {
+	Update(x, lo, hi, batches *graph.Node, bits int) (newLo, newHi *graph.Node)
+	fmt.Stringer
+}
+
+// firstOr returns onFirst on the first batch, else otherwise.
+func firstOr(batches, onFirst, otherwise *graph.Node) *graph.Node {
+	return graph.Where(graph.Equal(batches, graph.ZerosLike(batches)), onFirst, otherwise)
+}
+
+// runningMean folds a per-batch estimate into the mean over batches.
+func runningMean(stored, batch, batches *graph.Node) *graph.Node {
+	n := graph.OnePlus(batches)
+	return graph.Add(stored, graph.Div(graph.Sub(batch, stored), n))
+}
+
+// MinMaxObserver is the reference's observer (PyTorch's MinMaxObserver): the
+// minimum and maximum over the whole calibration set.
+type MinMaxObserver struct{}
+
+// Update implements Observer.
+func (MinMaxObserver) Update(x, lo, hi, batches *graph.Node, _ int) (*graph.Node, *graph.Node) {
+	bLo, bHi := graph.ReduceAllMin(x), graph.ReduceAllMax(x)
+	return firstOr(batches, bLo, graph.Min(lo, bLo)), firstOr(batches, bHi, graph.Max(hi, bHi))
+}
+
+func (MinMaxObserver) String() string { return "minmax" }
+
+// EMAMinMaxObserver tracks the batch minimum and maximum with an exponential
+// moving average (PyTorch's MovingAverageMinMaxObserver): r += c*(batch - r),
+// the first batch setting r. Momentum c defaults to PyTorch's 0.01.
+type EMAMinMaxObserver struct{ Momentum float64 }
+
+// Update implements Observer.
+func (o EMAMinMaxObserver) Update(x, lo, hi, batches *graph.Node, _ int) (*graph.Node, *graph.Node) {
+	c := o.momentum()
+	ema := func(r, b *graph.Node) *graph.Node {
+		return firstOr(batches, b, graph.Add(r, graph.MulScalar(graph.Sub(b, r), c)))
+	}
+	return ema(lo, graph.ReduceAllMin(x)), ema(hi, graph.ReduceAllMax(x))
+}
+
+func (o EMAMinMaxObserver) momentum() float64 {
+	if o.Momentum == 0 {
+		return 0.01
+	}
+	return o.Momentum
+}
+
+func (o EMAMinMaxObserver) String() string { return fmt.Sprintf("ema-minmax(%g)", o.momentum()) }
+
+// maxSample bounds the elements the percentile and MSE observers look at per
+// batch: larger batches are subsampled with a regular stride.
+const maxSample = 1 << 16
+
+// sample flattens x and keeps at most maxSample elements, evenly strided.
+func sample(x *graph.Node) *graph.Node {
+	x = graph.Reshape(x, -1)
+	n := x.Shape().Size()
+	if n <= maxSample {
+		return x
+	}
+	stride := (n + maxSample - 1) / maxSample
+	return graph.Slice(x, graph.AxisRange().Stride(stride))
+}
+
+// PercentileObserver clips the range to the given percentiles of each batch
+// (e.g. 99.99 takes the 0.01% and 99.99% quantiles), averaged over the
+// calibration batches: outliers stop stretching the grid.
+type PercentileObserver struct{ Percentile float64 }
+
+// Update implements Observer.
+func (o PercentileObserver) Update(x, lo, hi, batches *graph.Node, _ int) (*graph.Node, *graph.Node) {
+	p := o.percentile()
+	sorted := graph.Sort(sample(x), 0, true)
+	n := sorted.Shape().Size()
+	at := func(q float64) *graph.Node {
+		i := int(math.Round(q / 100 * float64(n-1)))
+		return graph.Reshape(graph.Slice(sorted, graph.AxisElem(i)))
+	}
+	return runningMean(lo, at(100-p), batches), runningMean(hi, at(p), batches)
+}
+
+// percentile is the configured percentile, 99.99 when unset or not in (50, 100].
+func (o PercentileObserver) percentile() float64 {
+	if o.Percentile <= 50 || o.Percentile > 100 {
+		return 99.99
+	}
+	return o.Percentile
+}
+
+func (o PercentileObserver) String() string { return fmt.Sprintf("percentile(%g)", o.percentile()) }
+
+// MSEObserver picks, for each batch, the range [c*min, c*max] that minimizes
+// the mean squared error of quantizing the batch at the layer's bit width,
+// over c in a grid of Candidates values from 1 down to 0.2 (default 64), and
+// averages the chosen ranges over the calibration batches.
+type MSEObserver struct{ Candidates int }
+
+// Update implements Observer.
+func (o MSEObserver) Update(x, lo, hi, batches *graph.Node, bits int) (*graph.Node, *graph.Node) {
+	k := o.candidates()
+	g := x.Graph()
+	xs := sample(x)                                                      // [M]
+	factors := graph.Iota(g, shapes.Make(x.DType(), k, 1), 0)            // [K, 1]: 0..K-1
+	factors = graph.OneMinus(graph.MulScalar(factors, 0.8/float64(k-1))) // 1 .. 0.2
+	bLo, bHi := graph.ReduceAllMin(xs), graph.ReduceAllMax(xs)
+	cLo, cHi := graph.Mul(factors, bLo), graph.Mul(factors, bHi) // [K, 1]
+	scale, zero := affineParams(cLo, cHi, bits)
+	xk := graph.BroadcastToDims(graph.Reshape(xs, 1, -1), k, xs.Shape().Size())
+	err := graph.ReduceMean(graph.Square(graph.Sub(FakeQuantAffine(xk, scale, zero, 0, int(levels(bits))), xk)), 1)
+	best := graph.OneHot(graph.ArgMin(err, 0), k, x.DType()) // [K]
+	pick := func(c *graph.Node) *graph.Node { return graph.ReduceAllSum(graph.Mul(best, graph.Reshape(c, k))) }
+	return runningMean(lo, pick(cLo), batches), runningMean(hi, pick(cHi), batches)
+}
+
+func (o MSEObserver) candidates() int {
+	if o.Candidates < 2 {
+		return 64
+	}
+	return o.Candidates
+}
+
+func (o MSEObserver) String() string { return fmt.Sprintf("mse(%d)", o.candidates()) }
