@@ -101,14 +101,20 @@ func (c Config) Validate() error {
 	case LSQM:
 		w = signedBits
 	}
-	if err := w.check(string(c.Method)+" weights", c.WBits); err != nil {
+	check := func(r bitsRange, what string, bits int) error {
+		if !r.valid(bits) {
+			return fmt.Errorf("quant: %s %s: bits must be %s, got %d", c.Method, what, r, bits)
+		}
+		return nil
+	}
+	if err := check(w, "weights", c.WBits); err != nil {
 		return err
 	}
-	if err := a.check(string(c.Method)+" activations", c.ABits); err != nil {
+	if err := check(a, "activations", c.ABits); err != nil {
 		return err
 	}
 	if c.Method == DoReFa {
-		return gradientBits.check("dorefa gradients", c.GBits)
+		return check(gradientBits, "gradients", c.GBits)
 	}
 	return nil
 }
