@@ -125,7 +125,8 @@ func TestLSQ(t *testing.T) {
 	assertClose(t, "LSQ signed value", got[0], []float64{-4, -4, 0, 0, 2, 2, 3, 3}, 1e-6)
 	assertClose(t, "LSQ signed dv", got[1], []float64{0, 1, 1, 1, 1, 1, 1, 0}, 0)
 	// ds = g * sum(inside: round(v/s) - v/s; below: -Qn; above: Qp), g = 1/sqrt(Qp*N).
-	sum := -4.0 + (-4 - -4) + (0 - -0.5) + (0 - 0.5) + (2 - 1.5) + (2 - 2.5) + (3 - 3) + 3
+	// Per element: v=-5 below: -4; -4: 0; -0.5: 0.5; 0.5: -0.5; 1.5: 0.5; 2.5: -0.5; 3: 0; v=4 above: 3.
+	sum := -4.0 + 0 + 0.5 - 0.5 + 0.5 - 0.5 + 0 + 3
 	assertClose(t, "LSQ signed ds", got[2], []float64{sum / math.Sqrt(3*8)}, 1e-6)
 
 	// Unsigned, k = 2: Qn = 0, Qp = 3, step 0.5; v/s = [-1 0 0.5 1.25 3 4].
@@ -134,7 +135,8 @@ func TestLSQ(t *testing.T) {
 		vec(v...), tensors.FromScalar(float32(0.5)), ones(len(v)))
 	assertClose(t, "LSQ unsigned value", got[0], []float64{0, 0, 0, 0.5, 1.5, 1.5}, 1e-6)
 	assertClose(t, "LSQ unsigned dv", got[1], []float64{0, 1, 1, 1, 1, 0}, 0)
-	sum = 0 + (0 - 0) + (0 - 0.5) + (1 - 1.25) + (3 - 3) + 3
+	// Per element: v/s=-1 below: -Qn = 0; 0: 0; 0.5: -0.5; 1.25: -0.25; 3: 0; 4 above: 3.
+	sum = 0 + 0 - 0.5 - 0.25 + 0 + 3
 	assertClose(t, "LSQ unsigned ds", got[2], []float64{sum / math.Sqrt(3*6)}, 1e-6)
 
 	// N counts every element, batch included: a [4, 3] input gives g = 1/sqrt(Qp*12).
