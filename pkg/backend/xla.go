@@ -62,9 +62,35 @@ func newXLA(config string) (compute.Backend, error) {
 	return xla.New(config)
 }
 
-// InstallXLA downloads and installs the XLA/PJRT plugins for this machine
-// (CPU, and CUDA where an NVIDIA GPU is present) into go-xla's standard
-// location. It needs internet access; it is only run when a user asks.
-func InstallXLA() error {
-	return installer.AutoInstall("", true, installer.Normal)
+// InstallXLA downloads and installs XLA/PJRT plugins into libDir/go-xla
+// (libDir "" means go-xla's default, ~/.local/lib on Linux; /usr/local/lib is
+// the other standard place). plugins lists "cpu" and/or "cuda"; none means
+// what this machine can use (CPU, and CUDA where an NVIDIA GPU is present).
+// "cuda" installs the CUDA plugin even without a GPU (for images built on
+// machines without one). It needs internet access; it only runs when asked.
+func InstallXLA(plugins []string, libDir string) error {
+	if len(plugins) == 0 {
+		return installer.AutoInstall(libDir, true, installer.Normal)
+	}
+	if libDir == "" {
+		var err error
+		if libDir, err = installer.DefaultHomeLibPath(); err != nil {
+			return err
+		}
+	}
+	for _, p := range plugins {
+		var err error
+		switch p {
+		case "cpu":
+			err = installer.AutoInstallPlugin("cpu", libDir, true, installer.Normal)
+		case "cuda":
+			err = installer.CudaInstall("cuda13", "latest", filepath.Join(libDir, "go-xla"), true, installer.Normal)
+		default:
+			err = fmt.Errorf("unknown XLA plugin %q: valid plugins are cpu, cuda", p)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -19,4 +19,4 @@ func bestXLAPlugin() string { return "" }
 func newXLA(string) (compute.Backend, error) { return nil, errNoXLA }
 
 // InstallXLA is unavailable without XLA support.
-func InstallXLA() error { return errNoXLA }
+func InstallXLA([]string, string) error { return errNoXLA }

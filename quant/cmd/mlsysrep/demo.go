@@ -39,6 +39,9 @@ var demoPresets = map[string]demoPreset{
 	// quick: the quick preset's data (first 10,000 training images, whole
 	// test split) for a few epochs.
 	"quick": {width: 0.25, trainImages: 10000, epochs: 5, testImages: 10000, batch: 128, learningRate: 0.05},
+	// gpu: the full-width network on the whole training split, for XLA on a
+	// GPU (docker/gpu-check.sh).
+	"gpu": {width: 1, trainImages: 50000, epochs: 3, testImages: 10000, batch: 128, learningRate: 0.05},
 }
 
 // cifarArchive is the offline CIFAR-10 JPEG copy's file name.
@@ -54,7 +57,9 @@ type split struct {
 
 func runDemo(args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	presetName := fs.String("preset", "smoke", "run size: tiny, smoke or quick")
+	presetName := fs.String("preset", "smoke", "run size: tiny, smoke, quick or gpu")
+	batchFlag := fs.Int("batch", 0, "batch size (default: the preset's)")
+	epochsFlag := fs.Int("epochs", 0, "epochs (default: the preset's)")
 	archives := fs.String("archives", os.Getenv("MLSYSREP_ARCHIVES"), "folder holding "+cifarArchive+" (default $MLSYSREP_ARCHIVES)")
 	backendName := fs.String("backend", "", "compute backend (default: $GOMLX_BACKEND, else XLA if installed, else purego)")
 	seed := fs.Uint64("seed", 1, "seed of the data order")
@@ -63,7 +68,16 @@ func runDemo(args []string) error {
 	}
 	preset, ok := demoPresets[*presetName]
 	if !ok {
-		return fmt.Errorf("%w: unknown preset %q (valid: tiny, smoke, quick)", errUsage, *presetName)
+		return fmt.Errorf("%w: unknown preset %q (valid: tiny, smoke, quick, gpu)", errUsage, *presetName)
+	}
+	if *batchFlag < 0 || *epochsFlag < 0 {
+		return fmt.Errorf("%w: -batch and -epochs must be positive", errUsage)
+	}
+	if *batchFlag > 0 {
+		preset.batch = *batchFlag
+	}
+	if *epochsFlag > 0 {
+		preset.epochs = *epochsFlag
 	}
 	be, line, err := backend.Select(*backendName)
 	if err != nil {
@@ -95,9 +109,16 @@ func runDemo(args []string) error {
 	totalSteps := stepsPerEpoch * preset.epochs
 	start := time.Now()
 	step := 0
+	if stepsPerEpoch == 0 {
+		return fmt.Errorf("batch %d is larger than the %d training images", preset.batch, trainSet.n)
+	}
 	for epoch := range preset.epochs {
 		perm := rng.Perm(trainSet.n)
+		var epochStart time.Time // after the epoch's first step, which may compile the graph
 		for s := range stepsPerEpoch {
+			if s == 1 {
+				epochStart = time.Now()
+			}
 			images, labels := trainSet.batch(perm[s*preset.batch : (s+1)*preset.batch])
 			metrics, err := trainer.TrainStep(train.Batch{Inputs: []*tensors.Tensor{images}, Labels: []*tensors.Tensor{labels}})
 			if err != nil {
@@ -116,11 +137,16 @@ func runDemo(args []string) error {
 					epoch+1, preset.epochs, s+1, stepsPerEpoch, lossValue, rate, eta.Round(time.Second))
 			}
 		}
+		epochRate := 0.0
+		if stepsPerEpoch > 1 {
+			epochRate = float64((stepsPerEpoch-1)*preset.batch) / time.Since(epochStart).Seconds()
+		}
 		acc, err := evaluate(be, store, cfg, testSet, preset.batch)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("epoch %d/%d test accuracy %.2f%% (%d images)\n", epoch+1, preset.epochs, 100*acc, testSet.n)
+		fmt.Printf("epoch %d/%d: training %.1f images/s (steps 2..%d), test accuracy %.2f%% (%d images)\n",
+			epoch+1, preset.epochs, epochRate, stepsPerEpoch, 100*acc, testSet.n)
 	}
 	fmt.Printf("done in %s\n", time.Since(start).Round(time.Second))
 	return nil

@@ -6,7 +6,7 @@
 //	    test accuracy, with progress (epoch, step, loss, images/s, ETA);
 //	mlsysrep backend [-backend NAME]
 //	    prints which compute engine would run, and why;
-//	mlsysrep setup-xla
+//	mlsysrep setup-xla [-plugins cpu,cuda] [-libdir DIR]
 //	    downloads the XLA/PJRT plugins (needs internet; never done implicitly).
 //
 // Errors are printed as one line, exit status 1; bad usage exits with 2.
@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/mlsysrep/mlsysrep/pkg/backend"
 )
@@ -64,7 +65,17 @@ func run(args []string) error {
 		fmt.Println(line)
 		return nil
 	case "setup-xla":
-		return backend.InstallXLA()
+		fs := flag.NewFlagSet("setup-xla", flag.ContinueOnError)
+		plugins := fs.String("plugins", "", "comma-separated plugins to install: cpu, cuda (default: what this machine can use)")
+		libDir := fs.String("libdir", "", "library folder to install into, under go-xla/ (default ~/.local/lib; /usr/local/lib is also searched)")
+		if err := fs.Parse(rest); err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		var list []string
+		if *plugins != "" {
+			list = strings.Split(*plugins, ",")
+		}
+		return backend.InstallXLA(list, *libDir)
 	case "-h", "-help", "--help", "help":
 		fmt.Println(usage)
 		return nil
