@@ -160,3 +160,41 @@ func closeEnough(got, want []float32, tol float64) error {
 	}
 	return nil
 }
+
+// TestSliceAsCrop compares unit-stride slices (lowered to a cropping Pad) and
+// strided ones with the Go backend's.
+func TestSliceAsCrop(t *testing.T) {
+	ours, err := New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, spec := range [][]graph.SliceAxisSpec{
+		{graph.AxisRange(1, 3), graph.AxisRange(), graph.AxisRange(2, 5)},
+		{graph.AxisElem(0), graph.AxisRange(0, 3).Stride(2), graph.AxisRange()},
+		{graph.AxisRange(0, 4), graph.AxisRange(0, 3), graph.AxisRange(0, 6)},
+	} {
+		var results [][]float32
+		for _, b := range []compute.Backend{gobackend.GetBackend(), ours} {
+			x := randomTensor(rand.New(rand.NewPCG(9, 9)), 4, 3, 6)
+			exec, err := graph.NewExec(b, func(x *graph.Node) []*graph.Node {
+				y := graph.Slice(x, spec...)
+				return []*graph.Node{y, graph.Gradient(graph.ReduceAllSum(graph.Mul(y, y)), x)[0]}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs, err := exec.Call(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range outs {
+				results = append(results, tensors.MustCopyFlatData[float32](o))
+			}
+		}
+		for i := range 2 {
+			if err := closeEnough(results[2+i], results[i], 0); err != nil {
+				t.Errorf("slice %v output %d: %v", spec, i, err)
+			}
+		}
+	}
+}
