@@ -2,23 +2,25 @@
 // model function: 3x3/64 stem, four stages of basic blocks (64-128-256-512
 // channels, stride 2 at the start of stages 2-4), 1x1 projection shortcuts,
 // global average pooling and a 10-way fully connected layer with bias. Convs
-// have no bias.
+// have no bias; batch norm is PyTorch's (epsilon 1e-5, momentum 0.1).
 //
-// This is the full-precision network; the quantized variants of the
-// reference experiments are built on top of it.
+// Config.Quant places the quantizers as the reference experiments did
+// (PROTOCOL section 3d): DoReFa, PACT and LSQ keep the stem and the FC in full
+// precision; PTQ folds every BN into its conv and fake-quantizes everything.
 package resnet
 
 import (
 	"fmt"
 
 	"github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/ml/layers"
 	"github.com/gomlx/gomlx/ml/layers/activation"
-	"github.com/gomlx/gomlx/ml/layers/norm"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/mlsysrep/mlsysrep/models/placement"
+	"github.com/mlsysrep/mlsysrep/pkg/nn"
+	"github.com/mlsysrep/mlsysrep/pkg/quant"
 )
 
-// Config sizes the network. The zero value is not valid; start from Default.
+// Config sizes the network and says how it is quantized. Start from Default.
 type Config struct {
 	// Width multiplies every channel count (1 = the reference's 64-128-256-512).
 	Width float64
@@ -27,10 +29,15 @@ type Config struct {
 	BlocksPerStage int
 	// NumClasses is the size of the output layer.
 	NumClasses int
+	// Quant places the quantizers; the zero value is full precision.
+	Quant quant.Config
 }
 
-// Default is the reference CIFAR ResNet-18.
-var Default = Config{Width: 1, BlocksPerStage: 2, NumClasses: 10}
+// Default is the reference CIFAR ResNet-18 in full precision.
+var Default = Config{Width: 1, BlocksPerStage: 2, NumClasses: 10, Quant: quant.Config{Method: quant.FP, WBits: 32, ABits: 32, GBits: 32}}
+
+// bnEpsilon is PyTorch's default, used by the reference.
+const bnEpsilon = 1e-5
 
 // stageChannels are the reference channel counts of the four stages.
 var stageChannels = [4]int{64, 128, 256, 512}
@@ -44,50 +51,100 @@ func (c Config) Channels(stage int) int {
 // Validate reports a configuration that cannot build a network.
 func (c Config) Validate() error {
 	if c.Width <= 0 || c.BlocksPerStage < 1 || c.NumClasses < 1 {
-		return fmt.Errorf("resnet: invalid config %+v: width must be > 0, blocks per stage >= 1, classes >= 1", c)
+		return fmt.Errorf("resnet: invalid config: width %g must be > 0, blocks per stage %d >= 1, classes %d >= 1",
+			c.Width, c.BlocksPerStage, c.NumClasses)
 	}
-	return nil
+	_, err := placement.New(c.Quant)
+	return err
 }
 
 // ModelFn returns a function that maps images [batch, 32, 32, 3] (channels
-// last) to logits [batch, NumClasses].
+// last) to logits [batch, NumClasses]. It panics if the config is invalid:
+// call Validate first where the config comes from a user.
 func (c Config) ModelFn() func(scope *model.Scope, images *graph.Node) *graph.Node {
-	return func(scope *model.Scope, images *graph.Node) *graph.Node {
-		return c.Build(scope, images)
-	}
+	return c.Build
 }
 
 // Build adds the network to the graph of images and returns the logits.
 func (c Config) Build(scope *model.Scope, images *graph.Node) *graph.Node {
-	x := convBN(scope.In("stem"), images, c.Channels(0), 3, 1)
-	x = activation.Relu(x)
+	q, err := placement.New(c.Quant)
+	if err != nil {
+		panic(err)
+	}
+	n := net{q: q}
+	x := q.Observe(scope.In("input"), images)
+	stem := scope.In("stem")
+	x = n.convBN(stem, x, c.Channels(0), 3, 1, false)
+	x = q.Observe(stem, activation.Relu(x))
 	for stage := range 4 {
 		for block := range c.BlocksPerStage {
 			stride := 1
 			if stage > 0 && block == 0 {
 				stride = 2
 			}
-			x = basicBlock(scope.In("stage%d_block%d", stage+1, block), x, c.Channels(stage), stride)
+			x = n.basicBlock(scope.In("stage%d_block%d", stage+1, block), x, c.Channels(stage), stride)
 		}
 	}
 	x = graph.ReduceMean(x, 1, 2) // global average pool
-	return layers.DenseWithBias(scope.In("fc"), x, c.NumClasses)
+	var fcQuant nn.WeightQuantizer
+	if q.IsPTQ() {
+		fcQuant = q.Weights() // PTQ quantizes the FC too; QAT keeps it FP
+	}
+	fc := scope.In("fc")
+	return q.Observe(fc, nn.Dense(fc, x, c.NumClasses, fcQuant))
 }
 
-// convBN is a bias-free convolution followed by batch norm.
-func convBN(scope *model.Scope, x *graph.Node, channels, kernel, stride int) *graph.Node {
-	x = layers.Convolution(scope.In("conv"), x).Channels(channels).KernelSize(kernel).
-		Strides(stride).PadSame().UseBias(false).Done()
-	return norm.BatchNorm(scope.In("bn"), x, -1).Done()
+// net carries the placement through the builders.
+type net struct {
+	q placement.Quantizers
 }
 
-// basicBlock is conv3x3-BN-ReLU-conv3x3-BN plus the shortcut, then ReLU.
-func basicBlock(scope *model.Scope, x *graph.Node, channels, stride int) *graph.Node {
+// convBN is conv (weights quantized when quantized is set, or always in the
+// PTQ form) -> DoReFa gradient quantizer -> BN; in the PTQ form the BN is
+// folded into the conv.
+func (n net) convBN(scope *model.Scope, x *graph.Node, channels, kernel, stride int, quantized bool) *graph.Node {
+	convScope := scope.In("conv")
+	conv := nn.Conv(convScope, x).Channels(channels).KernelSize(kernel).Stride(stride)
+	if n.q.IsPTQ() {
+		return conv.FoldBatchNorm(scope.In("bn"), bnEpsilon).Quantize(n.q.Weights()).Done()
+	}
+	if quantized {
+		conv = conv.Quantize(n.q.Weights())
+	}
+	y := conv.Done()
+	if quantized {
+		y = n.q.Gradient(convScope, y)
+	}
+	return nn.BatchNorm(scope.In("bn"), y).Epsilon(bnEpsilon).Done()
+}
+
+// basicBlock is conv3x3-BN-act-conv3x3-BN plus the shortcut, then the
+// block's output activation, per method (PROTOCOL section 3d):
+//
+//	FP, PTQ  ReLU inside, ReLU on the output
+//	DoReFa   DoReFa activation inside, no output activation, shortcut conv quantized
+//	PACT     PACT inside and on the output, shortcut conv full precision
+//	LSQ      LSQ activation inside, no output activation, shortcut conv quantized
+func (n net) basicBlock(scope *model.Scope, x *graph.Node, channels, stride int) *graph.Node {
+	q := n.q
+	qat := q.Method == quant.DoReFa || q.Method == quant.PACTM || q.Method == quant.LSQM
 	shortcut := x
 	if stride != 1 || x.Shape().Dim(-1) != channels {
-		shortcut = convBN(scope.In("shortcut"), x, channels, 1, stride)
+		quantizeShortcut := q.Method == quant.DoReFa || q.Method == quant.LSQM
+		sc := scope.In("shortcut")
+		shortcut = q.Observe(sc, n.convBN(sc, x, channels, 1, stride, quantizeShortcut))
 	}
-	y := activation.Relu(convBN(scope.In("conv1"), x, channels, 3, stride))
-	y = convBN(scope.In("conv2"), y, channels, 3, 1)
-	return activation.Relu(graph.Add(y, shortcut))
+	conv1, conv2 := scope.In("conv1"), scope.In("conv2")
+	y := n.convBN(conv1, x, channels, 3, stride, qat)
+	y = q.Observe(conv1, q.Activation(scope.In("act1"), y, activation.Relu))
+	y = n.convBN(conv2, y, channels, 3, 1, qat)
+	y = q.Observe(conv2, y)
+	out := graph.Add(y, shortcut)
+	switch q.Method {
+	case quant.DoReFa, quant.LSQM:
+		return out // residual + shortcut only
+	case quant.PACTM:
+		return q.Activation(scope.In("act_out"), out, activation.Relu)
+	}
+	return q.Observe(scope.In("add"), activation.Relu(out))
 }

@@ -1,39 +1,24 @@
 package resnet
 
 import (
+	"fmt"
 	"testing"
 
-	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/shapes"
-	"github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/ml/model"
-	"github.com/mlsysrep/mlsysrep/pkg/backend/purego"
+	"github.com/mlsysrep/mlsysrep/models/internal/modeltest"
+	"github.com/mlsysrep/mlsysrep/pkg/nn"
+	"github.com/mlsysrep/mlsysrep/pkg/quant"
 )
 
-// trainableParams builds the network once and counts its trainable weights.
-func trainableParams(t *testing.T, cfg Config) int {
-	t.Helper()
-	be, err := purego.New("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := model.NewStore()
-	g := graph.NewGraph(be, "count")
-	logits := cfg.Build(store.RootScope(), graph.Parameter(g, "images", shapes.Make(dtypes.Float32, 2, 32, 32, 3)))
-	if got := logits.Shape().Dimensions; len(got) != 2 || got[0] != 2 || got[1] != cfg.NumClasses {
-		t.Fatalf("logits shape %v", got)
-	}
-	n := 0
-	for v := range store.RootScope().IterVariables() {
-		if v.Trainable {
-			n += v.Shape().Size()
-		}
-	}
-	return n
+func withQuant(width float64, q string) Config {
+	c := Default
+	c.Width = width
+	c.Quant = quant.MustParseConfig(q)
+	return c
 }
 
-// PROTOCOL sections 3a and 6: 11.17 M parameters at full width, 701,466 at
-// width 0.25 (convs without bias, BN scale and offset, FC with bias).
+// PROTOCOL sections 3a and 6: 11,173,962 trainable parameters at full width,
+// 701,466 at width 0.25 (convs without bias, BN scale and offset, FC with
+// bias), whatever the quantization; quantizer parameters come on top.
 func TestParameterCount(t *testing.T) {
 	for _, tc := range []struct {
 		width float64
@@ -42,10 +27,61 @@ func TestParameterCount(t *testing.T) {
 		{0.25, 701466},
 		{1, 11173962},
 	} {
-		cfg := Default
-		cfg.Width = tc.width
-		if got := trainableParams(t, cfg); got != tc.want {
-			t.Errorf("width %g: %d trainable parameters, want %d", tc.width, got, tc.want)
+		for _, q := range []string{"fp", "dorefa:w2a2g6", "pact:w4a4", "lsq:w3a3", "ptq:w4a4"} {
+			s := modeltest.Summarize(t, withQuant(tc.width, q).Build, 32)
+			if got := s.Params(); got != tc.want {
+				t.Errorf("width %g %s: %d trainable parameters, want %d", tc.width, q, got, tc.want)
+			}
+		}
+	}
+}
+
+// TestPlacement counts the quantizer sites of PROTOCOL section 3d.
+func TestPlacement(t *testing.T) {
+	for _, tc := range []struct {
+		q                    string
+		weights, acts, grads int
+		alphas, steps        int
+	}{
+		{"fp", 0, 0, 0, 0, 0},
+		// 16 block convs + 3 projection shortcuts, a gradient quantizer after
+		// each; the inner ReLU of 8 blocks becomes a DoReFa activation.
+		{"dorefa:w2a2g6", 19, 8, 19, 0, 0},
+		// 16 block convs (shortcuts FP); PACT inside and on the output of 8 blocks.
+		{"pact:w4a4", 16, 16, 0, 16, 0},
+		// 19 weight quantizers and 8 activation quantizers, one step each.
+		{"lsq:w3a3", 19, 8, 0, 0, 27},
+		// Input, stem, 2 per block, 3 shortcuts, 8 adds, FC output = 1+1+16+3+8+1
+		// observers; 1+16+3+1 = 21 weight quantizers (stem and FC included).
+		{"ptq:w4a4", 21, 30, 0, 0, 0},
+	} {
+		s := modeltest.Summarize(t, withQuant(0.25, tc.q).Build, 32)
+		got := fmt.Sprint(s.Count(nn.QuantizerWeight), s.Count(nn.QuantizerActivation), s.Count(nn.QuantizerGradient),
+			modeltest.CountVariables(s.Store, "alpha"), modeltest.CountVariables(s.Store, "step"))
+		want := fmt.Sprint(tc.weights, tc.acts, tc.grads, tc.alphas, tc.steps)
+		if got != want {
+			t.Errorf("%s: weights acts grads alphas steps = %s, want %s\n%s", tc.q, got, want, s)
+		}
+	}
+}
+
+func TestOutputShapes(t *testing.T) {
+	for _, q := range []string{"fp", "dorefa:w2a2g32", "pact:w2a2", "lsq:w2a2", "ptq:w2a2"} {
+		s := modeltest.Summarize(t, withQuant(0.25, q).Build, 32)
+		out := s.Rows[len(s.Rows)-1].Output
+		if fmt.Sprint(out) != "[2 10]" {
+			t.Errorf("%s: output %v, want [2 10]", q, out)
+		}
+	}
+	// Spatial sizes 32 -> 16 -> 8 -> 4 at the first conv of stages 2-4.
+	s := modeltest.Summarize(t, withQuant(0.25, "fp").Build, 32)
+	for _, r := range s.Rows {
+		want := map[string]string{
+			"/stage1_block0/conv1/conv": "[2 32 32 16]", "/stage2_block0/conv1/conv": "[2 16 16 32]",
+			"/stage3_block0/conv1/conv": "[2 8 8 64]", "/stage4_block0/conv1/conv": "[2 4 4 128]",
+		}[r.Scope]
+		if want != "" && r.Kind == "conv" && fmt.Sprint(r.Output) != want {
+			t.Errorf("%s: output %v, want %s", r.Scope, r.Output, want)
 		}
 	}
 }
@@ -61,7 +97,29 @@ func TestValidate(t *testing.T) {
 	if err := (Config{Width: 0, BlocksPerStage: 2, NumClasses: 10}).Validate(); err == nil {
 		t.Error("width 0 accepted")
 	}
+	bad := Default
+	bad.Quant = quant.Config{Method: quant.LSQM, WBits: 1, ABits: 2, GBits: 32}
+	if err := bad.Validate(); err == nil {
+		t.Error("LSQ with 1-bit weights accepted")
+	}
 	if err := Default.Validate(); err != nil {
 		t.Error(err)
 	}
+}
+
+// TestTrains trains each method at tiny width on one synthetic batch.
+func TestTrains(t *testing.T) {
+	for _, q := range []string{"fp", "dorefa:w4a4g8", "pact:w4a4", "lsq:w4a4"} {
+		t.Run(q, func(t *testing.T) {
+			c := withQuant(0.125, q)
+			c.BlocksPerStage = 1
+			modeltest.AssertLossFalls(t, modeltest.TrainLosses(t, c.Build, 16, 10, 16, 25, 0.1))
+		})
+	}
+}
+
+func TestFoldedBatchNorm(t *testing.T) {
+	fp, ptq := withQuant(0.125, "fp"), withQuant(0.125, "ptq:w8a8")
+	fp.BlocksPerStage, ptq.BlocksPerStage = 1, 1
+	modeltest.FoldedMatches(t, fp.Build, ptq.Build, 16, 10)
 }
