@@ -86,7 +86,7 @@ func (b *BatchNormBuilder) Done() *graph.Node {
 			reduce = append(reduce, a)
 		}
 		mean = graph.ReduceMean(x, reduce...)
-		variance = graph.ReduceMean(graph.Square(graph.Sub(x, mean)), reduce...)
+		variance = graph.ReduceMean(graph.Square(graph.Sub(x, lastAxis(mean, x.Rank()))), reduce...)
 		y = normalize(x, scale, offset, mean, variance, b.epsilon)
 	}
 	n := float64(x.Shape().Size() / channels)

@@ -16,6 +16,7 @@ type DepthwiseBuilder struct {
 	kernel    int
 	stride    int
 	quantizer WeightQuantizer
+	fold      *foldSpec
 }
 
 // DepthwiseConv returns a builder for a depthwise convolution of x
@@ -40,18 +41,33 @@ func (b *DepthwiseBuilder) Stride(s int) *DepthwiseBuilder { b.stride = s; retur
 // Quantize sets the weight quantizer (nil for full precision).
 func (b *DepthwiseBuilder) Quantize(q WeightQuantizer) *DepthwiseBuilder { b.quantizer = q; return b }
 
+// FoldBatchNorm folds a batch norm into the depthwise convolution, as
+// ConvBuilder.FoldBatchNorm does (the folded layer gains a bias).
+func (b *DepthwiseBuilder) FoldBatchNorm(bnScope *model.Scope, epsilon float64) *DepthwiseBuilder {
+	b.fold = &foldSpec{bnScope: bnScope, epsilon: epsilon}
+	return b
+}
+
 // Done returns the convolution's output.
 func (b *DepthwiseBuilder) Done() *graph.Node {
 	x := b.x
 	k, s := b.kernel, b.stride
 	c := x.Shape().Dim(-1)
 	w := uniformVariable(b.scope, "weights", k*k, k, k, c).NodeValue(x.Graph())
+	detail := fmt.Sprintf("%dx%d/%d s%d", k, k, c, s)
+	var bias *graph.Node
+	if b.fold != nil {
+		w, bias = b.fold.apply(x.Graph(), w, nil)
+		detail += " +BN folded"
+	}
 	if b.quantizer != nil {
 		w = b.quantizer(b.scope, w)
 	}
-	w = graph.ConvertDType(w, x.DType())
-	y := depthwise(x, w, k, s)
-	Record(b.scope, "dwconv", fmt.Sprintf("%dx%d/%d s%d", k, k, c, s), y, k*k*c)
+	y := depthwise(x, graph.ConvertDType(w, x.DType()), k, s)
+	if bias != nil {
+		y = graph.Add(y, lastAxis(graph.ConvertDType(bias, y.DType()), y.Rank()))
+	}
+	Record(b.scope, "dwconv", detail, y, k*k*c)
 	return y
 }
 
@@ -60,7 +76,7 @@ func depthwise(x, w *graph.Node, k, stride int) *graph.Node {
 	pad := k / 2
 	h, wd := x.Shape().Dim(1), x.Shape().Dim(2)
 	xp := graph.Pad(x, graph.ScalarZero(x.Graph(), x.DType()),
-		graph.PadAxis{}, graph.PadAxis{Start: pad, End: pad}, graph.PadAxis{Start: pad, End: pad})
+		graph.PadAxis{}, graph.PadAxis{Start: pad, End: pad}, graph.PadAxis{Start: pad, End: pad}, graph.PadAxis{})
 	outH := (h+2*pad-k)/stride + 1
 	outW := (wd+2*pad-k)/stride + 1
 	var sum *graph.Node

@@ -1,0 +1,93 @@
+package mobilenetv2
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/mlsysrep/mlsysrep/models/internal/modeltest"
+	"github.com/mlsysrep/mlsysrep/pkg/nn"
+	"github.com/mlsysrep/mlsysrep/pkg/quant"
+)
+
+func withQuant(width float64, q string) Config {
+	c := Default
+	c.Width = width
+	c.Quant = quant.MustParseConfig(q)
+	return c
+}
+
+// PROTOCOL: 2,296,922 trainable parameters at full width, 602,482 at 0.5.
+func TestParameterCount(t *testing.T) {
+	for _, tc := range []struct {
+		width float64
+		want  int
+	}{
+		{0.5, 602482},
+		{1, 2296922},
+	} {
+		for _, q := range []string{"fp", "dorefa:w2a2g6", "pact:w4a4", "lsq:w3a3", "ptq:w4a4"} {
+			if got := modeltest.Summarize(t, withQuant(tc.width, q).Build, 32).Params(); got != tc.want {
+				t.Errorf("width %g %s: %d trainable parameters, want %d", tc.width, q, got, tc.want)
+			}
+		}
+	}
+}
+
+// TestPlacement counts the quantizer sites of PROTOCOL section 3d.
+func TestPlacement(t *testing.T) {
+	for _, tc := range []struct {
+		q                    string
+		weights, acts, grads int
+		alphas, steps        int
+	}{
+		{"fp", 0, 0, 0, 0, 0},
+		// 17 blocks x 3 convs + 4 shortcut convs = 55, a gradient quantizer
+		// after each; 2 ReLU6 per block become activation quantizers.
+		{"dorefa:w2a2g6", 55, 34, 55, 0, 0},
+		{"pact:w4a4", 55, 34, 0, 34, 0},
+		{"lsq:w3a3", 55, 34, 0, 0, 89},
+		// Weights: stem + 55 + last conv + FC. Observers: input, stem, 3 per
+		// block, 4 shortcuts, 14 residual adds (stride-1 blocks), last conv, FC.
+		{"ptq:w4a4", 58, 73, 0, 0, 0},
+	} {
+		s := modeltest.Summarize(t, withQuant(0.25, tc.q).Build, 32)
+		got := fmt.Sprint(s.Count(nn.QuantizerWeight), s.Count(nn.QuantizerActivation), s.Count(nn.QuantizerGradient),
+			modeltest.CountVariables(s.Store, "alpha"), modeltest.CountVariables(s.Store, "step"))
+		if want := fmt.Sprint(tc.weights, tc.acts, tc.grads, tc.alphas, tc.steps); got != want {
+			t.Errorf("%s: weights acts grads alphas steps = %s, want %s", tc.q, got, want)
+		}
+	}
+}
+
+// TestShapes checks the output and the spatial sizes 32 -> 32 -> 16 -> 8 -> 4.
+func TestShapes(t *testing.T) {
+	for _, q := range []string{"fp", "dorefa:w2a2", "pact:w2a2", "lsq:w2a2", "ptq:w2a2"} {
+		s := modeltest.Summarize(t, withQuant(0.25, q).Build, 32)
+		if out := s.Rows[len(s.Rows)-1].Output; fmt.Sprint(out) != "[2 10]" {
+			t.Errorf("%s: output %v", q, out)
+		}
+	}
+	s := modeltest.Summarize(t, withQuant(0.5, "fp").Build, 32)
+	sizes := map[string]int{"/stem/conv": 32, "/block2/project/conv": 32, "/block3/project/conv": 16,
+		"/block6/project/conv": 8, "/block13/project/conv": 4, "/last/conv": 4}
+	for _, r := range s.Rows {
+		if want, ok := sizes[r.Scope]; ok && r.Kind == "conv" && r.Output[1] != want {
+			t.Errorf("%s: spatial %d, want %d", r.Scope, r.Output[1], want)
+		}
+	}
+}
+
+// TestTrains trains each method at width 1/4 on one synthetic batch. DoReFa's
+// [0, 1] activations learn slowly here (as the reference found on this
+// network), hence the high learning rate.
+func TestTrains(t *testing.T) {
+	for _, q := range []string{"fp", "dorefa:w8a8g8", "pact:w8a8", "lsq:w4a4"} {
+		t.Run(q, func(t *testing.T) {
+			modeltest.AssertLossFalls(t, modeltest.TrainLosses(t, withQuant(0.25, q).Build, 16, 10, 16, 50, 0.2))
+		})
+	}
+}
+
+func TestFoldedBatchNorm(t *testing.T) {
+	modeltest.FoldedMatches(t, withQuant(0.125, "fp").Build, withQuant(0.125, "ptq:w8a8").Build, 16, 10)
+}
