@@ -2,6 +2,7 @@ package resnet
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/mlsysrep/mlsysrep/models/internal/modeltest"
@@ -122,4 +123,25 @@ func TestFoldedBatchNorm(t *testing.T) {
 	fp, ptq := withQuant(0.125, "fp"), withQuant(0.125, "ptq:w8a8")
 	fp.BlocksPerStage, ptq.BlocksPerStage = 1, 1
 	modeltest.FoldedMatches(t, fp.Build, ptq.Build, 16, 10)
+}
+
+func TestSummary(t *testing.T) {
+	s, err := withQuant(0.25, "pact:w4a4").Summary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := s.String()
+	for _, want := range []string{"/stage1_block0/conv1/conv", "pact:a4", "trainable parameters: 701466", "weight quantizers: 16"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("summary lacks %q:\n%s", want, text)
+		}
+	}
+	if _, err := withQuant(0.25, "fp").Summary(); err != nil {
+		t.Error(err)
+	}
+	bad := Default
+	bad.Width = -1
+	if _, err := bad.Summary(); err == nil {
+		t.Error("invalid config summarized")
+	}
 }
