@@ -1,6 +1,8 @@
 // Package datasets holds what every dataset of the project shares: the
-// canonical image order of PROTOCOL section 6 and the CIFAR-10 normalization.
-// The loaders live in its sub-packages (imagefolder, ...).
+// decoded image set (Images), where data is looked for and cached, verified
+// downloads, the canonical image order of PROTOCOL section 6 and the CIFAR-10
+// normalization. The loaders live in its sub-packages (cifar10, svhn,
+// imagefolder) and the training input pipelines in pipeline.
 package datasets
 
 // CanonicalOrder returns the indices of a labeled split in canonical order:

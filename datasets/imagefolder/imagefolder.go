@@ -1,5 +1,6 @@
 // Package imagefolder loads labeled images stored as root/<class>/<file>
-// (JPEG or PNG), from a directory or straight from a .tar.gz of such a tree.
+// (JPEG or PNG), from a directory or straight from a .tar.gz of such a tree,
+// into a datasets.Images.
 // Classes are sorted by name and numbered from 0; files are read in sorted
 // name order within each class.
 package imagefolder
@@ -20,26 +21,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/mlsysrep/mlsysrep/datasets"
 )
-
-// Images is a decoded set of images of one size: Pixels holds N images of
-// Height x Width x 3 bytes (RGB, row-major), Labels the class index of each.
-type Images struct {
-	Pixels           []uint8
-	Labels           []int32
-	N, Height, Width int
-	Classes          []string
-	Source           string // where they were read from, for records
-}
-
-// ImageSize is the number of bytes of one image.
-func (im *Images) ImageSize() int { return im.Height * im.Width * 3 }
-
-// Image returns the pixels of image i.
-func (im *Images) Image(i int) []uint8 {
-	n := im.ImageSize()
-	return im.Pixels[i*n : (i+1)*n]
-}
 
 // file is one image file found in the tree, before decoding.
 type file struct {
@@ -48,7 +32,7 @@ type file struct {
 }
 
 // LoadDir reads root/<class>/<file>.
-func LoadDir(root string) (*Images, error) {
+func LoadDir(root string) (*datasets.Images, error) {
 	var files []file
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -78,7 +62,7 @@ func LoadDir(root string) (*Images, error) {
 // LoadTarGz reads the members <root>/<class>/<file> of a gzip-compressed tar
 // archive without extracting it (root is a path inside the archive, e.g.
 // "cifar10-jpeg/test"). Links and other non-regular members are skipped.
-func LoadTarGz(archive, root string) (*Images, error) {
+func LoadTarGz(archive, root string) (*datasets.Images, error) {
 	f, err := os.Open(archive)
 	if err != nil {
 		return nil, fmt.Errorf("imagefolder: %w", err)
@@ -130,7 +114,7 @@ func isImageName(name string) bool {
 
 // decode sorts the files by (class, name), numbers the classes and decodes
 // every image to RGB; all images must have the size of the first.
-func decode(files []file, source string) (*Images, error) {
+func decode(files []file, source string) (*datasets.Images, error) {
 	if len(files) == 0 {
 		return nil, fmt.Errorf("imagefolder: no JPEG or PNG files under %s (want <root>/<class>/<file>)", source)
 	}
@@ -140,7 +124,7 @@ func decode(files []file, source string) (*Images, error) {
 		}
 		return files[i].name < files[j].name
 	})
-	im := &Images{Source: source}
+	im := &datasets.Images{Source: source}
 	classIndex := map[string]int32{}
 	for i, f := range files {
 		idx, ok := classIndex[f.class]

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mlsysrep/mlsysrep/datasets"
 )
 
 // pngOf is a w x h PNG whose pixel (x, y) is (v, x, y).
@@ -72,7 +74,7 @@ func writeTarGz(t *testing.T, files map[string][]byte, extra func(*tar.Writer)) 
 	return p
 }
 
-func checkSet(t *testing.T, im *Images) {
+func checkSet(t *testing.T, im *datasets.Images) {
 	t.Helper()
 	if im.N != 3 || im.Height != 3 || im.Width != 4 {
 		t.Fatalf("N=%d size=%dx%d, want 3 images 4x3", im.N, im.Width, im.Height)
