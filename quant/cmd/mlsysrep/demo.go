@@ -1,13 +1,12 @@
 package main
 
 import (
-	"errors"
+	"context"
 	"flag"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/gomlx/compute"
@@ -18,7 +17,8 @@ import (
 	"github.com/gomlx/gomlx/ml/train/loss"
 	"github.com/gomlx/gomlx/ml/train/optimizer"
 	"github.com/mlsysrep/mlsysrep/datasets"
-	"github.com/mlsysrep/mlsysrep/datasets/imagefolder"
+	"github.com/mlsysrep/mlsysrep/datasets/cifar10"
+	"github.com/mlsysrep/mlsysrep/datasets/pipeline"
 	"github.com/mlsysrep/mlsysrep/models/resnet"
 	"github.com/mlsysrep/mlsysrep/pkg/backend"
 )
@@ -44,25 +44,16 @@ var demoPresets = map[string]demoPreset{
 	"gpu": {width: 1, trainImages: 50000, epochs: 3, testImages: 10000, batch: 128, learningRate: 0.05},
 }
 
-// cifarArchive is the offline CIFAR-10 JPEG copy's file name.
-const cifarArchive = "cifar10-jpeg.tar.gz"
-
-// split is a labeled image set ready for training: normalized NHWC floats.
-type split struct {
-	images []float32
-	labels []int32
-	n      int
-	source string
-}
-
 func runDemo(args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	presetName := fs.String("preset", "smoke", "run size: tiny, smoke, quick or gpu")
 	batchFlag := fs.Int("batch", 0, "batch size (default: the preset's)")
 	epochsFlag := fs.Int("epochs", 0, "epochs (default: the preset's)")
-	archives := fs.String("archives", os.Getenv("MLSYSREP_ARCHIVES"), "folder holding "+cifarArchive+" (default $MLSYSREP_ARCHIVES)")
+	data := fs.String("data", "auto", "CIFAR-10 copy: auto, official, jpeg-mirror, or synthetic")
+	archives := fs.String("archives", "", "folder holding already-downloaded archives (also searched: $MLSYSREP_ARCHIVES)")
+	dataDir := fs.String("datadir", "", "writable data cache (default $MLSYSREP_DATA, else the user cache dir)")
 	backendName := fs.String("backend", "", "compute backend (default: $GOMLX_BACKEND, else XLA if installed, else purego)")
-	seed := fs.Uint64("seed", 1, "seed of the data order")
+	seed := fs.Uint64("seed", 1, "seed of the initialization, data order and augmentation")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -85,11 +76,16 @@ func runDemo(args []string) error {
 	}
 	fmt.Println(line)
 
-	trainSet, testSet, err := loadCIFAR(*archives, preset)
+	trainSet, testSet, err := loadCIFAR(*data, *archives, *dataDir, preset)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("data: train %d images from %s; test %d images from %s\n", trainSet.n, trainSet.source, testSet.n, testSet.source)
+	fmt.Printf("data: train %d images: %s; test %d images: %s\n", trainSet.N, trainSet.Source, testSet.N, testSet.Source)
+	trainLoader := &pipeline.Loader{Images: trainSet, Batch: preset.batch, Shuffle: true, Seed: *seed,
+		Last: pipeline.Drop, Transform: pipeline.NewCIFARTrain()}
+	if err := trainLoader.Check(); err != nil {
+		return err
+	}
 
 	cfg := resnet.Default
 	cfg.Width = preset.width
@@ -101,40 +97,39 @@ func runDemo(args []string) error {
 	// GoMLX's SGD divides the learning rate by sqrt(step) unless told not to.
 	trainer := train.NewTrainer(be, store, cfg.ModelFn(), loss.SparseCategoricalCrossEntropyLogits,
 		optimizer.StochasticGradientDescent().WithDecay(false).Done(), nil, nil)
-	fmt.Printf("model: FP CIFAR ResNet-18 at width %g; preset %s: %d epochs, batch %d, lr %g (plain SGD), seed %d\n",
-		preset.width, *presetName, preset.epochs, preset.batch, preset.learningRate, *seed)
+	fmt.Printf("model: FP CIFAR ResNet-18 at width %g; preset %s: %d epochs, batch %d, lr %g (plain SGD), "+
+		"augmentation pad-4 crop + flip, seed %d\n", preset.width, *presetName, preset.epochs, preset.batch, preset.learningRate, *seed)
 
-	rng := rand.New(rand.NewPCG(*seed, 0))
-	stepsPerEpoch := trainSet.n / preset.batch // the last partial batch is dropped
+	stepsPerEpoch := trainLoader.NumBatches()
 	totalSteps := stepsPerEpoch * preset.epochs
 	start := time.Now()
 	step := 0
-	if stepsPerEpoch == 0 {
-		return fmt.Errorf("batch %d is larger than the %d training images", preset.batch, trainSet.n)
-	}
 	for epoch := range preset.epochs {
-		perm := rng.Perm(trainSet.n)
 		var epochStart time.Time // after the epoch's first step, which may compile the graph
-		for s := range stepsPerEpoch {
+		s := 0
+		for batch, err := range trainLoader.Iter() {
+			if err != nil {
+				return err
+			}
 			if s == 1 {
 				epochStart = time.Now()
 			}
-			images, labels := trainSet.batch(perm[s*preset.batch : (s+1)*preset.batch])
-			metrics, err := trainer.TrainStep(train.Batch{Inputs: []*tensors.Tensor{images}, Labels: []*tensors.Tensor{labels}})
+			metrics, err := trainer.TrainStep(batch)
 			if err != nil {
 				return fmt.Errorf("training step %d: %w", step, err)
 			}
 			step++
+			s++
 			lossValue := tensors.ToScalar[float32](metrics[0])
 			if math.IsNaN(float64(lossValue)) || math.IsInf(float64(lossValue), 0) {
-				return fmt.Errorf("loss became %v at epoch %d step %d: stopping", lossValue, epoch+1, s+1)
+				return fmt.Errorf("loss became %v at epoch %d step %d: stopping", lossValue, epoch+1, s)
 			}
-			if s%10 == 9 || s == stepsPerEpoch-1 {
+			if s%10 == 0 || s == stepsPerEpoch {
 				elapsed := time.Since(start)
 				rate := float64(step*preset.batch) / elapsed.Seconds()
 				eta := time.Duration(float64(elapsed) / float64(step) * float64(totalSteps-step))
 				fmt.Printf("epoch %d/%d step %d/%d loss %.4f %.1f images/s ETA %s\n",
-					epoch+1, preset.epochs, s+1, stepsPerEpoch, lossValue, rate, eta.Round(time.Second))
+					epoch+1, preset.epochs, s, stepsPerEpoch, lossValue, rate, eta.Round(time.Second))
 			}
 		}
 		epochRate := 0.0
@@ -146,101 +141,82 @@ func runDemo(args []string) error {
 			return err
 		}
 		fmt.Printf("epoch %d/%d: training %.1f images/s (steps 2..%d), test accuracy %.2f%% (%d images)\n",
-			epoch+1, preset.epochs, epochRate, stepsPerEpoch, 100*acc, testSet.n)
+			epoch+1, preset.epochs, epochRate, stepsPerEpoch, 100*acc, testSet.N)
 	}
 	fmt.Printf("done in %s\n", time.Since(start).Round(time.Second))
 	return nil
 }
 
-// loadCIFAR reads the first N images in canonical order of the offline JPEG
-// copy, or synthesizes data (saying so) when the archive is not there.
-func loadCIFAR(archives string, preset demoPreset) (trainSet, testSet *split, err error) {
-	path := filepath.Join(archives, cifarArchive)
-	if _, statErr := os.Stat(path); archives == "" || errors.Is(statErr, os.ErrNotExist) {
-		fmt.Printf("data: %s not found (looked in %q; set MLSYSREP_ARCHIVES or -archives): "+
-			"using SYNTHETIC images, accuracy means nothing\n", cifarArchive, archives)
+// loadCIFAR returns the first N images in canonical order of each split of
+// the chosen CIFAR-10 copy, or synthetic images when asked.
+func loadCIFAR(which, archives, dataDir string, preset demoPreset) (trainSet, testSet *datasets.Images, err error) {
+	if which == "synthetic" {
 		return synthetic(preset.trainImages, 1), synthetic(preset.testImages, 2), nil
 	}
-	load := func(splitName string, n int) (*split, error) {
-		im, err := imagefolder.LoadTarGz(path, "cifar10-jpeg/"+splitName)
-		if err != nil {
-			return nil, err
-		}
-		order := datasets.CanonicalOrder(im.Labels)[:min(n, im.N)]
-		s := &split{n: len(order), source: fmt.Sprintf("CIFAR-10 (JPEG q75 mirror) %s, first %d in canonical order", splitName, len(order))}
-		s.images = make([]float32, s.n*im.ImageSize())
-		for i, idx := range order {
-			datasets.Normalize(s.images[i*im.ImageSize():(i+1)*im.ImageSize()], im.Image(idx), datasets.CIFAR10Mean, datasets.CIFAR10Std)
-			s.labels = append(s.labels, im.Labels[idx])
-		}
-		return s, nil
+	copies := map[string]cifar10.Copy{"auto": cifar10.Auto, "official": cifar10.OfficialCopy, "jpeg-mirror": cifar10.MirrorCopy}
+	c, ok := copies[which]
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: unknown -data %q (valid: auto, official, jpeg-mirror, synthetic)", errUsage, which)
 	}
-	if trainSet, err = load("train", preset.trainImages); err != nil {
+	var dirs []string
+	if archives != "" {
+		dirs = append(dirs, archives)
+	}
+	train, test, err := cifar10.Load(context.Background(), cifar10.Options{DataDir: dataDir, ArchiveDirs: dirs, Copy: c, Progress: os.Stdout})
+	if err != nil {
 		return nil, nil, err
 	}
-	if testSet, err = load("test", preset.testImages); err != nil {
-		return nil, nil, err
-	}
-	return trainSet, testSet, nil
+	return train.FirstN(preset.trainImages), test.FirstN(preset.testImages), nil
 }
 
 // synthetic makes learnable random images: the label brightens one of ten
 // 8x8 tiles.
-func synthetic(n int, seed uint64) *split {
+func synthetic(n int, seed uint64) *datasets.Images {
 	rng := rand.New(rand.NewPCG(seed, 7))
-	s := &split{n: n, images: make([]float32, n*32*32*3), labels: make([]int32, n), source: "synthetic"}
+	im := &datasets.Images{N: n, Height: 32, Width: 32, Classes: cifar10.Classes, Source: "synthetic images (no CIFAR-10)",
+		Pixels: make([]uint8, n*32*32*3), Labels: make([]int32, n)}
 	for i := range n {
 		label := int32(i % 10)
-		s.labels[i] = label
+		im.Labels[i] = label
 		for p := range 32 * 32 * 3 {
-			v := float32(rng.NormFloat64())
+			v := 100 + 30*rng.NormFloat64()
 			if y, x := p/96, (p/3)%32; y/8 == int(label)/4 && x/8 == int(label)%4 {
-				v += 2
+				v += 80
 			}
-			s.images[i*32*32*3+p] = v
+			im.Pixels[i*32*32*3+p] = uint8(min(max(v, 0), 255))
 		}
 	}
-	return s
-}
-
-// batch returns the images and labels at the given indices as tensors.
-func (s *split) batch(idx []int) (*tensors.Tensor, *tensors.Tensor) {
-	const size = 32 * 32 * 3
-	images := make([]float32, len(idx)*size)
-	labels := make([]int32, len(idx))
-	for i, j := range idx {
-		copy(images[i*size:(i+1)*size], s.images[j*size:(j+1)*size])
-		labels[i] = s.labels[j]
-	}
-	return tensors.FromFlatDataAndDimensions(images, len(idx), 32, 32, 3),
-		tensors.FromFlatDataAndDimensions(labels, len(idx), 1)
+	return im
 }
 
 // evaluate returns the top-1 accuracy on the split, batch norm in inference
 // mode.
-func evaluate(be compute.Backend, store *model.Store, cfg resnet.Config, s *split, batch int) (float64, error) {
+func evaluate(be compute.Backend, store *model.Store, cfg resnet.Config, s *datasets.Images, batch int) (float64, error) {
 	exec, err := model.NewExec(be, store, func(scope *model.Scope, images *graph.Node) *graph.Node {
 		return graph.ArgMax(cfg.Build(scope, images), -1)
 	})
 	if err != nil {
 		return 0, err
 	}
+	loader := &pipeline.Loader{Images: s, Batch: batch, Last: pipeline.Keep, Transform: pipeline.NewCIFAREval()}
 	correct := 0
-	for start := 0; start < s.n; start += batch {
-		idx := make([]int, 0, batch)
-		for i := start; i < min(start+batch, s.n); i++ {
-			idx = append(idx, i)
+	for b, err := range loader.Iter() {
+		if err != nil {
+			return 0, err
 		}
-		images, _ := s.batch(idx)
-		outs, err := exec.Call(images)
+		outs, err := exec.Call(b.Inputs[0])
 		if err != nil {
 			return 0, fmt.Errorf("evaluation: %w", err)
 		}
+		labels := tensors.MustCopyFlatData[int32](b.Labels[0])
 		for i, p := range tensors.MustCopyFlatData[int32](outs[0]) {
-			if p == s.labels[idx[i]] {
+			if p == labels[i] {
 				correct++
 			}
 		}
+		// Free the buffers now rather than from GC finalizers.
+		b.Finalize()
+		outs[0].MustFinalizeAll()
 	}
-	return float64(correct) / float64(s.n), nil
+	return float64(correct) / float64(s.N), nil
 }

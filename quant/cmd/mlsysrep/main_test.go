@@ -15,6 +15,7 @@ func TestRunErrors(t *testing.T) {
 		{nil, "no command given", true},
 		{[]string{"train-everything"}, `unknown command "train-everything"`, true},
 		{[]string{"demo", "-preset", "huge"}, `unknown preset "huge"`, true},
+		{[]string{"demo", "-preset", "tiny", "-data", "imagenet"}, `unknown -data "imagenet"`, true},
 		{[]string{"demo", "-backend", "tpu"}, `unknown backend "tpu"`, false},
 		{[]string{"backend", "-backend", "tpu"}, `unknown backend "tpu"`, false},
 	} {
@@ -29,9 +30,9 @@ func TestRunErrors(t *testing.T) {
 	}
 }
 
-// TestDemoTiny runs the demo end to end on synthetic data (no archive).
+// TestDemoTiny runs the demo end to end on synthetic data.
 func TestDemoTiny(t *testing.T) {
-	if err := run([]string{"demo", "-preset", "tiny", "-archives", t.TempDir()}); err != nil {
+	if err := run([]string{"demo", "-preset", "tiny", "-data", "synthetic"}); err != nil {
 		t.Fatal(err)
 	}
 }
