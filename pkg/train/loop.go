@@ -1,0 +1,231 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"time"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	gomlxtrain "github.com/gomlx/gomlx/ml/train"
+	"github.com/gomlx/gomlx/ml/train/loss"
+)
+
+// ModelFn maps images to logits.
+type ModelFn = func(scope *model.Scope, images *graph.Node) *graph.Node
+
+// Config is one training run.
+type Config struct {
+	Backend   compute.Backend
+	Store     *model.Store
+	Model     ModelFn
+	Train     gomlxtrain.Dataset // if it has SetEpoch(int), resume replays the right epochs
+	Eval      gomlxtrain.Dataset // the test split, evaluated after every epoch
+	Epochs    int
+	Optimizer SGD
+	Schedule  Schedule
+	// CheckpointDir, when set, gets a checkpoint after every epoch, and a run
+	// finding one there resumes after its last epoch.
+	CheckpointDir string
+	// Progress receives the progress lines (nil: quiet).
+	Progress io.Writer
+	// ProgressEvery is the number of steps between progress lines (default 20).
+	ProgressEvery int
+}
+
+// Epoch is what one epoch produced.
+type Epoch struct {
+	Epoch        int     `json:"epoch"` // 1-based
+	LR           float64 `json:"lr"`
+	TrainLoss    float64 `json:"train_loss"`
+	TestLoss     float64 `json:"test_loss"`
+	TestAccuracy float64 `json:"test_accuracy"`
+	Images       int     `json:"images"`
+	Seconds      float64 `json:"seconds"`
+}
+
+// History is a run's per-epoch record.
+type History struct {
+	Epochs []Epoch `json:"epochs"`
+}
+
+// ImagesPerSecond is the training throughput over all epochs.
+func (h *History) ImagesPerSecond() float64 {
+	n, s := 0, 0.0
+	for _, e := range h.Epochs {
+		n += e.Images
+		s += e.Seconds
+	}
+	if s == 0 {
+		return 0
+	}
+	return float64(n) / s
+}
+
+// loopState is what a checkpoint carries besides the variables.
+type loopState struct {
+	Completed int             `json:"completed_epochs"`
+	History   History         `json:"history"`
+	Schedule  json.RawMessage `json:"schedule"`
+}
+
+// ErrNonFinite is wrapped by the error of a run whose loss became NaN or Inf.
+var ErrNonFinite = errors.New("loss is not finite")
+
+type epochSetter interface{ SetEpoch(int) }
+type batchCounter interface{ NumBatches() int }
+
+// Run trains for cfg.Epochs epochs (or what remains of them after a
+// checkpoint), evaluating after each, and returns the history of all epochs.
+func Run(ctx context.Context, cfg Config) (*History, error) {
+	state := loopState{}
+	if cfg.CheckpointDir != "" {
+		err := LoadCheckpoint(cfg.CheckpointDir, cfg.Store, &state)
+		switch {
+		case errors.Is(err, ErrNoCheckpoint):
+		case err != nil:
+			return nil, err
+		default:
+			if err := cfg.Schedule.Restore(state.Schedule); err != nil {
+				return nil, fmt.Errorf("checkpoint: schedule state: %w", err)
+			}
+			progressf(cfg.Progress, "resuming after epoch %d from %s\n", state.Completed, cfg.CheckpointDir)
+		}
+	}
+	if s, ok := cfg.Train.(epochSetter); ok {
+		s.SetEpoch(state.Completed)
+	}
+	trainer := gomlxtrain.NewTrainer(cfg.Backend, cfg.Store, cfg.Model, loss.SparseCategoricalCrossEntropyLogits, cfg.Optimizer, nil, nil)
+	evalExec, err := newEvalExec(cfg)
+	if err != nil {
+		return nil, err
+	}
+	every := cfg.ProgressEvery
+	if every <= 0 {
+		every = 20
+	}
+	steps := 0
+	if c, ok := cfg.Train.(batchCounter); ok {
+		steps = c.NumBatches()
+	}
+	runStart, runImages := time.Now(), 0
+	for epoch := state.Completed; epoch < cfg.Epochs; epoch++ {
+		if err := ctx.Err(); err != nil {
+			return &state.History, err
+		}
+		lr := cfg.Schedule.LR(epoch)
+		if err := SetLearningRate(cfg.Store, lr); err != nil {
+			return nil, err
+		}
+		e := Epoch{Epoch: epoch + 1, LR: lr}
+		start := time.Now()
+		lossSum, step := 0.0, 0
+		for batch, err := range cfg.Train.Iter() {
+			if err != nil {
+				return &state.History, err
+			}
+			n := batch.Inputs[0].Shape().Dim(0)
+			metrics, err := trainer.TrainStep(batch)
+			if err != nil {
+				return &state.History, fmt.Errorf("epoch %d step %d: %w", epoch+1, step+1, err)
+			}
+			l := float64(tensors.ToScalar[float32](metrics[0]))
+			step++
+			if math.IsNaN(l) || math.IsInf(l, 0) {
+				return &state.History, fmt.Errorf("epoch %d step %d: %w (%v); stopping (the last checkpoint, if any, holds epoch %d)",
+					epoch+1, step, ErrNonFinite, l, state.Completed)
+			}
+			lossSum += l
+			e.Images += n
+			runImages += n
+			if step%every == 0 || step == steps {
+				rate := float64(runImages) / time.Since(runStart).Seconds()
+				eta := ""
+				if steps > 0 {
+					left := (cfg.Epochs-epoch-1)*steps + steps - step
+					eta = " ETA " + time.Duration(float64(left*n)/rate*float64(time.Second)).Round(time.Second).String()
+				}
+				progressf(cfg.Progress, "epoch %d/%d step %d/%d loss %.4f %.1f images/s%s\n", epoch+1, cfg.Epochs, step,
+					steps, l, rate, eta)
+			}
+		}
+		e.Seconds = time.Since(start).Seconds()
+		if step > 0 {
+			e.TrainLoss = lossSum / float64(step)
+		}
+		if e.TestLoss, e.TestAccuracy, err = evaluate(evalExec, cfg.Eval); err != nil {
+			return &state.History, err
+		}
+		cfg.Schedule.Observe(epoch, e.TestLoss)
+		state.History.Epochs = append(state.History.Epochs, e)
+		state.Completed = epoch + 1
+		state.Schedule = cfg.Schedule.State()
+		progressf(cfg.Progress, "epoch %d/%d: lr %g, train loss %.4f, test loss %.4f, test accuracy %.2f%%, %.1f images/s\n",
+			e.Epoch, cfg.Epochs, lr, e.TrainLoss, e.TestLoss, 100*e.TestAccuracy, float64(e.Images)/e.Seconds)
+		if cfg.CheckpointDir != "" {
+			if err := SaveCheckpoint(cfg.CheckpointDir, cfg.Store, state); err != nil {
+				return &state.History, err
+			}
+		}
+	}
+	return &state.History, nil
+}
+
+func progressf(w io.Writer, format string, args ...any) {
+	if w != nil {
+		fmt.Fprintf(w, format, args...)
+	}
+}
+
+// newEvalExec returns an inference graph giving the summed cross-entropy and
+// the number of correct predictions of a batch.
+func newEvalExec(cfg Config) (*model.Exec, error) {
+	return model.NewExec(cfg.Backend, cfg.Store, func(scope *model.Scope, images, labels *graph.Node) []*graph.Node {
+		logits := cfg.Model(scope, images)
+		ce := loss.SparseCategoricalCrossEntropyLogits([]*graph.Node{labels}, []*graph.Node{logits})
+		pred := graph.ConvertDType(graph.ArgMax(logits, -1), labels.DType())
+		correct := graph.ReduceAllSum(graph.ConvertDType(graph.Equal(pred, graph.Reshape(labels, -1)), dtypes.Float32))
+		return []*graph.Node{graph.ReduceAllSum(ce), correct}
+	})
+}
+
+// Evaluate returns the mean cross-entropy and the accuracy of the model on a
+// dataset, in inference mode.
+func Evaluate(backend compute.Backend, store *model.Store, fn ModelFn, ds gomlxtrain.Dataset) (loss, accuracy float64, err error) {
+	exec, err := newEvalExec(Config{Backend: backend, Store: store, Model: fn})
+	if err != nil {
+		return 0, 0, err
+	}
+	return evaluate(exec, ds)
+}
+
+func evaluate(exec *model.Exec, ds gomlxtrain.Dataset) (float64, float64, error) {
+	lossSum, correct, n := 0.0, 0.0, 0
+	for b, err := range ds.Iter() {
+		if err != nil {
+			return 0, 0, err
+		}
+		outs, err := exec.Call(b.Inputs[0], b.Labels[0])
+		if err != nil {
+			return 0, 0, fmt.Errorf("evaluation: %w", err)
+		}
+		lossSum += float64(tensors.ToScalar[float32](outs[0]))
+		correct += float64(tensors.ToScalar[float32](outs[1]))
+		n += b.Inputs[0].Shape().Dim(0)
+		b.Finalize()
+		for _, o := range outs {
+			o.MustFinalizeAll()
+		}
+	}
+	if n == 0 {
+		return 0, 0, errors.New("evaluation: empty dataset")
+	}
+	return lossSum / float64(n), correct / float64(n), nil
+}

@@ -1,0 +1,232 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	gomlxtrain "github.com/gomlx/gomlx/ml/train"
+	"github.com/mlsysrep/mlsysrep/pkg/backend/purego"
+	"github.com/mlsysrep/mlsysrep/pkg/nn"
+)
+
+var engine = sync.OnceValues(func() (compute.Backend, error) { return purego.New("") })
+
+func backend(t *testing.T) compute.Backend {
+	b, err := engine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestSGDHandComputed runs two steps on loss = sum(a * w) (gradient a) and
+// compares with v = mu v + g + wd w; w -= lr v.
+func TestSGDHandComputed(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opt  SGD
+	}{
+		{"momentum+decay", SGD{Momentum: 0.9, WeightDecay: 0.1}},
+		{"plain", SGD{}},
+		{"clipped", SGD{Momentum: 0.5, ClipNorm: 1}},
+	} {
+		store := model.NewStore()
+		lr := 0.5
+		a := []float64{2, -1}
+		exec, err := model.NewExec(backend(t), store, func(scope *model.Scope, x *graph.Node) *graph.Node {
+			scope.SetTraining(x.Graph(), true)
+			w := scope.VariableWithValue("w", []float32{1, 3}).NodeValue(x.Graph())
+			loss := graph.ReduceAllSum(graph.Mul(x, w))
+			tc.opt.UpdateGraph(scope, x.Graph(), loss)
+			return loss
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := SetLearningRate(store, lr); err != nil {
+			t.Fatal(err)
+		}
+		w, v := []float64{1, 3}, []float64{0, 0}
+		for range 2 {
+			if _, err := exec.Call([]float32{2, -1}); err != nil {
+				t.Fatal(err)
+			}
+			g := append([]float64{}, a...)
+			if tc.opt.ClipNorm > 0 {
+				norm := math.Hypot(g[0], g[1])
+				coef := math.Min(1, tc.opt.ClipNorm/(norm+1e-6))
+				g[0], g[1] = g[0]*coef, g[1]*coef
+			}
+			for i := range w {
+				v[i] = tc.opt.Momentum*v[i] + g[i] + tc.opt.WeightDecay*w[i]
+				w[i] -= lr * v[i]
+			}
+		}
+		got, _ := store.RootScope().GetVariable("w").Value()
+		gw := tensors.MustCopyFlatData[float32](got)
+		for i := range w {
+			if math.Abs(float64(gw[i])-w[i]) > 1e-5 {
+				t.Errorf("%s: w = %v, want %v", tc.name, gw, w)
+				break
+			}
+		}
+	}
+}
+
+func TestSchedules(t *testing.T) {
+	ms := MultiStep{Base: 0.1, Milestones: []int{20, 40}, Gamma: 0.1}
+	for e, want := range map[int]float64{0: 0.1, 19: 0.1, 20: 0.01, 39: 0.01, 40: 0.001} {
+		if got := ms.LR(e); math.Abs(got-want) > 1e-12 {
+			t.Errorf("multistep epoch %d: %g, want %g", e, got, want)
+		}
+	}
+	cos := Cosine{Base: 0.05, Epochs: 15}
+	if cos.LR(0) != 0.05 || math.Abs(cos.LR(15)) > 1e-12 || math.Abs(cos.LR(5)-0.5*0.05*(1+math.Cos(math.Pi/3))) > 1e-12 {
+		t.Errorf("cosine: %g %g %g", cos.LR(0), cos.LR(5), cos.LR(15))
+	}
+	p := NewReduceOnPlateau(1, 0.1, 2)
+	// Improves, then 3 bad epochs (> patience 2) cut the rate; the counter resets.
+	for i, l := range []float64{5, 4, 4, 4.1, 4} {
+		p.Observe(i, l)
+	}
+	if p.LR(0) != 0.1 {
+		t.Errorf("plateau lr %g, want 0.1", p.LR(0))
+	}
+	// A change smaller than the relative threshold 1e-4 is not an improvement.
+	q := NewReduceOnPlateau(1, 0.5, 0)
+	q.Observe(0, 10)
+	q.Observe(1, 10*(1-0.5e-4))
+	if q.LR(0) != 0.5 {
+		t.Errorf("threshold: lr %g, want 0.5", q.LR(0))
+	}
+	// State round trip.
+	r := NewReduceOnPlateau(1, 0.1, 2)
+	if err := r.Restore(p.State()); err != nil || r.LR(0) != 0.1 {
+		t.Errorf("restore: %v %g", err, r.LR(0))
+	}
+}
+
+// toyData is a deterministic shuffled dataset of learnable 8x8 images.
+type toyData struct {
+	n, batch int
+	epoch    int
+	nanAt    int  // epoch (1-based) whose data is NaN; 0: never
+	fixed    bool // same order every epoch (an evaluation set)
+}
+
+func (d *toyData) Name() string    { return "toy" }
+func (d *toyData) SetEpoch(e int)  { d.epoch = e }
+func (d *toyData) NumBatches() int { return d.n / d.batch }
+func (d *toyData) Iter() iter.Seq2[gomlxtrain.Batch, error] {
+	epoch := d.epoch
+	if !d.fixed {
+		d.epoch++
+	}
+	return func(yield func(gomlxtrain.Batch, error) bool) {
+		perm := rand.New(rand.NewPCG(1, uint64(epoch))).Perm(d.n)
+		for b := range d.NumBatches() {
+			px := make([]float32, d.batch*8*8*3)
+			labels := make([]int32, d.batch)
+			for i := range d.batch {
+				k := perm[b*d.batch+i]
+				labels[i] = int32(k % 4)
+				rng := rand.New(rand.NewPCG(7, uint64(k)))
+				for j := range 8 * 8 * 3 {
+					px[i*192+j] = float32(rng.NormFloat64()) + float32(labels[i]%2)*float32(j%3)
+					if d.nanAt == epoch+1 {
+						px[i*192+j] = float32(math.NaN())
+					}
+				}
+			}
+			if !yield(gomlxtrain.Batch{Inputs: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(px, d.batch, 8, 8, 3)},
+				Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(labels, d.batch, 1)}}, nil) {
+				return
+			}
+		}
+	}
+}
+
+func toyModel(scope *model.Scope, x *graph.Node) *graph.Node {
+	x = nn.Conv(scope.In("conv"), x).Channels(4).KernelSize(3).Stride(2).Done()
+	x = nn.BatchNorm(scope.In("bn"), x).Done()
+	x = graph.Max(x, graph.ZerosLike(x))
+	return nn.Dense(scope.In("fc"), graph.ReduceMean(x, 1, 2), 4, nil)
+}
+
+func runToy(t *testing.T, epochs int, dir string, nanAt int) (*History, *model.Store, error) {
+	store := model.NewStore()
+	store.SetRNGStateFromSeed(5)
+	h, err := Run(context.Background(), Config{
+		Backend: backend(t), Store: store, Model: toyModel,
+		Train: &toyData{n: 32, batch: 8, nanAt: nanAt}, Eval: &toyData{n: 16, batch: 8, fixed: true},
+		Epochs: epochs, Optimizer: SGD{Momentum: 0.9, WeightDecay: 5e-4},
+		Schedule: MultiStep{Base: 0.1, Milestones: []int{2}, Gamma: 0.1}, CheckpointDir: dir,
+	})
+	return h, store, err
+}
+
+func weights(t *testing.T, store *model.Store) map[string][]float32 {
+	out := map[string][]float32{}
+	for v := range store.IterVariables() {
+		val, err := v.Value()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if val.DType().IsFloat() {
+			out[v.Path()] = tensors.MustCopyFlatData[float32](val)
+		}
+	}
+	return out
+}
+
+// TestResumeMatchesUninterrupted: 3 epochs straight vs 1 epoch, a new
+// process (fresh store) resuming from the checkpoint for the other 2.
+func TestResumeMatchesUninterrupted(t *testing.T) {
+	full, fullStore, err := runToy(t, 3, t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, _, err := runToy(t, 1, dir, 0); err != nil {
+		t.Fatal(err)
+	}
+	resumed, resumedStore, err := runToy(t, 3, dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resumed.Epochs) != 3 || resumed.Epochs[2].TestAccuracy != full.Epochs[2].TestAccuracy ||
+		resumed.Epochs[2].TestLoss != full.Epochs[2].TestLoss {
+		t.Errorf("histories differ:\nfull    %+v\nresumed %+v", full.Epochs, resumed.Epochs)
+	}
+	a, b := weights(t, fullStore), weights(t, resumedStore)
+	for path, w := range a {
+		if strings.HasPrefix(path, "/metrics/") {
+			continue // GoMLX's trainer names its moving-average metric with a fresh UUID per trainer
+		}
+		for i := range w {
+			if b[path] == nil || w[i] != b[path][i] {
+				t.Fatalf("variable %s differs after resume", path)
+			}
+		}
+	}
+	if full.Epochs[0].LR != 0.1 || math.Abs(full.Epochs[2].LR-0.01) > 1e-12 {
+		t.Errorf("learning rates %g %g", full.Epochs[0].LR, full.Epochs[2].LR)
+	}
+}
+
+func TestNaNStops(t *testing.T) {
+	_, _, err := runToy(t, 3, t.TempDir(), 2)
+	if !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), "epoch 2 step 1") {
+		t.Fatalf("err = %v", err)
+	}
+}
