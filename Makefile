@@ -14,7 +14,7 @@ MLSYSREP_ARCHIVES ?= $(firstword $(wildcard ../shared/data) $(HOME)/mlsysrep-arc
 export MLSYSREP_ARCHIVES
 PRESET ?= smoke
 
-.PHONY: all setup setup-jupyter setup-gonb setup-tools setup-xla run test check fmt vet staticcheck unit bench bench-pytorch
+.PHONY: all setup setup-jupyter setup-gonb setup-tools setup-xla run demo test check fmt vet staticcheck unit bench bench-pytorch
 
 all: test
 
@@ -46,8 +46,14 @@ setup-tools:
 setup-xla:
 	$(GO) run ./quant/cmd/mlsysrep setup-xla
 
-## run: the main job on the embedded pure-Go engine.
+## run: the main job on the embedded pure-Go engine: every reference table at
+## PRESET (smoke by default; quick and paper take hours to days), records in
+## results/, tables printed as Markdown.
 run:
+	$(GO) run ./quant/cmd/mlsysrep run -table all -preset $(PRESET) -out results
+
+## demo: a single FP CIFAR ResNet-18 training run with progress.
+demo:
 	$(GO) run ./quant/cmd/mlsysrep demo -preset $(PRESET)
 
 ## test: what CI runs (.ci/run calls exactly this).

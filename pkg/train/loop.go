@@ -190,6 +190,9 @@ func newEvalExec(cfg Config) (*model.Exec, error) {
 	return model.NewExec(cfg.Backend, cfg.Store, func(scope *model.Scope, images, labels *graph.Node) []*graph.Node {
 		logits := cfg.Model(scope, images)
 		ce := loss.SparseCategoricalCrossEntropyLogits([]*graph.Node{labels}, []*graph.Node{logits})
+		if ce.Shape().IsScalar() { // a batch mean: back to a sum
+			ce = graph.MulScalar(ce, float64(logits.Shape().Dim(0)))
+		}
 		pred := graph.ConvertDType(graph.ArgMax(logits, -1), labels.DType())
 		correct := graph.ReduceAllSum(graph.ConvertDType(graph.Equal(pred, graph.Reshape(labels, -1)), dtypes.Float32))
 		return []*graph.Node{graph.ReduceAllSum(ce), correct}

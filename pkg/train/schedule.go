@@ -46,6 +46,9 @@ func (s MultiStep) LR(epoch int) float64 {
 }
 
 func (s MultiStep) String() string {
+	if len(s.Milestones) == 0 {
+		return fmt.Sprintf("constant lr %g", s.Base)
+	}
 	return fmt.Sprintf("lr %g, x%g at epochs %v", s.Base, s.Gamma, s.Milestones)
 }
 

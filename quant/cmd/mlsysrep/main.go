@@ -1,6 +1,9 @@
-// Command mlsysrep is the project's runner. Until the experiment recipes land
-// it offers:
+// Command mlsysrep is the project's runner:
 //
+//	mlsysrep run -table NAME|all -preset smoke|quick|paper [-cells a,b] [-data auto|local|synthetic] [-out results] [-list]
+//	    runs the cells of the reference tables (quant/ptq, dorefa, pact, lsq),
+//	    reusing complete records, resuming from checkpoints, and prints each
+//	    table as Markdown with reference, ours and difference;
 //	mlsysrep demo [-preset smoke|quick] [-archives DIR] [-backend NAME]
 //	    trains the full-precision CIFAR ResNet-18 end to end and prints its
 //	    test accuracy, with progress (epoch, step, loss, images/s, ETA);
@@ -39,6 +42,7 @@ func main() {
 
 const usage = `usage: mlsysrep <command> [flags]
 commands:
+  run        run a reference table's cells and print it: -table NAME|all -preset smoke|quick|paper [-cells ...] [-list]
   demo       train the FP CIFAR ResNet-18 and print its test accuracy (-preset smoke|quick)
   backend    print which compute engine runs
   setup-xla  download the XLA/PJRT plugins (needs internet)
@@ -52,6 +56,8 @@ func run(args []string) error {
 	switch cmd {
 	case "demo":
 		return runDemo(rest)
+	case "run":
+		return runTables(rest)
 	case "backend":
 		fs := flag.NewFlagSet("backend", flag.ContinueOnError)
 		name := fs.String("backend", "", "backend name (default: $GOMLX_BACKEND, else XLA if installed, else purego)")

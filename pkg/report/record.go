@@ -1,0 +1,114 @@
+// Package report turns experiment records into tables: the JSON record of a
+// table cell (what ran, on what, how long, and how close to the reference it
+// came), its atomic storage, and the Markdown rendering of a reference table
+// with "ours (reference, difference)" in each cell. The runner and the
+// notebooks both call it, so they print the same tables.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/mlsysrep/mlsysrep/pkg/train"
+)
+
+// Recipe is how a cell was trained (or calibrated).
+type Recipe struct {
+	Epochs      int     `json:"epochs"`
+	Batch       int     `json:"batch"`
+	LR          float64 `json:"lr"`
+	Schedule    string  `json:"schedule"`
+	Momentum    float64 `json:"momentum"`
+	WeightDecay float64 `json:"weight_decay"`
+	ClipNorm    float64 `json:"clip_norm,omitempty"`
+	TrainImages int     `json:"train_images"`
+	TestImages  int     `json:"test_images"`
+	Calibration int     `json:"calibration_images,omitempty"` // PTQ
+	Observer    string  `json:"observer,omitempty"`           // PTQ
+	Init        string  `json:"init"`
+}
+
+// Record is the result of one table cell (PROTOCOL section 7).
+type Record struct {
+	Table       string        `json:"table"`
+	Cell        string        `json:"cell"` // model/quant config, e.g. "resnet18/pact:w4a4"
+	Preset      string        `json:"preset"`
+	Model       string        `json:"model"`
+	ModelSize   string        `json:"model_size"` // e.g. "width 0.25, 701466 parameters"
+	Data        string        `json:"data"`       // which copy, e.g. "CIFAR-10 (JPEG q75 mirror)"
+	Backend     string        `json:"backend"`
+	Seed        uint64        `json:"seed"`
+	Recipe      Recipe        `json:"recipe"`
+	EpochsRun   int           `json:"epochs_run"`
+	Curve       []train.Epoch `json:"curve,omitempty"`
+	Final       float64       `json:"final_accuracy"` // percent
+	Best        float64       `json:"best_accuracy"`  // percent
+	WallSeconds float64       `json:"wall_seconds"`
+	ImagesPerS  float64       `json:"images_per_second"`
+	Commit      string        `json:"commit"`
+	Dirty       bool          `json:"dirty"`
+	Reference   *float64      `json:"reference,omitempty"` // percent; nil: none or "not converged"
+	RefText     string        `json:"reference_text"`      // as the reference table prints it
+	Difference  *float64      `json:"difference,omitempty"`
+	Complete    bool          `json:"complete"`
+	Note        string        `json:"note,omitempty"`
+}
+
+// SetReference fills the reference columns from the reference table's text
+// ("93.84", "not converged").
+func (r *Record) SetReference(text string) {
+	r.RefText = text
+	r.Reference, r.Difference = nil, nil
+	var v float64
+	if _, err := fmt.Sscanf(text, "%g", &v); err == nil {
+		d := r.Final - v
+		r.Reference, r.Difference = &v, &d
+	}
+}
+
+// FileName is where a record lives under a results folder.
+func FileName(dir, table, preset, cell string) string {
+	safe := strings.NewReplacer("/", "__", ":", "_", "+", "-").Replace(cell)
+	return filepath.Join(dir, preset, table, safe+".json")
+}
+
+// Save writes the record atomically (temporary file, then rename).
+func (r *Record) Save(dir string) error {
+	path := FileName(dir, r.Table, r.Preset, r.Cell)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// Load reads a record; os.ErrNotExist when there is none.
+func Load(dir, table, preset, cell string) (*Record, error) {
+	b, err := os.ReadFile(FileName(dir, table, preset, cell))
+	if err != nil {
+		return nil, err
+	}
+	var r Record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("record %s: %w", FileName(dir, table, preset, cell), err)
+	}
+	return &r, nil
+}

@@ -1,0 +1,163 @@
+// Package recipe is the machinery shared by the experiment recipes of
+// quant/<method>: a table is a set of cells (a model and a quantization
+// config) laid out as the reference table, each cell trained (QAT) or
+// calibrated and evaluated (PTQ) with a preset's recipe, and recorded.
+package recipe
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/mlsysrep/mlsysrep/pkg/quant"
+	"github.com/mlsysrep/mlsysrep/pkg/report"
+)
+
+// Model names a network.
+type Model string
+
+// The networks of the reference.
+const (
+	ResNet18    Model = "resnet18"
+	MobileNetV2 Model = "mobilenetv2"
+	SVHNModelA  Model = "svhn"
+)
+
+// Presets.
+const (
+	Paper = "paper" // PROTOCOL section 5 exactly
+	Quick = "quick" // PROTOCOL section 6 exactly
+	Smoke = "smoke" // seconds per cell, for CI and trying things (PTQ variants at 4-bit weights only)
+)
+
+// Presets lists the preset names.
+var Presets = []string{Smoke, Quick, Paper}
+
+// Cell is one entry of a table.
+type Cell struct {
+	Name  string // e.g. "resnet18/pact:w4a4", "resnet18/ptq:w4a6/percentile"
+	Model Model
+	Quant quant.Config
+	// PTQ variants ("beyond the reference" rows): the activation observer and
+	// per-channel weight scales.
+	Observer   string
+	PerChannel bool
+}
+
+// NewCell parses "model/config[/variant]" (variant: minmax, ema,
+// percentile, mse, perchannel).
+func NewCell(name string) (Cell, error) {
+	parts := strings.Split(name, "/")
+	if len(parts) < 2 || len(parts) > 3 {
+		return Cell{}, fmt.Errorf("cell %q: want model/config, e.g. resnet18/pact:w4a4", name)
+	}
+	c := Cell{Name: name, Model: Model(parts[0])}
+	switch c.Model {
+	case ResNet18, MobileNetV2, SVHNModelA:
+	default:
+		return Cell{}, fmt.Errorf("cell %q: unknown model %q (resnet18, mobilenetv2, svhn)", name, parts[0])
+	}
+	q, err := quant.ParseConfig(parts[1])
+	if err != nil {
+		return Cell{}, fmt.Errorf("cell %q: %w", name, err)
+	}
+	c.Quant = q
+	if len(parts) == 3 {
+		switch parts[2] {
+		case "perchannel":
+			c.PerChannel = true
+		case "minmax", "ema", "percentile", "mse":
+			c.Observer = parts[2]
+		default:
+			return Cell{}, fmt.Errorf("cell %q: unknown PTQ variant %q (perchannel, minmax, ema, percentile, mse)", name, parts[2])
+		}
+		if q.Method != quant.PTQ {
+			return Cell{}, fmt.Errorf("cell %q: variants apply to ptq cells only", name)
+		}
+	}
+	return c, nil
+}
+
+// MustCell is NewCell for table definitions.
+func MustCell(name string) Cell {
+	c, err := NewCell(name)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// Table is a reference table: its layout (with reference values) and how to
+// make the recipe of each cell for a preset.
+type Table struct {
+	Name   string
+	Layout report.Layout
+	// Extra are cells shown in a second layout ("beyond the reference").
+	Extra *report.Layout
+	// Recipe returns the training recipe of a model for a preset.
+	Recipe func(preset string, m Model, q quant.Config) (Spec, error)
+	// PTQ tables train an FP model per network, then calibrate each cell.
+	PTQ bool
+}
+
+// Cells lists the table's cells in layout order (extra rows last).
+func (t *Table) Cells() []Cell {
+	var out []Cell
+	seen := map[string]bool{}
+	add := func(l *report.Layout) {
+		for _, row := range l.Cells {
+			for _, name := range row {
+				if name != "" && !seen[name] {
+					seen[name] = true
+					out = append(out, MustCell(name))
+				}
+			}
+		}
+	}
+	add(&t.Layout)
+	if t.Extra != nil {
+		add(t.Extra)
+	}
+	return out
+}
+
+// Reference returns the reference text of a cell ("" when it has none).
+func (t *Table) Reference(cell string) string {
+	for _, l := range []*report.Layout{&t.Layout, t.Extra} {
+		if l == nil {
+			continue
+		}
+		for i, row := range l.Cells {
+			for j, name := range row {
+				if name == cell && i < len(l.Reference) && j < len(l.Reference[i]) {
+					return l.Reference[i][j]
+				}
+			}
+		}
+	}
+	return ""
+}
+
+var registry = map[string]*Table{}
+
+// Register adds a table (called from the recipe packages' init).
+func Register(t *Table) { registry[t.Name] = t }
+
+// Lookup returns a registered table.
+func Lookup(name string) (*Table, error) {
+	t, ok := registry[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown table %q: valid tables are %s", name, strings.Join(TableNames(), ", "))
+	}
+	return t, nil
+}
+
+// TableNames lists the registered tables.
+func TableNames() []string {
+	var names []string
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

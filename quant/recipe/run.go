@@ -1,0 +1,392 @@
+package recipe
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/mlsysrep/mlsysrep/datasets/pipeline"
+	"github.com/mlsysrep/mlsysrep/models/mobilenetv2"
+	"github.com/mlsysrep/mlsysrep/models/placement"
+	"github.com/mlsysrep/mlsysrep/models/resnet"
+	"github.com/mlsysrep/mlsysrep/models/svhnnet"
+	"github.com/mlsysrep/mlsysrep/pkg/nn"
+	"github.com/mlsysrep/mlsysrep/pkg/quant"
+	"github.com/mlsysrep/mlsysrep/pkg/report"
+	"github.com/mlsysrep/mlsysrep/pkg/train"
+)
+
+// Options is one run of a table.
+type Options struct {
+	Table, Preset string
+	Cells         []string // a subset of the table's cells (empty: all)
+	Data          DataOptions
+	Out           string // records under Out/<preset>/<table>/, checkpoints under Out/checkpoints/
+	Backend       compute.Backend
+	BackendName   string // as recorded, e.g. "purego (pure-Go engine, 2 CPUs)"
+	Seed          uint64
+	Progress      io.Writer
+}
+
+// Result holds a table's records by cell name.
+type Result struct {
+	Table   *Table
+	Records map[string]*report.Record
+}
+
+// Markdown renders the table (and its "beyond the reference" rows).
+func (r *Result) Markdown() string {
+	s := r.Table.Layout.Markdown(r.Records)
+	if r.Table.Extra != nil {
+		s += "\n" + r.Table.Extra.Markdown(r.Records)
+	}
+	return s
+}
+
+// Run runs (or reuses the records of) the selected cells of a table.
+func Run(ctx context.Context, opts Options) (*Result, error) {
+	t, err := Lookup(opts.Table)
+	if err != nil {
+		return nil, err
+	}
+	cells, err := selectCells(t, opts.Cells)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Preset == Smoke && len(opts.Cells) == 0 {
+		cells = smokeCells(cells)
+	}
+	res := &Result{Table: t, Records: map[string]*report.Record{}}
+	r := &runner{opts: opts, table: t, data: dataCache{}}
+	r.commit, r.dirty = gitCommit()
+	if t.PTQ {
+		err = r.runPTQ(ctx, cells, res)
+	} else {
+		for _, c := range cells {
+			var rec *report.Record
+			if rec, _, err = r.runQAT(ctx, c, c.Name); err != nil {
+				break
+			}
+			res.Records[c.Name] = rec
+		}
+	}
+	return res, err
+}
+
+// smokeCells keeps the PTQ "beyond the reference" variants at 4-bit weights
+// only: the smoke preset checks that every kind of cell runs, in minutes.
+func smokeCells(cells []Cell) []Cell {
+	var out []Cell
+	for _, c := range cells {
+		if c.Observer == "" && !c.PerChannel || c.Quant.WBits == 4 {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func selectCells(t *Table, names []string) ([]Cell, error) {
+	all := t.Cells()
+	if len(names) == 0 {
+		return all, nil
+	}
+	byName := map[string]Cell{}
+	var valid []string
+	for _, c := range all {
+		byName[c.Name] = c
+		valid = append(valid, c.Name)
+	}
+	var out []Cell
+	for _, n := range names {
+		c, ok := byName[n]
+		if !ok {
+			return nil, fmt.Errorf("table %s has no cell %q: its cells are %s", t.Name, n, strings.Join(valid, ", "))
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+type runner struct {
+	opts   Options
+	table  *Table
+	data   dataCache
+	commit string
+	dirty  bool
+}
+
+// gitCommit asks git for the commit and whether the tree is dirty (build
+// info carries no VCS data with -buildvcs=false).
+func gitCommit() (commit string, dirty bool) {
+	out, err := exec.Command("git", "rev-parse", "--short=12", "HEAD").Output()
+	if err != nil {
+		return "unknown", false
+	}
+	st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output()
+	return strings.TrimSpace(string(out)), err == nil && len(st) > 0
+}
+
+func (r *runner) logf(format string, args ...any) {
+	if r.opts.Progress != nil {
+		fmt.Fprintf(r.opts.Progress, format, args...)
+	}
+}
+
+// datasetOf is the dataset a model trains on.
+func datasetOf(m Model) string {
+	if m == SVHNModelA {
+		return "svhn"
+	}
+	return "cifar10"
+}
+
+// loaders builds the training and test pipelines of a model's dataset.
+func (r *runner) loaders(ctx context.Context, m Model, spec Spec) (trainL, testL *pipeline.Loader, copyName string, err error) {
+	s, err := r.data.get(ctx, datasetOf(m), r.opts.Data)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	tr, te := s.train, s.test
+	if spec.TrainImages > 0 {
+		tr = tr.FirstN(spec.TrainImages)
+	}
+	if spec.TestImages > 0 {
+		te = te.FirstN(spec.TestImages)
+	}
+	var trainT, testT pipeline.Transform = pipeline.NewCIFARTrain(), pipeline.NewCIFAREval()
+	if m == SVHNModelA {
+		trainT, testT = pipeline.NewSVHNTrain(), pipeline.NewSVHNEval()
+	}
+	trainL = &pipeline.Loader{Images: tr, Batch: spec.Batch, Shuffle: true, Seed: r.opts.Seed, Last: pipeline.Drop, Transform: trainT}
+	testL = &pipeline.Loader{Images: te, Batch: max(spec.Batch, 100), Last: pipeline.Keep, Transform: testT}
+	if err := trainL.Check(); err != nil {
+		return nil, nil, "", err
+	}
+	return trainL, testL, s.copyName, nil
+}
+
+// sizeCache remembers model sizes: the parameter count depends on the
+// network and its width, not on the quantization, and summarizing builds a
+// whole graph.
+var sizeCache sync.Map
+
+// modelFn builds a cell's network and describes its size.
+func modelFn(m Model, q quant.Config, spec Spec) (train.ModelFn, string, error) {
+	var fn train.ModelFn
+	var summary func() (*nn.Summary, error)
+	switch m {
+	case ResNet18:
+		c := resnet.Config{Width: spec.Width, BlocksPerStage: spec.Blocks, NumClasses: 10, Quant: q}
+		fn, summary = c.Build, c.Summary
+	case MobileNetV2:
+		c := mobilenetv2.Config{Width: spec.Width, NumClasses: 10, Quant: q}
+		fn, summary = c.Build, c.Summary
+	case SVHNModelA:
+		w := spec.Width
+		if w == 0.125 { // the smoke preset's CIFAR width is too narrow for Model A's BN
+			w = 0.25
+		}
+		c := svhnnet.Config{Width: w, NumClasses: 10, Dropout: 0.5, Quant: q}
+		fn, summary = c.Build, c.Summary
+	default:
+		return nil, "", fmt.Errorf("unknown model %q", m)
+	}
+	key := fmt.Sprintf("%s/%g/%d", m, spec.Width, spec.Blocks)
+	if size, ok := sizeCache.Load(key); ok {
+		return fn, size.(string), nil
+	}
+	s, err := summary()
+	if err != nil {
+		return nil, "", err
+	}
+	size := fmt.Sprintf("width %g, %d parameters", spec.Width, s.Params())
+	if m == ResNet18 && spec.Blocks != 2 {
+		size = fmt.Sprintf("width %g, %d blocks per stage, %d parameters", spec.Width, spec.Blocks, s.Params())
+	}
+	sizeCache.Store(key, size)
+	return fn, size, nil
+}
+
+// reusable tells whether an existing record answers the same question.
+func reusable(old, want *report.Record) bool {
+	if old == nil || !old.Complete {
+		return false
+	}
+	a, _ := json.Marshal(old.Recipe)
+	b, _ := json.Marshal(want.Recipe)
+	return string(a) == string(b) && old.Preset == want.Preset && old.Seed == want.Seed && old.ModelSize == want.ModelSize
+}
+
+func (r *runner) checkpointDir(cell string) string {
+	return filepath.Join(r.opts.Out, "checkpoints", r.opts.Preset, r.table.Name, strings.NewReplacer("/", "__", ":", "_").Replace(cell))
+}
+
+// runQAT trains one cell (or reuses its record) and returns the record and
+// the trained store (nil when reused).
+func (r *runner) runQAT(ctx context.Context, c Cell, name string) (*report.Record, *model.Store, error) {
+	spec, err := r.table.Recipe(r.opts.Preset, c.Model, c.Quant)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.Model == SVHNModelA && c.Quant.Method == quant.DoReFa && c.Quant.GBits <= 2 {
+		spec.ClipNorm = 1 // PROTOCOL section 5: gradient-norm clip 1.0 when bitG <= 2
+	}
+	fn, size, err := modelFn(c.Model, c.Quant, spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec := &report.Record{Table: r.table.Name, Cell: name, Preset: r.opts.Preset, Model: string(c.Model), ModelSize: size,
+		Backend: r.opts.BackendName, Seed: r.opts.Seed, Recipe: spec.Record(""), Commit: r.commit, Dirty: r.dirty}
+	old, _ := report.Load(r.opts.Out, r.table.Name, r.opts.Preset, name)
+	store := model.NewStore()
+	if err := store.SetRNGStateFromSeed(int64(r.opts.Seed)); err != nil {
+		return nil, nil, err
+	}
+	if reusable(old, rec) && !r.table.PTQ {
+		r.logf("%s %s: reusing the complete record %s\n", r.table.Name, name, report.FileName(r.opts.Out, r.table.Name, r.opts.Preset, name))
+		return old, nil, nil
+	}
+	trainL, testL, copyName, err := r.loaders(ctx, c.Model, spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec.Data = copyName
+	r.logf("== %s %s (%s; %s; %s)\n", r.table.Name, name, size, spec.Record("").Schedule, copyName)
+	start := time.Now()
+	h, err := train.Run(ctx, train.Config{Backend: r.opts.Backend, Store: store, Model: fn, Train: trainL, Eval: testL,
+		Epochs: spec.Epochs, Optimizer: train.SGD{Momentum: 0.9, WeightDecay: 5e-4, ClipNorm: spec.ClipNorm},
+		Schedule: spec.Schedule(), CheckpointDir: r.checkpointDir(name), Progress: r.opts.Progress})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s %s: %w", r.table.Name, name, err)
+	}
+	rec.WallSeconds = time.Since(start).Seconds()
+	rec.Curve, rec.EpochsRun, rec.ImagesPerS = h.Epochs, len(h.Epochs), h.ImagesPerSecond()
+	for _, e := range h.Epochs {
+		rec.Best = max(rec.Best, 100*e.TestAccuracy)
+	}
+	if n := len(h.Epochs); n > 0 {
+		rec.Final = 100 * h.Epochs[n-1].TestAccuracy
+	}
+	rec.SetReference(r.table.Reference(name))
+	rec.Complete = rec.EpochsRun == spec.Epochs
+	return rec, store, rec.Save(r.opts.Out)
+}
+
+// runPTQ trains (or reloads) the FP model of each network in the selected
+// cells, then calibrates and evaluates every cell.
+func (r *runner) runPTQ(ctx context.Context, cells []Cell, res *Result) error {
+	fp := quant.Config{Method: quant.FP, WBits: 32, ABits: 32, GBits: 32}
+	stores := map[Model]*model.Store{}
+	for _, c := range cells {
+		if _, ok := stores[c.Model]; ok {
+			continue
+		}
+		rec, store, err := r.runQAT(ctx, Cell{Model: c.Model, Quant: fp}, string(c.Model)+"/fp")
+		if err != nil {
+			return err
+		}
+		res.Records[rec.Cell] = rec
+		stores[c.Model] = store
+	}
+	for _, c := range cells {
+		rec, err := r.runPTQCell(ctx, c, stores[c.Model], res.Records[string(c.Model)+"/fp"])
+		if err != nil {
+			return err
+		}
+		res.Records[c.Name] = rec
+	}
+	return nil
+}
+
+// runPTQCell calibrates the observers of one cell on the first N training
+// images (training augmentation on), freezes them and evaluates.
+func (r *runner) runPTQCell(ctx context.Context, c Cell, fpStore *model.Store, fpRec *report.Record) (*report.Record, error) {
+	spec, err := r.table.Recipe(r.opts.Preset, c.Model, c.Quant)
+	if err != nil {
+		return nil, err
+	}
+	fn, size, err := modelFn(c.Model, c.Quant, spec)
+	if err != nil {
+		return nil, err
+	}
+	observer := c.Observer
+	if observer == "" {
+		observer = "minmax"
+	}
+	what := "activations " + observer + ", weights per tensor"
+	if c.PerChannel {
+		what = "activations " + observer + ", weights per channel"
+	}
+	rec := &report.Record{Table: r.table.Name, Cell: c.Name, Preset: r.opts.Preset, Model: string(c.Model), ModelSize: size,
+		Backend: r.opts.BackendName, Seed: r.opts.Seed, Recipe: spec.Record(what), Commit: r.commit, Dirty: r.dirty,
+		Note: fmt.Sprintf("PTQ of %s (FP test accuracy %.2f%%); activations clamped to [0, 2^a-1] (true k-bit), unlike PyTorch's integer kernels", fpRec.Cell, fpRec.Final)}
+	old, _ := report.Load(r.opts.Out, r.table.Name, r.opts.Preset, c.Name)
+	if reusable(old, rec) && fpStore == nil { // same recipe on the same (reused) FP model
+		return old, nil
+	}
+	if fpStore == nil { // FP record reused: reload its weights from the checkpoint
+		fpStore = model.NewStore()
+		var st struct{}
+		if err := train.LoadCheckpoint(r.checkpointDir(string(c.Model)+"/fp"), fpStore, &st); err != nil {
+			return nil, fmt.Errorf("%s: reloading the FP model: %w", c.Name, err)
+		}
+	}
+	store, err := fpStore.Clone()
+	if err != nil {
+		return nil, err
+	}
+	trainL, testL, copyName, err := r.loaders(ctx, c.Model, spec)
+	if err != nil {
+		return nil, err
+	}
+	rec.Data = copyName
+	start := time.Now()
+	root := store.RootScope()
+	root.SetParam(placement.ParamObserver, observer)
+	root.SetParam(placement.ParamPerChannelWeights, c.PerChannel)
+	root.SetParam(quant.ParamPTQMode, string(quant.PTQCalibrate))
+	calib := &pipeline.Loader{Images: trainL.Images.FirstN(spec.Calibration), Batch: trainL.Batch, Shuffle: true,
+		Seed: r.opts.Seed, Last: pipeline.Keep, Transform: trainL.Transform}
+	exec, err := model.NewExec(r.opts.Backend, store, func(scope *model.Scope, x *graph.Node) *graph.Node { return fn(scope, x) })
+	if err != nil {
+		return nil, err
+	}
+	for b, err := range calib.Iter() {
+		if err != nil {
+			return nil, err
+		}
+		outs, err := exec.Call(b.Inputs[0])
+		if err != nil {
+			return nil, fmt.Errorf("%s: calibration: %w", c.Name, err)
+		}
+		b.Finalize()
+		outs[0].MustFinalizeAll()
+	}
+	root.SetParam(quant.ParamPTQMode, string(quant.PTQFrozen))
+	_, acc, err := train.Evaluate(r.opts.Backend, store, fn, testL)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c.Name, err)
+	}
+	rec.WallSeconds = time.Since(start).Seconds()
+	rec.ImagesPerS = float64(calib.Images.N+testL.Images.N) / rec.WallSeconds
+	rec.Final, rec.Best, rec.Complete = 100*acc, 100*acc, true
+	rec.SetReference(r.table.Reference(c.Name))
+	r.logf("%s %s: %.2f%% (reference %s)\n", r.table.Name, c.Name, rec.Final, orNone(rec.RefText))
+	return rec, rec.Save(r.opts.Out)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
