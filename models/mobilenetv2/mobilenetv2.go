@@ -101,40 +101,19 @@ func (c Config) Build(scope *model.Scope, images *graph.Node) *graph.Node {
 
 type net struct{ q placement.Quantizers }
 
-// conv is a 1x1 or kxk conv + BN (folded in the PTQ form; quantized weights
-// and the DoReFa gradient quantizer when quantized).
+// conv is a 1x1 or kxk conv + BN, quantized as placement.ConvBN says.
 func (n net) conv(scope *model.Scope, x *graph.Node, channels, kernel, stride int, quantized bool) *graph.Node {
-	cs := scope.In("conv")
-	b := nn.Conv(cs, x).Channels(channels).KernelSize(kernel).Stride(stride)
-	if n.q.IsPTQ() {
-		return b.FoldBatchNorm(scope.In("bn"), bnEpsilon).Quantize(n.q.Weights()).Done()
-	}
-	if quantized {
-		b = b.Quantize(n.q.Weights())
-	}
-	y := b.Done()
-	if quantized {
-		y = n.q.Gradient(cs, y)
-	}
-	return nn.BatchNorm(scope.In("bn"), y).Epsilon(bnEpsilon).Done()
+	return placement.ConvBN(n.q, scope, func(cs *model.Scope) *nn.ConvBuilder {
+		return nn.Conv(cs, x).Channels(channels).KernelSize(kernel).Stride(stride)
+	}, quantized, bnEpsilon)
 }
 
-// depthwise is the 3x3 depthwise conv + BN, as conv.
+// depthwise is the 3x3 depthwise conv + BN (quantized whenever the block's
+// convs are).
 func (n net) depthwise(scope *model.Scope, x *graph.Node, stride int) *graph.Node {
-	cs := scope.In("conv")
-	b := nn.DepthwiseConv(cs, x).KernelSize(3).Stride(stride)
-	if n.q.IsPTQ() {
-		return b.FoldBatchNorm(scope.In("bn"), bnEpsilon).Quantize(n.q.Weights()).Done()
-	}
-	quantized := n.q.Method != quant.FP
-	if quantized {
-		b = b.Quantize(n.q.Weights())
-	}
-	y := b.Done()
-	if quantized {
-		y = n.q.Gradient(cs, y)
-	}
-	return nn.BatchNorm(scope.In("bn"), y).Epsilon(bnEpsilon).Done()
+	return placement.ConvBN(n.q, scope, func(cs *model.Scope) *nn.DepthwiseBuilder {
+		return nn.DepthwiseConv(cs, x).KernelSize(3).Stride(stride)
+	}, n.q.Method != quant.FP, bnEpsilon)
 }
 
 // block is one inverted-residual block; hidden = in * t channels.

@@ -99,23 +99,11 @@ type net struct {
 	q placement.Quantizers
 }
 
-// convBN is conv (weights quantized when quantized is set, or always in the
-// PTQ form) -> DoReFa gradient quantizer -> BN; in the PTQ form the BN is
-// folded into the conv.
+// convBN is a bias-free conv + BN, quantized as placement.ConvBN says.
 func (n net) convBN(scope *model.Scope, x *graph.Node, channels, kernel, stride int, quantized bool) *graph.Node {
-	convScope := scope.In("conv")
-	conv := nn.Conv(convScope, x).Channels(channels).KernelSize(kernel).Stride(stride)
-	if n.q.IsPTQ() {
-		return conv.FoldBatchNorm(scope.In("bn"), bnEpsilon).Quantize(n.q.Weights()).Done()
-	}
-	if quantized {
-		conv = conv.Quantize(n.q.Weights())
-	}
-	y := conv.Done()
-	if quantized {
-		y = n.q.Gradient(convScope, y)
-	}
-	return nn.BatchNorm(scope.In("bn"), y).Epsilon(bnEpsilon).Done()
+	return placement.ConvBN(n.q, scope, func(cs *model.Scope) *nn.ConvBuilder {
+		return nn.Conv(cs, x).Channels(channels).KernelSize(kernel).Stride(stride)
+	}, quantized, bnEpsilon)
 }
 
 // basicBlock is conv3x3-BN-act-conv3x3-BN plus the shortcut, then the

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/gobackend"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/support/exceptions"
 	"slices"
@@ -67,6 +69,13 @@ func Summarize(backend compute.Backend, input shapes.Shape, build func(scope *mo
 		Record(store.RootScope().In("output"), "output", "", out, 0)
 	})
 	return s, err
+}
+
+// SummarizeImages is Summarize on GoMLX's Go backend (graphs are only
+// built, never compiled) for one size x size RGB image: the one call behind
+// every model's Summary method.
+func SummarizeImages(size int, build func(scope *model.Scope, x *graph.Node) *graph.Node) (*Summary, error) {
+	return Summarize(gobackend.GetBackend(), shapes.Make(dtypes.Float32, 1, size, size, 3), build)
 }
 
 // Count returns the number of rows of a kind.

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"os"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/mlsysrep/mlsysrep/datasets/pipeline"
 	"github.com/mlsysrep/mlsysrep/models/resnet"
 	"github.com/mlsysrep/mlsysrep/pkg/backend"
+	"github.com/mlsysrep/mlsysrep/quant/recipe"
 )
 
 // demoPreset sizes the demo run.
@@ -151,7 +151,7 @@ func runDemo(args []string) error {
 // the chosen CIFAR-10 copy, or synthetic images when asked.
 func loadCIFAR(which, archives, dataDir string, preset demoPreset) (trainSet, testSet *datasets.Images, err error) {
 	if which == "synthetic" {
-		return synthetic(preset.trainImages, 1), synthetic(preset.testImages, 2), nil
+		return recipe.Synthetic("cifar10", preset.trainImages, 1), recipe.Synthetic("cifar10", preset.testImages, 2), nil
 	}
 	copies := map[string]cifar10.Copy{"auto": cifar10.Auto, "official": cifar10.OfficialCopy, "jpeg-mirror": cifar10.MirrorCopy}
 	c, ok := copies[which]
@@ -167,26 +167,6 @@ func loadCIFAR(which, archives, dataDir string, preset demoPreset) (trainSet, te
 		return nil, nil, err
 	}
 	return train.FirstN(preset.trainImages), test.FirstN(preset.testImages), nil
-}
-
-// synthetic makes learnable random images: the label brightens one of ten
-// 8x8 tiles.
-func synthetic(n int, seed uint64) *datasets.Images {
-	rng := rand.New(rand.NewPCG(seed, 7))
-	im := &datasets.Images{N: n, Height: 32, Width: 32, Classes: cifar10.Classes, Source: "synthetic images (no CIFAR-10)",
-		Pixels: make([]uint8, n*32*32*3), Labels: make([]int32, n)}
-	for i := range n {
-		label := int32(i % 10)
-		im.Labels[i] = label
-		for p := range 32 * 32 * 3 {
-			v := 100 + 30*rng.NormFloat64()
-			if y, x := p/96, (p/3)%32; y/8 == int(label)/4 && x/8 == int(label)%4 {
-				v += 80
-			}
-			im.Pixels[i*32*32*3+p] = uint8(min(max(v, 0), 255))
-		}
-	}
-	return im
 }
 
 // evaluate returns the top-1 accuracy on the split, batch norm in inference

@@ -1,0 +1,35 @@
+package placement
+
+import (
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/mlsysrep/mlsysrep/pkg/nn"
+)
+
+// ConvLayer is a convolution builder (nn.ConvBuilder, nn.DepthwiseBuilder).
+type ConvLayer[T any] interface {
+	FoldBatchNorm(bnScope *model.Scope, epsilon float64) T
+	Quantize(q nn.WeightQuantizer) T
+	Done() *graph.Node
+}
+
+// ConvBN is the conv + BN unit every model repeats, per method: the conv
+// made by newConv in scope/conv, with quantized weights and then DoReFa's
+// gradient quantizer when quantized, followed by the BN in scope/bn
+// (PyTorch semantics, epsilon eps); in the PTQ form the BN is folded into the
+// conv and the folded weights are quantized.
+func ConvBN[T ConvLayer[T]](q Quantizers, scope *model.Scope, newConv func(convScope *model.Scope) T, quantized bool, eps float64) *graph.Node {
+	cs := scope.In("conv")
+	b := newConv(cs)
+	if q.IsPTQ() {
+		return b.FoldBatchNorm(scope.In("bn"), eps).Quantize(q.Weights()).Done()
+	}
+	if quantized {
+		b = b.Quantize(q.Weights())
+	}
+	y := b.Done()
+	if quantized {
+		y = q.Gradient(cs, y)
+	}
+	return nn.BatchNorm(scope.In("bn"), y).Epsilon(eps).Done()
+}
