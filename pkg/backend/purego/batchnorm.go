@@ -21,7 +21,7 @@ type bnContext struct {
 }
 
 func newBNContext(f *function, operand compute.Value, featureAxis int) *bnContext {
-	e := emitter{f.Function}
+	e := emitter{f: f.Function, w: f}
 	s := e.shape(operand)
 	c := &bnContext{e: e, shape: s, featureAxis: featureAxis, n: 1}
 	for axis, dim := range s.Dimensions {

@@ -39,7 +39,7 @@ var (
 func (f *function) ConvGeneral(input, kernel compute.Value, axes compute.ConvolveAxesConfig,
 	strides []int, paddings [][2]int, inputDilations, kernelDilations []int,
 	channelGroupCount, batchGroupCount int) (out compute.Value, err error) {
-	e := emitter{f.Function}
+	e := emitter{f: f.Function, w: f}
 	defer catchEmit("ConvGeneral", &err)
 	p := newConvParams(e, input, kernel, axes, strides, paddings, inputDilations, kernelDilations, channelGroupCount, batchGroupCount)
 	if f.builder.backend.directConv {

@@ -198,3 +198,40 @@ func TestSliceAsCrop(t *testing.T) {
 		}
 	}
 }
+
+// TestBroadcastBinaryOps checks the materialized broadcasts (safeOperands)
+// give the Go backend's values, gradients included.
+func TestBroadcastBinaryOps(t *testing.T) {
+	ours, err := New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dims := range [][2][]int{
+		{{3, 5, 24}, {1, 1, 24}}, {{7, 10}, {7, 1}}, {{1, 9}, {4, 9}}, {{6, 32}, {1, 32}},
+	} {
+		var results [][]float32
+		for _, b := range []compute.Backend{gobackend.GetBackend(), ours} {
+			rng := rand.New(rand.NewPCG(4, 4))
+			x, y := randomTensor(rng, dims[0]...), randomTensor(rng, dims[1]...)
+			exec, err := graph.NewExec(b, func(x, y *graph.Node) []*graph.Node {
+				s := graph.Add(graph.Mul(graph.Sub(x, y), graph.Max(x, y)), graph.Div(graph.Min(x, y), graph.AddScalar(graph.Abs(y), 1)))
+				return append([]*graph.Node{s}, graph.Gradient(graph.ReduceAllSum(s), x, y)...)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs, err := exec.Call(x, y)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range outs {
+				results = append(results, tensors.MustCopyFlatData[float32](o))
+			}
+		}
+		for i := range 3 {
+			if err := closeEnough(results[3+i], results[i], 1e-6); err != nil {
+				t.Errorf("%v output %d: %v", dims, i, err)
+			}
+		}
+	}
+}

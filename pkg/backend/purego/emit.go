@@ -11,7 +11,8 @@ import (
 // failure so that a lowering reads as straight-line math; catchEmit turns the
 // panic back into the error the compute API returns.
 type emitter struct {
-	f compute.Function
+	f compute.Function // the Go backend's function: ops go straight to it
+	w *function        // the engine's wrapper: binary ops go through it (see safeOperands)
 }
 
 type emitError struct{ err error }
@@ -71,9 +72,9 @@ func (e emitter) transpose(v compute.Value, perm ...int) compute.Value {
 	return v
 }
 
-func (e emitter) add(a, b compute.Value) compute.Value { return e.must(e.f.Add(a, b)) }
-func (e emitter) sub(a, b compute.Value) compute.Value { return e.must(e.f.Sub(a, b)) }
-func (e emitter) mul(a, b compute.Value) compute.Value { return e.must(e.f.Mul(a, b)) }
+func (e emitter) add(a, b compute.Value) compute.Value { return e.must(e.w.Add(a, b)) }
+func (e emitter) sub(a, b compute.Value) compute.Value { return e.must(e.w.Sub(a, b)) }
+func (e emitter) mul(a, b compute.Value) compute.Value { return e.must(e.w.Mul(a, b)) }
 
 func (e emitter) slice(v compute.Value, starts, limits, strides []int) compute.Value {
 	return e.must(e.f.Slice(v, starts, limits, strides))

@@ -8,7 +8,7 @@ import "github.com/gomlx/compute"
 // backend's implementation.
 func (f *function) Slice(x compute.Value, starts, limits, strides []int) (out compute.Value, err error) {
 	defer catchEmit("Slice", &err)
-	e := emitter{f.Function}
+	e := emitter{f: f.Function, w: f}
 	s := e.shape(x)
 	if !s.DType.IsFloat() || s.DType.Size() < 4 {
 		return f.Function.Slice(x, starts, limits, strides)
