@@ -4,17 +4,27 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gomlx/compute"
-	"github.com/gomlx/compute/gobackend"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/mlsysrep/mlsysrep/pkg/backend/purego"
 )
 
-// testBackend runs the quantizer tests; GoMLX's stock Go backend keeps
-// pkg/quant's tests free of the project's engine.
-func testBackend() compute.Backend { return gobackend.GetBackend() }
+// engine runs the quantizer tests: the project's engine (a test-only
+// dependency; pkg/quant itself depends on GoMLX only), whose broadcasting
+// avoids the Go backend's partial SIMD loads (see purego/broadcast.go).
+var engine = sync.OnceValue(func() compute.Backend {
+	b, err := purego.New("")
+	if err != nil {
+		panic(err)
+	}
+	return b
+})
+
+func testBackend() compute.Backend { return engine() }
 
 // flat returns a tensor's values as float64.
 func flat(t *tensors.Tensor) []float64 {
