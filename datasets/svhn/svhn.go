@@ -98,7 +98,7 @@ func decode(arrays map[string]*Array) (*datasets.Images, error) {
 		return nil, fmt.Errorf("no X and y matrices (found %d matrices)", len(arrays))
 	}
 	if len(x.Dims) != 4 || x.Dims[0] != 32 || x.Dims[1] != 32 || x.Dims[2] != 3 || x.Bytes == nil {
-		return nil, fmt.Errorf("X is %v (class %d), want 32x32x3xN uint8", x.Dims, x.Class)
+		return nil, fmt.Errorf("matrix X is %v (class %d), want 32x32x3xN uint8", x.Dims, x.Class)
 	}
 	n := x.Dims[3]
 	if y.Len() != n {
