@@ -73,7 +73,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	} else {
 		for _, c := range cells {
 			var rec *report.Record
-			if rec, _, err = r.runQAT(ctx, c, c.Name); err != nil {
+			if rec, _, _, err = r.runQAT(ctx, c, c.Name); err != nil {
 				break
 			}
 			res.Records[c.Name] = rec
@@ -230,34 +230,37 @@ func (r *runner) checkpointDir(cell string) string {
 	return filepath.Join(r.opts.Out, "checkpoints", r.opts.Preset, r.table.Name, strings.NewReplacer("/", "__", ":", "_").Replace(cell))
 }
 
-// runQAT trains one cell (or reuses its record) and returns the record and
-// the trained store (nil when reused).
-func (r *runner) runQAT(ctx context.Context, c Cell, name string) (*report.Record, *model.Store, error) {
+// runQAT trains one cell (or reuses its record) and returns the record, the
+// trained store (nil when the record was reused without loading weights) and
+// whether a complete record of the same recipe was already there (PTQ tables
+// always load the FP weights, from the checkpoint when that is the case).
+func (r *runner) runQAT(ctx context.Context, c Cell, name string) (*report.Record, *model.Store, bool, error) {
 	spec, err := r.table.Recipe(r.opts.Preset, c.Model, c.Quant)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	if c.Model == SVHNModelA && c.Quant.Method == quant.DoReFa && c.Quant.GBits <= 2 {
 		spec.ClipNorm = 1 // PROTOCOL section 5: gradient-norm clip 1.0 when bitG <= 2
 	}
 	fn, size, err := modelFn(c.Model, c.Quant, spec)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	rec := &report.Record{Table: r.table.Name, Cell: name, Preset: r.opts.Preset, Model: string(c.Model), ModelSize: size,
 		Backend: r.opts.BackendName, Seed: r.opts.Seed, Recipe: spec.Record(""), Commit: r.commit, Dirty: r.dirty}
 	old, _ := report.Load(r.opts.Out, r.table.Name, r.opts.Preset, name)
 	store := model.NewStore()
 	if err := store.SetRNGStateFromSeed(int64(r.opts.Seed)); err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
-	if reusable(old, rec) && !r.table.PTQ {
+	reused := reusable(old, rec)
+	if reused && !r.table.PTQ {
 		r.logf("%s %s: reusing the complete record %s\n", r.table.Name, name, report.FileName(r.opts.Out, r.table.Name, r.opts.Preset, name))
-		return old, nil, nil
+		return old, nil, true, nil
 	}
 	trainL, testL, copyName, err := r.loaders(ctx, c.Model, spec)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	rec.Data = copyName
 	r.logf("== %s %s (%s; %s; %s)\n", r.table.Name, name, size, spec.Record("").Schedule, copyName)
@@ -266,7 +269,7 @@ func (r *runner) runQAT(ctx context.Context, c Cell, name string) (*report.Recor
 		Epochs: spec.Epochs, Optimizer: train.SGD{Momentum: 0.9, WeightDecay: 5e-4, ClipNorm: spec.ClipNorm},
 		Schedule: spec.Schedule(), CheckpointDir: r.checkpointDir(name), Progress: r.opts.Progress})
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s %s: %w", r.table.Name, name, err)
+		return nil, nil, false, fmt.Errorf("%s %s: %w", r.table.Name, name, err)
 	}
 	rec.WallSeconds = time.Since(start).Seconds()
 	rec.Curve, rec.EpochsRun, rec.ImagesPerS = h.Epochs, len(h.Epochs), h.ImagesPerSecond()
@@ -278,7 +281,7 @@ func (r *runner) runQAT(ctx context.Context, c Cell, name string) (*report.Recor
 	}
 	rec.SetReference(r.table.Reference(name))
 	rec.Complete = rec.EpochsRun == spec.Epochs
-	return rec, store, rec.Save(r.opts.Out)
+	return rec, store, reused, rec.Save(r.opts.Out)
 }
 
 // runPTQ trains (or reloads) the FP model of each network in the selected
@@ -286,19 +289,20 @@ func (r *runner) runQAT(ctx context.Context, c Cell, name string) (*report.Recor
 func (r *runner) runPTQ(ctx context.Context, cells []Cell, res *Result) error {
 	fp := quant.Config{Method: quant.FP, WBits: 32, ABits: 32, GBits: 32}
 	stores := map[Model]*model.Store{}
+	unchanged := map[Model]bool{}
 	for _, c := range cells {
 		if _, ok := stores[c.Model]; ok {
 			continue
 		}
-		rec, store, err := r.runQAT(ctx, Cell{Model: c.Model, Quant: fp}, string(c.Model)+"/fp")
+		rec, store, reused, err := r.runQAT(ctx, Cell{Model: c.Model, Quant: fp}, string(c.Model)+"/fp")
 		if err != nil {
 			return err
 		}
 		res.Records[rec.Cell] = rec
-		stores[c.Model] = store
+		stores[c.Model], unchanged[c.Model] = store, reused
 	}
 	for _, c := range cells {
-		rec, err := r.runPTQCell(ctx, c, stores[c.Model], res.Records[string(c.Model)+"/fp"])
+		rec, err := r.runPTQCell(ctx, c, stores[c.Model], unchanged[c.Model], res.Records[string(c.Model)+"/fp"])
 		if err != nil {
 			return err
 		}
@@ -309,7 +313,7 @@ func (r *runner) runPTQ(ctx context.Context, cells []Cell, res *Result) error {
 
 // runPTQCell calibrates the observers of one cell on the first N training
 // images (training augmentation on), freezes them and evaluates.
-func (r *runner) runPTQCell(ctx context.Context, c Cell, fpStore *model.Store, fpRec *report.Record) (*report.Record, error) {
+func (r *runner) runPTQCell(ctx context.Context, c Cell, fpStore *model.Store, fpUnchanged bool, fpRec *report.Record) (*report.Record, error) {
 	spec, err := r.table.Recipe(r.opts.Preset, c.Model, c.Quant)
 	if err != nil {
 		return nil, err
@@ -330,15 +334,9 @@ func (r *runner) runPTQCell(ctx context.Context, c Cell, fpStore *model.Store, f
 		Backend: r.opts.BackendName, Seed: r.opts.Seed, Recipe: spec.Record(what), Commit: r.commit, Dirty: r.dirty,
 		Note: fmt.Sprintf("PTQ of %s (FP test accuracy %.2f%%); activations clamped to [0, 2^a-1] (true k-bit), unlike PyTorch's integer kernels", fpRec.Cell, fpRec.Final)}
 	old, _ := report.Load(r.opts.Out, r.table.Name, r.opts.Preset, c.Name)
-	if reusable(old, rec) && fpStore == nil { // same recipe on the same (reused) FP model
+	if reusable(old, rec) && fpUnchanged { // same recipe on the same FP model
+		r.logf("%s %s: reusing the complete record\n", r.table.Name, c.Name)
 		return old, nil
-	}
-	if fpStore == nil { // FP record reused: reload its weights from the checkpoint
-		fpStore = model.NewStore()
-		var st struct{}
-		if err := train.LoadCheckpoint(r.checkpointDir(string(c.Model)+"/fp"), fpStore, &st); err != nil {
-			return nil, fmt.Errorf("%s: reloading the FP model: %w", c.Name, err)
-		}
 	}
 	store, err := fpStore.Clone()
 	if err != nil {

@@ -39,14 +39,16 @@ func TestRunAllTablesSmoke(t *testing.T) {
 			}
 		}
 	}
-	// Complete records are reused, not recomputed.
-	path := report.FileName(out, "pact", "smoke", "resnet18/pact:w4a4")
-	before, _ := os.Stat(path)
-	if err := run([]string{"run", "-table", "pact", "-preset", "smoke", "-out", out, "-cells", "resnet18/pact:w4a4"}); err != nil {
-		t.Fatal(err)
-	}
-	if after, _ := os.Stat(path); !after.ModTime().Equal(before.ModTime()) {
-		t.Error("a complete record was recomputed")
+	// Complete records are reused, not recomputed (QAT and PTQ cells).
+	for _, tc := range [][2]string{{"pact", "resnet18/pact:w4a4"}, {"ptq-resnet18", "resnet18/ptq:w4a4"}} {
+		path := report.FileName(out, tc[0], "smoke", tc[1])
+		before, _ := os.Stat(path)
+		if err := run([]string{"run", "-table", tc[0], "-preset", "smoke", "-out", out, "-cells", tc[1]}); err != nil {
+			t.Fatal(err)
+		}
+		if after, _ := os.Stat(path); !after.ModTime().Equal(before.ModTime()) {
+			t.Errorf("the complete record of %s was recomputed", tc[1])
+		}
 	}
 }
 
