@@ -115,7 +115,8 @@ func Run(ctx context.Context, cfg Config) (*History, error) {
 	if c, ok := cfg.Train.(batchCounter); ok {
 		steps = c.NumBatches()
 	}
-	runStart, runImages := time.Now(), 0
+	// Training throughput counts training time only (not evaluations).
+	trainSeconds, runImages := 0.0, 0
 	for epoch := state.Completed; epoch < cfg.Epochs; epoch++ {
 		if err := ctx.Err(); err != nil {
 			return &state.History, err
@@ -146,7 +147,7 @@ func Run(ctx context.Context, cfg Config) (*History, error) {
 			e.Images += n
 			runImages += n
 			if step%every == 0 || step == steps {
-				rate := float64(runImages) / time.Since(runStart).Seconds()
+				rate := float64(runImages) / (trainSeconds + time.Since(start).Seconds())
 				eta := ""
 				if steps > 0 {
 					left := (cfg.Epochs-epoch-1)*steps + steps - step
@@ -157,6 +158,7 @@ func Run(ctx context.Context, cfg Config) (*History, error) {
 			}
 		}
 		e.Seconds = time.Since(start).Seconds()
+		trainSeconds += e.Seconds
 		if step > 0 {
 			e.TrainLoss = lossSum / float64(step)
 		}
