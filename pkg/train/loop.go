@@ -54,6 +54,9 @@ type Epoch struct {
 // History is a run's per-epoch record.
 type History struct {
 	Epochs []Epoch `json:"epochs"`
+	// WallSeconds is the time spent in epochs (training and evaluation),
+	// summed over interrupted and resumed runs.
+	WallSeconds float64 `json:"wall_seconds"`
 }
 
 // ImagesPerSecond is the training throughput over all epochs.
@@ -167,6 +170,7 @@ func Run(ctx context.Context, cfg Config) (*History, error) {
 		}
 		cfg.Schedule.Observe(epoch, e.TestLoss)
 		state.History.Epochs = append(state.History.Epochs, e)
+		state.History.WallSeconds += time.Since(start).Seconds()
 		state.Completed = epoch + 1
 		state.Schedule = cfg.Schedule.State()
 		progressf(cfg.Progress, "epoch %d/%d: lr %g, train loss %.4f, test loss %.4f, test accuracy %.2f%%, %.1f images/s\n",

@@ -219,6 +219,9 @@ func TestResumeMatchesUninterrupted(t *testing.T) {
 			}
 		}
 	}
+	if resumed.WallSeconds <= 0 || len(resumed.Epochs) != 3 {
+		t.Errorf("resumed wall time %g", resumed.WallSeconds)
+	}
 	if full.Epochs[0].LR != 0.1 || math.Abs(full.Epochs[2].LR-0.01) > 1e-12 {
 		t.Errorf("learning rates %g %g", full.Epochs[0].LR, full.Epochs[2].LR)
 	}

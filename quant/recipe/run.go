@@ -264,14 +264,13 @@ func (r *runner) runQAT(ctx context.Context, c Cell, name string) (*report.Recor
 	}
 	rec.Data = copyName
 	r.logf("== %s %s (%s; %s; %s)\n", r.table.Name, name, size, spec.Record("").Schedule, copyName)
-	start := time.Now()
 	h, err := train.Run(ctx, train.Config{Backend: r.opts.Backend, Store: store, Model: fn, Train: trainL, Eval: testL,
 		Epochs: spec.Epochs, Optimizer: train.SGD{Momentum: 0.9, WeightDecay: 5e-4, ClipNorm: spec.ClipNorm},
 		Schedule: spec.Schedule(), CheckpointDir: r.checkpointDir(name), Progress: r.opts.Progress})
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("%s %s: %w", r.table.Name, name, err)
 	}
-	rec.WallSeconds = time.Since(start).Seconds()
+	rec.WallSeconds = h.WallSeconds // across resumed runs
 	rec.Curve, rec.EpochsRun, rec.ImagesPerS = h.Epochs, len(h.Epochs), h.ImagesPerSecond()
 	for _, e := range h.Epochs {
 		rec.Best = max(rec.Best, 100*e.TestAccuracy)
