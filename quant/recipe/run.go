@@ -43,9 +43,16 @@ type Result struct {
 	Records map[string]*report.Record
 }
 
-// Markdown renders the table (and its "beyond the reference" rows).
+// Markdown renders the table (and its "beyond the reference" rows, and for
+// PTQ the FP models' accuracy).
 func (r *Result) Markdown() string {
 	s := r.Table.Layout.Markdown(r.Records)
+	for _, m := range []Model{ResNet18, MobileNetV2} {
+		if fp := r.Records[string(m)+"/fp"]; fp != nil && fp.Complete {
+			s += fmt.Sprintf("\nFP model %s (PTQ starts from it): %.2f%% test accuracy after %d epochs, %.0f s, %.1f images/s (%s).\n",
+				fp.Cell, fp.Final, fp.EpochsRun, fp.WallSeconds, fp.ImagesPerS, fp.ModelSize)
+		}
+	}
 	if r.Table.Extra != nil {
 		s += "\n" + r.Table.Extra.Markdown(r.Records)
 	}
@@ -386,4 +393,27 @@ func orNone(s string) string {
 		return "none"
 	}
 	return s
+}
+
+// LoadResult reads the saved records of a table (cells without a record are
+// left out), for rendering a table produced earlier without rerunning it.
+func LoadResult(table, preset, out string) (*Result, error) {
+	t, err := Lookup(table)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Table: t, Records: map[string]*report.Record{}}
+	names := []string{}
+	for _, c := range t.Cells() {
+		names = append(names, c.Name)
+		if c.Quant.Method == quant.PTQ {
+			names = append(names, string(c.Model)+"/fp")
+		}
+	}
+	for _, n := range names {
+		if r, err := report.Load(out, table, preset, n); err == nil {
+			res.Records[n] = r
+		}
+	}
+	return res, nil
 }

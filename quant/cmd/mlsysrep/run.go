@@ -32,6 +32,7 @@ func runTables(args []string) error {
 	backendName := fs.String("backend", "", "compute backend (default: $GOMLX_BACKEND, else XLA if installed, else purego)")
 	seed := fs.Uint64("seed", 1, "seed of initialization, data order and augmentation")
 	list := fs.Bool("list", false, "list the tables, presets and cells, and exit")
+	reportOnly := fs.Bool("report", false, "print the tables from the records in -out, running nothing")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -71,6 +72,16 @@ func runTables(args []string) error {
 		if *preset == recipe.Smoke {
 			source = "local"
 		}
+	}
+	if *reportOnly {
+		for _, name := range tables {
+			res, err := recipe.LoadResult(name, *preset, *out)
+			if err != nil {
+				return err
+			}
+			fmt.Println(res.Markdown())
+		}
+		return nil
 	}
 	var cellList []string
 	if *cells != "" {

@@ -39,6 +39,10 @@ func TestRunAllTablesSmoke(t *testing.T) {
 			}
 		}
 	}
+	// -report renders the saved records without running anything.
+	if err := run([]string{"run", "-table", "all", "-preset", "smoke", "-out", out, "-report"}); err != nil {
+		t.Fatal(err)
+	}
 	// Complete records are reused, not recomputed (QAT and PTQ cells).
 	for _, tc := range [][2]string{{"pact", "resnet18/pact:w4a4"}, {"ptq-resnet18", "resnet18/ptq:w4a4"}} {
 		path := report.FileName(out, tc[0], "smoke", tc[1])
