@@ -91,12 +91,7 @@ func (c Config) Build(scope *model.Scope, images *graph.Node) *graph.Node {
 	last := scope.In("last")
 	x = q.Observe(last, relu6(n.conv(last, x, c.Channels(1280), 1, 1, false)))
 	x = graph.ReduceMean(x, 1, 2) // 4x4 average pool on the 4x4 map
-	var fcQuant nn.WeightQuantizer
-	if q.IsPTQ() {
-		fcQuant = q.Weights()
-	}
-	fc := scope.In("fc")
-	return q.Observe(fc, nn.Dense(fc, x, c.NumClasses, fcQuant))
+	return placement.Classifier(q, scope, x, c.NumClasses)
 }
 
 type net struct{ q placement.Quantizers }

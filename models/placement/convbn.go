@@ -33,3 +33,15 @@ func ConvBN[T ConvLayer[T]](q Quantizers, scope *model.Scope, newConv func(convS
 	}
 	return nn.BatchNorm(scope.In("bn"), y).Epsilon(eps).Done()
 }
+
+// Classifier is the final fully connected layer (scope/fc): full precision
+// for QAT (the reference kept it so), weights and output fake-quantized in
+// the PTQ form.
+func Classifier(q Quantizers, scope *model.Scope, x *graph.Node, classes int) *graph.Node {
+	var w nn.WeightQuantizer
+	if q.IsPTQ() {
+		w = q.Weights()
+	}
+	fc := scope.In("fc")
+	return q.Observe(fc, nn.Dense(fc, x, classes, w))
+}

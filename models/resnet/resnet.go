@@ -86,12 +86,7 @@ func (c Config) Build(scope *model.Scope, images *graph.Node) *graph.Node {
 		}
 	}
 	x = graph.ReduceMean(x, 1, 2) // global average pool
-	var fcQuant nn.WeightQuantizer
-	if q.IsPTQ() {
-		fcQuant = q.Weights() // PTQ quantizes the FC too; QAT keeps it FP
-	}
-	fc := scope.In("fc")
-	return q.Observe(fc, nn.Dense(fc, x, c.NumClasses, fcQuant))
+	return placement.Classifier(q, scope, x, c.NumClasses)
 }
 
 // net carries the placement through the builders.

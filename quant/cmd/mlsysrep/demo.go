@@ -8,8 +8,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/gomlx/compute"
-	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/train"
@@ -20,6 +18,7 @@ import (
 	"github.com/mlsysrep/mlsysrep/datasets/pipeline"
 	"github.com/mlsysrep/mlsysrep/models/resnet"
 	"github.com/mlsysrep/mlsysrep/pkg/backend"
+	mtrain "github.com/mlsysrep/mlsysrep/pkg/train"
 	"github.com/mlsysrep/mlsysrep/quant/recipe"
 )
 
@@ -136,7 +135,8 @@ func runDemo(args []string) error {
 		if stepsPerEpoch > 1 {
 			epochRate = float64((stepsPerEpoch-1)*preset.batch) / time.Since(epochStart).Seconds()
 		}
-		acc, err := evaluate(be, store, cfg, testSet, preset.batch)
+		_, acc, err := mtrain.Evaluate(be, store, cfg.Build,
+			&pipeline.Loader{Images: testSet, Batch: preset.batch, Last: pipeline.Keep, Transform: pipeline.NewCIFAREval()})
 		if err != nil {
 			return err
 		}
@@ -167,36 +167,4 @@ func loadCIFAR(which, archives, dataDir string, preset demoPreset) (trainSet, te
 		return nil, nil, err
 	}
 	return train.FirstN(preset.trainImages), test.FirstN(preset.testImages), nil
-}
-
-// evaluate returns the top-1 accuracy on the split, batch norm in inference
-// mode.
-func evaluate(be compute.Backend, store *model.Store, cfg resnet.Config, s *datasets.Images, batch int) (float64, error) {
-	exec, err := model.NewExec(be, store, func(scope *model.Scope, images *graph.Node) *graph.Node {
-		return graph.ArgMax(cfg.Build(scope, images), -1)
-	})
-	if err != nil {
-		return 0, err
-	}
-	loader := &pipeline.Loader{Images: s, Batch: batch, Last: pipeline.Keep, Transform: pipeline.NewCIFAREval()}
-	correct := 0
-	for b, err := range loader.Iter() {
-		if err != nil {
-			return 0, err
-		}
-		outs, err := exec.Call(b.Inputs[0])
-		if err != nil {
-			return 0, fmt.Errorf("evaluation: %w", err)
-		}
-		labels := tensors.MustCopyFlatData[int32](b.Labels[0])
-		for i, p := range tensors.MustCopyFlatData[int32](outs[0]) {
-			if p == labels[i] {
-				correct++
-			}
-		}
-		// Free the buffers now rather than from GC finalizers.
-		b.Finalize()
-		outs[0].MustFinalizeAll()
-	}
-	return float64(correct) / float64(s.N), nil
 }
