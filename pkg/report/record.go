@@ -112,3 +112,18 @@ func Load(dir, table, preset, cell string) (*Record, error) {
 	}
 	return &r, nil
 }
+
+// Seconds is the record's wall time. A record whose wall time was lost on a
+// resume (a bug fixed in commit a2974f2: only the last resumed run was
+// counted) reports the sum of its epochs' training seconds instead, with
+// estimated = true.
+func (r *Record) Seconds() (seconds float64, estimated bool) {
+	epochs := 0.0
+	for _, e := range r.Curve {
+		epochs += e.Seconds
+	}
+	if r.WallSeconds < epochs {
+		return epochs, true
+	}
+	return r.WallSeconds, false
+}

@@ -24,16 +24,11 @@ func (l Layout) Markdown(records map[string]*Record) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n\n| %s | %s |\n|%s\n", l.Title, l.Corner, strings.Join(l.Columns, " | "),
 		strings.Repeat("---|", len(l.Columns)+1))
-	seen := map[string]bool{}
-	var captions []string
 	for i, row := range l.Rows {
 		cells := make([]string, len(l.Columns))
 		for j := range l.Columns {
 			name := l.Cells[i][j]
-			ref := ""
-			if i < len(l.Reference) && j < len(l.Reference[i]) {
-				ref = l.Reference[i][j]
-			}
+			ref := l.ref(i, j)
 			r := records[name]
 			switch {
 			case name == "":
@@ -45,19 +40,11 @@ func (l Layout) Markdown(records map[string]*Record) string {
 			default:
 				cells[j] = fmt.Sprintf("%.2f (%s)", r.Final, orDash(ref))
 			}
-			if r != nil && r.Complete {
-				c := fmt.Sprintf("%s, preset %s, %s, seed %d", r.Data, r.Preset, r.Backend, r.Seed)
-				if !seen[c] {
-					seen[c] = true
-					captions = append(captions, c)
-				}
-			}
 		}
 		fmt.Fprintf(&b, "| %s | %s |\n", row, strings.Join(cells, " | "))
 	}
-	if len(captions) > 0 {
-		fmt.Fprintf(&b, "\nEach cell: ours (reference, ours - reference), test accuracy %%. Data, preset, backend, seed: %s.\n",
-			strings.Join(captions, "; "))
+	if c := l.provenance(records); c != "" {
+		fmt.Fprintf(&b, "\nEach cell: ours (reference, ours - reference), test accuracy %%. %s.\n", c)
 	}
 	return b.String()
 }

@@ -4,6 +4,9 @@
 //	    runs the cells of the reference tables (quant/ptq, dorefa, pact, lsq),
 //	    reusing complete records, resuming from checkpoints, and prints each
 //	    table as Markdown with reference, ours and difference;
+//	mlsysrep results [-preset quick] [-in results] [-o RESULTS.md]
+//	    renders the replication ledger (every CIFAR table from the saved
+//	    records, with costs and provenance) without running anything;
 //	mlsysrep demo [-preset smoke|quick] [-archives DIR] [-backend NAME]
 //	    trains the full-precision CIFAR ResNet-18 end to end and prints its
 //	    test accuracy, with progress (epoch, step, loss, images/s, ETA);
@@ -43,6 +46,7 @@ func main() {
 const usage = `usage: mlsysrep <command> [flags]
 commands:
   run        run a reference table's cells and print it: -table NAME|all -preset smoke|quick|paper [-cells ...] [-list]
+  results    render the replication ledger (RESULTS.md) from saved records: [-preset quick] [-in results] [-o FILE]
   demo       train the FP CIFAR ResNet-18 and print its test accuracy (-preset smoke|quick)
   backend    print which compute engine runs
   setup-xla  download the XLA/PJRT plugins (needs internet)
@@ -58,6 +62,8 @@ func run(args []string) error {
 		return runDemo(rest)
 	case "run":
 		return runTables(rest)
+	case "results":
+		return runResults(rest)
 	case "backend":
 		fs := flag.NewFlagSet("backend", flag.ContinueOnError)
 		name := fs.String("backend", "", "backend name (default: $GOMLX_BACKEND, else XLA if installed, else purego)")

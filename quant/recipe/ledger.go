@@ -1,0 +1,146 @@
+package recipe
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// LedgerTables are the tables of the replication ledger (RESULTS.md): the
+// CIFAR ones. dorefa-svhn is SVHN only and no SVHN copy exists where the
+// ledger is produced; the dorefa table's SVHN column stays empty for the
+// same reason.
+var LedgerTables = []string{"ptq-resnet18", "ptq-mobilenetv2", "dorefa", "pact", "lsq"}
+
+// Ledger renders the records of a preset found under dir as the replication
+// ledger: per table the reference layout with "ours (reference,
+// difference)", the PTQ "beyond the reference" rows and FP models, and the
+// table's cost and provenance (cells done, wall time, images/s, backend,
+// data, seed, commits). It depends only on the records, so regenerating it
+// from the same records gives the same text. regenerate is the command line
+// shown in the header.
+func Ledger(preset, dir string, tables []string, regenerate string) (string, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Replication ledger: the %s preset\n\n", preset)
+	fmt.Fprintf(&b, "Generated from the records under `%s/%s/` by\n\n    %s\n\n", dir, preset, regenerate)
+	b.WriteString("Do not edit by hand: a test checks that regenerating it gives this file.\n")
+	b.WriteString("Each cell: ours (reference, ours - reference), CIFAR-10 test accuracy in %; `-` = not run yet.\n")
+	b.WriteString("SVHN cells (the dorefa table's SVHN column, the dorefa-svhn table) are not run: no SVHN copy exists where this ledger is produced.\n\n")
+	b.WriteString("| table | cells run | wall time | training images/s |\n|---|---|---|---|\n")
+	results := make([]*Result, len(tables))
+	for i, name := range tables {
+		res, err := LoadResult(name, preset, dir)
+		if err != nil {
+			return "", err
+		}
+		results[i] = res
+		c := res.Cost()
+		rate := "-"
+		if c.ImagesPerS > 0 {
+			rate = fmt.Sprintf("%.1f", c.ImagesPerS)
+		}
+		fmt.Fprintf(&b, "| [%s](#%s) | %d of %d | %s | %s |\n", name, name, c.Done, c.Cells, hours(c.Seconds), rate)
+	}
+	for i, name := range tables {
+		res := results[i]
+		fmt.Fprintf(&b, "\n## %s\n\n", name)
+		b.WriteString(res.Markdown())
+		b.WriteString("\n")
+		b.WriteString(res.Costs())
+	}
+	return b.String(), nil
+}
+
+// Cost is what a table's records cost and where they came from.
+type Cost struct {
+	Done, Cells int      // cells with a complete record, cells in the table
+	Missing     []string // cells without one
+	Seconds     float64  // summed wall time
+	Estimated   bool     // some record lost its wall time on a resume: its epochs' seconds count instead
+	ImagesPerS  float64  // training images/s over every epoch of the records (0: no training)
+	Backends    []string // distinct values over the complete records
+	Data, Seeds []string
+	Commits     []string // "(dirty tree)" appended where the tree was dirty
+}
+
+// Cost sums the table's complete records.
+func (r *Result) Cost() Cost {
+	var c Cost
+	for _, cell := range r.Table.Cells() {
+		c.Cells++
+		if rec := r.Records[cell.Name]; rec != nil && rec.Complete {
+			c.Done++
+		} else {
+			c.Missing = append(c.Missing, cell.Name)
+		}
+	}
+	var trainImages, trainSeconds float64
+	sets := [4]map[string]bool{{}, {}, {}, {}}
+	for _, rec := range r.Records {
+		if !rec.Complete {
+			continue
+		}
+		for _, e := range rec.Curve {
+			trainImages += float64(e.Images)
+			trainSeconds += e.Seconds
+		}
+		w, estimated := rec.Seconds()
+		c.Seconds += w
+		c.Estimated = c.Estimated || estimated
+		commit := rec.Commit
+		if rec.Dirty {
+			commit += " (dirty tree)"
+		}
+		for i, v := range []string{rec.Backend, rec.Data, fmt.Sprint(rec.Seed), commit} {
+			sets[i][v] = true
+		}
+	}
+	if trainSeconds > 0 {
+		c.ImagesPerS = trainImages / trainSeconds
+	}
+	c.Backends, c.Data, c.Seeds, c.Commits = sorted(sets[0]), sorted(sets[1]), sorted(sets[2]), sorted(sets[3])
+	return c
+}
+
+// Costs renders Cost as a Markdown list.
+func (r *Result) Costs() string {
+	c := r.Cost()
+	var b strings.Builder
+	fmt.Fprintf(&b, "- Cells run: %d of %d; wall time %s", c.Done, c.Cells, hours(c.Seconds))
+	if c.Estimated {
+		b.WriteString(" (a record that lost its wall time on a resume counts its epochs' training seconds)")
+	}
+	if c.ImagesPerS > 0 {
+		fmt.Fprintf(&b, "; training %.1f images/s", c.ImagesPerS)
+	}
+	b.WriteString(".\n")
+	if c.Done > 0 {
+		fmt.Fprintf(&b, "- Backend: %s; data: %s; seed: %s; commit: %s.\n", strings.Join(c.Backends, ", "),
+			strings.Join(c.Data, ", "), strings.Join(c.Seeds, ", "), strings.Join(c.Commits, ", "))
+	}
+	if len(c.Missing) > 0 {
+		fmt.Fprintf(&b, "- Not run yet (%d): %s.\n", len(c.Missing), strings.Join(c.Missing, " "))
+	}
+	return b.String()
+}
+
+func sorted(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// hours formats seconds as "1 h 23 min" or "45 s".
+func hours(s float64) string {
+	switch {
+	case s < 60:
+		return fmt.Sprintf("%.0f s", s)
+	case s < 3600:
+		return fmt.Sprintf("%.0f min", s/60)
+	default:
+		return fmt.Sprintf("%d h %02d min", int(s/3600), int(s/60)%60)
+	}
+}
