@@ -14,7 +14,7 @@ MLSYSREP_ARCHIVES ?= $(firstword $(wildcard ../shared/data) $(HOME)/mlsysrep-arc
 export MLSYSREP_ARCHIVES
 PRESET ?= smoke
 
-.PHONY: all setup setup-jupyter setup-gonb setup-tools setup-xla run demo test check fmt vet staticcheck unit bench bench-pytorch
+.PHONY: all setup setup-jupyter setup-gonb setup-tools setup-xla run demo ledger results notebooks notebooks-clean test check fmt vet staticcheck unit bench bench-pytorch
 
 all: test
 
@@ -56,8 +56,36 @@ run:
 demo:
 	$(GO) run ./quant/cmd/mlsysrep demo -preset $(PRESET)
 
-## test: what CI runs (.ci/run calls exactly this).
+## ledger: run (or resume: finished cells are reused, interrupted ones resume
+## from their last epoch) the quick preset of every CIFAR table on the offline
+## CIFAR-10 copy, then regenerate RESULTS.md. About 15 hours on 2 cores.
+LEDGER_RUN = $(GO) run ./quant/cmd/mlsysrep run -preset quick -out results
+ledger:
+	$(LEDGER_RUN) -table ptq-resnet18
+	$(LEDGER_RUN) -table pact
+	$(LEDGER_RUN) -table lsq
+	$(LEDGER_RUN) -table dorefa -cells resnet18/dorefa:w2a2g2,mobilenetv2/dorefa:w2a2g2,resnet18/dorefa:w6a6g6,mobilenetv2/dorefa:w6a6g6
+	$(LEDGER_RUN) -table ptq-mobilenetv2
+	$(MAKE) --no-print-directory results
+
+## results: regenerate RESULTS.md (the replication ledger) from results/quick.
+results:
+	$(GO) run ./quant/cmd/mlsysrep results -preset quick -in results -o RESULTS.md
+
+## notebooks: execute every notebook headless on PRESET (smoke by default),
+## failing if a cell errors or a table is not rendered; executed copies and
+## HTML exports in notebooks/_out. Installs Jupyter and GoNB first if needed.
+notebooks: setup-jupyter setup-gonb setup-tools
+	MLSYSREP_PRESET=$(PRESET) /usr/bin/python3 notebooks/execute.py
+
+## notebooks-clean: strip outputs from the notebooks before committing them.
+notebooks-clean:
+	/usr/bin/python3 -m nbconvert --clear-output --inplace notebooks/*.ipynb
+
+## test: what CI runs (.ci/run calls exactly this): static checks, the Go
+## tests, then every notebook executed headless on the smoke preset.
 test: check unit
+	$(MAKE) --no-print-directory notebooks PRESET=smoke
 
 check: fmt vet staticcheck
 

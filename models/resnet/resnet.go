@@ -72,10 +72,7 @@ func (c Config) Build(scope *model.Scope, images *graph.Node) *graph.Node {
 		panic(err)
 	}
 	n := net{q: q}
-	x := q.Observe(scope.In("input"), images)
-	stem := scope.In("stem")
-	x = n.convBN(stem, x, c.Channels(0), 3, 1, false)
-	x = q.Observe(stem, activation.Relu(x))
+	x := n.stem(scope, images, c.Channels(0))
 	for stage := range 4 {
 		for block := range c.BlocksPerStage {
 			stride := 1
@@ -87,6 +84,25 @@ func (c Config) Build(scope *model.Scope, images *graph.Node) *graph.Node {
 	}
 	x = graph.ReduceMean(x, 1, 2) // global average pool
 	return placement.Classifier(q, scope, x, c.NumClasses)
+}
+
+// Stem adds the input observer and the stem (conv3x3-BN-ReLU, full
+// precision) and returns the stem's output activation: the first real
+// activation of the network, which the quantizer tour inspects. Build
+// starts with it.
+func (c Config) Stem(scope *model.Scope, images *graph.Node) *graph.Node {
+	q, err := placement.New(c.Quant)
+	if err != nil {
+		panic(err)
+	}
+	return net{q: q}.stem(scope, images, c.Channels(0))
+}
+
+func (n net) stem(scope *model.Scope, images *graph.Node, channels int) *graph.Node {
+	x := n.q.Observe(scope.In("input"), images)
+	stem := scope.In("stem")
+	x = n.convBN(stem, x, channels, 3, 1, false)
+	return n.q.Observe(stem, activation.Relu(x))
 }
 
 // net carries the placement through the builders.

@@ -114,3 +114,12 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// RecordName is how results records name a backend: our engine says what it
+// is, other backends keep their name.
+func RecordName(name string) string {
+	if name == "purego" {
+		return "purego (mlsysrep pure-Go engine)"
+	}
+	return name
+}

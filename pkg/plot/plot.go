@@ -9,13 +9,18 @@ import (
 	"fmt"
 	"html"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"sync/atomic"
 )
 
 // clipIDs numbers the charts' clip paths: ids must be unique in a page that
-// shows several charts.
-var clipIDs atomic.Int64
+// shows several charts, including charts drawn by different programs (each
+// notebook cell is one), hence the per-process random prefix.
+var (
+	clipIDs    atomic.Int64
+	clipPrefix = fmt.Sprintf("mlsysrep-clip-%08x", rand.Uint32())
+)
 
 // Series is one line of a chart.
 type Series struct {
@@ -112,7 +117,7 @@ func (c Chart) SVG() string {
 		fmt.Fprintf(&b, `<text transform="translate(14,%.1f) rotate(-90)" text-anchor="middle">%s</text>`, float64(top)+ph/2, esc(c.YLabel))
 	}
 	// Clip what falls outside the plotting area (fixed ranges).
-	clip := fmt.Sprintf("mlsysrep-clip-%d", clipIDs.Add(1))
+	clip := fmt.Sprintf("%s-%d", clipPrefix, clipIDs.Add(1))
 	fmt.Fprintf(&b, `<clipPath id="%s"><rect x="%d" y="%d" width="%.1f" height="%.1f"/></clipPath><g clip-path="url(#%s)">`,
 		clip, left, top, pw, ph, clip)
 	for i, bars := range c.Bars {

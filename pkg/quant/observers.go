@@ -131,7 +131,7 @@ func (o MSEObserver) Update(x, lo, hi, batches *graph.Node, bits int) (*graph.No
 	factors = graph.OneMinus(graph.MulScalar(factors, 0.8/float64(k-1))) // 1 .. 0.2
 	bLo, bHi := graph.ReduceAllMin(xs), graph.ReduceAllMax(xs)
 	cLo, cHi := graph.Mul(factors, bLo), graph.Mul(factors, bHi) // [K, 1]
-	scale, zero := affineParams(cLo, cHi, bits)
+	scale, zero := AffineParams(cLo, cHi, bits)
 	xk := graph.BroadcastToDims(graph.Reshape(xs, 1, -1), k, xs.Shape().Size())
 	err := graph.ReduceMean(graph.Square(graph.Sub(FakeQuantAffine(xk, scale, zero, 0, int(levels(bits))), xk)), 1)
 	best := graph.OneHot(graph.ArgMin(err, 0), k, x.DType()) // [K]

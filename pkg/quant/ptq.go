@@ -96,13 +96,17 @@ func (b *PTQActivationLayerBuilder) Done() (*graph.Node, error) {
 		return nil, fmt.Errorf("quant: PTQ activation quantizer %q is frozen but was never calibrated: run calibration batches with %s=%q first",
 			b.scope.Scope(), ParamPTQMode, PTQCalibrate)
 	}
-	scale, zero := affineParams(minVar.NodeValue(g), maxVar.NodeValue(g), bits)
+	scale, zero := AffineParams(minVar.NodeValue(g), maxVar.NodeValue(g), bits)
 	dt := b.x.DType()
 	return FakeQuantAffine(b.x, graph.ConvertDType(scale, dt), graph.ConvertDType(zero, dt), 0, int(levels(bits))), nil
 }
 
-// affineParams is PyTorch's unsigned affine (scale, zero point) for a range.
-func affineParams(lo, hi *graph.Node, bits int) (scale, zero *graph.Node) {
+// AffineParams is PyTorch's unsigned affine (scale, zero point) for a range
+// [lo, hi] of an activation, first widened to contain 0: scale = (hi -
+// lo)/(2^bits - 1) (at least float32 epsilon), zero point = round(-lo/scale)
+// clamped to [0, 2^bits - 1]. FakeQuantAffine with (0, 2^bits - 1) then
+// quantizes with them.
+func AffineParams(lo, hi *graph.Node, bits int) (scale, zero *graph.Node) {
 	n := levels(bits)
 	lo = graph.Min(lo, graph.ZerosLike(lo))
 	hi = graph.Max(hi, graph.ZerosLike(hi))

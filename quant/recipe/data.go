@@ -80,6 +80,16 @@ func loadSplits(ctx context.Context, kind string, opts DataOptions) (*splits, er
 	return &splits{train: tr, test: te, copyName: name + ")"}, nil
 }
 
+// LoadData returns the training and test splits of a dataset ("cifar10" or
+// "svhn") as the recipes get them, and the name of the copy they came from.
+func LoadData(ctx context.Context, kind string, opts DataOptions) (train, test *datasets.Images, copyName string, err error) {
+	s, err := loadSplits(ctx, kind, opts)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return s.train, s.test, s.copyName, nil
+}
+
 // localCopy tells whether a dataset is already on this machine.
 func localCopy(kind string, opts DataOptions) bool {
 	dirs := datasets.ArchiveDirs(opts.ArchiveDirs...)

@@ -92,7 +92,9 @@ func (r *Result) Cost() Cost {
 			commit += " (dirty tree)"
 		}
 		for i, v := range []string{rec.Backend, rec.Data, fmt.Sprint(rec.Seed), commit} {
-			sets[i][v] = true
+			if v != "" {
+				sets[i][v] = true
+			}
 		}
 	}
 	if trainSeconds > 0 {

@@ -74,8 +74,8 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if opts.Preset == Smoke && len(opts.Cells) == 0 {
-		cells = smokeCells(cells)
+	if len(opts.Cells) == 0 {
+		cells = t.CellsFor(opts.Preset)
 	}
 	res := &Result{Table: t, Records: map[string]*report.Record{}}
 	r := &runner{opts: opts, table: t, data: dataCache{}}
@@ -92,6 +92,15 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 	return res, err
+}
+
+// CellsFor lists the cells a preset runs when no subset is asked for: all
+// of them, except that smoke runs the PTQ variants at 4-bit weights only.
+func (t *Table) CellsFor(preset string) []Cell {
+	if preset == Smoke {
+		return smokeCells(t.Cells())
+	}
+	return t.Cells()
 }
 
 // smokeCells keeps the PTQ "beyond the reference" variants at 4-bit weights

@@ -104,7 +104,7 @@ func runTables(args []string) error {
 	for _, name := range tables {
 		res, err := recipe.Run(ctx, recipe.Options{Table: name, Preset: *preset, Cells: cellList,
 			Data: recipe.DataOptions{Source: source, DataDir: *dataDir, ArchiveDirs: dirs, Progress: os.Stdout},
-			Out:  *out, Backend: be, BackendName: backendLabel(be.Name()), Seed: *seed, Progress: os.Stdout})
+			Out:  *out, Backend: be, BackendName: backend.RecordName(be.Name()), Seed: *seed, Progress: os.Stdout})
 		if res != nil {
 			fmt.Println()
 			fmt.Println(res.Markdown())
@@ -114,12 +114,4 @@ func runTables(args []string) error {
 		}
 	}
 	return nil
-}
-
-// backendLabel is the backend as records name it.
-func backendLabel(name string) string {
-	if name == "purego" {
-		return "purego (mlsysrep pure-Go engine)"
-	}
-	return name
 }

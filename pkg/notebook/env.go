@@ -1,0 +1,80 @@
+package notebook
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/janpfeifer/must"
+	"github.com/mlsysrep/mlsysrep/quant/recipe"
+)
+
+// Environment variables read by the notebooks.
+const (
+	// PresetVar picks the preset: quick (default), smoke (CI) or paper (GPU).
+	PresetVar = "MLSYSREP_PRESET"
+	// ResultsVar is the results folder (default: results/ at the checkout's
+	// root, where the runner writes).
+	ResultsVar = "MLSYSREP_RESULTS"
+	// RerunVar set to 1 runs a table's cells even when every record exists
+	// (complete records of the same recipe are still reused by the runner).
+	RerunVar = "MLSYSREP_RERUN"
+	// WidgetSecondsVar bounds how long an interactive widget listens
+	// (default 300; 0 draws the static plot only, as headless runs do).
+	WidgetSecondsVar = "MLSYSREP_WIDGET_SECONDS"
+)
+
+func init() {
+	must.M = func(err error) {
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "error:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+// Preset is the preset a notebook runs: $MLSYSREP_PRESET, default quick.
+func Preset() (string, error) {
+	p := os.Getenv(PresetVar)
+	if p == "" {
+		return recipe.Quick, nil
+	}
+	if !slices.Contains(recipe.Presets, p) {
+		return "", fmt.Errorf("%s=%q: want one of %s", PresetVar, p, strings.Join(recipe.Presets, ", "))
+	}
+	return p, nil
+}
+
+// Root is the root of the mlsysrep checkout the notebook runs in: the
+// nearest directory at or above the working directory whose go.mod declares
+// the module.
+func Root() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if b, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil &&
+			strings.Contains(string(b), "module github.com/mlsysrep/mlsysrep\n") {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("not inside an mlsysrep checkout (no go.mod of github.com/mlsysrep/mlsysrep at or above %s)", dir)
+		}
+	}
+}
+
+// ResultsDir is where records are read and written: $MLSYSREP_RESULTS, else
+// results/ at the checkout's root (the runner's default).
+func ResultsDir() (string, error) {
+	if d := os.Getenv(ResultsVar); d != "" {
+		return d, nil
+	}
+	root, err := Root()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(root, "results"), nil
+}

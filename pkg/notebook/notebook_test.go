@@ -1,0 +1,187 @@
+package notebook
+
+import (
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/mlsysrep/mlsysrep/pkg/quant"
+	"github.com/mlsysrep/mlsysrep/pkg/report"
+	"github.com/mlsysrep/mlsysrep/quant/recipe"
+)
+
+func TestPreset(t *testing.T) {
+	tests := []struct {
+		env, want string
+		ok        bool
+	}{{"", "quick", true}, {"smoke", "smoke", true}, {"paper", "paper", true}, {"fast", "", false}}
+	for _, tc := range tests {
+		t.Setenv(PresetVar, tc.env)
+		got, err := Preset()
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("%s=%q: %q, %v", PresetVar, tc.env, got, err)
+		}
+	}
+}
+
+func TestRootAndResultsDir(t *testing.T) {
+	root, err := Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if abs, _ := filepath.Abs("../.."); root != abs {
+		t.Errorf("root %s, want %s", root, abs)
+	}
+	t.Setenv(ResultsVar, "")
+	if d, _ := ResultsDir(); d != filepath.Join(root, "results") {
+		t.Errorf("results dir %s", d)
+	}
+	t.Setenv(ResultsVar, "/elsewhere")
+	if d, _ := ResultsDir(); d != "/elsewhere" {
+		t.Errorf("results dir %s", d)
+	}
+}
+
+// TestTransferPACT checks values and both gradients at hand-computed points:
+// PACT with alpha = 1 and 2 bits has levels 0, 1/3, 2/3, 1.
+func TestTransferPACT(t *testing.T) {
+	xs := []float64{-0.5, 0.1, 0.2, 0.5, 0.9, 1.5}
+	y, dx, dp, err := Transfer(func(x, p *graph.Node) *graph.Node { return quant.PACT(x, p, 2) }, xs, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantY := []float64{0, 0, 1.0 / 3, 2.0 / 3, 1, 1}
+	wantDx := []float64{0, 1, 1, 1, 1, 0}
+	wantDp := []float64{0, 0, 0, 0, 0, 1}
+	for i := range xs {
+		if math.Abs(y[i]-wantY[i]) > 1e-6 || dx[i] != wantDx[i] || dp[i] != wantDp[i] {
+			t.Errorf("x=%g: y %g dy/dx %g dy/dalpha %g, want %g %g %g", xs[i], y[i], dx[i], dp[i], wantY[i], wantDx[i], wantDp[i])
+		}
+	}
+}
+
+func TestTransferWithoutParameterAndErrors(t *testing.T) {
+	y, dx, dp, err := Transfer(func(x, _ *graph.Node) *graph.Node { return quant.DoReFaActivation(x, 1) }, []float64{-1, 0.4, 0.6, 2}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if y[1] != 0 || y[2] != 1 || dx[0] != 0 || dx[1] != 1 || dp[3] != 0 {
+		t.Errorf("y %v dx %v dp %v", y, dx, dp)
+	}
+	_, _, _, err = Transfer(func(x, _ *graph.Node) *graph.Node { return quant.DoReFaActivation(x, 0) }, []float64{1}, 0)
+	if err == nil || !strings.Contains(err.Error(), "DoReFaActivation") {
+		t.Errorf("bad bits: %v", err)
+	}
+}
+
+func TestTableHTML(t *testing.T) {
+	tb, err := recipe.Lookup("ptq-resnet18")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &report.Record{Cell: "resnet18/ptq:w4a4", Final: 77, Complete: true, Data: "d", Preset: "smoke", Backend: "b", Seed: 1, Commit: "abc"}
+	r.SetReference("78.86")
+	fp := &report.Record{Cell: "resnet18/fp", Final: 80, Complete: true, EpochsRun: 1, ModelSize: "width 0.125", WallSeconds: 3}
+	h := TableHTML(&recipe.Result{Table: tb, Records: map[string]*report.Record{r.Cell: r, fp.Cell: fp}})
+	for _, want := range []string{`class="mlsysrep-table"`, "77.00", "-1.86", "FP model <b>resnet18/fp</b>", "beyond the reference",
+		"Cells with a record: 1 of 60", "commit abc"} {
+		if !strings.Contains(h, want) {
+			t.Errorf("table HTML lacks %q", want)
+		}
+	}
+}
+
+func TestProgressOutsideNotebook(t *testing.T) {
+	if !stepLine.MatchString("epoch 1/14 step 20/78 loss 2.7 75.0 images/s ETA 1m") || stepLine.MatchString("epoch 1/14: lr 0.1") {
+		t.Error("step-line pattern")
+	}
+	p := NewProgress()
+	if n, err := p.Write([]byte("epoch 1/2 step 1/3 loss 1\npartial")); err != nil || n != 33 {
+		t.Errorf("write: %d %v", n, err)
+	}
+	p.Close()
+}
+
+// TestLoadOrTrainFPSmoke trains the smoke-preset FP ResNet-18 (no
+// checkpoint in an empty results folder) and reads real weights and
+// activations from it.
+func TestLoadOrTrainFPSmoke(t *testing.T) {
+	t.Setenv(PresetVar, "smoke")
+	t.Setenv(ResultsVar, t.TempDir())
+	m, err := LoadOrTrainFP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(m.Source, "trained by the tour") {
+		t.Errorf("source %q", m.Source)
+	}
+	again, err := LoadOrTrainFP() // loads the tour's checkpoint: same weights
+	if err != nil {
+		t.Fatal(err)
+	}
+	w1, _, _ := m.StemWeights()
+	w2, _, _ := again.StemWeights()
+	if len(w1) == 0 || w1[0] != w2[0] || w1[len(w1)-1] != w2[len(w2)-1] {
+		t.Errorf("reloaded weights differ")
+	}
+	w, dims, err := m.StemWeights()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dims) != 4 || dims[0] != 3 || dims[2] != 3 || dims[3] != m.Net.Channels(0) || len(w) != 27*dims[3] {
+		t.Errorf("stem kernel dims %v (%d values)", dims, len(w))
+	}
+	acts, err := m.StemActivations(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	positive := 0
+	for _, a := range acts {
+		if a < 0 {
+			t.Fatalf("negative activation %g after ReLU", a)
+		}
+		if a > 0 {
+			positive++
+		}
+	}
+	if len(acts) != 2*32*32*dims[3] || positive == 0 {
+		t.Errorf("%d activations, %d positive", len(acts), positive)
+	}
+}
+
+func TestCalibrate(t *testing.T) {
+	values := []float64{0, 0.5, 1, 1.5, 3}
+	c, err := Calibrate(quant.MinMaxObserver{}, values, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// min/max [0, 3], 2 bits: levels 0, 1, 2, 3; 0.5 and 1.5 round to even.
+	want := []float64{0, 0, 1, 2, 3}
+	if c.Lo != 0 || c.Hi != 3 || c.Observer != "minmax" {
+		t.Fatalf("%+v", c)
+	}
+	for i := range want {
+		if math.Abs(c.Quantized[i]-want[i]) > 1e-6 {
+			t.Fatalf("quantized %v, want %v", c.Quantized, want)
+		}
+	}
+	if math.Abs(c.MSE-0.1) > 1e-6 { // (0.25 + 0.25) / 5
+		t.Errorf("MSE %g", c.MSE)
+	}
+	if g := c.Grid(2); len(g) != 4 || g[3] != 3 {
+		t.Errorf("grid %v", g)
+	}
+	w, err := QuantizeWeights([]float64{0.1, -1, 0.5, 0.2}, []int{2, 2}, 2, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 2 bits symmetric: levels -1, 0, 1 times max|w| per output channel (last axis): 0.5 and 1.
+	wantW := []float64{0, -1, 0.5, 0}
+	for i := range wantW {
+		if math.Abs(w[i]-wantW[i]) > 1e-6 {
+			t.Fatalf("per-channel weights %v, want %v", w, wantW)
+		}
+	}
+}

@@ -1,0 +1,124 @@
+package notebook
+
+import (
+	"context"
+	"fmt"
+	"html"
+	"os"
+	"strings"
+
+	"github.com/mlsysrep/mlsysrep/pkg/backend"
+	"github.com/mlsysrep/mlsysrep/pkg/plot"
+	"github.com/mlsysrep/mlsysrep/pkg/report"
+	"github.com/mlsysrep/mlsysrep/quant/recipe"
+)
+
+// RunTable gives a reference table's results for the notebook's preset:
+// when every cell the preset runs already has a complete record in the
+// results folder (left there by the command-line runner or an earlier run),
+// it renders those without training; otherwise it runs the table through
+// the recipes (which reuse complete records and resume from checkpoints),
+// with live progress, on the default backend (XLA if installed, else the
+// pure-Go engine) and seed 1, as the runner does.
+func RunTable(name string) (*recipe.Result, error) {
+	preset, err := Preset()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := ResultsDir()
+	if err != nil {
+		return nil, err
+	}
+	t, err := recipe.Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	res, err := recipe.LoadResult(name, preset, dir)
+	if err != nil {
+		return nil, err
+	}
+	missing := 0
+	for _, c := range t.CellsFor(preset) {
+		if r := res.Records[c.Name]; r == nil || !r.Complete {
+			missing++
+		}
+	}
+	if missing == 0 && os.Getenv(RerunVar) != "1" {
+		fmt.Printf("Every cell of table %s (preset %s) has a complete record in %s: showing them without training (set %s=1 to run again).\n",
+			name, preset, dir, RerunVar)
+		return res, nil
+	}
+	be, line, err := backend.Select("")
+	if err != nil {
+		return nil, err
+	}
+	fmt.Println(line)
+	fmt.Printf("Table %s, preset %s: %d of %d cells to run; records go to %s.\n", name, preset, missing, len(t.CellsFor(preset)), dir)
+	source := "auto"
+	if preset == recipe.Smoke {
+		source = "local"
+	}
+	p := NewProgress()
+	defer p.Close()
+	return recipe.Run(context.Background(), recipe.Options{Table: name, Preset: preset,
+		Data: recipe.DataOptions{Source: source, Progress: p}, Out: dir, Backend: be,
+		BackendName: backend.RecordName(be.Name()), Seed: 1, Progress: p})
+}
+
+// TableHTML renders a table's results: the reference layout (three numbers
+// per cell, coloured by closeness), for PTQ the FP models the cells start
+// from and the "beyond the reference" observer rows, and what the records
+// cost and where they came from.
+func TableHTML(res *recipe.Result) string {
+	var b strings.Builder
+	b.WriteString(res.Table.Layout.HTML(res.Records))
+	for _, m := range []recipe.Model{recipe.ResNet18, recipe.MobileNetV2} {
+		fp := res.Records[string(m)+"/fp"]
+		if fp == nil || !fp.Complete {
+			continue
+		}
+		secs, _ := fp.Seconds()
+		fmt.Fprintf(&b, `<p style="font-family:sans-serif;font-size:13px">FP model <b>%s</b> (%s), which PTQ starts from: <b>%.2f%%</b> test accuracy after %d epochs, %.0f s, %.1f images/s.</p>`,
+			html.EscapeString(fp.Cell), html.EscapeString(fp.ModelSize), fp.Final, fp.EpochsRun, secs, fp.ImagesPerS)
+	}
+	if res.Table.Extra != nil {
+		b.WriteString(res.Table.Extra.HTML(res.Records))
+	}
+	c := res.Cost()
+	fmt.Fprintf(&b, `<p style="font-family:sans-serif;font-size:12px;color:#333">Cells with a record: %d of %d; wall time %.0f s`, c.Done, c.Cells, c.Seconds)
+	if c.ImagesPerS > 0 {
+		fmt.Fprintf(&b, "; training %.1f images/s", c.ImagesPerS)
+	}
+	if len(c.Commits) > 0 {
+		fmt.Fprintf(&b, "; commit %s", html.EscapeString(strings.Join(c.Commits, ", ")))
+	}
+	b.WriteString(".</p>")
+	return b.String()
+}
+
+// ShowTable displays TableHTML (its Markdown outside a notebook).
+func ShowTable(res *recipe.Result) {
+	if !inNotebook() {
+		fmt.Println(res.Markdown())
+		return
+	}
+	displayHTML(TableHTML(res))
+}
+
+// Curves returns the test-accuracy and test-loss charts of the table's
+// trained cells (for PTQ tables, the FP models), one line per cell.
+func Curves(res *recipe.Result) []plot.Chart {
+	title := res.Table.Name
+	if res.Table.PTQ {
+		title += ": FP models"
+	}
+	return []plot.Chart{
+		report.Curves(title+", test accuracy", report.TestAccuracy, res.Records),
+		report.Curves(title+", test loss", report.TestLoss, res.Records),
+	}
+}
+
+// ShowCurves displays Curves side by side.
+func ShowCurves(res *recipe.Result) {
+	ShowCharts(Curves(res)...)
+}
