@@ -1,12 +1,16 @@
 package notebook
 
 import (
+	"errors"
 	"math"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gomlx/gomlx/core/graph"
+	"github.com/janpfeifer/must"
 	"github.com/mlsysrep/mlsysrep/pkg/quant"
 	"github.com/mlsysrep/mlsysrep/pkg/report"
 	"github.com/mlsysrep/mlsysrep/quant/recipe"
@@ -183,5 +187,26 @@ func TestCalibrate(t *testing.T) {
 		if math.Abs(w[i]-wantW[i]) > 1e-6 {
 			t.Fatalf("per-channel weights %v, want %v", w, wantW)
 		}
+	}
+}
+
+// TestMustReportsOneLine checks a failed must.M ends the program with exit
+// status 1 and one line on stderr, no stack trace (run in a child process).
+func TestMustReportsOneLine(t *testing.T) {
+	if os.Getenv("MLSYSREP_MUST_CHILD") == "1" {
+		must.M(errors.New("no such table \"x\""))
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestMustReportsOneLine$")
+	cmd.Env = append(os.Environ(), "MLSYSREP_MUST_CHILD=1")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("child: %v, want exit status 1", err)
+	}
+	if got := stderr.String(); got != "error: no such table \"x\"\n" {
+		t.Errorf("stderr %q, want one line", got)
 	}
 }

@@ -289,6 +289,10 @@ func (c Chart) ranges() (x0, x1, y0, y1 float64) {
 	if !finite(x0) || !finite(x1) {
 		x0, x1 = 0, 1
 	}
+	if c.XMax <= c.XMin && c.hasPoints() { // dots at the ends would be cut in half
+		pad := 0.03 * (x1 - x0)
+		x0, x1 = x0-pad, x1+pad
+	}
 	if !finite(y0) || !finite(y1) {
 		y0, y1 = 0, 1
 	}
@@ -296,6 +300,15 @@ func (c Chart) ranges() (x0, x1, y0, y1 float64) {
 		x0, x1 = x0-0.5, x1+0.5
 	}
 	return x0, x1, y0, y1
+}
+
+func (c Chart) hasPoints() bool {
+	for _, s := range c.Series {
+		if s.Points {
+			return true
+		}
+	}
+	return false
 }
 
 // ticks returns about n round tick values within [lo, hi].

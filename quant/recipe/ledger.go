@@ -63,10 +63,15 @@ type Cost struct {
 	Commits     []string // "(dirty tree)" appended where the tree was dirty
 }
 
-// Cost sums the table's complete records.
+// Cost sums the table's complete records, counting the cells the result's
+// preset runs (all of them when the preset is not set).
 func (r *Result) Cost() Cost {
 	var c Cost
-	for _, cell := range r.Table.Cells() {
+	cells := r.Table.Cells()
+	if r.Preset != "" {
+		cells = r.Table.CellsFor(r.Preset)
+	}
+	for _, cell := range cells {
 		c.Cells++
 		if rec := r.Records[cell.Name]; rec != nil && rec.Complete {
 			c.Done++

@@ -40,6 +40,7 @@ type Options struct {
 // Result holds a table's records by cell name.
 type Result struct {
 	Table   *Table
+	Preset  string // which cells the preset runs (smoke runs fewer)
 	Records map[string]*report.Record
 }
 
@@ -77,7 +78,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if len(opts.Cells) == 0 {
 		cells = t.CellsFor(opts.Preset)
 	}
-	res := &Result{Table: t, Records: map[string]*report.Record{}}
+	res := &Result{Table: t, Preset: opts.Preset, Records: map[string]*report.Record{}}
 	r := &runner{opts: opts, table: t, data: dataCache{}}
 	r.commit, r.dirty = gitCommit()
 	if t.PTQ {
@@ -291,6 +292,11 @@ func (r *runner) runQAT(ctx context.Context, c Cell, name string) (*report.Recor
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("%s %s: %w", r.table.Name, name, err)
 	}
+	if reused && len(h.Epochs) == spec.Epochs {
+		// The weights came back from the finished run's checkpoint: its record
+		// (commit, wall time) stays the record of that run.
+		return old, store, true, nil
+	}
 	rec.WallSeconds = h.WallSeconds // across resumed runs
 	rec.Curve, rec.EpochsRun, rec.ImagesPerS = h.Epochs, len(h.Epochs), h.ImagesPerSecond()
 	for _, e := range h.Epochs {
@@ -416,7 +422,7 @@ func LoadResult(table, preset, out string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Table: t, Records: map[string]*report.Record{}}
+	res := &Result{Table: t, Preset: preset, Records: map[string]*report.Record{}}
 	names := []string{}
 	for _, c := range t.Cells() {
 		names = append(names, c.Name)
