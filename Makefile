@@ -37,9 +37,13 @@ setup-gonb:
 	"$$($(GO) env GOPATH)/bin/gonb" --install --force_deps --logtostderr=false
 	@/usr/bin/python3 .ci/kernel_env.py
 
+# goimports fixes cell imports; gopls gives GoNB contextual help (without it
+# GoNB logs an error line for every notebook).
 setup-tools:
 	@command -v goimports >/dev/null || [ -x "$$($(GO) env GOPATH)/bin/goimports" ] || \
 		$(GO) install golang.org/x/tools/cmd/goimports@latest
+	@command -v gopls >/dev/null || [ -x "$$($(GO) env GOPATH)/bin/gopls" ] || \
+		$(GO) install golang.org/x/tools/gopls@latest
 
 ## setup-xla: download the XLA/PJRT CPU plugin (and CUDA where a GPU is found).
 ## Needs internet; never done implicitly.
