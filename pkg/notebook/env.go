@@ -21,6 +21,9 @@ const (
 	// RerunVar set to 1 runs a table's cells even when every record exists
 	// (complete records of the same recipe are still reused by the runner).
 	RerunVar = "MLSYSREP_RERUN"
+	// NoTrainVar set to 1 renders whatever records exist and trains nothing
+	// (missing cells show as not run).
+	NoTrainVar = "MLSYSREP_NO_TRAIN"
 	// WidgetSecondsVar bounds how long an interactive widget listens
 	// (default 300; 0 draws the static plot only, as headless runs do).
 	WidgetSecondsVar = "MLSYSREP_WIDGET_SECONDS"

@@ -210,3 +210,39 @@ func TestMustReportsOneLine(t *testing.T) {
 		t.Errorf("stderr %q, want one line", got)
 	}
 }
+
+// TestRunTableFromRecords: a table whose records all exist renders without
+// running; with MLSYSREP_NO_TRAIN=1 a partial table renders as it is.
+func TestRunTableFromRecords(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv(ResultsVar, dir)
+	t.Setenv(PresetVar, "smoke")
+	t.Setenv(RerunVar, "")
+	tb, _ := recipe.Lookup("lsq")
+	cells := tb.CellsFor("smoke")
+	for i, c := range cells {
+		if i == 0 {
+			continue // one cell missing
+		}
+		r := &report.Record{Table: "lsq", Cell: c.Name, Preset: "smoke", Final: 50, Complete: true}
+		if err := r.Save(dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv(NoTrainVar, "1")
+	res, err := RunTable("lsq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Records) != len(cells)-1 || res.Records[cells[0].Name] != nil {
+		t.Errorf("%d records", len(res.Records))
+	}
+	r := &report.Record{Table: "lsq", Cell: cells[0].Name, Preset: "smoke", Final: 50, Complete: true}
+	if err := r.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(NoTrainVar, "")
+	if res, err = RunTable("lsq"); err != nil || len(res.Records) != len(cells) {
+		t.Errorf("complete table: %v, %d records", err, len(res.Records))
+	}
+}

@@ -19,7 +19,8 @@ import (
 // it renders those without training; otherwise it runs the table through
 // the recipes (which reuse complete records and resume from checkpoints),
 // with live progress, on the default backend (XLA if installed, else the
-// pure-Go engine) and seed 1, as the runner does.
+// pure-Go engine) and seed 1, as the runner does. With $MLSYSREP_NO_TRAIN=1
+// it only renders the records there are.
 func RunTable(name string) (*recipe.Result, error) {
 	preset, err := Preset()
 	if err != nil {
@@ -46,6 +47,11 @@ func RunTable(name string) (*recipe.Result, error) {
 	if missing == 0 && os.Getenv(RerunVar) != "1" {
 		fmt.Printf("Every cell of table %s (preset %s) has a complete record in %s: showing them without training (set %s=1 to run again).\n",
 			name, preset, dir, RerunVar)
+		return res, nil
+	}
+	if os.Getenv(NoTrainVar) == "1" {
+		fmt.Printf("%s=1: showing the records of table %s (preset %s) in %s; %d of %d cells have none and show as not run.\n",
+			NoTrainVar, name, preset, dir, missing, len(t.CellsFor(preset)))
 		return res, nil
 	}
 	be, line, err := backend.Select("")
