@@ -62,7 +62,7 @@ demo:
 
 ## ledger: run (or resume: finished cells are reused, interrupted ones resume
 ## from their last epoch) the quick preset of every CIFAR table on the offline
-## CIFAR-10 copy, then regenerate RESULTS.md. About 15 hours on 2 cores.
+## CIFAR-10 copy, then regenerate RESULTS.md. Many hours on 2 cores.
 LEDGER_RUN = $(GO) run ./quant/cmd/mlsysrep run -preset quick -out results
 ledger:
 	$(LEDGER_RUN) -table ptq-resnet18
