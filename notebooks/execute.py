@@ -4,7 +4,7 @@
 Each notebook runs with `/usr/bin/python3 -m nbconvert --execute` on the GoNB
 kernel; the run fails if a cell errors, or if a notebook did not render what
 it is for (a reference table notebook: its HTML table; every notebook: an SVG
-chart). The executed notebooks and an HTML export of each go to the output
+chart). Each notebook is first validated against the nbformat 4 schema. The executed notebooks and an HTML export of each go to the output
 folder (default notebooks/_out), with summary.txt listing the time each took.
 
 Environment: MLSYSREP_PRESET (default here: smoke), MLSYSREP_RESULTS (default:
@@ -51,6 +51,14 @@ def main():
     for name in names:
         src = os.path.join(HERE, name + ".ipynb")
         start = time.time()
+        try:  # the nbformat 4 schema (the Go test checks the rest offline)
+            import nbformat
+            nbformat.validate(nbformat.read(src, as_version=4))
+        except Exception as e:  # noqa: BLE001 - any failure is reported as this notebook's
+            failures.append(name)
+            summary.append(f"{name}: not a valid nbformat 4 notebook: {e}")
+            print(summary[-1], flush=True)
+            continue
         print(f"== {name} (preset {env['MLSYSREP_PRESET']})", flush=True)
         r = subprocess.run([PYTHON, "-m", "nbconvert", "--to", "notebook", "--execute", src, "--output-dir", out,
                             f"--ExecutePreprocessor.timeout={timeout}"], env=env, cwd=HERE)
