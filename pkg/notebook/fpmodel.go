@@ -77,7 +77,7 @@ func LoadOrTrainFP() (*FPModel, error) {
 	if err := m.Store.SetRNGStateFromSeed(1); err != nil {
 		return nil, err
 	}
-	ckpt := filepath.Join(dir, "checkpoints", preset, "ptq-resnet18", "resnet18__fp")
+	ckpt := recipe.CheckpointDir(dir, preset, "ptq-resnet18", "resnet18/fp")
 	var state map[string]any
 	err = train.LoadCheckpoint(ckpt, m.Store, &state)
 	if err == nil {
@@ -93,7 +93,7 @@ func LoadOrTrainFP() (*FPModel, error) {
 	}
 	// The tour's own model is checkpointed too, so that the next cell (a new
 	// program) loads it instead of training again.
-	tourCkpt := filepath.Join(dir, "checkpoints", preset, "tour", "resnet18__fp")
+	tourCkpt := recipe.CheckpointDir(dir, preset, "tour", "resnet18/fp")
 	fmt.Printf("No runner FP checkpoint at %s: ResNet-18 (width %g), %d epochs on the first %d training images of %s, checkpointed in %s.\n",
 		ckpt, spec.Width, epochs, n, copyName, tourCkpt)
 	p := NewProgress()

@@ -249,7 +249,13 @@ func reusable(old, want *report.Record) bool {
 }
 
 func (r *runner) checkpointDir(cell string) string {
-	return filepath.Join(r.opts.Out, "checkpoints", r.opts.Preset, r.table.Name, strings.NewReplacer("/", "__", ":", "_").Replace(cell))
+	return CheckpointDir(r.opts.Out, r.opts.Preset, r.table.Name, cell)
+}
+
+// CheckpointDir is where a cell's training checkpoint lives under a results
+// folder: out/checkpoints/<preset>/<table>/<cell, "/" -> "__", ":" -> "_">.
+func CheckpointDir(out, preset, table, cell string) string {
+	return filepath.Join(out, "checkpoints", preset, table, strings.NewReplacer("/", "__", ":", "_").Replace(cell))
 }
 
 // runQAT trains one cell (or reuses its record) and returns the record, the
