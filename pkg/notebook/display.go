@@ -11,7 +11,13 @@ import (
 // inNotebook tells whether the program runs as a GoNB cell.
 func inNotebook() bool { return gonbui.IsNotebook }
 
-func displayHTML(h string) { gonbui.DisplayHTML(h) }
+// displayHTML shows HTML and waits until GoNB has it: output still in the
+// pipe when the cell's program exits can be lost (seen in a CI run: a
+// notebook's last cell came back empty).
+func displayHTML(h string) {
+	gonbui.DisplayHTML(h)
+	gonbui.Sync()
+}
 
 // ShowHTML displays HTML in the notebook (outside one it prints it).
 func ShowHTML(h string) {
