@@ -69,6 +69,15 @@ func Root() (string, error) {
 	}
 }
 
+// settings is the notebook's preset and results folder.
+func settings() (preset, dir string, err error) {
+	if preset, err = Preset(); err != nil {
+		return "", "", err
+	}
+	dir, err = ResultsDir()
+	return preset, dir, err
+}
+
 // ResultsDir is where records are read and written: $MLSYSREP_RESULTS, else
 // results/ at the checkout's root (the runner's default).
 func ResultsDir() (string, error) {

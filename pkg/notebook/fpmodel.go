@@ -42,11 +42,7 @@ const tourImages = 2560
 // (the smoke preset: its own few images), with progress, and checkpointed
 // under results/checkpoints/<preset>/tour so that later calls load it.
 func LoadOrTrainFP() (*FPModel, error) {
-	preset, err := Preset()
-	if err != nil {
-		return nil, err
-	}
-	dir, err := ResultsDir()
+	preset, dir, err := settings()
 	if err != nil {
 		return nil, err
 	}
@@ -64,11 +60,8 @@ func LoadOrTrainFP() (*FPModel, error) {
 		return nil, err
 	}
 	fmt.Println(line)
-	source := "auto"
-	if preset == recipe.Smoke {
-		source = "local"
-	}
-	trainSet, testSet, copyName, err := recipe.LoadData(context.Background(), "cifar10", recipe.DataOptions{Source: source, Progress: os.Stdout})
+	trainSet, testSet, copyName, err := recipe.LoadData(context.Background(), "cifar10",
+		recipe.DataOptions{Source: recipe.DefaultSource(preset), Progress: os.Stdout})
 	if err != nil {
 		return nil, err
 	}

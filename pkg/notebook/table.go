@@ -22,11 +22,7 @@ import (
 // pure-Go engine) and seed 1, as the runner does. With $MLSYSREP_NO_TRAIN=1
 // it only renders the records there are.
 func RunTable(name string) (*recipe.Result, error) {
-	preset, err := Preset()
-	if err != nil {
-		return nil, err
-	}
-	dir, err := ResultsDir()
+	preset, dir, err := settings()
 	if err != nil {
 		return nil, err
 	}
@@ -38,8 +34,9 @@ func RunTable(name string) (*recipe.Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	cells := t.CellsFor(preset)
 	missing := 0
-	for _, c := range t.CellsFor(preset) {
+	for _, c := range cells {
 		if r := res.Records[c.Name]; r == nil || !r.Complete {
 			missing++
 		}
@@ -51,23 +48,19 @@ func RunTable(name string) (*recipe.Result, error) {
 	}
 	if os.Getenv(NoTrainVar) == "1" {
 		fmt.Printf("%s=1: showing the records of table %s (preset %s) in %s; %d of %d cells have none and show as not run.\n",
-			NoTrainVar, name, preset, dir, missing, len(t.CellsFor(preset)))
+			NoTrainVar, name, preset, dir, missing, len(cells))
 		return res, nil
 	}
-	be, line, err := backend.Select("")
+	be, line, err := Backend()
 	if err != nil {
 		return nil, err
 	}
 	fmt.Println(line)
-	fmt.Printf("Table %s, preset %s: %d of %d cells to run; records go to %s.\n", name, preset, missing, len(t.CellsFor(preset)), dir)
-	source := "auto"
-	if preset == recipe.Smoke {
-		source = "local"
-	}
+	fmt.Printf("Table %s, preset %s: %d of %d cells to run; records go to %s.\n", name, preset, missing, len(cells), dir)
 	p := NewProgress()
 	defer p.Close()
 	return recipe.Run(context.Background(), recipe.Options{Table: name, Preset: preset,
-		Data: recipe.DataOptions{Source: source, Progress: p}, Out: dir, Backend: be,
+		Data: recipe.DataOptions{Source: recipe.DefaultSource(preset), Progress: p}, Out: dir, Backend: be,
 		BackendName: backend.RecordName(be.Name()), Seed: 1, Progress: p})
 }
 

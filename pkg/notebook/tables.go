@@ -17,11 +17,7 @@ import (
 // LoadTable reads a table's saved records for the notebook's preset (cells
 // without a record are left out), running nothing.
 func LoadTable(name string) (*recipe.Result, error) {
-	preset, err := Preset()
-	if err != nil {
-		return nil, err
-	}
-	dir, err := ResultsDir()
+	preset, dir, err := settings()
 	if err != nil {
 		return nil, err
 	}

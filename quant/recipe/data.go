@@ -80,6 +80,16 @@ func loadSplits(ctx context.Context, kind string, opts DataOptions) (*splits, er
 	return &splits{train: tr, test: te, copyName: name + ")"}, nil
 }
 
+// DefaultSource is the data source a preset uses unless told otherwise:
+// smoke runs take a local copy when there is one and synthetic images
+// otherwise (CI has no data and no internet); the others fetch if needed.
+func DefaultSource(preset string) string {
+	if preset == Smoke {
+		return "local"
+	}
+	return "auto"
+}
+
 // LoadData returns the training and test splits of a dataset ("cifar10" or
 // "svhn") as the recipes get them, and the name of the copy they came from.
 func LoadData(ctx context.Context, kind string, opts DataOptions) (train, test *datasets.Images, copyName string, err error) {

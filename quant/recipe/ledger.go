@@ -67,11 +67,7 @@ type Cost struct {
 // preset runs (all of them when the preset is not set).
 func (r *Result) Cost() Cost {
 	var c Cost
-	cells := r.Table.Cells()
-	if r.Preset != "" {
-		cells = r.Table.CellsFor(r.Preset)
-	}
-	for _, cell := range cells {
+	for _, cell := range r.Table.CellsFor(r.Preset) {
 		c.Cells++
 		if rec := r.Records[cell.Name]; rec != nil && rec.Complete {
 			c.Done++

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/mlsysrep/mlsysrep/pkg/report"
 	"github.com/mlsysrep/mlsysrep/quant/recipe"
 )
 
@@ -46,23 +47,5 @@ func runResults(args []string) error {
 		fmt.Print(text)
 		return nil
 	}
-	return writeAtomically(*out, []byte(text))
-}
-
-// writeAtomically writes a file through a temporary file and a rename, so an
-// interrupted write leaves the old file.
-func writeAtomically(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return report.WriteFile(*out, []byte(text))
 }

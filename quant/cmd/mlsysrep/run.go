@@ -68,10 +68,7 @@ func runTables(args []string) error {
 	}
 	source := *data
 	if source == "" {
-		source = "auto"
-		if *preset == recipe.Smoke {
-			source = "local"
-		}
+		source = recipe.DefaultSource(*preset)
 	}
 	if *reportOnly {
 		for _, name := range tables {
