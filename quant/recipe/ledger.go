@@ -2,6 +2,7 @@ package recipe
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 )
@@ -25,7 +26,7 @@ func Ledger(preset, dir string, tables []string, regenerate string) (string, err
 	fmt.Fprintf(&b, "Generated from the records under `%s/%s/` by\n\n    %s\n\n", dir, preset, regenerate)
 	b.WriteString("Do not edit by hand: a test checks that regenerating it gives this file.\n")
 	b.WriteString("Each cell: ours (reference, ours - reference), CIFAR-10 test accuracy in %; `-` = not run yet.\n")
-	b.WriteString("SVHN cells (the dorefa table's SVHN column, the dorefa-svhn table) are not run: no SVHN copy exists where this ledger is produced.\n\n")
+	b.WriteString("SVHN cells (the dorefa table's SVHN column, the dorefa-svhn table) are not run and not counted: no SVHN copy exists where this ledger is produced.\n\n")
 	b.WriteString("| table | cells run | wall time | training images/s |\n|---|---|---|---|\n")
 	results := make([]*Result, len(tables))
 	for i, name := range tables {
@@ -34,7 +35,7 @@ func Ledger(preset, dir string, tables []string, regenerate string) (string, err
 			return "", err
 		}
 		results[i] = res
-		c := res.Cost()
+		c := res.CostOf(onCIFAR)
 		rate := "-"
 		if c.ImagesPerS > 0 {
 			rate = fmt.Sprintf("%.1f", c.ImagesPerS)
@@ -46,10 +47,15 @@ func Ledger(preset, dir string, tables []string, regenerate string) (string, err
 		fmt.Fprintf(&b, "\n## %s\n\n", name)
 		b.WriteString(res.Markdown())
 		b.WriteString("\n")
-		b.WriteString(res.Costs())
+		b.WriteString(res.CostsOf(onCIFAR))
 	}
+	fmt.Fprintf(&b, "\nTo run or resume the cells not run yet (each finished cell writes its record at once; an interrupted one resumes from its last epoch), then regenerate this file:\n\n    make ledger\n")
 	return b.String(), nil
 }
+
+// onCIFAR keeps the cells (and FP models) that train on CIFAR-10: the
+// ledger's scope.
+func onCIFAR(cell string) bool { return !strings.HasPrefix(cell, string(SVHNModelA)+"/") }
 
 // Cost is what a table's records cost and where they came from.
 type Cost struct {
@@ -65,9 +71,19 @@ type Cost struct {
 
 // Cost sums the table's complete records, counting the cells the result's
 // preset runs (all of them when the preset is not set).
-func (r *Result) Cost() Cost {
+func (r *Result) Cost() Cost { return r.CostOf(nil) }
+
+// CostOf is Cost over the cells (and FP records) whose name keep accepts;
+// nil keeps all.
+func (r *Result) CostOf(keep func(cell string) bool) Cost {
+	if keep == nil {
+		keep = func(string) bool { return true }
+	}
 	var c Cost
 	for _, cell := range r.Table.CellsFor(r.Preset) {
+		if !keep(cell.Name) {
+			continue
+		}
 		c.Cells++
 		if rec := r.Records[cell.Name]; rec != nil && rec.Complete {
 			c.Done++
@@ -77,8 +93,8 @@ func (r *Result) Cost() Cost {
 	}
 	var trainImages, trainSeconds float64
 	sets := [4]map[string]bool{{}, {}, {}, {}}
-	for _, rec := range r.Records {
-		if !rec.Complete {
+	for name, rec := range r.Records {
+		if !rec.Complete || !keep(name) {
 			continue
 		}
 		for _, e := range rec.Curve {
@@ -106,8 +122,11 @@ func (r *Result) Cost() Cost {
 }
 
 // Costs renders Cost as a Markdown list.
-func (r *Result) Costs() string {
-	c := r.Cost()
+func (r *Result) Costs() string { return r.CostsOf(nil) }
+
+// CostsOf renders CostOf(keep) as a Markdown list.
+func (r *Result) CostsOf(keep func(cell string) bool) string {
+	c := r.CostOf(keep)
 	var b strings.Builder
 	fmt.Fprintf(&b, "- Cells run: %d of %d; wall time %s", c.Done, c.Cells, hours(c.Seconds))
 	if c.Estimated {
@@ -136,14 +155,15 @@ func sorted(set map[string]bool) []string {
 	return out
 }
 
-// hours formats seconds as "1 h 23 min" or "45 s".
+// hours formats seconds as "45 s", "12 min" or "1 h 23 min", rounded to
+// the minute above a minute.
 func hours(s float64) string {
-	switch {
-	case s < 60:
+	if s < 59.5 {
 		return fmt.Sprintf("%.0f s", s)
-	case s < 3600:
-		return fmt.Sprintf("%.0f min", s/60)
-	default:
-		return fmt.Sprintf("%d h %02d min", int(s/3600), int(s/60)%60)
 	}
+	m := int(math.Round(s / 60))
+	if m < 60 {
+		return fmt.Sprintf("%d min", m)
+	}
+	return fmt.Sprintf("%d h %02d min", m/60, m%60)
 }

@@ -1,0 +1,70 @@
+package recipe
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/mlsysrep/mlsysrep/pkg/report"
+	"github.com/mlsysrep/mlsysrep/pkg/train"
+)
+
+// saveRecord writes a record of the dorefa table's quick preset under dir.
+func saveRecord(t *testing.T, dir, cell string, complete, dirty bool, wall float64, commit string) {
+	t.Helper()
+	r := &report.Record{Table: "dorefa", Cell: cell, Preset: Quick, Backend: "purego", Data: "CIFAR-10 (test copy)",
+		Seed: 1, Final: 50, Complete: complete, Dirty: dirty, WallSeconds: wall, Commit: commit,
+		Curve: []train.Epoch{{Epoch: 1, Images: 1000, Seconds: 10}}}
+	r.SetReference("89.60")
+	if err := r.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLedgerCountsCIFARCellsOnly(t *testing.T) {
+	dir := t.TempDir()
+	saveRecord(t, dir, "resnet18/dorefa:w6a6g6", true, true, 150, "abc")
+	saveRecord(t, dir, "svhn/dorefa:w6a6g6", true, false, 1e6, "svhncommit") // no SVHN copy: never counted
+	saveRecord(t, dir, "mobilenetv2/dorefa:w6a6g6", false, false, 99, "partial")
+
+	got, err := Ledger(Quick, dir, []string{"dorefa"}, "regenerate-command")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| [dorefa](#dorefa) | 1 of 4 | 3 min | 100.0 |",
+		"- Cells run: 1 of 4; wall time 3 min; training 100.0 images/s.",
+		"commit: abc (dirty tree).",
+		"- Not run yet (3): resnet18/dorefa:w2a2g2 mobilenetv2/dorefa:w2a2g2 mobilenetv2/dorefa:w6a6g6.",
+		"regenerate-command",
+		"make ledger",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("ledger lacks %q:\n%s", want, got)
+		}
+	}
+	for _, bad := range []string{"svhncommit", "partial", "svhn/dorefa:w2a2g2 "} {
+		if strings.Contains(got, bad) {
+			t.Errorf("ledger mentions %q (an SVHN or incomplete record):\n%s", bad, got)
+		}
+	}
+
+	// The table's own cost (notebooks) still counts every cell.
+	res, err := LoadResult("dorefa", Quick, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := res.Cost(); c.Cells != 6 || c.Done != 2 {
+		t.Errorf("Cost() = %d of %d cells, want 2 of 6", c.Done, c.Cells)
+	}
+}
+
+func TestHours(t *testing.T) {
+	for _, tc := range []struct {
+		s    float64
+		want string
+	}{{0, "0 s"}, {59, "59 s"}, {59.7, "1 min"}, {60, "1 min"}, {3569, "59 min"}, {3590, "1 h 00 min"}, {3600, "1 h 00 min"}, {7140, "1 h 59 min"}, {90000, "25 h 00 min"}} {
+		if got := hours(tc.s); got != tc.want {
+			t.Errorf("hours(%v) = %q, want %q", tc.s, got, tc.want)
+		}
+	}
+}
