@@ -46,7 +46,7 @@ func TestResultsCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(out)
-	for _, want := range []string{"| 4 | 90.00 (94.16, -4.16) | - (89.89) |", "Cells run: 1 of 10; wall time 1 h 06 min",
+	for _, want := range []string{"| 4 | 90.00 (94.16, -4.16) | - (89.89) |", "Cells run: 1 of 10; wall time 1 h 07 min",
 		"Not run yet (9): resnet18/pact:w2a2"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("ledger lacks %q:\n%s", want, b)
