@@ -69,10 +69,15 @@ func (r *Record) SetReference(text string) {
 	}
 }
 
+// SafeName is a cell's name as a file or folder name ("resnet18/pact:w4a4"
+// -> "resnet18__pact_w4a4"): records and checkpoints are named by it.
+func SafeName(cell string) string {
+	return strings.NewReplacer("/", "__", ":", "_", "+", "-").Replace(cell)
+}
+
 // FileName is where a record lives under a results folder.
 func FileName(dir, table, preset, cell string) string {
-	safe := strings.NewReplacer("/", "__", ":", "_", "+", "-").Replace(cell)
-	return filepath.Join(dir, preset, table, safe+".json")
+	return filepath.Join(dir, preset, table, SafeName(cell)+".json")
 }
 
 // Save writes the record atomically (temporary file, then rename).

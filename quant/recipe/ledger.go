@@ -49,7 +49,7 @@ func Ledger(preset, dir string, tables []string, regenerate string) (string, err
 		b.WriteString("\n")
 		b.WriteString(res.CostsOf(onCIFAR))
 	}
-	fmt.Fprintf(&b, "\nTo run or resume the cells not run yet (each finished cell writes its record at once; an interrupted one resumes from its last epoch), then regenerate this file:\n\n    make ledger\n")
+	b.WriteString("\nTo run or resume the cells not run yet (each finished cell writes its record at once; an interrupted one resumes from its last epoch), then regenerate this file:\n\n    make ledger\n")
 	return b.String(), nil
 }
 

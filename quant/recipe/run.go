@@ -253,9 +253,9 @@ func (r *runner) checkpointDir(cell string) string {
 }
 
 // CheckpointDir is where a cell's training checkpoint lives under a results
-// folder: out/checkpoints/<preset>/<table>/<cell, "/" -> "__", ":" -> "_">.
+// folder: out/checkpoints/<preset>/<table>/<report.SafeName(cell)>.
 func CheckpointDir(out, preset, table, cell string) string {
-	return filepath.Join(out, "checkpoints", preset, table, strings.NewReplacer("/", "__", ":", "_").Replace(cell))
+	return filepath.Join(out, "checkpoints", preset, table, report.SafeName(cell))
 }
 
 // runQAT trains one cell (or reuses its record) and returns the record, the
