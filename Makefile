@@ -110,6 +110,7 @@ unit:
 bench:
 	$(GO) test -run '^$$' -bench 'Conv3x3' -benchtime 5x ./pkg/backend/purego/
 	$(GO) test -run '^$$' -bench 'TrainStep' -benchtime 5x ./models/resnet/
+	$(GO) test -run '^$$' -bench 'TrainStep' -benchtime 3x ./models/mobilenetv2/
 
 bench-pytorch:
 	/usr/bin/python3 models/resnet/testdata/pytorch_trainstep.py --threads $$(nproc)

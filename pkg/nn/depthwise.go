@@ -72,7 +72,35 @@ func (b *DepthwiseBuilder) Done() *graph.Node {
 }
 
 // depthwise computes sum over taps of strided views of padded x times w.
+//
+// At stride 1 the gradient with respect to x is given directly as the
+// transposed convolution (the same tap sum over the padded output gradient
+// with the kernel flipped): differentiating the views instead would pad each
+// tap's gradient back to the padded input size, k*k zero-filled buffers per
+// layer, the largest cost of MobileNetV2's training step on the Go backend.
 func depthwise(x, w *graph.Node, k, stride int) *graph.Node {
+	if stride != 1 {
+		return tapSum(x, k, stride, func(dy, dx int) *graph.Node { return tap(w, dy, dx) })
+	}
+	// y = tapSum(StopGradient(x)) + (t - StopGradient(t)), t = x with a custom
+	// gradient: the added term is an exact zero forward, and its gradient
+	// with respect to x is the transposed convolution of y's gradient.
+	y := tapSum(graph.StopGradient(x), k, 1, func(dy, dx int) *graph.Node { return tap(w, dy, dx) })
+	t := graph.IdentityWithCustomGradient(x, func(_, g *graph.Node) *graph.Node {
+		flipped := graph.StopGradient(w) // second-order terms are not needed
+		return tapSum(g, k, 1, func(dy, dx int) *graph.Node { return tap(flipped, k-1-dy, k-1-dx) })
+	})
+	return graph.Add(y, graph.Sub(t, graph.StopGradient(t)))
+}
+
+// tap is the per-channel weight of tap (dy, dx), shaped [1, 1, 1, c].
+func tap(w *graph.Node, dy, dx int) *graph.Node {
+	return graph.Reshape(graph.Slice(w, graph.AxisElem(dy), graph.AxisElem(dx), graph.AxisRange()), 1, 1, 1, -1)
+}
+
+// tapSum is sum over the k*k taps of the strided view of x (padded by k/2)
+// at (dy, dx) times weight(dy, dx).
+func tapSum(x *graph.Node, k, stride int, weight func(dy, dx int) *graph.Node) *graph.Node {
 	pad := k / 2
 	h, wd := x.Shape().Dim(1), x.Shape().Dim(2)
 	xp := graph.Pad(x, graph.ScalarZero(x.Graph(), x.DType()),
@@ -86,8 +114,7 @@ func depthwise(x, w *graph.Node, k, stride int) *graph.Node {
 				graph.AxisRange(dy, dy+(outH-1)*stride+1).Stride(stride),
 				graph.AxisRange(dx, dx+(outW-1)*stride+1).Stride(stride),
 				graph.AxisRange())
-			tap := graph.Reshape(graph.Slice(w, graph.AxisElem(dy), graph.AxisElem(dx), graph.AxisRange()), 1, 1, 1, -1)
-			term := graph.Mul(view, tap)
+			term := graph.Mul(view, weight(dy, dx))
 			if sum == nil {
 				sum = term
 			} else {

@@ -17,8 +17,14 @@ func withGradient(value, x, mask *graph.Node) *graph.Node {
 
 // inRange is 1 where lo <= x <= hi (both inclusive, as torch.clamp's
 // gradient), else 0, in x's dtype. lo and hi broadcast against x.
+//
+// It is two Wheres rather than ConvertDType(LogicalAnd(...)): the Go backend
+// runs Where with scalar branches in assembly but LogicalAnd and the
+// bool-to-float conversion element by element, and every quantized
+// activation of a training step pays for this mask.
 func inRange(x, lo, hi *graph.Node) *graph.Node {
-	return graph.ConvertDType(graph.LogicalAnd(graph.GreaterOrEqual(x, lo), graph.LessOrEqual(x, hi)), x.DType())
+	one, zero := scalarLike(x, 1), scalarLike(x, 0)
+	return graph.Where(graph.GreaterOrEqual(x, lo), graph.Where(graph.LessOrEqual(x, hi), one, zero), zero)
 }
 
 // clip is min(max(x, lo), hi) with no gradient; callers attach their own.

@@ -161,21 +161,26 @@ func closeEnough(got, want []float32, tol float64) error {
 	return nil
 }
 
-// TestSliceAsCrop compares unit-stride slices (lowered to a cropping Pad) and
+// TestSliceAsCrop compares unit-stride slices (lowered to a Gather of runs,
+// or to a cropping Pad where the runs are short) and
 // strided ones with the Go backend's.
 func TestSliceAsCrop(t *testing.T) {
 	ours, err := New("")
 	if err != nil {
 		t.Fatal(err)
 	}
+	all := graph.AxisRange()
 	for _, spec := range [][]graph.SliceAxisSpec{
-		{graph.AxisRange(1, 3), graph.AxisRange(), graph.AxisRange(2, 5)},
-		{graph.AxisElem(0), graph.AxisRange(0, 3).Stride(2), graph.AxisRange()},
-		{graph.AxisRange(0, 4), graph.AxisRange(0, 3), graph.AxisRange(0, 6)},
+		{graph.AxisRange(1, 3), all, graph.AxisRange(2, 5), all}, // gathered runs of 3x20
+		{all, graph.AxisRange(1, 3), graph.AxisRange(1, 5), all}, // a depthwise tap view
+		{graph.AxisRange(1, 3), all, all, all},                   // a single run
+		{all, graph.AxisRange(1, 3), all, graph.AxisRange(2, 7)}, // runs of 5: the Pad crop
+		{graph.AxisElem(0), graph.AxisRange(0, 3).Stride(2), all, all},
+		{graph.AxisRange(0, 4), graph.AxisRange(0, 3), graph.AxisRange(0, 6), all},
 	} {
 		var results [][]float32
 		for _, b := range []compute.Backend{gobackend.GetBackend(), ours} {
-			x := randomTensor(rand.New(rand.NewPCG(9, 9)), 4, 3, 6)
+			x := randomTensor(rand.New(rand.NewPCG(9, 9)), 4, 3, 6, 20)
 			exec, err := graph.NewExec(b, func(x *graph.Node) []*graph.Node {
 				y := graph.Slice(x, spec...)
 				return []*graph.Node{y, graph.Gradient(graph.ReduceAllSum(graph.Mul(y, y)), x)[0]}
@@ -199,8 +204,11 @@ func TestSliceAsCrop(t *testing.T) {
 	}
 }
 
-// TestBroadcastBinaryOps checks the materialized broadcasts (safeOperands)
-// give the Go backend's values, gradients included.
+// TestBroadcastBinaryOps checks the tiled and the materialized broadcasts
+// (safeBinary) give the Go backend's values, gradients included: per-channel
+// operands on either side whose row count divides into tiles ({4,6,24}: 24
+// rows of 24 tile by 2; {8,12}: by 4; {1,72} on the left), per-channel ones
+// that do not ({3,5,24}: 15 rows), and other broadcasts.
 func TestBroadcastBinaryOps(t *testing.T) {
 	ours, err := New("")
 	if err != nil {
@@ -208,6 +216,7 @@ func TestBroadcastBinaryOps(t *testing.T) {
 	}
 	for _, dims := range [][2][]int{
 		{{3, 5, 24}, {1, 1, 24}}, {{7, 10}, {7, 1}}, {{1, 9}, {4, 9}}, {{6, 32}, {1, 32}},
+		{{4, 6, 24}, {1, 1, 24}}, {{8, 12}, {1, 12}}, {{1, 72}, {6, 72}}, {{2, 1, 12}, {2, 4, 12}},
 	} {
 		var results [][]float32
 		for _, b := range []compute.Backend{gobackend.GetBackend(), ours} {

@@ -12,7 +12,7 @@ import (
 // panic back into the error the compute API returns.
 type emitter struct {
 	f compute.Function // the Go backend's function: ops go straight to it
-	w *function        // the engine's wrapper: binary ops go through it (see safeOperands)
+	w *function        // the engine's wrapper: binary ops go through it (see safeBinary)
 }
 
 type emitError struct{ err error }

@@ -3,8 +3,12 @@ package purego
 import "github.com/gomlx/compute"
 
 // Slice implements compute.Function. The Go backend's Slice copies element by
-// element; a slice with unit strides is a crop, which its Pad (with negative
-// edge paddings) does with whole-row copies. Strided slices keep the Go
+// element. A slice with unit strides is a crop, done here as a Gather that
+// copies one contiguous run per index (the trailing uncut axes plus the
+// last cut one: a whole row of channel vectors for the tap views of a
+// depthwise convolution), or, when those runs would be short, as a Pad with
+// negative edge paddings (whole-row copies too, but into a buffer it first
+// zero-fills, which for a crop is wasted work). Strided slices keep the Go
 // backend's implementation.
 func (f *function) Slice(x compute.Value, starts, limits, strides []int) (out compute.Value, err error) {
 	defer catchEmit("Slice", &err)
@@ -18,9 +22,64 @@ func (f *function) Slice(x compute.Value, starts, limits, strides []int) (out co
 			return f.Function.Slice(x, starts, limits, strides)
 		}
 	}
-	axes := make([]compute.PadAxis, len(starts))
+	// last is the innermost cut axis: the copied runs span it and every axis after.
+	last, run := -1, 1
 	for i := range starts {
-		axes[i] = compute.PadAxis{Start: -starts[i], End: -(s.Dimensions[i] - limits[i])}
+		if starts[i] != 0 || limits[i] != s.Dimensions[i] {
+			last = i
+		}
 	}
-	return e.must(e.f.Pad(x, e.scalar(s.DType, 0), axes...)), nil
+	if last >= 0 {
+		run = limits[last] - starts[last]
+		for _, d := range s.Dimensions[last+1:] {
+			run *= d
+		}
+	}
+	empty := false
+	for i := range starts {
+		empty = empty || limits[i] == starts[i]
+	}
+	if last < 0 || run < minGatherRun || empty {
+		axes := make([]compute.PadAxis, len(starts))
+		for i := range starts {
+			axes[i] = compute.PadAxis{Start: -starts[i], End: -(s.Dimensions[i] - limits[i])}
+		}
+		return e.must(e.f.Pad(x, e.scalar(s.DType, 0), axes...)), nil
+	}
+	return cropByGather(e, x, s.Dimensions, starts, limits, last), nil
+}
+
+// minGatherRun is the shortest run (in elements) for which a crop is a Gather
+// rather than a Pad: below it the per-index cost of the Gather dominates.
+const minGatherRun = 16
+
+// cropByGather crops x (dims) to [starts, limits) with a Gather whose indices
+// enumerate the kept positions of the axes before last; each index copies
+// the run spanning axis last (from starts[last]) and the axes after it.
+func cropByGather(e emitter, x compute.Value, dims, starts, limits []int, last int) compute.Value {
+	rank := len(dims)
+	sizes := make([]int, last)
+	for i := range sizes {
+		sizes[i] = limits[i] - starts[i]
+	}
+	var indices []int32
+	forEachIndex(sizes, func(idx []int) {
+		for i, v := range idx {
+			indices = append(indices, int32(starts[i]+v))
+		}
+		indices = append(indices, int32(starts[last]))
+	})
+	sliceSizes := make([]int, rank)
+	for i := range sliceSizes {
+		switch {
+		case i < last:
+			sliceSizes[i] = 1
+		case i == last:
+			sliceSizes[i] = limits[i] - starts[i]
+		default:
+			sliceSizes[i] = dims[i]
+		}
+	}
+	idx := e.must(e.f.Constant(indices, append(append([]int{}, sizes...), last+1)...))
+	return e.must(e.f.Gather(x, idx, last, seq(last, rank), seq(0, last), seq(0, last+1), sliceSizes, false))
 }

@@ -1,0 +1,67 @@
+package mobilenetv2
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/train"
+	"github.com/gomlx/gomlx/ml/train/loss"
+	"github.com/gomlx/gomlx/ml/train/optimizer"
+	"github.com/mlsysrep/mlsysrep/pkg/backend/purego"
+	"github.com/mlsysrep/mlsysrep/pkg/quant"
+)
+
+func randomBatch(rng *rand.Rand, batch int) train.Batch {
+	images := make([]float32, batch*32*32*3)
+	for i := range images {
+		images[i] = float32(rng.NormFloat64())
+	}
+	labels := make([]int32, batch)
+	for i := range labels {
+		labels[i] = int32(rng.IntN(10))
+	}
+	return train.Batch{
+		Inputs: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(images, batch, 32, 32, 3)},
+		Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(labels, batch, 1)},
+	}
+}
+
+// BenchmarkTrainStep times one SGD training step of the CIFAR MobileNetV2 at
+// the quick preset's width 0.5 and batch 96, in full precision and with
+// DoReFa W6A6G6 quantizers placed (the quick MobileNetV2 runs), on our engine.
+func BenchmarkTrainStep(b *testing.B) {
+	backend, err := purego.New("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, method := range []string{"fp", "dorefa:w6a6g6"} {
+		q, err := quant.ParseConfig(method)
+		if err != nil {
+			b.Fatal(err)
+		}
+		const batch = 96
+		b.Run(fmt.Sprintf("purego/width=0.5/batch=%d/%s", batch, method), func(b *testing.B) {
+			cfg := Default
+			cfg.Width, cfg.Quant = 0.5, q
+			store := model.NewStore()
+			trainer := train.NewTrainer(backend, store, cfg.ModelFn(), loss.SparseCategoricalCrossEntropyLogits,
+				optimizer.StochasticGradientDescent(), nil, nil)
+			rng := rand.New(rand.NewPCG(1, 1))
+			if _, err := trainer.TrainStep(randomBatch(rng, batch)); err != nil { // compile
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				b.StopTimer()
+				next := randomBatch(rng, batch)
+				b.StartTimer()
+				if _, err := trainer.TrainStep(next); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "images/s")
+		})
+	}
+}
