@@ -54,6 +54,9 @@ func (f *function) ConvGeneral(input, kernel compute.Value, axes compute.Convolv
 			channelGroupCount, batchGroupCount)
 	}
 	loweredConvs.Add(1)
+	if p.fullContraction() {
+		return lowerFullContraction(e, input, kernel, p), nil
+	}
 	if p.numTaps > p.numOut && p.groups == 1 && p.batchGroups == 1 {
 		return lowerWeightGradConv(e, input, kernel, p), nil
 	}
@@ -151,6 +154,10 @@ func lowerConv(e emitter, input, kernel compute.Value, p *convParams) compute.Va
 		y = e.reshape(depthwiseTaps(e, x, k, p), outDims...)
 	case p.groups > 1 || p.batchGroups > 1:
 		y = e.reshape(groupedIm2colDot(e, x, k, p), outDims...)
+	case p.numTaps == 1 && allOnes(p.strides):
+		// A 1x1 convolution at stride 1: the (padded) input is its own patch
+		// matrix, so no gather; the matmul reads it in place.
+		y = e.dot(x, []int{d + 1}, nil, e.reshape(k, p.inChannels, p.outChannels), []int{0}, nil)
 	default:
 		var parts []compute.Value
 		for _, rows := range splitRows(p, false) {
@@ -348,6 +355,59 @@ const convSplits = 2
 func patches(e emitter, x compute.Value, p *convParams) compute.Value {
 	g := gatherRows(e, x, p, p.batch, p.inChannels, false, [2]int{0, p.outSpatial[0]})
 	return e.reshape(g, p.batch, p.numOut, p.numTaps, p.inChannels)
+}
+
+// fullContraction reports a convolution whose only output position reads
+// the whole input: kernel as large as the unpadded, undilated input, one
+// group. GoMLX expresses the kernel gradient of every 1x1 convolution at
+// stride 1 this way (the output gradient plays the kernel).
+func (p *convParams) fullContraction() bool {
+	if p.numOut != 1 || p.groups != 1 || p.batchGroups != 1 || !allOnes(p.inputDil) {
+		return false
+	}
+	for j := range p.inSpatial {
+		if p.paddings[j] != [2]int{} || p.kernelSpatial[j] != p.inSpatial[j] || (p.kernelSpatial[j] > 1 && p.kernelDil[j] != 1) {
+			return false
+		}
+	}
+	return true
+}
+
+// lowerFullContraction computes a fullContraction convolution as one matmul,
+//
+//	out[b', c'] = sum over ci, s of x[b', ci, s] * k[ci, s, c']
+//
+// with the input transposed to [b', ci, spatial...] (the matmul wants its
+// left operand contracted on its last axes) and the kernel taken as
+// [ci, spatial..., c'], which for a kernel gradient is the output gradient
+// in the layout it arrives in: no gather, no copy of it.
+func lowerFullContraction(e emitter, input, kernel compute.Value, p *convParams) compute.Value {
+	d := len(p.inSpatial)
+	ax := p.axes
+	x := e.transpose(input, append([]int{ax.InputBatch, ax.InputChannels}, ax.InputSpatial...)...)
+	k := e.transpose(kernel, append(append([]int{ax.KernelInputChannels}, ax.KernelSpatial...), ax.KernelOutputChannels)...)
+	y := e.dot(x, seq(1, d+2), nil, k, seq(0, d+1), nil) // [b', c']
+	dims := []int{p.batch}
+	for range d {
+		dims = append(dims, 1)
+	}
+	y = e.reshape(y, append(dims, p.outChannels)...)
+	perm := make([]int, d+2)
+	perm[ax.OutputBatch] = 0
+	for j, a := range ax.OutputSpatial {
+		perm[a] = 1 + j
+	}
+	perm[ax.OutputChannels] = d + 1
+	return e.transpose(y, perm...)
+}
+
+func allOnes(v []int) bool {
+	for _, x := range v {
+		if x != 1 {
+			return false
+		}
+	}
+	return true
 }
 
 // lowerWeightGradConv handles convolutions whose kernel is larger than their
