@@ -377,16 +377,25 @@ func (p *convParams) fullContraction() bool {
 //
 //	out[b', c'] = sum over ci, s of x[b', ci, s] * k[ci, s, c']
 //
-// with the input transposed to [b', ci, spatial...] (the matmul wants its
-// left operand contracted on its last axes) and the kernel taken as
-// [ci, spatial..., c'], which for a kernel gradient is the output gradient
-// in the layout it arrives in: no gather, no copy of it.
+// The Go backend's matmul reads its right operand in place when it is
+// contracted on its leading axes, but transposes a left operand not
+// contracted on its last ones. For a kernel gradient both operands arrive
+// contracted on their leading axes (x [ci, s, b'], k [ci, s, c'] in memory),
+// so one must be transposed: the smaller, i.e. the one with fewer channels
+// left over (b' or c'), and the result (tiny) is transposed back if needed.
 func lowerFullContraction(e emitter, input, kernel compute.Value, p *convParams) compute.Value {
 	d := len(p.inSpatial)
 	ax := p.axes
-	x := e.transpose(input, append([]int{ax.InputBatch, ax.InputChannels}, ax.InputSpatial...)...)
-	k := e.transpose(kernel, append(append([]int{ax.KernelInputChannels}, ax.KernelSpatial...), ax.KernelOutputChannels)...)
-	y := e.dot(x, seq(1, d+2), nil, k, seq(0, d+1), nil) // [b', c']
+	var y compute.Value // [b', c']
+	if p.outChannels < p.batch {
+		k := e.transpose(kernel, append([]int{ax.KernelOutputChannels, ax.KernelInputChannels}, ax.KernelSpatial...)...)
+		x := e.transpose(input, append(append([]int{ax.InputChannels}, ax.InputSpatial...), ax.InputBatch)...)
+		y = e.transpose(e.dot(k, seq(1, d+2), nil, x, seq(0, d+1), nil), 1, 0)
+	} else {
+		x := e.transpose(input, append([]int{ax.InputBatch, ax.InputChannels}, ax.InputSpatial...)...)
+		k := e.transpose(kernel, append(append([]int{ax.KernelInputChannels}, ax.KernelSpatial...), ax.KernelOutputChannels)...)
+		y = e.dot(x, seq(1, d+2), nil, k, seq(0, d+1), nil)
+	}
 	dims := []int{p.batch}
 	for range d {
 		dims = append(dims, 1)
