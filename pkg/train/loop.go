@@ -141,6 +141,9 @@ func Run(ctx context.Context, cfg Config) (*History, error) {
 				return &state.History, fmt.Errorf("epoch %d step %d: %w", epoch+1, step+1, err)
 			}
 			l := float64(tensors.ToScalar[float32](metrics[0]))
+			for _, m := range metrics { // free now rather than at the garbage collector's pace
+				m.MustFinalizeAll()
+			}
 			step++
 			if math.IsNaN(l) || math.IsInf(l, 0) {
 				return &state.History, fmt.Errorf("epoch %d step %d: %w (%v); stopping (the last checkpoint, if any, holds epoch %d)",

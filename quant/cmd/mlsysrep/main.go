@@ -56,6 +56,9 @@ func run(args []string) error {
 	if len(args) == 0 {
 		return fmt.Errorf("%w: no command given", errUsage)
 	}
+	if _, err := startProfiler(); err != nil {
+		return err
+	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "demo":
