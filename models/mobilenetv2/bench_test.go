@@ -2,7 +2,6 @@ package mobilenetv2
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"testing"
 
 	"github.com/gomlx/gomlx/core/tensors"
@@ -10,24 +9,10 @@ import (
 	"github.com/gomlx/gomlx/ml/train"
 	"github.com/gomlx/gomlx/ml/train/loss"
 	"github.com/gomlx/gomlx/ml/train/optimizer"
+	"github.com/mlsysrep/mlsysrep/models/internal/modeltest"
 	"github.com/mlsysrep/mlsysrep/pkg/backend/purego"
 	"github.com/mlsysrep/mlsysrep/pkg/quant"
 )
-
-func randomBatch(rng *rand.Rand, batch int) train.Batch {
-	images := make([]float32, batch*32*32*3)
-	for i := range images {
-		images[i] = float32(rng.NormFloat64())
-	}
-	labels := make([]int32, batch)
-	for i := range labels {
-		labels[i] = int32(rng.IntN(10))
-	}
-	return train.Batch{
-		Inputs: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(images, batch, 32, 32, 3)},
-		Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(labels, batch, 1)},
-	}
-}
 
 // BenchmarkTrainStep times one SGD training step of the CIFAR MobileNetV2 at
 // the quick preset's width 0.5 and batch 96, in full precision and with
@@ -49,13 +34,18 @@ func BenchmarkTrainStep(b *testing.B) {
 			store := model.NewStore()
 			trainer := train.NewTrainer(backend, store, cfg.ModelFn(), loss.SparseCategoricalCrossEntropyLogits,
 				optimizer.StochasticGradientDescent(), nil, nil)
-			rng := rand.New(rand.NewPCG(1, 1))
-			if _, err := trainer.TrainStep(randomBatch(rng, batch)); err != nil { // compile
+			seed := uint64(1)
+			newBatch := func() train.Batch {
+				seed++
+				images, labels := modeltest.Images(batch, 32, 10, seed)
+				return train.Batch{Inputs: []*tensors.Tensor{images}, Labels: []*tensors.Tensor{labels}}
+			}
+			if _, err := trainer.TrainStep(newBatch()); err != nil { // compile
 				b.Fatal(err)
 			}
 			for b.Loop() {
 				b.StopTimer()
-				next := randomBatch(rng, batch)
+				next := newBatch()
 				b.StartTimer()
 				if _, err := trainer.TrainStep(next); err != nil {
 					b.Fatal(err)

@@ -167,7 +167,13 @@ func lowerConv(e emitter, input, kernel compute.Value, p *convParams) compute.Va
 		y = e.concat(1, parts...)
 	}
 
-	// Back to the requested output layout.
+	return toOutputLayout(e, y, ax)
+}
+
+// toOutputLayout transposes y [batch, spatial..., channels] to the output
+// layout the convolution was asked for.
+func toOutputLayout(e emitter, y compute.Value, ax compute.ConvolveAxesConfig) compute.Value {
+	d := len(ax.OutputSpatial)
 	perm := make([]int, d+2)
 	perm[ax.OutputBatch] = 0
 	for j, a := range ax.OutputSpatial {
@@ -400,14 +406,7 @@ func lowerFullContraction(e emitter, input, kernel compute.Value, p *convParams)
 	for range d {
 		dims = append(dims, 1)
 	}
-	y = e.reshape(y, append(dims, p.outChannels)...)
-	perm := make([]int, d+2)
-	perm[ax.OutputBatch] = 0
-	for j, a := range ax.OutputSpatial {
-		perm[a] = 1 + j
-	}
-	perm[ax.OutputChannels] = d + 1
-	return e.transpose(y, perm...)
+	return toOutputLayout(e, e.reshape(y, append(dims, p.outChannels)...), ax)
 }
 
 func allOnes(v []int) bool {
