@@ -80,13 +80,14 @@ func (b *DepthwiseBuilder) Done() *graph.Node {
 // layer (with the crops, Pad was 15% of MobileNetV2's training step on the
 // Go backend; BENCHMARKS.md).
 func depthwise(x, w *graph.Node, k, stride int) *graph.Node {
+	weight := func(dy, dx int) *graph.Node { return tap(w, dy, dx) }
 	if stride != 1 {
-		return tapSum(x, k, stride, func(dy, dx int) *graph.Node { return tap(w, dy, dx) })
+		return tapSum(x, k, stride, weight)
 	}
 	// y = tapSum(StopGradient(x)) + (t - StopGradient(t)), t = x with a custom
 	// gradient: the added term is an exact zero forward, and its gradient
 	// with respect to x is the transposed convolution of y's gradient.
-	y := tapSum(graph.StopGradient(x), k, 1, func(dy, dx int) *graph.Node { return tap(w, dy, dx) })
+	y := tapSum(graph.StopGradient(x), k, 1, weight)
 	t := graph.IdentityWithCustomGradient(x, func(_, g *graph.Node) *graph.Node {
 		flipped := graph.StopGradient(w) // second-order terms are not needed
 		return tapSum(g, k, 1, func(dy, dx int) *graph.Node { return tap(flipped, k-1-dy, k-1-dx) })

@@ -23,23 +23,21 @@ func (f *function) Slice(x compute.Value, starts, limits, strides []int) (out co
 		}
 	}
 	// last is the innermost cut axis: the copied runs span it and every axis after.
-	last, run := -1, 1
+	last, empty := -1, false
 	for i := range starts {
 		if starts[i] != 0 || limits[i] != s.Dimensions[i] {
 			last = i
 		}
+		empty = empty || limits[i] == starts[i]
 	}
+	run := 0
 	if last >= 0 {
 		run = limits[last] - starts[last]
 		for _, d := range s.Dimensions[last+1:] {
 			run *= d
 		}
 	}
-	empty := false
-	for i := range starts {
-		empty = empty || limits[i] == starts[i]
-	}
-	if last < 0 || run < minGatherRun || empty {
+	if run < minGatherRun || empty {
 		axes := make([]compute.PadAxis, len(starts))
 		for i := range starts {
 			axes[i] = compute.PadAxis{Start: -starts[i], End: -(s.Dimensions[i] - limits[i])}
