@@ -16,6 +16,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	gomlxtrain "github.com/gomlx/gomlx/ml/train"
 	"github.com/gomlx/gomlx/ml/train/loss"
+	"github.com/mlsysrep/mlsysrep/pkg/hoststat"
 )
 
 // ModelFn maps images to logits.
@@ -49,6 +50,11 @@ type Epoch struct {
 	TestAccuracy float64 `json:"test_accuracy"`
 	Images       int     `json:"images"`
 	Seconds      float64 `json:"seconds"`
+	// CPUSteal is the share of the machine's CPU time that the hypervisor
+	// gave to other guests during the epoch's training (0 to 1; nil where the
+	// host does not account it, and in records from before it was measured).
+	// A slow epoch with a high steal was slowed by the host, not by us.
+	CPUSteal *float64 `json:"cpu_steal,omitempty"`
 }
 
 // History is a run's per-epoch record.
@@ -129,6 +135,8 @@ func Run(ctx context.Context, cfg Config) (*History, error) {
 			return nil, err
 		}
 		e := Epoch{Epoch: epoch + 1, LR: lr}
+		var steal hoststat.StealMeter
+		steal.Start()
 		start := time.Now()
 		lossSum, step := 0.0, 0
 		for batch, err := range cfg.Train.Iter() {
@@ -164,6 +172,9 @@ func Run(ctx context.Context, cfg Config) (*History, error) {
 			}
 		}
 		e.Seconds = time.Since(start).Seconds()
+		if f, ok := steal.Fraction(); ok {
+			e.CPUSteal = &f
+		}
 		trainSeconds += e.Seconds
 		if step > 0 {
 			e.TrainLoss = lossSum / float64(step)
@@ -176,8 +187,8 @@ func Run(ctx context.Context, cfg Config) (*History, error) {
 		state.History.WallSeconds += time.Since(start).Seconds()
 		state.Completed = epoch + 1
 		state.Schedule = cfg.Schedule.State()
-		progressf(cfg.Progress, "epoch %d/%d: lr %g, train loss %.4f, test loss %.4f, test accuracy %.2f%%, %.1f images/s\n",
-			e.Epoch, cfg.Epochs, lr, e.TrainLoss, e.TestLoss, 100*e.TestAccuracy, float64(e.Images)/e.Seconds)
+		progressf(cfg.Progress, "epoch %d/%d: lr %g, train loss %.4f, test loss %.4f, test accuracy %.2f%%, %.1f images/s%s\n",
+			e.Epoch, cfg.Epochs, lr, e.TrainLoss, e.TestLoss, 100*e.TestAccuracy, float64(e.Images)/e.Seconds, stealNote(e.CPUSteal))
 		if cfg.CheckpointDir != "" {
 			if err := SaveCheckpoint(cfg.CheckpointDir, cfg.Store, state); err != nil {
 				return &state.History, err
@@ -185,6 +196,15 @@ func Run(ctx context.Context, cfg Config) (*History, error) {
 		}
 	}
 	return &state.History, nil
+}
+
+// stealNote names the CPU steal of an epoch when it was large enough to
+// explain a slower epoch (1% or more).
+func stealNote(steal *float64) string {
+	if steal == nil || *steal < 0.01 {
+		return ""
+	}
+	return fmt.Sprintf(" (host CPU steal %.0f%%)", 100**steal)
 }
 
 func progressf(w io.Writer, format string, args ...any) {

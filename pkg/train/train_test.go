@@ -6,6 +6,7 @@ import (
 	"iter"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -244,5 +245,35 @@ func TestEvaluateLoss(t *testing.T) {
 	}
 	if l < 0.8 || l > 3 || acc < 0 || acc > 1 {
 		t.Errorf("loss %g accuracy %g, want loss near ln 4 = 1.39", l, acc)
+	}
+}
+
+// TestEpochRecordsCPUSteal: on Linux every epoch carries the host's CPU steal
+// (a fraction), and the epoch line names it only when it is 1% or more.
+func TestEpochRecordsCPUSteal(t *testing.T) {
+	h, _, err := runToy(t, 1, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := h.Epochs[0].CPUSteal
+	if (s != nil) != (runtime.GOOS == "linux") {
+		t.Fatalf("steal measured = %v on %s", s != nil, runtime.GOOS)
+	}
+	if s != nil && (*s < 0 || *s > 1) {
+		t.Errorf("steal %v outside [0, 1]", *s)
+	}
+	f := func(v float64) *float64 { return &v }
+	for _, tc := range []struct {
+		steal *float64
+		want  string
+	}{
+		{nil, ""},
+		{f(0.004), ""},
+		{f(0.01), " (host CPU steal 1%)"},
+		{f(0.384), " (host CPU steal 38%)"},
+	} {
+		if got := stealNote(tc.steal); got != tc.want {
+			t.Errorf("stealNote(%v) = %q, want %q", tc.steal, got, tc.want)
+		}
 	}
 }

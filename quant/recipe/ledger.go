@@ -67,6 +67,11 @@ type Cost struct {
 	Backends    []string // distinct values over the complete records
 	Data, Seeds []string
 	Commits     []string // "(dirty tree)" appended where the tree was dirty
+	// CPUSteal is the host's CPU steal over the training epochs that measured
+	// it (weighted by their seconds), which StealEpochs of Epochs did: images/s
+	// fell by about as much as the hypervisor took.
+	CPUSteal            float64
+	StealEpochs, Epochs int
 }
 
 // Cost sums the table's complete records, counting the cells the result's
@@ -91,7 +96,7 @@ func (r *Result) CostOf(keep func(cell string) bool) Cost {
 			c.Missing = append(c.Missing, cell.Name)
 		}
 	}
-	var trainImages, trainSeconds float64
+	var trainImages, trainSeconds, stolen, stealSeconds float64
 	sets := [4]map[string]bool{{}, {}, {}, {}}
 	for name, rec := range r.Records {
 		if !rec.Complete || !keep(name) {
@@ -100,6 +105,12 @@ func (r *Result) CostOf(keep func(cell string) bool) Cost {
 		for _, e := range rec.Curve {
 			trainImages += float64(e.Images)
 			trainSeconds += e.Seconds
+			c.Epochs++
+			if e.CPUSteal != nil {
+				c.StealEpochs++
+				stolen += *e.CPUSteal * e.Seconds
+				stealSeconds += e.Seconds
+			}
 		}
 		w, estimated := rec.Seconds()
 		c.Seconds += w
@@ -116,6 +127,9 @@ func (r *Result) CostOf(keep func(cell string) bool) Cost {
 	}
 	if trainSeconds > 0 {
 		c.ImagesPerS = trainImages / trainSeconds
+	}
+	if stealSeconds > 0 {
+		c.CPUSteal = stolen / stealSeconds
 	}
 	c.Backends, c.Data, c.Seeds, c.Commits = sorted(sets[0]), sorted(sets[1]), sorted(sets[2]), sorted(sets[3])
 	return c
@@ -134,6 +148,9 @@ func (r *Result) CostsOf(keep func(cell string) bool) string {
 	}
 	if c.ImagesPerS > 0 {
 		fmt.Fprintf(&b, "; training %.1f images/s", c.ImagesPerS)
+	}
+	if c.StealEpochs > 0 {
+		fmt.Fprintf(&b, " (host CPU steal %.0f%% over the %d of %d epochs that measured it)", 100*c.CPUSteal, c.StealEpochs, c.Epochs)
 	}
 	b.WriteString(".\n")
 	if c.Done > 0 {

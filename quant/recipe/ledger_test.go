@@ -1,6 +1,7 @@
 package recipe
 
 import (
+	"math"
 	"strings"
 	"testing"
 
@@ -66,5 +67,34 @@ func TestHours(t *testing.T) {
 		if got := hours(tc.s); got != tc.want {
 			t.Errorf("hours(%v) = %q, want %q", tc.s, got, tc.want)
 		}
+	}
+}
+
+// TestCostWeighsCPUSteal: the steal is weighted by the seconds of the epochs
+// that measured it; records from before it was measured count as not
+// measured, not as zero.
+func TestCostWeighsCPUSteal(t *testing.T) {
+	dir := t.TempDir()
+	f := func(v float64) *float64 { return &v }
+	for cell, curve := range map[string][]train.Epoch{
+		"resnet18/dorefa:w6a6g6": {{Epoch: 1, Images: 100, Seconds: 10}, {Epoch: 2, Images: 100, Seconds: 10, CPUSteal: f(0.5)}},
+		"resnet18/dorefa:w2a2g2": {{Epoch: 1, Images: 300, Seconds: 30, CPUSteal: f(0.1)}},
+	} {
+		r := &report.Record{Table: "dorefa", Cell: cell, Preset: Quick, Backend: "purego", Data: "d", Seed: 1,
+			Final: 50, Complete: true, WallSeconds: 60, Commit: "c", Curve: curve}
+		if err := r.Save(dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := LoadResult("dorefa", Quick, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Cost()
+	if c.StealEpochs != 2 || c.Epochs != 3 || math.Abs(c.CPUSteal-(0.5*10+0.1*30)/40) > 1e-12 {
+		t.Errorf("steal %v over %d of %d epochs, want 0.2 over 2 of 3", c.CPUSteal, c.StealEpochs, c.Epochs)
+	}
+	if want := "training 10.0 images/s (host CPU steal 20% over the 2 of 3 epochs that measured it)."; !strings.Contains(res.Costs(), want) {
+		t.Errorf("costs lack %q:\n%s", want, res.Costs())
 	}
 }
