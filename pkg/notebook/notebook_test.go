@@ -13,6 +13,7 @@ import (
 	"github.com/janpfeifer/must"
 	"github.com/mlsysrep/mlsysrep/pkg/quant"
 	"github.com/mlsysrep/mlsysrep/pkg/report"
+	"github.com/mlsysrep/mlsysrep/pkg/train"
 	"github.com/mlsysrep/mlsysrep/quant/recipe"
 )
 
@@ -87,10 +88,12 @@ func TestTableHTML(t *testing.T) {
 	}
 	r := &report.Record{Cell: "resnet18/ptq:w4a4", Final: 77, Complete: true, Data: "d", Preset: "smoke", Backend: "b", Seed: 1, Commit: "abc"}
 	r.SetReference("78.86")
-	fp := &report.Record{Cell: "resnet18/fp", Final: 80, Complete: true, EpochsRun: 1, ModelSize: "width 0.125", WallSeconds: 3}
+	steal := 0.25
+	fp := &report.Record{Cell: "resnet18/fp", Final: 80, Complete: true, EpochsRun: 1, ModelSize: "width 0.125", WallSeconds: 3,
+		Curve: []train.Epoch{{Epoch: 1, Images: 30, Seconds: 3, CPUSteal: &steal}}}
 	h := TableHTML(&recipe.Result{Table: tb, Records: map[string]*report.Record{r.Cell: r, fp.Cell: fp}})
 	for _, want := range []string{`class="mlsysrep-table"`, "77.00", "-1.86", "FP model <b>resnet18/fp</b>", "beyond the reference",
-		"Cells with a record: 1 of 60", "commit abc"} {
+		"Cells with a record: 1 of 60", "training 10.0 images/s (host CPU steal 25% over the 1 of 1 epochs that measured it)", "commit abc"} {
 		if !strings.Contains(h, want) {
 			t.Errorf("table HTML lacks %q", want)
 		}

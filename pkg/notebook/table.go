@@ -88,6 +88,7 @@ func TableHTML(res *recipe.Result) string {
 	if c.ImagesPerS > 0 {
 		fmt.Fprintf(&b, "; training %.1f images/s", c.ImagesPerS)
 	}
+	b.WriteString(html.EscapeString(c.StealNote()))
 	if len(c.Commits) > 0 {
 		fmt.Fprintf(&b, "; commit %s", html.EscapeString(strings.Join(c.Commits, ", ")))
 	}

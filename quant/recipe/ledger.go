@@ -135,6 +135,15 @@ func (r *Result) CostOf(keep func(cell string) bool) Cost {
 	return c
 }
 
+// StealNote is the host CPU steal that images/s figures should be read with,
+// as a parenthesis to append to them ("" when no epoch measured it).
+func (c Cost) StealNote() string {
+	if c.StealEpochs == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (host CPU steal %.0f%% over the %d of %d epochs that measured it)", 100*c.CPUSteal, c.StealEpochs, c.Epochs)
+}
+
 // Costs renders Cost as a Markdown list.
 func (r *Result) Costs() string { return r.CostsOf(nil) }
 
@@ -149,9 +158,7 @@ func (r *Result) CostsOf(keep func(cell string) bool) string {
 	if c.ImagesPerS > 0 {
 		fmt.Fprintf(&b, "; training %.1f images/s", c.ImagesPerS)
 	}
-	if c.StealEpochs > 0 {
-		fmt.Fprintf(&b, " (host CPU steal %.0f%% over the %d of %d epochs that measured it)", 100*c.CPUSteal, c.StealEpochs, c.Epochs)
-	}
+	b.WriteString(c.StealNote())
 	b.WriteString(".\n")
 	if c.Done > 0 {
 		fmt.Fprintf(&b, "- Backend: %s; data: %s; seed: %s; commit: %s.\n", strings.Join(c.Backends, ", "),
