@@ -43,9 +43,13 @@ type Config struct {
 
 // Epoch is what one epoch produced.
 type Epoch struct {
-	Epoch        int     `json:"epoch"` // 1-based
-	LR           float64 `json:"lr"`
-	TrainLoss    float64 `json:"train_loss"`
+	Epoch int     `json:"epoch"` // 1-based
+	LR    float64 `json:"lr"`
+	// TrainLoss is the mean of the minimized objective over the epoch's
+	// batches: cross-entropy plus any regularization term the model adds
+	// (PACT's lambda*sum(alpha^2), for one).
+	TrainLoss float64 `json:"train_loss"`
+	// TestLoss is the mean cross-entropy on the evaluation set, alone.
 	TestLoss     float64 `json:"test_loss"`
 	TestAccuracy float64 `json:"test_accuracy"`
 	Images       int     `json:"images"`
