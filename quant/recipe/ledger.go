@@ -29,6 +29,7 @@ func Ledger(preset, dir string, tables []string, regenerate string) (string, err
 	b.WriteString("SVHN cells (the dorefa table's SVHN column, the dorefa-svhn table) are not run and not counted: no SVHN copy exists where this ledger is produced.\n\n")
 	b.WriteString("| table | cells run | wall time | training images/s |\n|---|---|---|---|\n")
 	results := make([]*Result, len(tables))
+	missing := 0 // CIFAR cells without a complete record, over all tables
 	for i, name := range tables {
 		res, err := LoadResult(name, preset, dir)
 		if err != nil {
@@ -41,6 +42,7 @@ func Ledger(preset, dir string, tables []string, regenerate string) (string, err
 			rate = fmt.Sprintf("%.1f", c.ImagesPerS)
 		}
 		fmt.Fprintf(&b, "| [%s](#%s) | %d of %d | %s | %s |\n", name, name, c.Done, c.Cells, hours(c.Seconds), rate)
+		missing += len(c.Missing)
 	}
 	for i, name := range tables {
 		res := results[i]
@@ -49,8 +51,19 @@ func Ledger(preset, dir string, tables []string, regenerate string) (string, err
 		b.WriteString("\n")
 		b.WriteString(res.CostsOf(onCIFAR))
 	}
-	b.WriteString("\nTo run or resume the cells not run yet (each finished cell writes its record at once; an interrupted one resumes from its last epoch), then regenerate this file:\n\n    make ledger\n")
+	b.WriteString(ledgerFooter(missing))
 	return b.String(), nil
+}
+
+// ledgerFooter says how to continue the ledger while CIFAR cells are
+// missing, and how to reproduce it once none is: telling a reader to "run
+// the cells not run yet" of a complete ledger would send them looking for
+// cells that do not exist.
+func ledgerFooter(missing int) string {
+	if missing > 0 {
+		return "\nTo run or resume the cells not run yet (each finished cell writes its record at once; an interrupted one resumes from its last epoch), then regenerate this file:\n\n    make ledger\n"
+	}
+	return "\nEvery CIFAR cell has a record. To reproduce the ledger, move `results/quick/` aside and run (finished cells are reused and an interrupted one resumes from its last epoch, so it can be stopped and restarted at will):\n\n    make ledger\n"
 }
 
 // onCIFAR keeps the cells (and FP models) that train on CIFAR-10: the

@@ -37,6 +37,7 @@ func TestLedgerCountsCIFARCellsOnly(t *testing.T) {
 		"commit: abc (dirty tree).",
 		"- Not run yet (3): resnet18/dorefa:w2a2g2 mobilenetv2/dorefa:w2a2g2 mobilenetv2/dorefa:w6a6g6.",
 		"regenerate-command",
+		"To run or resume the cells not run yet",
 		"make ledger",
 	} {
 		if !strings.Contains(got, want) {
@@ -56,6 +57,25 @@ func TestLedgerCountsCIFARCellsOnly(t *testing.T) {
 	}
 	if c := res.Cost(); c.Cells != 6 || c.Done != 2 {
 		t.Errorf("Cost() = %d of %d cells, want 2 of 6", c.Done, c.Cells)
+	}
+}
+
+// TestLedgerFooterOnceComplete: a ledger with every CIFAR cell recorded says
+// so and how to reproduce it, instead of pointing at cells not run yet.
+func TestLedgerFooterOnceComplete(t *testing.T) {
+	dir := t.TempDir()
+	for _, cell := range []string{"resnet18/dorefa:w2a2g2", "resnet18/dorefa:w6a6g6", "mobilenetv2/dorefa:w2a2g2", "mobilenetv2/dorefa:w6a6g6"} {
+		saveRecord(t, dir, cell, true, false, 60, "abc")
+	}
+	got, err := Ledger(Quick, dir, []string{"dorefa"}, "regenerate-command")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got, "| 4 of 4 |") || !strings.Contains(got, "Every CIFAR cell has a record.") || !strings.Contains(got, "make ledger") {
+		t.Errorf("complete ledger lacks its count or reproduce footer:\n%s", got)
+	}
+	if strings.Contains(got, "cells not run yet") || strings.Contains(got, "Not run yet") {
+		t.Errorf("complete ledger still points at cells not run yet:\n%s", got)
 	}
 }
 
