@@ -51,19 +51,19 @@ func Ledger(preset, dir string, tables []string, regenerate string) (string, err
 		b.WriteString("\n")
 		b.WriteString(res.CostsOf(onCIFAR))
 	}
-	b.WriteString(ledgerFooter(missing))
+	b.WriteString(ledgerFooter(dir+"/"+preset, missing))
 	return b.String(), nil
 }
 
 // ledgerFooter says how to continue the ledger while CIFAR cells are
 // missing, and how to reproduce it once none is: telling a reader to "run
 // the cells not run yet" of a complete ledger would send them looking for
-// cells that do not exist.
-func ledgerFooter(missing int) string {
+// cells that do not exist. records is the folder the ledger was read from.
+func ledgerFooter(records string, missing int) string {
 	if missing > 0 {
 		return "\nTo run or resume the cells not run yet (each finished cell writes its record at once; an interrupted one resumes from its last epoch), then regenerate this file:\n\n    make ledger\n"
 	}
-	return "\nEvery CIFAR cell has a record. To reproduce the ledger, move `results/quick/` aside and run (finished cells are reused and an interrupted one resumes from its last epoch, so it can be stopped and restarted at will):\n\n    make ledger\n"
+	return "\nEvery CIFAR cell has a record. To reproduce the ledger, move `" + records + "/` aside and run (finished cells are reused and an interrupted one resumes from its last epoch, so it can be stopped and restarted at will):\n\n    make ledger\n"
 }
 
 // onCIFAR keeps the cells (and FP models) that train on CIFAR-10: the
