@@ -14,7 +14,7 @@ MLSYSREP_ARCHIVES ?= $(firstword $(wildcard ../shared/data) $(HOME)/mlsysrep-arc
 export MLSYSREP_ARCHIVES
 PRESET ?= smoke
 
-.PHONY: all setup setup-jupyter setup-gonb setup-tools setup-xla run demo ledger results notebooks notebooks-clean test check fmt vet staticcheck unit bench bench-pytorch
+.PHONY: all setup setup-jupyter setup-gonb setup-tools setup-xla run demo ledger results notebooks notebooks-clean test check fmt vet staticcheck unit bench bench-compare bench-pytorch
 
 all: test
 
@@ -103,14 +103,28 @@ vet:
 staticcheck:
 	$(GO) tool staticcheck ./...
 
+# Then the quantizer, model and training tests again on engine v2, and the
+# engine's tests on each forced kernel path (the kernels' own tests already
+# run every path the CPU has).
 unit:
 	$(GO) test -count=1 ./...
+	MLSYSREP_TEST_ENGINE=purego:v2 $(GO) test -count=1 ./pkg/quant/ ./pkg/train/ ./models/...
+	MLSYSREP_KERNELS=avx2 $(GO) test -count=1 ./pkg/backend/engine/
+	MLSYSREP_KERNELS=generic $(GO) test -count=1 ./pkg/backend/engine/
 
-## bench: the engine benchmarks of BENCHMARKS.md.
+## bench: the engine benchmarks of BENCHMARKS.md, engines v1 and v2
+## (MLSYSREP_BENCH_ENGINES=... to choose others).
 bench:
-	$(GO) test -run '^$$' -bench 'Conv3x3' -benchtime 5x ./pkg/backend/purego/
+	$(GO) test -run '^$$' -bench 'FMAPeak|Conv2DForward' -benchtime 10x ./pkg/backend/kernels/
+	$(GO) test -run '^$$' -bench 'Conv3x3' -benchtime 5x ./pkg/backend/engine/
 	$(GO) test -run '^$$' -bench 'TrainStep' -benchtime 5x ./models/resnet/
 	$(GO) test -run '^$$' -bench 'TrainStep' -benchtime 3x ./models/mobilenetv2/
+
+## bench-compare: engine v2 against PyTorch on this CPU, back to back, with
+## the host's CPU steal read around each side; prints the BENCHMARKS.md table.
+## Needs Debian's python3-torch.
+bench-compare:
+	/usr/bin/python3 pkg/backend/engine/testdata/compare.py
 
 bench-pytorch:
 	/usr/bin/python3 models/resnet/testdata/pytorch_trainstep.py --threads $$(nproc)

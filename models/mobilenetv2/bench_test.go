@@ -10,48 +10,51 @@ import (
 	"github.com/gomlx/gomlx/ml/train/loss"
 	"github.com/gomlx/gomlx/ml/train/optimizer"
 	"github.com/mlsysrep/mlsysrep/models/internal/modeltest"
-	"github.com/mlsysrep/mlsysrep/pkg/backend/purego"
+	"github.com/mlsysrep/mlsysrep/pkg/backend"
 	"github.com/mlsysrep/mlsysrep/pkg/quant"
 )
 
 // BenchmarkTrainStep times one SGD training step of the CIFAR MobileNetV2 at
 // the quick preset's width 0.5 and batch 96, in full precision and with
-// DoReFa W6A6G6 quantizers placed (the quick MobileNetV2 runs), on our engine.
+// DoReFa W6A6G6 quantizers placed (the quick MobileNetV2 runs), on each
+// engine named by MLSYSREP_BENCH_ENGINES (default "purego:v1,purego:v2").
 func BenchmarkTrainStep(b *testing.B) {
-	backend, err := purego.New("")
+	names, backends, err := backend.BenchEngines("purego:v1,purego:v2")
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, method := range []string{"fp", "dorefa:w6a6g6"} {
-		q, err := quant.ParseConfig(method)
-		if err != nil {
-			b.Fatal(err)
-		}
-		const batch = 96
-		b.Run(fmt.Sprintf("purego/width=0.5/batch=%d/%s", batch, method), func(b *testing.B) {
-			cfg := Default
-			cfg.Width, cfg.Quant = 0.5, q
-			store := model.NewStore()
-			trainer := train.NewTrainer(backend, store, cfg.ModelFn(), loss.SparseCategoricalCrossEntropyLogits,
-				optimizer.StochasticGradientDescent(), nil, nil)
-			seed := uint64(1)
-			newBatch := func() train.Batch {
-				seed++
-				images, labels := modeltest.Images(batch, 32, 10, seed)
-				return train.Batch{Inputs: []*tensors.Tensor{images}, Labels: []*tensors.Tensor{labels}}
-			}
-			if _, err := trainer.TrainStep(newBatch()); err != nil { // compile
+	for bi, be := range backends {
+		for _, method := range []string{"fp", "dorefa:w6a6g6"} {
+			q, err := quant.ParseConfig(method)
+			if err != nil {
 				b.Fatal(err)
 			}
-			for b.Loop() {
-				b.StopTimer()
-				next := newBatch()
-				b.StartTimer()
-				if _, err := trainer.TrainStep(next); err != nil {
+			const batch = 96
+			b.Run(fmt.Sprintf("%s/width=0.5/batch=%d/%s", names[bi], batch, method), func(b *testing.B) {
+				cfg := Default
+				cfg.Width, cfg.Quant = 0.5, q
+				store := model.NewStore()
+				trainer := train.NewTrainer(be, store, cfg.ModelFn(), loss.SparseCategoricalCrossEntropyLogits,
+					optimizer.StochasticGradientDescent(), nil, nil)
+				seed := uint64(1)
+				newBatch := func() train.Batch {
+					seed++
+					images, labels := modeltest.Images(batch, 32, 10, seed)
+					return train.Batch{Inputs: []*tensors.Tensor{images}, Labels: []*tensors.Tensor{labels}}
+				}
+				if _, err := trainer.TrainStep(newBatch()); err != nil { // compile
 					b.Fatal(err)
 				}
-			}
-			b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "images/s")
-		})
+				for b.Loop() {
+					b.StopTimer()
+					next := newBatch()
+					b.StartTimer()
+					if _, err := trainer.TrainStep(next); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "images/s")
+			})
+		}
 	}
 }

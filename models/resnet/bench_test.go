@@ -3,16 +3,14 @@ package resnet
 import (
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"testing"
 
-	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/train"
 	"github.com/gomlx/gomlx/ml/train/loss"
 	"github.com/gomlx/gomlx/ml/train/optimizer"
-	"github.com/mlsysrep/mlsysrep/pkg/backend/purego"
+	"github.com/mlsysrep/mlsysrep/pkg/backend"
 )
 
 func randomBatch(rng *rand.Rand, batch int) train.Batch {
@@ -31,28 +29,19 @@ func randomBatch(rng *rand.Rand, batch int) train.Batch {
 }
 
 // BenchmarkTrainStep times one SGD training step of the CIFAR ResNet-18 at
-// full and 1/4 width, batch 32 and 128, on our engine; with
-// MLSYSREP_BENCH_DIRECT=1 also on our engine configured to keep the Go
-// backend's direct convolution ("purego:directconv": the stock Go backend
-// itself cannot train it, it lacks the batch-norm ops), at 1/4 width only (a
-// full-width step takes minutes there).
+// full and 1/4 width, batch 32 and 128, on each engine named by
+// MLSYSREP_BENCH_ENGINES (default "purego:v1,purego:v2"). The
+// engine "purego:directconv" (the Go backend's direct convolution: the stock
+// Go backend itself cannot train this network, it lacks the batch-norm ops)
+// runs at 1/4 width only: a full-width step takes minutes there.
 func BenchmarkTrainStep(b *testing.B) {
-	ours, err := purego.New("")
+	names, backends, err := backend.BenchEngines("purego:v1,purego:v2")
 	if err != nil {
 		b.Fatal(err)
 	}
-	names := []string{"purego"}
-	backends := []compute.Backend{ours}
-	if os.Getenv("MLSYSREP_BENCH_DIRECT") == "1" {
-		direct, err := purego.New("directconv")
-		if err != nil {
-			b.Fatal(err)
-		}
-		names, backends = append(names, "purego:directconv"), append(backends, direct)
-	}
-	for bi, backend := range backends {
+	for bi, be := range backends {
 		for _, width := range []float64{1, 0.25} {
-			if backend != ours && width != 0.25 {
+			if names[bi] == "purego:directconv" && width != 0.25 {
 				continue
 			}
 			for _, batch := range []int{32, 128} {
@@ -61,7 +50,7 @@ func BenchmarkTrainStep(b *testing.B) {
 					cfg := Default
 					cfg.Width = width
 					store := model.NewStore()
-					trainer := train.NewTrainer(backend, store, cfg.ModelFn(), loss.SparseCategoricalCrossEntropyLogits,
+					trainer := train.NewTrainer(be, store, cfg.ModelFn(), loss.SparseCategoricalCrossEntropyLogits,
 						optimizer.StochasticGradientDescent(), nil, nil)
 					rng := rand.New(rand.NewPCG(1, 1))
 					if _, err := trainer.TrainStep(randomBatch(rng, batch)); err != nil { // compile

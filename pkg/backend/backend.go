@@ -7,8 +7,11 @@
 //  2. else XLA/PJRT, when one of its plugins is installed (CUDA before CPU);
 //  3. else mlsysrep's pure-Go engine ("purego"), which needs nothing installed.
 //
-// Names: "purego" (our engine), "go" (GoMLX's stock Go backend, with its slow
-// direct convolution), "xla" (the first XLA plugin found), "xla:cpu",
+// Names: "purego" (our engine; "purego:v1" names today's engine explicitly,
+// "purego:v2" the graph executor with native kernels that is replacing it,
+// see package engine, and "purego:v2-nonative" the same executor with its
+// kernels off), "go" (GoMLX's stock Go backend, with its slow direct
+// convolution), "xla" (the first XLA plugin found), "xla:cpu",
 // "xla:cuda", or "xla:/absolute/path/to/plugin.so". Nothing is ever
 // downloaded here: XLA plugins are installed on request with InstallXLA (the
 // runner's setup-xla command, `make setup-xla`).
@@ -23,6 +26,7 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/gobackend"
+	"github.com/mlsysrep/mlsysrep/pkg/backend/engine"
 	"github.com/mlsysrep/mlsysrep/pkg/backend/purego"
 )
 
@@ -32,7 +36,8 @@ const EnvVar = compute.ConfigEnvVar
 // Names lists the backend names Select accepts (XLA names only when this
 // binary was built with XLA support).
 func Names() []string {
-	names := []string{purego.BackendName, gobackend.BackendName}
+	names := []string{purego.BackendName, purego.BackendName + ":v1", purego.BackendName + ":v2",
+		purego.BackendName + ":v2-nonative", gobackend.BackendName}
 	if xlaBuiltIn {
 		names = append(names, "xla", "xla:cpu", "xla:cuda", "xla:/path/to/plugin.so")
 	}
@@ -65,7 +70,7 @@ func Select(name string) (compute.Backend, string, error) {
 	)
 	switch kind {
 	case purego.BackendName:
-		b, err = purego.New(config)
+		b, err = newPurego(config)
 	case gobackend.BackendName:
 		b, err = gobackend.New(config)
 	case "xla":
@@ -79,6 +84,47 @@ func Select(name string) (compute.Backend, string, error) {
 	return b, describe(b, name, source), nil
 }
 
+// BenchEnvVar names the engines the benchmarks compare, comma-separated,
+// e.g. MLSYSREP_BENCH_ENGINES=purego:v1,purego:v2.
+const BenchEnvVar = "MLSYSREP_BENCH_ENGINES"
+
+// BenchEngines returns the engines named by BenchEnvVar, else by defaults
+// (the same form), with their names.
+func BenchEngines(defaults string) ([]string, []compute.Backend, error) {
+	list := os.Getenv(BenchEnvVar)
+	if list == "" {
+		list = defaults
+	}
+	var names []string
+	var backends []compute.Backend
+	for _, name := range strings.Split(list, ",") {
+		b, _, err := Select(strings.TrimSpace(name))
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", BenchEnvVar, err)
+		}
+		names, backends = append(names, strings.TrimSpace(name)), append(backends, b)
+	}
+	return names, backends, nil
+}
+
+// TestEnvVar names the engine the project's model, quantizer and training
+// tests run on (default "purego"), so that a new engine is tested by the same
+// tests: `MLSYSREP_TEST_ENGINE=purego:v2 go test ./pkg/quant/ ./models/...`.
+const TestEnvVar = "MLSYSREP_TEST_ENGINE"
+
+// TestEngine returns the engine named by TestEnvVar.
+func TestEngine() (compute.Backend, error) {
+	name := os.Getenv(TestEnvVar)
+	if name == "" {
+		name = purego.BackendName
+	}
+	b, _, err := Select(name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", TestEnvVar, err)
+	}
+	return b, nil
+}
+
 // MustSelect is Select for notebooks and tests: it panics with the error.
 func MustSelect(name string) (compute.Backend, string) {
 	b, line, err := Select(name)
@@ -86,6 +132,22 @@ func MustSelect(name string) (compute.Backend, string) {
 		panic(err)
 	}
 	return b, line
+}
+
+// newPurego makes engine v1 ("", "v1", "directconv") or v2 ("v2",
+// "v2-nonative").
+func newPurego(config string) (compute.Backend, error) {
+	switch config {
+	case "v1":
+		return purego.New("")
+	case "v2":
+		return engine.New("")
+	case "v2-nonative":
+		return engine.New("nonative")
+	case "", "directconv":
+		return purego.New(config)
+	}
+	return nil, fmt.Errorf("purego: unknown configuration %q (valid: purego, purego:v1, purego:v2, purego:v2-nonative, purego:directconv)", config)
 }
 
 func describe(b compute.Backend, name, source string) string {
@@ -115,11 +177,18 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// RecordName is how results records name a backend: our engine says what it
-// is, other backends keep their name.
-func RecordName(name string) string {
-	if name == "purego" {
+// RecordName is how results records name a backend: our engines say which
+// they are (a record must tell engine v1's numbers from v2's), other backends
+// keep their name.
+func RecordName(b compute.Backend) string {
+	switch b := b.(type) {
+	case *purego.Backend:
 		return "purego (mlsysrep pure-Go engine)"
+	case *engine.Backend:
+		if !b.Native() {
+			return "purego:v2-nonative (mlsysrep engine v2, native kernels off)"
+		}
+		return "purego:v2 (mlsysrep engine v2)"
 	}
-	return name
+	return b.Name()
 }

@@ -14,8 +14,12 @@ func TestSelect(t *testing.T) {
 		wantErr  string
 	}{
 		{name: "purego", wantName: "purego"},
+		{name: "purego:v1", wantName: "purego"},
+		{name: "purego:v2", wantName: "purego"},
+		{name: "purego:v2-nonative", wantName: "purego"},
+		{name: "purego:v3", wantErr: `purego: unknown configuration "v3"`},
 		{name: "go", wantName: "Go Backend"},
-		{name: "tpu-please", wantErr: `unknown backend "tpu-please": valid names are purego, go`},
+		{name: "tpu-please", wantErr: `unknown backend "tpu-please": valid names are purego, purego:v1, purego:v2, purego:v2-nonative, go`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, line, err := Select(tc.name)
@@ -105,5 +109,23 @@ func TestSIMDWarning(t *testing.T) {
 	}
 	if !simdBuilt && strings.Contains(w, "GOEXPERIMENT=simd") != (runtimeIsAMD64()) {
 		t.Errorf("warning %q does not match the architecture", w)
+	}
+}
+
+func TestRecordName(t *testing.T) {
+	for name, want := range map[string]string{
+		"purego":             "purego (mlsysrep pure-Go engine)",
+		"purego:v1":          "purego (mlsysrep pure-Go engine)",
+		"purego:v2":          "purego:v2 (mlsysrep engine v2)",
+		"purego:v2-nonative": "purego:v2-nonative (mlsysrep engine v2, native kernels off)",
+		"go":                 "Go Backend",
+	} {
+		b, _, err := Select(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := RecordName(b); got != want {
+			t.Errorf("RecordName(%s) = %q, want %q", name, got, want)
+		}
 	}
 }

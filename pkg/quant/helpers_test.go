@@ -10,14 +10,15 @@ import (
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
-	"github.com/mlsysrep/mlsysrep/pkg/backend/purego"
+	"github.com/mlsysrep/mlsysrep/pkg/backend"
 )
 
-// engine runs the quantizer tests: the project's engine (a test-only
-// dependency; pkg/quant itself depends on GoMLX only), whose broadcasting
-// avoids the Go backend's partial SIMD loads (see purego/broadcast.go).
+// engine runs the quantizer tests: the project's engine, or the one
+// MLSYSREP_TEST_ENGINE names (a test-only dependency; pkg/quant itself depends
+// on GoMLX only), whose broadcasting avoids the Go backend's partial SIMD
+// loads (see purego/broadcast.go).
 var engine = sync.OnceValue(func() compute.Backend {
-	b, err := purego.New("")
+	b, err := backend.TestEngine()
 	if err != nil {
 		panic(err)
 	}

@@ -16,11 +16,12 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	gomlxtrain "github.com/gomlx/gomlx/ml/train"
-	"github.com/mlsysrep/mlsysrep/pkg/backend/purego"
+	mlsysbackend "github.com/mlsysrep/mlsysrep/pkg/backend"
 	"github.com/mlsysrep/mlsysrep/pkg/nn"
 )
 
-var engine = sync.OnceValues(func() (compute.Backend, error) { return purego.New("") })
+// engine is purego, or the engine MLSYSREP_TEST_ENGINE names.
+var engine = sync.OnceValues(mlsysbackend.TestEngine)
 
 func backend(t *testing.T) compute.Backend {
 	b, err := engine()

@@ -17,7 +17,7 @@ import (
 	"github.com/gomlx/gomlx/ml/train"
 	"github.com/gomlx/gomlx/ml/train/loss"
 	"github.com/gomlx/gomlx/ml/train/optimizer"
-	"github.com/mlsysrep/mlsysrep/pkg/backend/purego"
+	"github.com/mlsysrep/mlsysrep/pkg/backend"
 	"github.com/mlsysrep/mlsysrep/pkg/nn"
 	"github.com/mlsysrep/mlsysrep/pkg/quant"
 )
@@ -25,11 +25,11 @@ import (
 // Build is a model function.
 type Build = func(scope *model.Scope, x *graph.Node) *graph.Node
 
-// engine is one pure-Go engine for all tests: tensors stay bound to the
-// backend instance they were first used on.
-var engine = sync.OnceValues(func() (compute.Backend, error) { return purego.New("") })
+// engine is one engine for all tests (purego, or the one MLSYSREP_TEST_ENGINE
+// names): tensors stay bound to the backend instance they were first used on.
+var engine = sync.OnceValues(backend.TestEngine)
 
-// Backend is the pure-Go engine, shared by the tests.
+// Backend is the engine shared by the tests.
 func Backend(t *testing.T) compute.Backend {
 	t.Helper()
 	b, err := engine()

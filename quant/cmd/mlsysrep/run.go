@@ -101,7 +101,7 @@ func runTables(args []string) error {
 	for _, name := range tables {
 		res, err := recipe.Run(ctx, recipe.Options{Table: name, Preset: *preset, Cells: cellList,
 			Data: recipe.DataOptions{Source: source, DataDir: *dataDir, ArchiveDirs: dirs, Progress: os.Stdout},
-			Out:  *out, Backend: be, BackendName: backend.RecordName(be.Name()), Seed: *seed, Progress: os.Stdout})
+			Out:  *out, Backend: be, BackendName: backend.RecordName(be), Seed: *seed, Progress: os.Stdout})
 		if res != nil {
 			fmt.Println()
 			fmt.Println(res.Markdown())

@@ -1,38 +1,44 @@
-package purego
+package engine_test
 
 import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
 
-	"github.com/gomlx/compute"
-	"github.com/gomlx/compute/gobackend"
 	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/mlsysrep/mlsysrep/pkg/backend"
 )
 
-// benchBackends are the engines compared by the benchmarks: GoMLX's Go backend
-// (direct-loop convolution) and ours.
-func benchBackends(b *testing.B) []compute.Backend {
-	ours, err := New("")
+// BenchmarkConv3x3 is the 3x3 convolution 64->64 on 32x32 images at batch 32
+// (CIFAR ResNet-18's first stage), forward and forward+backward, on each
+// engine named by MLSYSREP_BENCH_ENGINES (default "purego:v1,purego:v2"; add
+// "go" for the Go backend's direct loop: seconds per pass).
+func BenchmarkConv3x3(b *testing.B) {
+	const batch, size, channels = 32, 32, 64
+	flops := 2.0 * batch * size * size * channels * channels * 9 // one pass
+	names, backends, err := backend.BenchEngines("purego:v1,purego:v2")
 	if err != nil {
 		b.Fatal(err)
 	}
-	return []compute.Backend{gobackend.GetBackend(), ours}
-}
-
-// BenchmarkConv3x3 is the 3x3 convolution 64->64 on 32x32 images at batch 32
-// (CIFAR ResNet-18's first stage), forward and forward+backward.
-func BenchmarkConv3x3(b *testing.B) {
-	const batch, size, channels = 32, 32, 64
-	flops := 2.0 * batch * size * size * channels * channels * 9 // one forward pass
 	rng := rand.New(rand.NewPCG(7, 8))
-	for _, backend := range benchBackends(b) {
+	random := func(dims ...int) *tensors.Tensor {
+		n := 1
+		for _, d := range dims {
+			n *= d
+		}
+		data := make([]float32, n)
+		for i := range data {
+			data[i] = float32(rng.NormFloat64())
+		}
+		return tensors.FromFlatDataAndDimensions(data, dims...)
+	}
+	for i, be := range backends {
 		// Tensors are bound to the backend they are first used on: one pair each.
-		x := randomTensor(rng, batch, size, size, channels)
-		k := randomTensor(rng, 3, 3, channels, channels)
+		x, k := random(batch, size, size, channels), random(3, 3, channels, channels)
 		for _, mode := range []string{"forward", "forward+backward"} {
-			b.Run(fmt.Sprintf("%s/%s", backend.Name(), mode), func(b *testing.B) {
-				exec, err := graph.NewExec(backend, func(x, k *graph.Node) []*graph.Node {
+			b.Run(fmt.Sprintf("%s/%s", names[i], mode), func(b *testing.B) {
+				exec, err := graph.NewExec(be, func(x, k *graph.Node) []*graph.Node {
 					y := graph.Convolve(x, k).PadSame().Done()
 					if mode == "forward" {
 						return []*graph.Node{y}
@@ -47,9 +53,8 @@ func BenchmarkConv3x3(b *testing.B) {
 				}
 				passes := 1.0
 				if mode != "forward" {
-					passes = 3 // forward, gradient wrt input, gradient wrt kernel
+					passes = 3 // forward, input gradient, kernel gradient
 				}
-				b.ResetTimer()
 				for b.Loop() {
 					outs, err := exec.Call(x, k)
 					if err != nil {

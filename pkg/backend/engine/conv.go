@@ -1,0 +1,125 @@
+package engine
+
+import (
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	"github.com/mlsysrep/mlsysrep/pkg/backend/kernels"
+)
+
+// convKernel runs a 2-D convolution with batch-first, channels-last input and
+// output (the layout the models use) on kernels.Conv2D. The kernel tensor may
+// have its axes in any order: GoMLX's input gradient at stride 1 is such a
+// convolution with the kernel's channel axes swapped, so it runs here too.
+type convKernel struct {
+	conv     kernels.Conv2D
+	outShape shapes.Shape
+	// element strides of the kernel tensor's kh, kw, input and output
+	// channel axes, for packing.
+	sKH, sKW, sCI, sCO int
+	packed             sync.Pool // *[]float32 of conv.PackedSize()
+}
+
+// convKernelFor covers ConvGeneral with 2 spatial axes, float32, no input
+// dilation (strided input gradients still go to the stock segments), no
+// groups, NHWC input and output; any kernel axis order, stride, padding and
+// kernel dilation.
+func convKernelFor(b *builder, n *node) kernel {
+	xs, ks := b.slots[n.inputs[0]].shape, b.slots[n.inputs[1]].shape
+	axes := n.args[2].(compute.ConvolveAxesConfig)
+	strides, _ := n.args[3].([]int)
+	paddings, _ := n.args[4].([][2]int)
+	inputDil, _ := n.args[5].([]int)
+	kernelDil, _ := n.args[6].([]int)
+	groups, batchGroups := n.args[7].(int), n.args[8].(int)
+	if xs.DType != dtypes.Float32 || ks.DType != dtypes.Float32 || xs.Rank() != 4 || ks.Rank() != 4 ||
+		groups != 1 || batchGroups != 1 {
+		return nil
+	}
+	nhwc := []int{1, 2}
+	if axes.InputBatch != 0 || axes.InputChannels != 3 || !slices.Equal(axes.InputSpatial, nhwc) ||
+		axes.OutputBatch != 0 || axes.OutputChannels != 3 || !slices.Equal(axes.OutputSpatial, nhwc) {
+		return nil
+	}
+	for _, d := range inputDil {
+		if d != 1 {
+			return nil
+		}
+	}
+	get := func(v []int, i int) int {
+		if len(v) == 0 {
+			return 1
+		}
+		return v[i]
+	}
+	c := kernels.Conv2D{
+		N: xs.Dimensions[0], H: xs.Dimensions[1], W: xs.Dimensions[2], C: xs.Dimensions[3],
+		KH: ks.Dimensions[axes.KernelSpatial[0]], KW: ks.Dimensions[axes.KernelSpatial[1]],
+		O:       ks.Dimensions[axes.KernelOutputChannels],
+		StrideH: get(strides, 0), StrideW: get(strides, 1),
+		DilH: get(kernelDil, 0), DilW: get(kernelDil, 1),
+	}
+	if len(paddings) == 2 {
+		c.PadTop, c.PadBottom, c.PadLeft, c.PadRight = paddings[0][0], paddings[0][1], paddings[1][0], paddings[1][1]
+	}
+	if ks.Dimensions[axes.KernelInputChannels] != c.C || c.Validate() != nil {
+		return nil
+	}
+	kstrides := make([]int, 4)
+	stride := 1
+	for axis := 3; axis >= 0; axis-- {
+		kstrides[axis] = stride
+		stride *= ks.Dimensions[axis]
+	}
+	k := &convKernel{conv: c,
+		outShape: shapes.Make(dtypes.Float32, c.N, c.OutH(), c.OutW(), c.O),
+		sKH:      kstrides[axes.KernelSpatial[0]], sKW: kstrides[axes.KernelSpatial[1]],
+		sCI: kstrides[axes.KernelInputChannels], sCO: kstrides[axes.KernelOutputChannels],
+	}
+	if out := b.slots[n.outs[0]].shape; !out.Equal(k.outShape) {
+		return nil // not the convolution this kernel computes: leave it to the stock op.
+	}
+	return k
+}
+
+func (k *convKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer, error) {
+	x, err := flat32(in[0])
+	if err != nil {
+		return nil, err
+	}
+	w, err := flat32(in[1])
+	if err != nil {
+		return nil, err
+	}
+	packed, _ := k.packed.Get().(*[]float32)
+	if packed == nil {
+		p := make([]float32, k.conv.PackedSize())
+		packed = &p
+	}
+	defer k.packed.Put(packed)
+	k.conv.PackWeights(*packed, w, k.sKH, k.sKW, k.sCI, k.sCO)
+	out, flat, err := b.inner.NewSharedBuffer(0, k.outShape)
+	if err != nil {
+		return nil, err
+	}
+	k.conv.Forward(flat.([]float32), x, *packed, runtime.GOMAXPROCS(0))
+	convRuns.Add(1)
+	return []compute.Buffer{out}, nil
+}
+
+// convRuns counts native convolutions (tests check the kernel really ran).
+var convRuns atomic.Int64
+
+// flat32 is a buffer's float32 storage, without a copy.
+func flat32(buf compute.Buffer) ([]float32, error) {
+	data, err := buf.Data()
+	if err != nil {
+		return nil, err
+	}
+	return data.([]float32), nil
+}

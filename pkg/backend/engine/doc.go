@@ -1,0 +1,27 @@
+// Package engine is mlsysrep's graph executor (engine v2): it records the
+// whole graph GoMLX builds, plans it, runs its own native kernels for the hot
+// ops and hands every other op to the v1 engine (package purego: GoMLX's Go
+// backend plus im2col convolutions and batch-norm ops).
+//
+// How a graph runs:
+//
+//  1. Recording. Every op GoMLX emits is emitted on a shadow v1 builder at once
+//     (which validates it and gives its shape) and recorded as a node. The
+//     recording methods are generated from compute.Function itself
+//     (ops_gen.go), so no op can be missed.
+//  2. Planning. At Compile the nodes are scheduled so that the ops without a
+//     native kernel form as few maximal stock segments as possible; each
+//     segment is replayed into its own v1 builder and compiled once. Native
+//     nodes run kernels from pkg/backend/kernels on the segments' buffers,
+//     without copies (a stock buffer's Data is its storage).
+//  3. Execution. Buffers are freed, or donated to the next segment, after
+//     their last use.
+//
+// A graph the planner cannot take (closures: While, If, Call, Sort) or with no
+// native op at all is compiled whole by the shadow builder: exactly the v1
+// engine. MLSYSREP_ENGINE_PROFILE=N prints, for the N-th execution of each
+// graph, a table of time per op type; it runs every stock op as its own
+// segment to time it, so it is slower than a normal run.
+package engine
+
+//go:generate go run ./internal/gen

@@ -1,0 +1,135 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/shapes"
+)
+
+// planExecutable runs a plan.
+type planExecutable struct {
+	p        *plan
+	backend  *Backend
+	names    []string
+	inShapes []shapes.Shape
+	outShape []shapes.Shape
+	prof     *profiler
+}
+
+func (pb *builder) planExecutable(p *plan) *planExecutable {
+	e := &planExecutable{p: p, backend: pb.backend}
+	for i, s := range p.params {
+		e.names = append(e.names, pb.paramNames[i])
+		e.inShapes = append(e.inShapes, pb.slots[s].shape)
+	}
+	for _, s := range p.outs {
+		e.outShape = append(e.outShape, pb.slots[s].shape)
+	}
+	if p.profile {
+		e.prof = newProfiler(pb.name)
+	}
+	return e
+}
+
+// Finalize implements compute.Executable.
+func (e *planExecutable) Finalize() {
+	for _, st := range e.p.steps {
+		if st.exec != nil {
+			st.exec.Finalize()
+		}
+	}
+}
+
+// Inputs implements compute.Executable.
+func (e *planExecutable) Inputs() ([]string, []shapes.Shape) { return e.names, e.inShapes }
+
+// Outputs implements compute.Executable.
+func (e *planExecutable) Outputs() []shapes.Shape { return e.outShape }
+
+// Execute implements compute.Executable: runs the steps in order, donating or
+// freeing each buffer the engine owns after its last use. Buffers the caller
+// did not donate are never freed or donated.
+func (e *planExecutable) Execute(inputs []compute.Buffer, donate []bool, device compute.DeviceNum) (outs []compute.Buffer, err error) {
+	p := e.p
+	if len(inputs) != len(p.params) {
+		return nil, fmt.Errorf("engine: %d inputs given, the graph takes %d", len(inputs), len(p.params))
+	}
+	bufs := make([]compute.Buffer, p.nSlots)
+	owned := make([]bool, p.nSlots)
+	defer func() {
+		if err != nil { // free what the engine owns; the caller gets nothing.
+			for s, buf := range bufs {
+				if buf != nil && owned[s] {
+					_ = buf.Finalize()
+				}
+			}
+		}
+	}()
+	for i, s := range p.params {
+		if bufs[s] != nil {
+			return nil, fmt.Errorf("engine: parameter %d given twice", i)
+		}
+		bufs[s] = unwrapBuffer(inputs[i])
+		owned[s] = i < len(donate) && donate[i]
+		if owned[s] && p.lastUse[s] < 0 {
+			_ = bufs[s].Finalize()
+			bufs[s] = nil
+		}
+	}
+	var run *profileRun
+	if e.prof != nil {
+		run = e.prof.start()
+	}
+	for k, st := range p.steps {
+		in := make([]compute.Buffer, len(st.in))
+		for i, s := range st.in {
+			if in[i] = bufs[s]; in[i] == nil {
+				return nil, fmt.Errorf("engine: step %d reads slot %d before it is written", k, s)
+			}
+		}
+		start := time.Now()
+		var res []compute.Buffer
+		if st.native != nil {
+			res, err = st.native.run(e.backend, in)
+		} else {
+			give := make([]bool, len(st.in))
+			for i, s := range st.in {
+				give[i] = owned[s] && p.lastUse[s] == k
+				if give[i] {
+					bufs[s] = nil // the segment owns it now
+				}
+			}
+			res, err = st.exec.Execute(in, give, device)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("engine: step %d (%s): %w", k, st.ops[0], err)
+		}
+		if run != nil {
+			run.add(st, time.Since(start))
+		}
+		for _, s := range st.in {
+			if buf := bufs[s]; buf != nil && owned[s] && p.lastUse[s] == k {
+				_ = buf.Finalize()
+				bufs[s] = nil
+			}
+		}
+		for i, s := range st.out {
+			if s >= 0 {
+				bufs[s], owned[s] = res[i], true
+			} else {
+				_ = res[i].Finalize()
+			}
+		}
+	}
+	if run != nil {
+		run.done()
+	}
+	outs = make([]compute.Buffer, len(p.outs))
+	for i, s := range p.outs {
+		outs[i] = e.backend.wrap(bufs[s])
+		bufs[s] = nil
+	}
+	return outs, nil
+}

@@ -1,0 +1,150 @@
+package engine
+
+import (
+	"bytes"
+	"math"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/mlsysrep/mlsysrep/pkg/backend/purego"
+)
+
+// withTestAdd makes Add native (the test kernel) for one test.
+func withTestAdd(t *testing.T) {
+	natives["Add"] = addKernelFor
+	t.Cleanup(func() { delete(natives, "Add") })
+}
+
+// TestPlanBuffers runs a graph split into stock segments and native steps
+// twice on the same inputs: the results must be right both times, and the
+// caller's (non-donated) input buffers must survive, unchanged.
+func TestPlanBuffers(t *testing.T) {
+	withTestAdd(t)
+	b := mustNew(t, "")
+	exec, err := graph.NewExec(b, func(x, y *graph.Node) []*graph.Node {
+		s := graph.Add(x, y)                  // native
+		p := graph.Mul(s, x)                  // stock, reads a native output and a parameter
+		q := graph.Add(p, y)                  // native
+		return []*graph.Node{q, graph.Neg(s)} // s is read by two later steps
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := tensors.FromValue([]float32{1, 2, 3})
+	y := tensors.FromValue([]float32{10, 20, 30})
+	for run := range 2 {
+		outs, err := exec.Call(x, y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, negS := outs[0].Value().([]float32), outs[1].Value().([]float32)
+		for i, want := range []float32{21, 64, 129} { // (x+y)*x + y
+			if q[i] != want {
+				t.Errorf("run %d: q[%d] = %v, want %v", run, i, q[i], want)
+			}
+		}
+		for i, want := range []float32{-11, -22, -33} {
+			if negS[i] != want {
+				t.Errorf("run %d: -s[%d] = %v, want %v", run, i, negS[i], want)
+			}
+		}
+	}
+	if got := x.Value().([]float32); got[0] != 1 || got[2] != 3 {
+		t.Errorf("input x changed: %v", got)
+	}
+}
+
+// TestPlanFallback: a graph returning a parameter is compiled whole by the v1
+// engine, says so under the profiler, and computes the same.
+func TestPlanFallback(t *testing.T) {
+	withTestAdd(t)
+	t.Setenv(ProfileEnvVar, "1")
+	var profile bytes.Buffer
+	profileOut = &profile
+	defer func() { profileOut = os.Stderr }()
+	exec, err := graph.NewExec(mustNew(t, ""), func(x *graph.Node) []*graph.Node {
+		return []*graph.Node{x, graph.Add(x, x)}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs, err := exec.Call(tensors.FromValue([]float32{1, 2}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := outs[1].Value().([]float32); got[0] != 2 || got[1] != 4 {
+		t.Errorf("x+x = %v", got)
+	}
+	if !strings.Contains(profile.String(), "runs whole on the v1 engine (an output is a parameter)") {
+		t.Errorf("profile output does not name the fallback:\n%s", profile.String())
+	}
+}
+
+// TestSchedule checks the planner groups ready stock ops into one segment:
+// two independent stock chains around one native op make 3 steps, not 5.
+func TestSchedule(t *testing.T) {
+	withTestAdd(t)
+	b := mustNew(t, "")
+	var steps int
+	exec, err := graph.NewExec(b, func(x, y *graph.Node) []*graph.Node {
+		a := graph.Neg(x)    // stock
+		s := graph.Add(a, y) // native
+		c := graph.Abs(y)    // stock, independent: joins the first segment
+		d := graph.Mul(s, c) // stock, after the native op
+		return []*graph.Node{d}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compiledHook = func(p *plan) { steps = len(p.steps) }
+	defer func() { compiledHook = nil }()
+	if _, err := exec.Call(tensors.FromValue([]float32{1}), tensors.FromValue([]float32{-2})); err != nil {
+		t.Fatal(err)
+	}
+	if steps != 3 {
+		t.Errorf("plan has %d steps, want 3 (stock, native, stock)", steps)
+	}
+}
+
+// TestConstantsStayInSegment: a segment computes the constants it reads
+// itself, so the v1 engine sees the same graph as when it runs whole. It
+// matters beyond speed: the v1 engine's Max against a broadcast zero treats
+// NaN differently from Max against a buffer of zeros, and training loops rely
+// on a NaN reaching the loss.
+func TestConstantsStayInSegment(t *testing.T) {
+	withTestAdd(t)
+	v1, err := purego.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(b compute.Backend) []float32 {
+		exec, err := graph.NewExec(b, func(x, y *graph.Node) *graph.Node {
+			s := graph.Add(x, y) // native on v2: the zeros below are made before it, in another segment
+			return graph.Max(s, graph.ZerosLike(x))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nan := float32(math.NaN())
+		out, err := exec.Call(tensors.FromValue([]float32{nan, 1, -1, nan}), tensors.FromValue([]float32{0, 1, -1, 2}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out[0].Value().([]float32)
+	}
+	want, got := run(v1), run(mustNew(t, ""))
+	if addRuns == 0 {
+		t.Fatal("the native Add never ran")
+	}
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Errorf("Max(x+y, 0) = %v, v1 %v", got, want)
+			break
+		}
+	}
+	t.Logf("Max(x+y, 0) = %v on both engines", got)
+}

@@ -1,0 +1,108 @@
+package engine
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+)
+
+// ProfileEnvVar names the environment variable that turns the profiler on:
+// MLSYSREP_ENGINE_PROFILE=N prints, to standard error, the time per op type
+// of the N-th execution of each graph (N >= 1; use 2 or more to skip the
+// first, cold step).
+const ProfileEnvVar = "MLSYSREP_ENGINE_PROFILE"
+
+// profileOut is where tables go (tests redirect it).
+var profileOut io.Writer = os.Stderr
+
+// profileStep reads ProfileEnvVar: 0 when profiling is off.
+func profileStep() int {
+	v := os.Getenv(ProfileEnvVar)
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		warnOnce.Do(func() {
+			fmt.Fprintf(os.Stderr, "engine: %s=%q is not a step number >= 1; profiling is off\n", ProfileEnvVar, v)
+		})
+		return 0
+	}
+	return n
+}
+
+var warnOnce sync.Once
+
+// profiler counts the executions of one graph and prints one of them.
+type profiler struct {
+	graph string
+	mu    sync.Mutex
+	runs  int
+}
+
+func newProfiler(graph string) *profiler { return &profiler{graph: graph} }
+
+// profileRun collects the times of one execution.
+type profileRun struct {
+	prof  *profiler
+	index int
+	total time.Duration
+	byOp  map[string]*opTime
+}
+
+type opTime struct {
+	op    string
+	count int
+	time  time.Duration
+}
+
+func (p *profiler) start() *profileRun {
+	p.mu.Lock()
+	p.runs++
+	index := p.runs
+	p.mu.Unlock()
+	if index != profileStep() {
+		return nil
+	}
+	return &profileRun{prof: p, index: index, byOp: map[string]*opTime{}}
+}
+
+func (r *profileRun) add(st *step, d time.Duration) {
+	op := strings.Join(st.ops, "+")
+	if st.native != nil {
+		op += " (native)"
+	}
+	t := r.byOp[op]
+	if t == nil {
+		t = &opTime{op: op}
+		r.byOp[op] = t
+	}
+	t.count++
+	t.time += d
+	r.total += d
+}
+
+// done prints the table, longest first.
+func (r *profileRun) done() {
+	ops := make([]*opTime, 0, len(r.byOp))
+	for _, t := range r.byOp {
+		ops = append(ops, t)
+	}
+	sort.Slice(ops, func(i, j int) bool { return ops[i].time > ops[j].time })
+	fmt.Fprintf(profileOut, "engine profile: graph %q, execution %d: %.2f ms in %d op types (each stock op run alone)\n",
+		r.prof.graph, r.index, ms(r.total), len(ops))
+	w := tabwriter.NewWriter(profileOut, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "op\tcount\tms\t%\t")
+	for _, t := range ops {
+		fmt.Fprintf(w, "%s\t%d\t%.3f\t%.1f\t\n", t.op, t.count, ms(t.time), 100*float64(t.time)/float64(max(r.total, 1)))
+	}
+	_ = w.Flush()
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""Engine v2 against PyTorch on the same CPU, back to back (`make bench-compare`).
+
+Runs, in this order, each phase bracketed by a read of the host's CPU steal
+(/proc/stat: a number taken while the hypervisor gives our cores away is not a
+result):
+  1. the measured fp32 peak (BenchmarkFMAPeak, pkg/backend/kernels);
+  2. the 3x3 convolution 64->64, 32x32, batch 32: our kernel alone
+     (BenchmarkConv2DForward), engines v1 and v2 through GoMLX
+     (BenchmarkConv3x3, pkg/backend/engine), then PyTorch's;
+  3. the CIFAR ResNet-18 training step (models/resnet BenchmarkTrainStep) on
+     engines v1 and v2, then PyTorch's (models/resnet/testdata/pytorch_trainstep.py).
+and prints one Markdown table: our figure, PyTorch's, the ratio, percent of the
+measured peak, and the steal during each side.
+
+Usage (from the repository root; the Makefile sets GOTOOLCHAIN/GOEXPERIMENT):
+  /usr/bin/python3 pkg/backend/engine/testdata/compare.py [--quick]
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+
+
+def steal_ticks():
+    with open("/proc/stat") as f:
+        fields = f.readline().split()[1:]
+    ticks = [int(x) for x in fields]
+    return ticks[7], sum(ticks[:8])
+
+
+class Phase:
+    """Measures the steal share of the CPU time while a block runs."""
+
+    def __enter__(self):
+        self.start = steal_ticks()
+        return self
+
+    def __exit__(self, *exc):
+        steal, total = steal_ticks()
+        d_total = max(total - self.start[1], 1)
+        self.steal = 100.0 * (steal - self.start[0]) / d_total
+
+
+BENCH_LINE = re.compile(r"^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+[\d.]+ ns/op(.*)$")
+
+
+def go_bench(pkg, pattern, benchtime, env=None):
+    """Runs go benchmarks; returns {name: {unit: value}}."""
+    cmd = ["go", "test", "-run", "^$", "-bench", pattern, "-benchtime", benchtime, pkg]
+    full_env = dict(os.environ, **(env or {}))
+    print("$", " ".join(cmd), flush=True)
+    out = subprocess.run(cmd, env=full_env, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"benchmark failed:\n{out.stdout}\n{out.stderr}")
+    results = {}
+    for line in out.stdout.splitlines():
+        m = BENCH_LINE.match(line)
+        if not m:
+            continue
+        print("  " + line.strip(), flush=True)
+        metrics = {}
+        pairs = m.group(2).split()
+        for value, unit in zip(pairs[0::2], pairs[1::2]):
+            metrics[unit] = float(value)
+        results[m.group(1)] = metrics
+    return results
+
+
+def torch_conv(threads, reps):
+    import torch
+    import torch.nn.functional as F
+
+    torch.set_num_threads(threads)
+    best = {}
+    flops = 2.0 * 32 * 32 * 32 * 64 * 64 * 9
+    for fmt in (torch.contiguous_format, torch.channels_last):
+        x = torch.randn(32, 64, 32, 32).to(memory_format=fmt)
+        w = torch.randn(64, 64, 3, 3).to(memory_format=fmt)
+        for mode in ("forward", "forward+backward"):
+            def run():
+                if mode == "forward":
+                    with torch.no_grad():
+                        F.conv2d(x, w, padding=1)
+                    return
+                xg, wg = x.detach().requires_grad_(), w.detach().requires_grad_()
+                y = F.conv2d(xg, wg, padding=1)
+                (y * y).sum().backward()
+            for _ in range(3):
+                run()
+            t0 = time.perf_counter()
+            for _ in range(reps):
+                run()
+            dt = (time.perf_counter() - t0) / reps
+            passes = 1 if mode == "forward" else 3
+            best[mode] = max(best.get(mode, 0), passes * flops / dt / 1e9)
+    return best
+
+
+def torch_trainstep(threads, steps):
+    script = os.path.join("models", "resnet", "testdata", "pytorch_trainstep.py")
+    print("$ python3", script, flush=True)
+    out = subprocess.run([sys.executable, script, "--threads", str(threads), "--steps", str(steps)],
+                         capture_output=True, text=True, check=True).stdout
+    res = {}
+    for line in out.splitlines():
+        print("  " + line, flush=True)
+        m = re.match(r"pytorch width=([\d.]+) batch=(\d+): ([\d.]+) images/s", line)
+        if m:
+            res[(float(m.group(1)), int(m.group(2)))] = float(m.group(3))
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run, not a result)")
+    args = ap.parse_args()
+    threads = os.cpu_count()
+    reps = "3x" if args.quick else "20x"
+    steps = "2x" if args.quick else "5x"
+    rows = []
+
+    with Phase() as p:
+        peak = go_bench("./pkg/backend/kernels/", "FMAPeak", "3x" if args.quick else "10x")
+    peak_gflops = next(iter(peak.values()))["GFLOP/s"]
+    rows.append(("fp32 FMA peak (AVX-512 loop)", f"{peak_gflops:.0f} GFLOP/s", "", "", "100%", f"{p.steal:.1f}%", ""))
+
+    with Phase() as p:
+        kern = go_bench("./pkg/backend/kernels/", "Conv2DForward", reps)
+        conv = go_bench("./pkg/backend/engine/", "Conv3x3", reps)
+    ours_steal = p.steal
+    with Phase() as p:
+        tconv = torch_conv(threads, 20 if not args.quick else 3)
+    torch_steal = p.steal
+
+    def conv_row(label, ours, theirs):
+        rows.append((label, f"{ours:.1f} GFLOP/s", f"{theirs:.1f} GFLOP/s", f"{ours / theirs:.2f}x",
+                     f"{100 * ours / peak_gflops:.0f}%", f"{ours_steal:.1f}%", f"{torch_steal:.1f}%"))
+
+    for name, m in kern.items():
+        if "3x3" in name or "64" in name:
+            conv_row(f"conv 3x3 64->64 forward, kernel alone ({name.split('/', 1)[-1]})", m["GFLOP/s"], tconv["forward"])
+            break
+    for name, m in conv.items():
+        mode = "forward+backward" if name.endswith("forward+backward") else "forward"
+        engine = name.split("/")[1]
+        conv_row(f"conv 3x3 64->64 {mode}, {engine}", m["GFLOP/s"], tconv[mode])
+
+    with Phase() as p:
+        steps_res = go_bench("./models/resnet/", "TrainStep/purego:v[12]/width=(0.25/batch=(32|128)|1/batch=32)$", steps)
+    ours_steal = p.steal
+    with Phase() as p:
+        tsteps = torch_trainstep(threads, 3 if args.quick else 10)
+    torch_steal = p.steal
+    for name, m in steps_res.items():
+        _, engine, width, batch = name.split("/")
+        key = (float(width.split("=")[1]), int(batch.split("=")[1]))
+        theirs = tsteps.get(key)
+        ours = m["images/s"]
+        rows.append((f"ResNet-18 train step {width} {batch}, {engine}", f"{ours:.1f} images/s",
+                     f"{theirs:.1f} images/s" if theirs else "", f"{ours / theirs:.2f}x" if theirs else "",
+                     f"{100 * m['GFLOP/s'] / peak_gflops:.0f}%", f"{ours_steal:.1f}%", f"{torch_steal:.1f}%"))
+
+    print()
+    print(f"threads: {threads}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print("| case | ours | PyTorch | ours / PyTorch | ours, % of peak | steal (ours) | steal (PyTorch) |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+package kernels
+
+import "fmt"
+
+// PackedSize returns the number of floats PackWeights writes: the output
+// channels rounded up to blocks of 32 (or 16 for a short tail) times
+// KH*KW times the input channels rounded up to a multiple of 16.
+func (c Conv2D) PackedSize() int {
+	n := 0
+	for _, b := range c.oBlocks() {
+		n += b.width
+	}
+	return n * c.KH * c.KW * c.paddedC()
+}
+
+// PackWeights reorders a convolution kernel into the layout Forward wants:
+// blocks of 32 (or, for a short tail, 16) output channels, each laid out
+// [kh][kw][ci][lane] with ci padded to a multiple of 16, so one input channel
+// of one tap is a single contiguous row of one or two SIMD vectors. Padding
+// is zero.
+//
+// The kernel is given as flat data plus the element stride of each of its
+// four logical axes (kh, kw, ci, co), so any axis order is packed without a
+// transpose first. For HWIO (kh, kw, ci, co) data the strides are
+// (KW*C*O, C*O, O, 1); for OIHW they are (KW, 1, KH*KW, C*KH*KW).
+//
+// dst must hold PackedSize() floats. The packed weights depend only on the
+// convolution's shape, not on the kernel path, and can be reused for any
+// Forward call with the same KH, KW, C and O.
+func (c Conv2D) PackWeights(dst, kernel []float32, strideKH, strideKW, strideCI, strideCO int) {
+	if c.KH < 1 || c.KW < 1 || c.C < 1 || c.O < 1 {
+		panic(fmt.Sprintf("kernels: PackWeights: bad kernel shape KH=%d KW=%d C=%d O=%d", c.KH, c.KW, c.C, c.O))
+	}
+	if n := c.PackedSize(); len(dst) < n {
+		panic(fmt.Sprintf("kernels: PackWeights: dst has %d floats, need %d", len(dst), n))
+	}
+	if strideKH < 0 || strideKW < 0 || strideCI < 0 || strideCO < 0 {
+		panic("kernels: PackWeights: negative stride")
+	}
+	last := (c.KH-1)*strideKH + (c.KW-1)*strideKW + (c.C-1)*strideCI + (c.O-1)*strideCO
+	if last >= len(kernel) {
+		panic(fmt.Sprintf("kernels: PackWeights: kernel has %d floats, strides (%d, %d, %d, %d) reach index %d",
+			len(kernel), strideKH, strideKW, strideCI, strideCO, last))
+	}
+	cp := c.paddedC()
+	for _, b := range c.oBlocks() {
+		i := b.off
+		for kh := range c.KH {
+			for kw := range c.KW {
+				for ci := range cp {
+					row := dst[i : i+b.width]
+					i += b.width
+					if ci >= c.C {
+						clear(row)
+						continue
+					}
+					src := kh*strideKH + kw*strideKW + ci*strideCI
+					for j := range row {
+						if co := b.co0 + j; co < c.O {
+							row[j] = kernel[src+co*strideCO]
+						} else {
+							row[j] = 0
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// packInputRows copies the padded input rows [hp0, hp0+nrows) of image n
+// that the current item reads into w.buf, one packed row each, laid out
+//
+//	[cb][phase][q][16]   (input channel block, column phase, column, channel)
+//
+// where padded column x (input column x-PadLeft) is stored at phase x%StrideW,
+// q = x/StrideW. With that split, output pixel ow's tap kw is at column
+// q = ow + kw*DilW/StrideW of phase kw*DilW%StrideW: consecutive output
+// pixels read consecutive 64-byte groups whatever the stride, which is what
+// lets a micro-kernel address its whole tile from one pointer with constant
+// offsets. Padding columns and the channels past C are zero. Rows the item
+// never reads (because of the stride) or that are padding are left as they
+// are: buildSteps never refers to them.
+func (w *worker) packInputRows(g *geometry, in []float32, n, hp0, nrows, oh0, oh1 int) {
+	if cap(w.need) < nrows {
+		w.need = make([]bool, nrows)
+	}
+	need := w.need[:nrows]
+	clear(need)
+	for oh := oh0; oh < oh1; oh++ {
+		for kh := range g.KH {
+			need[oh*g.StrideH+kh*g.DilH-hp0] = true
+		}
+	}
+	sw, full := g.StrideW, g.C/ciBlock // full: channel blocks without padding
+	for r, ok := range need {
+		h := hp0 + r - g.PadTop
+		if !ok || h < 0 || h >= g.H {
+			continue
+		}
+		src := in[(n*g.H+h)*g.W*g.C : (n*g.H+h+1)*g.W*g.C]
+		dst := w.buf[r*g.rowLen : (r+1)*g.rowLen]
+		for cb := range g.cb {
+			for phase := range sw {
+				d := (cb*sw + phase) * g.wq * ciBlock
+				for q := range g.wq {
+					grp := (*[ciBlock]float32)(dst[d+q*ciBlock:])
+					x := q*sw + phase - g.PadLeft
+					switch {
+					case x < 0 || x >= g.W:
+						*grp = [ciBlock]float32{}
+					case cb < full:
+						copy16(grp, (*[ciBlock]float32)(src[x*g.C+cb*ciBlock:]))
+					default: // the last, partial channel block
+						n := copy(grp[:], src[x*g.C+cb*ciBlock:(x+1)*g.C])
+						clear(grp[n:])
+					}
+				}
+			}
+		}
+	}
+}
