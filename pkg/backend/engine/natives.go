@@ -9,7 +9,9 @@ import (
 // recorded node, or nil when no kernel covers that node (then the op runs in
 // a stock segment).
 var natives = map[string]func(b *builder, n *node) kernel{
-	"ConvGeneral": convKernelFor,
+	"ConvGeneral":          convKernelFor,
+	"BatchNormForTraining": bnKernelFor,
+	"BatchNormGradient":    bnKernelFor,
 }
 
 // OffEnvVar lists ops whose native kernels are switched off
