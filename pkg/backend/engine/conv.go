@@ -112,9 +112,9 @@ func (k *convKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer, err
 	return []compute.Buffer{out}, nil
 }
 
-// convRuns and bnRuns count native kernel runs (tests check the kernels
-// really ran).
-var convRuns, bnRuns atomic.Int64
+// convRuns, bnRuns and reluRuns count native kernel runs (tests check the
+// kernels really ran).
+var convRuns, bnRuns, reluRuns atomic.Int64
 
 // flat32 is a buffer's float32 storage, without a copy.
 func flat32(buf compute.Buffer) ([]float32, error) {

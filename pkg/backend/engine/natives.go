@@ -12,6 +12,8 @@ var natives = map[string]func(b *builder, n *node) kernel{
 	"ConvGeneral":          convKernelFor,
 	"BatchNormForTraining": bnKernelFor,
 	"BatchNormGradient":    bnKernelFor,
+	"FusedActivation":      reluKernelFor,
+	"FusedActivationVJP":   reluGradKernelFor,
 }
 
 // OffEnvVar lists ops whose native kernels are switched off

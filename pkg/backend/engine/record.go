@@ -73,6 +73,10 @@ func (f *function) recordNode(op string, args []any, outs []compute.Value) (*nod
 	for i, a := range args {
 		switch t.In(i) {
 		case valueType:
+			if a == nil { // an optional operand left out
+				n.args[i] = nil
+				continue
+			}
 			s, ok := b.slotOf[a]
 			if !ok {
 				b.giveUp(op + " reads a value from outside the graph")

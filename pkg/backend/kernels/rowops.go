@@ -1,6 +1,6 @@
 package kernels
 
-// rowOps are the per-row vector operations of the batch-norm kernels, over
+// rowOps are the vector operations of the batch-norm and ReLU kernels, over
 // one row of C channels; per-channel operands are slices of C.
 type rowOps struct {
 	add        func(acc, x []float32)                   // acc += x
@@ -8,6 +8,8 @@ type rowOps struct {
 	addMulDiff func(acc, d, x, mean []float32)          // acc += d * (x - mean)
 	affine     func(out, x, mean, a, offset []float32)  // out = (x - mean)*a + offset
 	gradRow    func(dx, dy, x, mean, m, b, a []float32) // dx = (dy - m - (x - mean)*b) * a
+	relu       func(out, x []float32)                   // out = x < 0 ? 0 : x
+	reluGrad   func(dx, ref, dOut []float32)            // dx = ref > 0 ? dOut : 0
 }
 
 // currentRowOps is the implementation of the kernel path in use.
@@ -51,6 +53,26 @@ var genericRowOps = rowOps{
 		dy, x, mean, m, b, a = dy[:len(dx)], x[:len(dx)], mean[:len(dx)], m[:len(dx)], b[:len(dx)], a[:len(dx)]
 		for c := range dx {
 			dx[c] = float32((dy[c]-m[c])-float32((x[c]-mean[c])*b[c])) * a[c]
+		}
+	},
+	relu: func(out, x []float32) {
+		x = x[:len(out)]
+		for i, v := range x {
+			if v < 0 {
+				out[i] = 0
+			} else {
+				out[i] = v
+			}
+		}
+	},
+	reluGrad: func(dx, ref, dOut []float32) {
+		ref, dOut = ref[:len(dx)], dOut[:len(dx)]
+		for i, r := range ref {
+			if r > 0 {
+				dx[i] = dOut[i]
+			} else {
+				dx[i] = 0
+			}
 		}
 	},
 }

@@ -59,6 +59,24 @@ var avx512RowOps = rowOps{
 		}
 		genericRowOps.gradRow(dx[c:], dy[c:], x[c:], mean[c:], m[c:], b[c:], a[c:])
 	},
+	relu: func(out, x []float32) {
+		zero := archsimd.BroadcastFloat32x16(0)
+		i := 0
+		for ; i+16 <= len(out); i += 16 {
+			// x.Max(0) keeps NaN and -0, as the generic loop does.
+			archsimd.LoadFloat32x16(x[i:]).Max(zero).Store(out[i:])
+		}
+		genericRowOps.relu(out[i:], x[i:])
+	},
+	reluGrad: func(dx, ref, dOut []float32) {
+		zero := archsimd.BroadcastFloat32x16(0)
+		i := 0
+		for ; i+16 <= len(dx); i += 16 {
+			positive := archsimd.LoadFloat32x16(ref[i:]).Greater(zero)
+			archsimd.LoadFloat32x16(dOut[i:]).Masked(positive).Store(dx[i:])
+		}
+		genericRowOps.reluGrad(dx[i:], ref[i:], dOut[i:])
+	},
 }
 
 var avx2RowOps = rowOps{
@@ -101,5 +119,22 @@ var avx2RowOps = rowOps{
 			centered.Mul(archsimd.LoadFloat32x8(a[c:])).Store(dx[c:])
 		}
 		genericRowOps.gradRow(dx[c:], dy[c:], x[c:], mean[c:], m[c:], b[c:], a[c:])
+	},
+	relu: func(out, x []float32) {
+		zero := archsimd.BroadcastFloat32x8(0)
+		i := 0
+		for ; i+8 <= len(out); i += 8 {
+			archsimd.LoadFloat32x8(x[i:]).Max(zero).Store(out[i:])
+		}
+		genericRowOps.relu(out[i:], x[i:])
+	},
+	reluGrad: func(dx, ref, dOut []float32) {
+		zero := archsimd.BroadcastFloat32x8(0)
+		i := 0
+		for ; i+8 <= len(dx); i += 8 {
+			positive := archsimd.LoadFloat32x8(ref[i:]).Greater(zero)
+			archsimd.LoadFloat32x8(dOut[i:]).Masked(positive).Store(dx[i:])
+		}
+		genericRowOps.reluGrad(dx[i:], ref[i:], dOut[i:])
 	},
 }
