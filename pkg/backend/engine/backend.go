@@ -19,6 +19,7 @@ type Backend struct {
 	// native switches native kernels on; off, every graph is one stock
 	// segment (for A/B comparisons and tests).
 	native bool
+	pool   bufferPool // dead buffers, reused for native outputs
 }
 
 var _ compute.Backend = (*Backend)(nil)

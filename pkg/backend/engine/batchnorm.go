@@ -62,11 +62,11 @@ func (k *bnKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer, error
 		if i == 0 {
 			shape = full
 		}
-		buf, flat, err := b.inner.NewSharedBuffer(0, shape)
+		buf, flat, err := b.pool.get(b, shape)
 		if err != nil {
 			return nil, err
 		}
-		outs[i], data[i] = buf, flat.([]float32)
+		outs[i], data[i] = buf, flat
 	}
 	workers := runtime.GOMAXPROCS(0)
 	if k.grad { // operand, scale, mean, variance, gradOutput -> dx, dScale, dOffset

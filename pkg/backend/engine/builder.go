@@ -90,7 +90,7 @@ func (b *builder) Compile() (compute.Executable, error) {
 		}
 		return b.compileWhole()
 	}
-	p, err := newPlan(b, profileStep() > 0)
+	p, err := newPlan(b, profilePerOp())
 	if err != nil {
 		return nil, err
 	}

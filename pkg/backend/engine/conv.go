@@ -25,11 +25,15 @@ type convKernel struct {
 	packed             sync.Pool // *[]float32 of conv.PackedSize()
 }
 
-// convKernelFor covers ConvGeneral with 2 spatial axes, float32, no input
-// dilation (strided input gradients still go to the stock segments), no
-// groups, NHWC input and output; any kernel axis order, stride, padding and
-// kernel dilation.
+// convKernelFor covers ConvGeneral with 2 spatial axes, float32, no groups,
+// NHWC input and output; any kernel axis order, stride, padding, kernel and
+// input dilation (GoMLX's input gradient of a strided convolution). The
+// kernel gradient, a ConvGeneral with its own axis layout, goes to
+// filterKernelFor.
 func convKernelFor(b *builder, n *node) kernel {
+	if k := filterKernelFor(b, n); k != nil {
+		return k
+	}
 	xs, ks := b.slots[n.inputs[0]].shape, b.slots[n.inputs[1]].shape
 	axes := n.args[2].(compute.ConvolveAxesConfig)
 	strides, _ := n.args[3].([]int)
@@ -46,11 +50,6 @@ func convKernelFor(b *builder, n *node) kernel {
 		axes.OutputBatch != 0 || axes.OutputChannels != 3 || !slices.Equal(axes.OutputSpatial, nhwc) {
 		return nil
 	}
-	for _, d := range inputDil {
-		if d != 1 {
-			return nil
-		}
-	}
 	get := func(v []int, i int) int {
 		if len(v) == 0 {
 			return 1
@@ -63,6 +62,7 @@ func convKernelFor(b *builder, n *node) kernel {
 		O:       ks.Dimensions[axes.KernelOutputChannels],
 		StrideH: get(strides, 0), StrideW: get(strides, 1),
 		DilH: get(kernelDil, 0), DilW: get(kernelDil, 1),
+		InDilH: get(inputDil, 0), InDilW: get(inputDil, 1),
 	}
 	if len(paddings) == 2 {
 		c.PadTop, c.PadBottom, c.PadLeft, c.PadRight = paddings[0][0], paddings[0][1], paddings[1][0], paddings[1][1]
@@ -103,11 +103,11 @@ func (k *convKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer, err
 	}
 	defer k.packed.Put(packed)
 	k.conv.PackWeights(*packed, w, k.sKH, k.sKW, k.sCI, k.sCO)
-	out, flat, err := b.inner.NewSharedBuffer(0, k.outShape)
+	out, flat, err := b.pool.get(b, k.outShape)
 	if err != nil {
 		return nil, err
 	}
-	k.conv.Forward(flat.([]float32), x, *packed, runtime.GOMAXPROCS(0))
+	k.conv.Forward(flat, x, *packed, runtime.GOMAXPROCS(0))
 	convRuns.Add(1)
 	return []compute.Buffer{out}, nil
 }

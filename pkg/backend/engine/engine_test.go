@@ -227,3 +227,15 @@ func TestNativeTrainsLikeV1(t *testing.T) {
 		t.Errorf("conv1 weights after %d steps: relative error %.3g", steps, e)
 	}
 }
+
+// TestNativeRepeatable: two training runs with the native kernels give the
+// same weights, bit for bit.
+func TestNativeRepeatable(t *testing.T) {
+	_, w1 := trainLosses(t, mustNew(t, ""), 4)
+	_, w2 := trainLosses(t, mustNew(t, ""), 4)
+	for i := range w1 {
+		if math.Float32bits(w1[i]) != math.Float32bits(w2[i]) {
+			t.Fatalf("conv1 weight[%d]: %v, then %v", i, w1[i], w2[i])
+		}
+	}
+}

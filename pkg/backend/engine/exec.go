@@ -111,15 +111,15 @@ func (e *planExecutable) Execute(inputs []compute.Buffer, donate []bool, device 
 		}
 		for _, s := range st.in {
 			if buf := bufs[s]; buf != nil && owned[s] && p.lastUse[s] == k {
-				_ = buf.Finalize()
+				e.backend.pool.put(buf)
 				bufs[s] = nil
 			}
 		}
 		for i, s := range st.out {
-			if s >= 0 {
+			if s >= 0 && p.lastUse[s] > k {
 				bufs[s], owned[s] = res[i], true
-			} else {
-				_ = res[i].Finalize()
+			} else { // an output nothing reads (a batch norm's unused statistics...)
+				e.backend.pool.put(res[i])
 			}
 		}
 	}

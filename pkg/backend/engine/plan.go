@@ -49,7 +49,7 @@ func newPlan(b *builder, perOp bool) (*plan, error) {
 	if !hasNative && !perOp {
 		return nil, nil
 	}
-	p := &plan{nSlots: len(b.slots), params: b.params, outs: b.outs, profile: perOp}
+	p := &plan{nSlots: len(b.slots), params: b.params, outs: b.outs, profile: profileStep() > 0}
 	isConst := constSlots(b, live)
 	for _, group := range schedule(b, live, perOp) {
 		p.steps = append(p.steps, newStep(group))

@@ -15,26 +15,41 @@ import (
 // ProfileEnvVar names the environment variable that turns the profiler on:
 // MLSYSREP_ENGINE_PROFILE=N prints, to standard error, the time per op type
 // of the N-th execution of each graph (N >= 1; use 2 or more to skip the
-// first, cold step).
+// first, cold step), running each stock op alone to time it;
+// MLSYSREP_ENGINE_PROFILE=N:segments keeps the normal plan and times its
+// steps (stock segments and native kernels) instead.
 const ProfileEnvVar = "MLSYSREP_ENGINE_PROFILE"
 
 // profileOut is where tables go (tests redirect it).
 var profileOut io.Writer = os.Stderr
 
-// profileStep reads ProfileEnvVar: 0 when profiling is off.
+// profileStep reads ProfileEnvVar: the execution to print (0 when profiling
+// is off) and whether stock ops are split one per segment.
 func profileStep() int {
+	n, _ := profileSetting()
+	return n
+}
+
+// profilePerOp says whether the profiler splits stock ops one per segment.
+func profilePerOp() bool {
+	n, segments := profileSetting()
+	return n > 0 && !segments
+}
+
+func profileSetting() (step int, segments bool) {
 	v := os.Getenv(ProfileEnvVar)
 	if v == "" {
-		return 0
+		return 0, false
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
+	num, mode, _ := strings.Cut(v, ":")
+	n, err := strconv.Atoi(num)
+	if err != nil || n < 1 || (mode != "" && mode != "segments") {
 		warnOnce.Do(func() {
-			fmt.Fprintf(os.Stderr, "engine: %s=%q is not a step number >= 1; profiling is off\n", ProfileEnvVar, v)
+			fmt.Fprintf(os.Stderr, "engine: %s=%q is not N or N:segments with N >= 1; profiling is off\n", ProfileEnvVar, v)
 		})
-		return 0
+		return 0, false
 	}
-	return n
+	return n, mode == "segments"
 }
 
 var warnOnce sync.Once
@@ -75,8 +90,11 @@ func (p *profiler) start() *profileRun {
 
 func (r *profileRun) add(st *step, d time.Duration) {
 	op := strings.Join(st.ops, "+")
-	if st.native != nil {
+	switch {
+	case st.native != nil:
 		op += " (native)"
+	case len(st.ops) > 1:
+		op = "stock segment"
 	}
 	t := r.byOp[op]
 	if t == nil {
@@ -95,8 +113,12 @@ func (r *profileRun) done() {
 		ops = append(ops, t)
 	}
 	sort.Slice(ops, func(i, j int) bool { return ops[i].time > ops[j].time })
-	fmt.Fprintf(profileOut, "engine profile: graph %q, execution %d: %.2f ms in %d op types (each stock op run alone)\n",
-		r.prof.graph, r.index, ms(r.total), len(ops))
+	how := "each stock op run alone"
+	if !profilePerOp() {
+		how = "steps of the normal plan"
+	}
+	fmt.Fprintf(profileOut, "engine profile: graph %q, execution %d: %.2f ms in %d op types (%s)\n",
+		r.prof.graph, r.index, ms(r.total), len(ops), how)
 	w := tabwriter.NewWriter(profileOut, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "op\tcount\tms\t%\t")
 	for _, t := range ops {

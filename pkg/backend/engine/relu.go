@@ -28,11 +28,11 @@ func (reluKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer, error)
 	if err != nil {
 		return nil, err
 	}
-	out, flat, err := b.inner.NewSharedBuffer(0, shape)
+	out, flat, err := b.pool.get(b, shape)
 	if err != nil {
 		return nil, err
 	}
-	kernels.Relu(flat.([]float32), x, runtime.GOMAXPROCS(0))
+	kernels.Relu(flat, x, runtime.GOMAXPROCS(0))
 	reluRuns.Add(1)
 	return []compute.Buffer{out}, nil
 }
@@ -68,11 +68,11 @@ func (reluGradKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer, er
 	if err != nil {
 		return nil, err
 	}
-	out, flat, err := b.inner.NewSharedBuffer(0, shape)
+	out, flat, err := b.pool.get(b, shape)
 	if err != nil {
 		return nil, err
 	}
-	kernels.ReluGrad(flat.([]float32), ref, dOut, runtime.GOMAXPROCS(0))
+	kernels.ReluGrad(flat, ref, dOut, runtime.GOMAXPROCS(0))
 	reluRuns.Add(1)
 	return []compute.Buffer{out}, nil
 }

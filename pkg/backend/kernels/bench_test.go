@@ -18,11 +18,17 @@ var benchConvs = []struct {
 		StrideH: 2, StrideW: 2, DilH: 1, DilW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
 	{"1x1_64to64_32x32_b32", Conv2D{N: 32, H: 32, W: 32, C: 64, KH: 1, KW: 1, O: 64,
 		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1}},
+	// The input gradient of filterBenchConvs' stride-2 3x3 convolution
+	// (input 32x32x64, output 16x16x128), as GoMLX writes it: the output
+	// gradient dilated by 2, padded (1, 2), with the reversed kernel.
+	{"indil2_3x3_128to64_16x16to32x32_b32", Conv2D{N: 32, H: 16, W: 16, C: 128, KH: 3, KW: 3, O: 64,
+		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadTop: 1, PadBottom: 2, PadLeft: 1, PadRight: 2, InDilH: 2, InDilW: 2}},
 }
 
 // BenchmarkConv2DForward measures Forward on the current path (see Path;
 // force one with MLSYSREP_KERNELS) with one worker per GOMAXPROCS, and
-// reports GFLOP/s counting 2*N*OH*OW*O*C*KH*KW flops per call.
+// reports GFLOP/s counting Flops per call: 2*N*OH*OW*O*C*KH*KW, or the
+// multiply-adds on input pixels with input dilation.
 func BenchmarkConv2DForward(b *testing.B) {
 	workers := runtime.GOMAXPROCS(0)
 	for _, bc := range benchConvs {
@@ -37,6 +43,48 @@ func BenchmarkConv2DForward(b *testing.B) {
 			b.ResetTimer()
 			for b.Loop() {
 				c.Forward(out, in, packed, workers)
+			}
+			b.ReportMetric(c.Flops()*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// filterBenchConvs are the shapes BenchmarkConv2DBackwardFilter measures:
+// ResNet-18's (CIFAR-sized) convolutions with batch 32.
+var filterBenchConvs = []struct {
+	name string
+	c    Conv2D
+}{
+	{"3x3_64to64_32x32_b32", Conv2D{N: 32, H: 32, W: 32, C: 64, KH: 3, KW: 3, O: 64,
+		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
+	{"3x3s2_64to128_32x32to16x16_b32", Conv2D{N: 32, H: 32, W: 32, C: 64, KH: 3, KW: 3, O: 128,
+		StrideH: 2, StrideW: 2, DilH: 1, DilW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
+	{"1x1s2_64to128_32x32to16x16_b32", Conv2D{N: 32, H: 32, W: 32, C: 64, KH: 1, KW: 1, O: 128,
+		StrideH: 2, StrideW: 2, DilH: 1, DilW: 1}},
+	{"3x3_128to128_16x16_b32", Conv2D{N: 32, H: 16, W: 16, C: 128, KH: 3, KW: 3, O: 128,
+		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
+	{"3x3_256to256_8x8_b32", Conv2D{N: 32, H: 8, W: 8, C: 256, KH: 3, KW: 3, O: 256,
+		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
+	{"3x3_512to512_4x4_b32", Conv2D{N: 32, H: 4, W: 4, C: 512, KH: 3, KW: 3, O: 512,
+		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
+}
+
+// BenchmarkConv2DBackwardFilter measures BackwardFilter like
+// BenchmarkConv2DForward, counting the forward's Flops per call (the kernel
+// gradient has the same multiply-adds).
+func BenchmarkConv2DBackwardFilter(b *testing.B) {
+	workers := runtime.GOMAXPROCS(0)
+	for _, bc := range filterBenchConvs {
+		b.Run(Path()+"/"+bc.name, func(b *testing.B) {
+			c := bc.c
+			r := rand.New(rand.NewPCG(1, 1))
+			in := randSlice(r, c.InputSize())
+			dy := randSlice(r, c.OutputSize())
+			dw := make([]float32, c.KH*c.KW*c.C*c.O)
+			c.BackwardFilter(dw, in, dy, workers) // warm the worker pool
+			b.ResetTimer()
+			for b.Loop() {
+				c.BackwardFilter(dw, in, dy, workers)
 			}
 			b.ReportMetric(c.Flops()*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})

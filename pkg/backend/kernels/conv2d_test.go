@@ -8,8 +8,19 @@ import (
 	"testing"
 )
 
+// undilate maps index i of an input of size n dilated by dil (0 meaning 1)
+// to the input index it holds; ok is false for an inserted zero or outside
+// the input.
+func undilate(i, dil, n int) (j int, ok bool) {
+	dil = max(1, dil)
+	if i < 0 || i > (n-1)*dil || i%dil != 0 {
+		return 0, false
+	}
+	return i / dil, true
+}
+
 // refConv2D is the plain definition of the convolution, accumulated in
-// float64, with an HWIO kernel.
+// float64, with an HWIO kernel, for any input dilation.
 func refConv2D(c Conv2D, in, kernel []float32) []float64 {
 	oh, ow := c.OutH(), c.OutW()
 	out := make([]float64, c.N*oh*ow*c.O)
@@ -18,13 +29,13 @@ func refConv2D(c Conv2D, in, kernel []float32) []float64 {
 			for x := range ow {
 				o := out[((n*oh+y)*ow+x)*c.O:][:c.O]
 				for kh := range c.KH {
-					h := y*c.StrideH + kh*c.DilH - c.PadTop
-					if h < 0 || h >= c.H {
+					h, ok := undilate(y*c.StrideH+kh*c.DilH-c.PadTop, c.InDilH, c.H)
+					if !ok {
 						continue
 					}
 					for kw := range c.KW {
-						w := x*c.StrideW + kw*c.DilW - c.PadLeft
-						if w < 0 || w >= c.W {
+						w, ok := undilate(x*c.StrideW+kw*c.DilW-c.PadLeft, c.InDilW, c.W)
+						if !ok {
 							continue
 						}
 						for ci := range c.C {
@@ -99,6 +110,8 @@ func convCases() []Conv2D {
 		{N: 1, H: 2, W: 4, C: 3, KH: 1, KW: 1, O: 1, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadTop: 2, PadBottom: 1, PadLeft: 3, PadRight: 0},
 		// Mixed strides and dilations per axis.
 		{N: 1, H: 11, W: 12, C: 16, KH: 3, KW: 5, O: 33, StrideH: 2, StrideW: 1, DilH: 1, DilW: 2, PadTop: 0, PadBottom: 1, PadLeft: 1, PadRight: 0},
+		// Negative padding (cropping).
+		{N: 2, H: 9, W: 8, C: 5, KH: 3, KW: 2, O: 16, StrideH: 1, StrideW: 2, DilH: 1, DilW: 1, PadTop: -1, PadBottom: 2, PadLeft: -2, PadRight: 1},
 		// Wide row: several tiles of different widths.
 		{N: 1, H: 2, W: 23, C: 16, KH: 3, KW: 3, O: 32, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1},
 	}
@@ -200,7 +213,7 @@ func TestForwardWorkerSplits(t *testing.T) {
 		packed := make([]float32, c.PackedSize())
 		packHWIO(c, packed, kernel)
 		want := refConv2D(c, in, kernel)
-		if g := c.geometry(); tc.workers == 2 && g.rowsPerItem(2) >= g.oh {
+		if set := c.plainSet(); tc.workers == 2 && set.rowsPerItem(2) >= set.oh {
 			t.Errorf("%s: expected the packing budget to split the rows", caseName(c))
 		}
 		forEachPath(t, func(t *testing.T) {
@@ -265,7 +278,8 @@ func TestValidate(t *testing.T) {
 		{"zero outputs", func(c *Conv2D) { c.O = 0 }, "O = 0"},
 		{"zero stride", func(c *Conv2D) { c.StrideW = 0 }, "StrideW = 0"},
 		{"zero dilation", func(c *Conv2D) { c.DilH = 0 }, "DilH = 0"},
-		{"negative padding", func(c *Conv2D) { c.PadLeft = -1 }, "PadLeft = -1"},
+		{"negative input dilation", func(c *Conv2D) { c.InDilW = -1 }, "input dilation"},
+		{"cropped to nothing", func(c *Conv2D) { c.PadLeft = -2 }, "output width"},
 		{"kernel taller than input", func(c *Conv2D) { c.KH = 5 }, "output height"},
 		{"dilated kernel wider than input", func(c *Conv2D) { c.DilW = 2 }, "output width"},
 	} {
@@ -285,6 +299,69 @@ func TestValidate(t *testing.T) {
 	c.H, c.KH, c.PadTop, c.PadBottom = 2, 4, 0, 1
 	if got := c.OutH(); got != 0 {
 		t.Errorf("OutH with a kernel taller than the padded input = %d, want 0", got)
+	}
+	// Input dilation: the input gradient of a stride-2 3x3 pad-1
+	// convolution of a 32-row input has a 16-row output gradient dilated by
+	// 2 (31 rows), padded (1, 2): 32 rows again.
+	c = good
+	c.H, c.KH, c.StrideH, c.PadTop, c.PadBottom, c.InDilH = 16, 3, 1, 1, 2, 2
+	if got := c.OutH(); got != 32 {
+		t.Errorf("OutH with input dilation = %d, want 32", got)
+	}
+	// Negative padding crops.
+	c = good
+	c.W, c.KW, c.PadLeft, c.PadRight = 10, 3, -2, -1
+	if got := c.OutW(); got != 5 {
+		t.Errorf("OutW with cropping = %d, want 5", got)
+	}
+	// InDil 0 and 1 are the same.
+	c = good
+	d := c
+	d.InDilH, d.InDilW = 1, 1
+	if c.OutH() != d.OutH() || c.OutW() != d.OutW() || c.Flops() != d.Flops() {
+		t.Errorf("InDil 0 and 1 differ")
+	}
+}
+
+func TestFlops(t *testing.T) {
+	fwd := Conv2D{N: 2, H: 32, W: 32, C: 64, KH: 3, KW: 3, O: 128, StrideH: 2, StrideW: 2, DilH: 1, DilW: 1,
+		PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}
+	if got, want := fwd.Flops(), 2.0*2*16*16*128*64*9; got != want {
+		t.Errorf("Flops = %g, want %g", got, want)
+	}
+	// The input gradient of fwd counts fwd's taps on input pixels: 47 of
+	// the 48 (output row, kernel row) pairs per axis, all but the top
+	// padding row.
+	bwd := Conv2D{N: 2, H: 16, W: 16, C: 128, KH: 3, KW: 3, O: 64, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1,
+		PadTop: 1, PadBottom: 2, PadLeft: 1, PadRight: 2, InDilH: 2, InDilW: 2}
+	if bwd.OutH() != 32 || bwd.OutW() != 32 {
+		t.Fatalf("input gradient output %dx%d, want 32x32", bwd.OutH(), bwd.OutW())
+	}
+	if got, want := bwd.Flops(), 2.0*2*128*64*47*47; got != want {
+		t.Errorf("input-gradient Flops = %g, want %g", got, want)
+	}
+	// Brute force over the explicitly dilated input.
+	for _, c := range []Conv2D{bwd,
+		{N: 1, H: 5, W: 7, C: 3, KH: 4, KW: 2, O: 5, StrideH: 2, StrideW: 3, DilH: 3, DilW: 1, PadTop: -1, PadBottom: 4, PadLeft: 2, PadRight: 0, InDilH: 3, InDilW: 2},
+	} {
+		th, tw := 0, 0
+		for y := range c.OutH() {
+			for kh := range c.KH {
+				if _, ok := undilate(y*c.StrideH+kh*c.DilH-c.PadTop, c.InDilH, c.H); ok {
+					th++
+				}
+			}
+		}
+		for x := range c.OutW() {
+			for kw := range c.KW {
+				if _, ok := undilate(x*c.StrideW+kw*c.DilW-c.PadLeft, c.InDilW, c.W); ok {
+					tw++
+				}
+			}
+		}
+		if got, want := c.Flops(), 2*float64(c.N*c.C*c.O*th*tw); got != want {
+			t.Errorf("%s: Flops = %g, want %g", caseName(c), got, want)
+		}
 	}
 }
 

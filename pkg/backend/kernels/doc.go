@@ -3,9 +3,13 @@
 // paths chosen at start-up from the CPU's features. The kernels know nothing
 // of graphs or tensors; pkg/backend's engine calls them.
 //
-// The first kernel is the forward pass of a 2-D convolution in NHWC layout
-// (see Conv2D). Path reports which implementation runs; the environment
-// variable MLSYSREP_KERNELS=avx512|avx2|generic overrides the choice.
+// The convolution kernels cover the three passes of training a 2-D
+// convolution in NHWC layout (see Conv2D): Forward computes the convolution,
+// and with input dilation also the input gradient of a strided one (the
+// input gradient of a stride-1 one is an ordinary convolution);
+// BackwardFilter computes the kernel gradient. Path reports which
+// implementation runs; the environment variable
+// MLSYSREP_KERNELS=avx512|avx2|generic overrides the choice.
 //
 // The SIMD paths need Go's experimental simd/archsimd package
 // (GOEXPERIMENT=simd) on amd64; without it only the generic path exists.

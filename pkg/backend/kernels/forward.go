@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -21,6 +22,13 @@ import (
 // phases so that consecutive output pixels always read consecutive 16-float
 // groups (see packInputRows). Taps whose input row lies in the top or bottom
 // padding are dropped from the step list instead of multiplying zeros.
+//
+// A convolution with input dilation is split into output phases (see
+// dimPhases and phaseSet), each an ordinary convolution of the undilated
+// input with some of the kernel's taps, whose output pixels are spread out
+// in the real output: a tile's pixels are then colMul output pixels apart,
+// which the kernels' output stride absorbs. One packing of the input rows
+// serves every phase of an item.
 
 // step is one (kh, kw, 16-input-channel block) term of a tile's reduction.
 //
@@ -56,7 +64,11 @@ const maxTile = 16
 // output rows are split into items small enough to fit when rows are wide.
 const packBudget = 1 << 19
 
-// geometry is a validated convolution plus the derived sizes the driver uses.
+// geometry is a validated convolution without input dilation plus the
+// derived sizes the driver uses. For a convolution with input dilation it is
+// one output phase of it (see phaseSet): a convolution of the
+// undilated input with a subset of the kernel's taps, whose outputs are
+// every rowMul-th row and colMul-th column of the real output.
 type geometry struct {
 	Conv2D
 	oh, ow int
@@ -64,15 +76,154 @@ type geometry struct {
 	wq     int // packed columns per stride phase: ceil(padded width / StrideW)
 	rowLen int // floats per packed input row: cb * StrideW * wq * 16
 	blocks []oBlock
+
+	// Where the taps are in the packed weights: tap (kh, kw) of this
+	// convolution is tap (tapH0 + kh*tapHStep, tapW0 + kw*tapWStep) of a
+	// kernel packed with width wKW. Where its input is: padded row hp and
+	// column wp of this convolution are row hp + rowShift and column
+	// wp + colShift of the packed input (see phaseSet).
+	wKW                              int
+	tapH0, tapHStep, tapW0, tapWStep int
+	rowShift, colShift               int
+	outH, outW                       int  // the output tensor's height and width
+	rowOff, rowMul, colOff, colMul   int  // output (oh, ow) is tensor row rowOff + oh*rowMul, column colOff + ow*colMul
+	zero                             bool // no tap ever lands on an input pixel: the outputs are zeros
 }
 
 func (c Conv2D) geometry() *geometry {
-	g := &geometry{Conv2D: c, oh: c.OutH(), ow: c.OutW(), cp: c.paddedC(), blocks: c.oBlocks()}
+	oh, ow := c.OutH(), c.OutW()
+	g := &geometry{Conv2D: c, oh: oh, ow: ow, cp: c.paddedC(), blocks: c.oBlocks(),
+		wKW: c.KW, tapHStep: 1, tapWStep: 1, outH: oh, outW: ow, rowMul: 1, colMul: 1}
 	g.cb = g.cp / ciBlock
 	wp := c.W + c.PadLeft + c.PadRight
 	g.wq = (wp + c.StrideW - 1) / c.StrideW
 	g.rowLen = g.cb * c.StrideW * g.wq * ciBlock
 	return g
+}
+
+// dimPhase is one output phase of one spatial axis of an input-dilated
+// convolution: the outputs off + m*mul, m < n, see only the kernel taps
+// k0 + j*kStep, j < k, and those read undilated input m*stride + j*dil - pad.
+type dimPhase struct {
+	off, mul, n      int
+	k0, kStep, k     int // k = 0: every tap of these outputs lands on an inserted zero
+	stride, dil, pad int
+}
+
+// dimPhases splits one axis of an input-dilated convolution (output size
+// out, kernel size kernel with dilation dil, stride, padding pad in front of
+// the dilated input, input dilation inDil) into output phases.
+//
+// Output o, tap k reads dilated input i = o*stride + k*dil - pad, an input
+// pixel only when i is a multiple of inDil. Whether it is depends on o only
+// through o mod mul, mul = inDil/gcd(stride, inDil), and then holds for the
+// taps k = k0 (mod inDil/gcd(dil, inDil)). Within a phase, input i/inDil
+// moves by stride/gcd(stride, inDil) per output and by dil/gcd(dil, inDil)
+// per tap: each phase is an ordinary convolution of the undilated input.
+func dimPhases(out, kernel, dil, stride, pad, inDil int) []dimPhase {
+	mul := inDil / gcd(stride, inDil)
+	kStep := inDil / gcd(dil, inDil)
+	var ps []dimPhase
+	for off := range min(mul, out) {
+		p := dimPhase{off: off, mul: mul, n: (out - off + mul - 1) / mul, kStep: kStep,
+			stride: stride / gcd(stride, inDil), dil: dil / gcd(dil, inDil)}
+		for k := range min(kernel, kStep) {
+			if i := off*stride + k*dil - pad; mod(i, inDil) == 0 {
+				p.k0, p.k, p.pad = k, (kernel-k+kStep-1)/kStep, -floorDiv(i, inDil)
+				break
+			}
+		}
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// A phaseSet is the convolutions Forward computes from one packing of the
+// input rows: a convolution without input dilation alone (pack is then that
+// convolution itself), or every output phase of one with input dilation.
+// The phases all have the same strides and kernel dilations, so one packed
+// layout serves them all, with the largest of their top and left paddings:
+// each phase reads it shifted by rowShift and colShift.
+type phaseSet struct {
+	pack   *geometry   // the packed input's layout: H, W, C, strides, PadTop, PadLeft, wq, rowLen, cb
+	phases []*geometry // by row phase, then column phase
+	oh     int         // rows of the tallest phase: items split these
+	// Packed rows read by phase row m: from m*StrideH + minShift to
+	// m*StrideH + reach at most.
+	minShift, reach int
+}
+
+// plainSet is the phase set of a convolution without input dilation.
+func (c Conv2D) plainSet() *phaseSet {
+	g := c.flattened1x1().geometry()
+	return &phaseSet{pack: g, phases: []*geometry{g}, oh: g.oh, reach: (g.KH - 1) * g.DilH}
+}
+
+// phaseSet splits a convolution with input dilation into one geometry per
+// output phase (row phase x column phase), each an ordinary convolution of
+// the undilated input over the taps that can land on input pixels. A phase
+// whose taps all land on inserted zeros is marked zero.
+func (c Conv2D) phaseSet() *phaseSet {
+	oh, ow := c.OutH(), c.OutW()
+	blocks := c.oBlocks()
+	set := &phaseSet{}
+	var gs []*geometry
+	for _, ph := range dimPhases(oh, c.KH, c.DilH, c.StrideH, c.PadTop, c.inDilH()) {
+		for _, pw := range dimPhases(ow, c.KW, c.DilW, c.StrideW, c.PadLeft, c.inDilW()) {
+			sub := Conv2D{N: c.N, H: c.H, W: c.W, C: c.C, O: c.O,
+				KH: max(1, ph.k), KW: max(1, pw.k),
+				StrideH: ph.stride, StrideW: pw.stride, DilH: ph.dil, DilW: pw.dil,
+				PadTop: ph.pad, PadLeft: pw.pad}
+			// The far padding that gives exactly the phase's n outputs.
+			sub.PadBottom = (ph.n-1)*sub.StrideH + sub.DilH*(sub.KH-1) + 1 - c.H - sub.PadTop
+			sub.PadRight = (pw.n-1)*sub.StrideW + sub.DilW*(sub.KW-1) + 1 - c.W - sub.PadLeft
+			g := sub.geometry()
+			g.blocks = blocks
+			g.wKW = c.KW
+			g.tapH0, g.tapHStep, g.tapW0, g.tapWStep = ph.k0, ph.kStep, pw.k0, pw.kStep
+			g.outH, g.outW = oh, ow
+			g.rowOff, g.rowMul, g.colOff, g.colMul = ph.off, ph.mul, pw.off, pw.mul
+			g.zero = ph.k == 0 || pw.k == 0
+			gs = append(gs, g)
+			set.oh = max(set.oh, g.oh)
+		}
+	}
+	set.phases = gs
+	// The shared packing: the largest top and left paddings, and enough
+	// columns for every phase.
+	pk := Conv2D{N: c.N, H: c.H, W: c.W, C: c.C, O: c.O, KH: 1, KW: 1, DilH: 1, DilW: 1,
+		StrideH: gs[0].StrideH, StrideW: gs[0].StrideW, PadTop: math.MinInt, PadLeft: math.MinInt}
+	for _, g := range gs {
+		if !g.zero {
+			pk.PadTop, pk.PadLeft = max(pk.PadTop, g.PadTop), max(pk.PadLeft, g.PadLeft)
+		}
+	}
+	if pk.PadTop == math.MinInt { // every phase is zero: nothing is read
+		pk.PadTop, pk.PadLeft = 0, 0
+	}
+	wp, first := 1, true
+	for _, g := range gs {
+		if g.zero {
+			continue
+		}
+		g.rowShift, g.colShift = pk.PadTop-g.PadTop, pk.PadLeft-g.PadLeft
+		wp = max(wp, g.colShift+(g.ow-1)*g.StrideW+(g.KW-1)*g.DilW+1)
+		if first || g.rowShift < set.minShift {
+			set.minShift = g.rowShift
+		}
+		set.reach = max(set.reach, g.rowShift+(g.KH-1)*g.DilH)
+		first = false
+	}
+	pk.PadRight = wp - c.W - pk.PadLeft
+	set.pack = pk.geometry()
+	return set
 }
 
 // Forward computes the convolution out[N,OutH,OutW,O] (contiguous NHWC,
@@ -81,6 +232,14 @@ func (c Conv2D) geometry() *geometry {
 // goroutines (values below 1 mean 1). out must not overlap in or packed.
 // It runs on the kernel path reported by Path, and panics if the convolution
 // is invalid or a slice is too short.
+//
+// With input dilation the zero-dilated input is never built: the outputs
+// split into phases by row and column (InDilH x InDilW of them for a
+// stride-1 convolution), and each phase is an ordinary convolution of the
+// undilated input with the taps that land on input pixels, written with an
+// output stride (see dimPhases). That is how GoMLX writes the input gradient
+// of a strided convolution: the output gradient dilated by the stride,
+// convolved with the spatially reversed kernel.
 func (c Conv2D) Forward(out, in, packed []float32, workers int) {
 	if err := c.Validate(); err != nil {
 		panic(err)
@@ -95,14 +254,17 @@ func (c Conv2D) Forward(out, in, packed []float32, workers int) {
 		panic(fmt.Sprintf("kernels: Conv2D.Forward: packed weights have %d floats, need %d (use PackedSize and PackWeights)",
 			len(packed), c.PackedSize()))
 	}
-	g := c.flattened1x1().geometry()
+	set := c.plainSet()
+	if c.inDilH() != 1 || c.inDilW() != 1 {
+		set = c.phaseSet()
+	}
+	rows := set.rowsPerItem(workers)
+	chunks := (set.oh + rows - 1) / rows
+	items := c.N * chunks
 	ks := current.Load()
-	rows := g.rowsPerItem(workers)
-	chunks := (g.oh + rows - 1) / rows
-	items := g.N * chunks
 	run := func(w *worker, i int) {
 		n, ch := i/chunks, i%chunks
-		w.item(g, ks, out, in, packed, n, ch*rows, min(g.oh, (ch+1)*rows))
+		w.item(set, ks, out, in, packed, n, ch*rows, min(set.oh, (ch+1)*rows))
 	}
 	workers = max(1, min(workers, items))
 	if workers == 1 {
@@ -138,7 +300,7 @@ func (c Conv2D) Forward(out, in, packed []float32, workers int) {
 // leave several per image to split among workers.
 func (c Conv2D) flattened1x1() Conv2D {
 	if c.KH != 1 || c.KW != 1 || c.StrideH != 1 || c.StrideW != 1 ||
-		c.PadTop|c.PadBottom|c.PadLeft|c.PadRight != 0 || c.H == 1 {
+		c.PadTop|c.PadBottom|c.PadLeft|c.PadRight != 0 || c.H == 1 || c.inDilH() != 1 || c.inDilW() != 1 {
 		return c
 	}
 	// Keep rows of about 8 tiles: long enough for full tiles, short enough
@@ -154,23 +316,24 @@ func (c Conv2D) flattened1x1() Conv2D {
 	return c
 }
 
-// rowsPerItem picks how many output rows one work item covers: whole images
-// when there are enough of them to keep the workers busy, fewer rows when
-// the batch is small or a packed row block would not fit packBudget.
-func (g *geometry) rowsPerItem(workers int) int {
-	r := g.oh
-	if target := 4 * workers; workers > 1 && g.N < target {
-		chunks := (target + g.N - 1) / g.N
-		r = (g.oh + chunks - 1) / chunks
+// rowsPerItem picks how many (phase) output rows one work item covers: whole
+// images when there are enough of them to keep the workers busy, fewer rows
+// when the batch is small or a packed row block would not fit packBudget.
+func (set *phaseSet) rowsPerItem(workers int) int {
+	pk := set.pack
+	r := set.oh
+	if target := 4 * workers; workers > 1 && pk.N < target {
+		chunks := (target + pk.N - 1) / pk.N
+		r = (set.oh + chunks - 1) / chunks
 	}
 	// Input rows packed for r output rows: (r-1)*StrideH + span of the kernel.
-	span := (g.KH-1)*g.DilH + 1
-	if fit := (packBudget/g.rowLen-span)/g.StrideH + 1; r > fit {
+	span := set.reach - set.minShift + 1
+	if fit := (packBudget/pk.rowLen-span)/pk.StrideH + 1; r > fit {
 		r = fit
 	}
 	r = max(1, r)
-	chunks := (g.oh + r - 1) / r
-	return (g.oh + chunks - 1) / chunks // even out the chunks
+	chunks := (set.oh + r - 1) / r
+	return (set.oh + chunks - 1) / chunks // even out the chunks
 }
 
 // worker is one goroutine's scratch state, pooled across Forward calls.
@@ -193,27 +356,56 @@ func getWorker() *worker {
 	return new(worker)
 }
 
-// item computes output rows [oh0, oh1) of image n.
-func (w *worker) item(g *geometry, ks *kernelSet, out, in, packed []float32, n, oh0, oh1 int) {
-	hp0 := oh0 * g.StrideH // first padded input row the item reads
-	nrows := (oh1-1-oh0)*g.StrideH + (g.KH-1)*g.DilH + 1
-	if cap(w.buf) < nrows*g.rowLen {
-		w.buf = make([]float32, nrows*g.rowLen)
+// item computes (phase) output rows [oh0, oh1) of image n for every phase
+// of the set, from one packing of the input rows they read.
+func (w *worker) item(set *phaseSet, ks *kernelSet, out, in, packed []float32, n, oh0, oh1 int) {
+	pk := set.pack
+	hp0 := oh0*pk.StrideH + set.minShift // first packed row the item reads
+	nrows := (oh1-1-oh0)*pk.StrideH + set.reach - set.minShift + 1
+	if cap(w.need) < nrows {
+		w.need = make([]bool, nrows)
 	}
-	w.buf = w.buf[:nrows*g.rowLen]
-	w.packInputRows(g, in, n, hp0, nrows, oh0, oh1)
-
-	ntiles := (g.ow + ks.maxP - 1) / ks.maxP
-	for oh := oh0; oh < oh1; oh++ {
-		w.buildSteps(g, ks, packed, oh, hp0)
-		ow0 := 0
-		for t := range ntiles {
-			p := g.ow / ntiles
-			if t < g.ow%ntiles {
-				p++
+	need := w.need[:nrows]
+	clear(need)
+	for _, g := range set.phases {
+		if g.zero {
+			continue
+		}
+		for oh := oh0; oh < min(oh1, g.oh); oh++ {
+			for kh := range g.KH {
+				need[oh*g.StrideH+kh*g.DilH+g.rowShift-hp0] = true
 			}
-			w.tile(g, ks, out, n, oh, ow0, p)
-			ow0 += p
+		}
+	}
+	if cap(w.buf) < nrows*pk.rowLen {
+		w.buf = make([]float32, nrows*pk.rowLen)
+	}
+	w.buf = w.buf[:nrows*pk.rowLen]
+	w.packInputRows(pk, in, n, hp0, need)
+
+	for oh := oh0; oh < oh1; oh++ {
+		for _, g := range set.phases {
+			if oh >= g.oh {
+				continue
+			}
+			if g.zero {
+				for ow := range g.ow {
+					o := g.outIndex(n, oh, ow)
+					clear(out[o : o+g.O])
+				}
+				continue
+			}
+			w.buildSteps(g, pk, ks, packed, oh, hp0)
+			ntiles := (g.ow + ks.maxP - 1) / ks.maxP
+			ow0 := 0
+			for t := range ntiles {
+				p := g.ow / ntiles
+				if t < g.ow%ntiles {
+					p++
+				}
+				w.tile(g, ks, out, n, oh, ow0, p)
+				ow0 += p
+			}
 		}
 	}
 }
@@ -223,20 +415,22 @@ func (w *worker) item(g *geometry, ks *kernelSet, out, in, packed []float32, n, 
 // writes one step list per kernel call of a tile (per output block, or per
 // 16-channel half of a block on a path with halves), pointing at the row's
 // first tile; tile moves them along the row.
-func (w *worker) buildSteps(g *geometry, ks *kernelSet, packed []float32, oh, hp0 int) {
+func (w *worker) buildSteps(g, pk *geometry, ks *kernelSet, packed []float32, oh, hp0 int) {
 	w.terms = w.terms[:0]
 	for kh := range g.KH {
-		hp := oh*g.StrideH + kh*g.DilH
-		if h := hp - g.PadTop; h < 0 || h >= g.H {
+		hp := oh*g.StrideH + kh*g.DilH + g.rowShift // packed row
+		if h := hp - pk.PadTop; h < 0 || h >= pk.H {
 			continue // the whole tap row is zero padding
 		}
-		rowOff := (hp - hp0) * g.rowLen
+		rowOff := (hp - hp0) * pk.rowLen
 		for kw := range g.KW {
-			phase, q := kw*g.DilW%g.StrideW, kw*g.DilW/g.StrideW
+			wp := kw*g.DilW + g.colShift // packed column of the row's first pixel
+			phase, q := wp%pk.StrideW, wp/pk.StrideW
+			tap := (g.tapH0+kh*g.tapHStep)*g.wKW + g.tapW0 + kw*g.tapWStep // in the packed weights
 			for cb := range g.cb {
 				w.terms = append(w.terms, term{
-					in: rowOff + ((cb*g.StrideW+phase)*g.wq+q)*ciBlock,
-					w:  (kh*g.KW+kw)*g.cp + cb*ciBlock,
+					in: rowOff + ((cb*pk.StrideW+phase)*pk.wq+q)*ciBlock,
+					w:  tap*g.cp + cb*ciBlock,
 				})
 			}
 		}
@@ -265,7 +459,8 @@ func (w *worker) buildSteps(g *geometry, ks *kernelSet, packed []float32, oh, hp
 // Tiles must come in order along the row.
 func (w *worker) tile(g *geometry, ks *kernelSet, out []float32, n, oh, ow0, p int) {
 	tilesByWidth := [2][]tileFunc{ks.tiles16, ks.tiles32}
-	outBase := ((n*g.oh+oh)*g.ow + ow0) * g.O
+	outBase := g.outIndex(n, oh, ow0)
+	pixStride := g.colMul * g.O                        // floats from one output pixel of the tile to the next
 	shift := uintptr(4 * ciBlock * (ow0 - w.stepsOw0)) // from the previous tile's first pixel to ours
 	w.stepsOw0 = ow0
 	call := 0
@@ -274,7 +469,7 @@ func (w *worker) tile(g *geometry, ks *kernelSet, out []float32, n, oh, ow0, p i
 		valid := min(b.width, g.O-b.co0)
 		dst, stride := unsafe.Pointer(&w.scratch[0]), uintptr(4*32)
 		if valid == b.width {
-			dst, stride = unsafe.Pointer(&out[outBase+b.co0]), uintptr(4*g.O)
+			dst, stride = unsafe.Pointer(&out[outBase+b.co0]), uintptr(4*pixStride)
 		}
 		for h := 0; h < b.width; h += 16 {
 			steps := w.steps[call]
@@ -291,8 +486,15 @@ func (w *worker) tile(g *geometry, ks *kernelSet, out []float32, n, oh, ow0, p i
 		}
 		if valid < b.width {
 			for i := range p {
-				copy(out[outBase+i*g.O+b.co0:outBase+i*g.O+b.co0+valid], w.scratch[i*32:i*32+valid])
+				o := outBase + i*pixStride + b.co0
+				copy(out[o:o+valid], w.scratch[i*32:i*32+valid])
 			}
 		}
 	}
+}
+
+// outIndex returns the index in the output tensor of output pixel (oh, ow)
+// of image n.
+func (g *geometry) outIndex(n, oh, ow int) int {
+	return ((n*g.outH+g.rowOff+oh*g.rowMul)*g.outW + g.colOff + ow*g.colMul) * g.O
 }

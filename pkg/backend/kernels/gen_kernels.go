@@ -1,8 +1,8 @@
 //go:build ignore
 
 // gen_kernels writes the unrolled SIMD micro-kernels of the conv2d
-// forward pass: kernels_avx512_gen.go and kernels_avx2_gen.go.
-// Run it with `go generate` in this directory.
+// forward pass and of its weight gradient: kernels_avx512_gen.go and
+// kernels_avx2_gen.go. Run it with `go generate` in this directory.
 //
 // Every kernel computes one output tile: P consecutive output pixels times
 // one block of output channels, accumulated in registers over a list of
@@ -44,6 +44,14 @@
 //   - VFMADD213PS overwrites its first operand, so the broadcast (used once
 //     per weight vector) is that operand: at most one register copy per
 //     broadcast, and none at all with a single weight vector.
+//
+// The weight-gradient kernels (genFilterKernel) have the same shape with the
+// roles turned around: the accumulators are a tile of input channels x
+// output channels, the unrolled reduction runs over 16 pixels, the
+// broadcasts are input values and the vectors are output-gradient rows.
+// Their operands are packed (see backward_filter.go) so that every load is
+// at a constant offset from two pointers that advance by a constant per 16
+// pixels.
 package main
 
 import (
@@ -59,6 +67,14 @@ import (
 const (
 	maxP512 = 10 // AVX-512: 2P accumulators + 2 weights + broadcasts <= 31 registers
 	maxP256 = 5  // AVX2: 2P accumulators + 2 weights + broadcasts <= 15 registers
+
+	// Weight-gradient tiles: rows (input channels) x 32 or 16 lanes. Eight
+	// rows of two AVX-512 vectors (16 accumulators) measured faster than
+	// 10 or 12 rows, whose extra registers make Go's allocator spill, and
+	// split a 16-channel block evenly; four rows of two AVX2 vectors is the
+	// AVX2 equivalent.
+	maxR512 = 8
+	maxR256 = 4
 )
 
 func main() {
@@ -101,6 +117,20 @@ func genAVX512() []byte {
 			})
 		}
 	}
+	for _, bw := range []int{32, 16} {
+		fmt.Fprintf(&b, "// avx512Filter%d holds the AVX-512 weight-gradient kernels for %d-lane output-gradient blocks, by tile rows R-1.\n", bw, bw)
+		fmt.Fprintf(&b, "var avx512Filter%d = [...]filterFunc{", bw)
+		for r := 1; r <= maxR512; r++ {
+			fmt.Fprintf(&b, "avx512F%dR%d, ", bw, r)
+		}
+		fmt.Fprintf(&b, "}\n\n")
+		for r := 1; r <= maxR512; r++ {
+			genFilterKernel(&b, kernelSpec{
+				name: fmt.Sprintf("avx512F%dR%d", bw, r), vec: "Float32x16", lanes: 16,
+				nv: bw / 16, p: r, rowBytes: bw * 4, regs: 31,
+			})
+		}
+	}
 	return b.Bytes()
 }
 
@@ -124,6 +154,20 @@ func genAVX2() []byte {
 			})
 		}
 	}
+	for _, bw := range []int{32, 16} {
+		fmt.Fprintf(&b, "// avx2Filter%d holds the AVX2 weight-gradient kernels for 16 lanes of a %d-lane output-gradient block, by tile rows R-1.\n", bw, bw)
+		fmt.Fprintf(&b, "var avx2Filter%d = [...]filterFunc{", bw)
+		for r := 1; r <= maxR256; r++ {
+			fmt.Fprintf(&b, "avx2F%dR%d, ", bw, r)
+		}
+		fmt.Fprintf(&b, "}\n\n")
+		for r := 1; r <= maxR256; r++ {
+			genFilterKernel(&b, kernelSpec{
+				name: fmt.Sprintf("avx2F%dR%d", bw, r), vec: "Float32x8", lanes: 8,
+				nv: 2, p: r, rowBytes: bw * 4, regs: 15,
+			})
+		}
+	}
 	return b.Bytes()
 }
 
@@ -132,7 +176,7 @@ type kernelSpec struct {
 	vec      string // archsimd vector type
 	lanes    int    // float32 lanes per vector
 	nv       int    // weight vectors (accumulators) per pixel
-	p        int    // output pixels in the tile
+	p        int    // output pixels in the tile (filter kernels: input-channel rows)
 	rowBytes int    // bytes of one input-channel row of the packed weights
 	regs     int    // vector registers Go can allocate (X15 is its fixed zero)
 }
@@ -172,10 +216,13 @@ func genKernel(b *bytes.Buffer, k kernelSpec) {
 	// in cache, are then fetched while the tile is computed, instead of
 	// stalling the in-order store commit, and every sink store behind it,
 	// at the end.
-	fmt.Fprintf(b, "\tfor p, d := 0, dst; p < %d; p, d = p+1, unsafe.Add(d, dstStride) {\n", k.p)
+	// (d moves on only while another pixel follows: one pixel past the tile
+	// may be past the output's allocation, which unsafe.Pointer rules out.)
+	fmt.Fprintf(b, "\tfor p, d := 0, dst; ; p, d = p+1, unsafe.Add(d, dstStride) {\n")
 	for v := 0; v < k.nv; v++ {
 		fmt.Fprintf(b, "\t\t%s.StoreArray((*[%d]float32)(unsafe.Add(d, %d)))\n", acc(0, v, 0), k.lanes, v*k.lanes*4)
 	}
+	fmt.Fprintf(b, "\t\tif p == %d {\n\t\t\tbreak\n\t\t}\n", k.p-1)
 	fmt.Fprintf(b, "\t}\n")
 	sinkExpr := "sink"
 	if k.lanes == 8 {
@@ -213,6 +260,80 @@ func genKernel(b *bytes.Buffer, k kernelSpec) {
 				sum += ".Add(" + acc(p, v, set) + ")"
 			}
 			fmt.Fprintf(b, "\t%s.StoreArray((*[%d]float32)(unsafe.Add(dst, %d)))\n", sum, k.lanes, v*k.lanes*4)
+		}
+	}
+	fmt.Fprintf(b, "}\n\n")
+}
+
+// genFilterKernel writes one weight-gradient kernel (see filterFunc): a tile
+// of k.p input-channel rows x k.nv vectors of output channels, accumulated
+// over 16 pixels per iteration. Pixel q of an iteration reads the input
+// channels of row i at x + 64q + 4i and its output-gradient vector v at
+// dy + q*rowBytes + 64v (AVX-512) or 32v (AVX2), so every load is
+// [register+constant]; both pointers then move on by 16 pixels.
+func genFilterKernel(b *bytes.Buffer, k kernelSpec) {
+	// As in genKernel: tiles with too few accumulators to cover the FMA
+	// latency spread the pixels over several accumulator sets (pixel q
+	// feeds set q%sets) and add them up at the end.
+	sets := min(4, (chains+k.nv*k.p-1)/(k.nv*k.p), max(1, (k.regs-k.nv-2)/(k.nv*k.p)))
+	acc := func(r, v, set int) string {
+		if set == 0 {
+			return fmt.Sprintf("c%d_%d", r, v)
+		}
+		return fmt.Sprintf("c%d_%d_%d", r, v, set)
+	}
+	vbytes := k.lanes * 4
+	fmt.Fprintf(b, "// %s accumulates a %d-row x %d-lane weight-gradient tile; see filterFunc.\n", k.name, k.p, k.nv*k.lanes)
+	fmt.Fprintf(b, "func %s(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32) {\n", k.name)
+	for set := range sets {
+		for r := 0; r < k.p; r++ {
+			fmt.Fprintf(b, "\tvar ")
+			for v := 0; v < k.nv; v++ {
+				if v > 0 {
+					fmt.Fprintf(b, ", ")
+				}
+				fmt.Fprintf(b, "%s", acc(r, v, set))
+			}
+			fmt.Fprintf(b, " archsimd.%s\n", k.vec)
+		}
+	}
+	sinkExpr := "sink"
+	if k.lanes == 8 {
+		sinkExpr = "(*[8]float32)(unsafe.Pointer(sink))"
+	}
+	fmt.Fprintf(b, "\tfor ; n > 0; n-- {\n")
+	for q := 0; q < 16; q++ {
+		set := q % sets
+		fmt.Fprintf(b, "\t\t// pixel %d\n", q)
+		for v := 0; v < k.nv; v++ {
+			op := "="
+			if q == 0 {
+				op = ":="
+			}
+			fmt.Fprintf(b, "\t\td%d %s archsimd.Load%sArray((*[%d]float32)(unsafe.Add(dy, %d)))\n",
+				v, op, k.vec, k.lanes, q*k.rowBytes+v*vbytes)
+		}
+		for r := 0; r < k.p; r++ {
+			for v := 0; v < k.nv; v++ {
+				fmt.Fprintf(b, "\t\t%s = archsimd.Broadcast%s(ldf(x, %d)).MulAdd(d%d, %s)\n",
+					acc(r, v, set), k.vec, q*64+r*4, v, acc(r, v, set))
+			}
+		}
+		fmt.Fprintf(b, "\t\t%s.StoreArray(%s)\n", acc(k.p-1, k.nv-1, set), sinkExpr)
+	}
+	fmt.Fprintf(b, "\t\tx, dy = unsafe.Add(x, %d), unsafe.Add(dy, %d)\n", 16*64, 16*k.rowBytes)
+	fmt.Fprintf(b, "\t}\n")
+	for r := 0; r < k.p; r++ {
+		if r > 0 {
+			fmt.Fprintf(b, "\tdst = unsafe.Add(dst, dstStride)\n")
+		}
+		for v := 0; v < k.nv; v++ {
+			sum := acc(r, v, 0)
+			for set := 1; set < sets; set++ {
+				sum += ".Add(" + acc(r, v, set) + ")"
+			}
+			ptr := fmt.Sprintf("(*[%d]float32)(unsafe.Add(dst, %d))", k.lanes, v*vbytes)
+			fmt.Fprintf(b, "\tarchsimd.Load%sArray(%s).Add(%s).StoreArray(%s)\n", k.vec, ptr, sum, ptr)
 		}
 	}
 	fmt.Fprintf(b, "}\n\n")

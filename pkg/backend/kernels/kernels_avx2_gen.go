@@ -18,9 +18,12 @@ func avx2W32P1(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]fl
 	var c0_0_1, c0_1_1 archsimd.Float32x8
 	var c0_0_2, c0_1_2 archsimd.Float32x8
 	var c0_0_3, c0_1_3 archsimd.Float32x8
-	for p, d := 0, dst; p < 1; p, d = p+1, unsafe.Add(d, dstStride) {
+	for p, d := 0, dst; ; p, d = p+1, unsafe.Add(d, dstStride) {
 		c0_0.StoreArray((*[8]float32)(unsafe.Add(d, 0)))
 		c0_1.StoreArray((*[8]float32)(unsafe.Add(d, 32)))
+		if p == 0 {
+			break
+		}
 	}
 	for _, s := range steps {
 		pi, pw := s.in, s.w
@@ -131,9 +134,12 @@ func avx2W32P2(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]fl
 	var c1_0, c1_1 archsimd.Float32x8
 	var c0_0_1, c0_1_1 archsimd.Float32x8
 	var c1_0_1, c1_1_1 archsimd.Float32x8
-	for p, d := 0, dst; p < 2; p, d = p+1, unsafe.Add(d, dstStride) {
+	for p, d := 0, dst; ; p, d = p+1, unsafe.Add(d, dstStride) {
 		c0_0.StoreArray((*[8]float32)(unsafe.Add(d, 0)))
 		c0_1.StoreArray((*[8]float32)(unsafe.Add(d, 32)))
+		if p == 1 {
+			break
+		}
 	}
 	for _, s := range steps {
 		pi, pw := s.in, s.w
@@ -278,9 +284,12 @@ func avx2W32P3(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]fl
 	var c0_0, c0_1 archsimd.Float32x8
 	var c1_0, c1_1 archsimd.Float32x8
 	var c2_0, c2_1 archsimd.Float32x8
-	for p, d := 0, dst; p < 3; p, d = p+1, unsafe.Add(d, dstStride) {
+	for p, d := 0, dst; ; p, d = p+1, unsafe.Add(d, dstStride) {
 		c0_0.StoreArray((*[8]float32)(unsafe.Add(d, 0)))
 		c0_1.StoreArray((*[8]float32)(unsafe.Add(d, 32)))
+		if p == 2 {
+			break
+		}
 	}
 	for _, s := range steps {
 		pi, pw := s.in, s.w
@@ -461,9 +470,12 @@ func avx2W32P4(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]fl
 	var c1_0, c1_1 archsimd.Float32x8
 	var c2_0, c2_1 archsimd.Float32x8
 	var c3_0, c3_1 archsimd.Float32x8
-	for p, d := 0, dst; p < 4; p, d = p+1, unsafe.Add(d, dstStride) {
+	for p, d := 0, dst; ; p, d = p+1, unsafe.Add(d, dstStride) {
 		c0_0.StoreArray((*[8]float32)(unsafe.Add(d, 0)))
 		c0_1.StoreArray((*[8]float32)(unsafe.Add(d, 32)))
+		if p == 3 {
+			break
+		}
 	}
 	for _, s := range steps {
 		pi, pw := s.in, s.w
@@ -680,9 +692,12 @@ func avx2W32P5(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]fl
 	var c2_0, c2_1 archsimd.Float32x8
 	var c3_0, c3_1 archsimd.Float32x8
 	var c4_0, c4_1 archsimd.Float32x8
-	for p, d := 0, dst; p < 5; p, d = p+1, unsafe.Add(d, dstStride) {
+	for p, d := 0, dst; ; p, d = p+1, unsafe.Add(d, dstStride) {
 		c0_0.StoreArray((*[8]float32)(unsafe.Add(d, 0)))
 		c0_1.StoreArray((*[8]float32)(unsafe.Add(d, 32)))
+		if p == 4 {
+			break
+		}
 	}
 	for _, s := range steps {
 		pi, pw := s.in, s.w
@@ -936,9 +951,12 @@ func avx2W16P1(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]fl
 	var c0_0_1, c0_1_1 archsimd.Float32x8
 	var c0_0_2, c0_1_2 archsimd.Float32x8
 	var c0_0_3, c0_1_3 archsimd.Float32x8
-	for p, d := 0, dst; p < 1; p, d = p+1, unsafe.Add(d, dstStride) {
+	for p, d := 0, dst; ; p, d = p+1, unsafe.Add(d, dstStride) {
 		c0_0.StoreArray((*[8]float32)(unsafe.Add(d, 0)))
 		c0_1.StoreArray((*[8]float32)(unsafe.Add(d, 32)))
+		if p == 0 {
+			break
+		}
 	}
 	for _, s := range steps {
 		pi, pw := s.in, s.w
@@ -1049,9 +1067,12 @@ func avx2W16P2(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]fl
 	var c1_0, c1_1 archsimd.Float32x8
 	var c0_0_1, c0_1_1 archsimd.Float32x8
 	var c1_0_1, c1_1_1 archsimd.Float32x8
-	for p, d := 0, dst; p < 2; p, d = p+1, unsafe.Add(d, dstStride) {
+	for p, d := 0, dst; ; p, d = p+1, unsafe.Add(d, dstStride) {
 		c0_0.StoreArray((*[8]float32)(unsafe.Add(d, 0)))
 		c0_1.StoreArray((*[8]float32)(unsafe.Add(d, 32)))
+		if p == 1 {
+			break
+		}
 	}
 	for _, s := range steps {
 		pi, pw := s.in, s.w
@@ -1196,9 +1217,12 @@ func avx2W16P3(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]fl
 	var c0_0, c0_1 archsimd.Float32x8
 	var c1_0, c1_1 archsimd.Float32x8
 	var c2_0, c2_1 archsimd.Float32x8
-	for p, d := 0, dst; p < 3; p, d = p+1, unsafe.Add(d, dstStride) {
+	for p, d := 0, dst; ; p, d = p+1, unsafe.Add(d, dstStride) {
 		c0_0.StoreArray((*[8]float32)(unsafe.Add(d, 0)))
 		c0_1.StoreArray((*[8]float32)(unsafe.Add(d, 32)))
+		if p == 2 {
+			break
+		}
 	}
 	for _, s := range steps {
 		pi, pw := s.in, s.w
@@ -1379,9 +1403,12 @@ func avx2W16P4(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]fl
 	var c1_0, c1_1 archsimd.Float32x8
 	var c2_0, c2_1 archsimd.Float32x8
 	var c3_0, c3_1 archsimd.Float32x8
-	for p, d := 0, dst; p < 4; p, d = p+1, unsafe.Add(d, dstStride) {
+	for p, d := 0, dst; ; p, d = p+1, unsafe.Add(d, dstStride) {
 		c0_0.StoreArray((*[8]float32)(unsafe.Add(d, 0)))
 		c0_1.StoreArray((*[8]float32)(unsafe.Add(d, 32)))
+		if p == 3 {
+			break
+		}
 	}
 	for _, s := range steps {
 		pi, pw := s.in, s.w
@@ -1598,9 +1625,12 @@ func avx2W16P5(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]fl
 	var c2_0, c2_1 archsimd.Float32x8
 	var c3_0, c3_1 archsimd.Float32x8
 	var c4_0, c4_1 archsimd.Float32x8
-	for p, d := 0, dst; p < 5; p, d = p+1, unsafe.Add(d, dstStride) {
+	for p, d := 0, dst; ; p, d = p+1, unsafe.Add(d, dstStride) {
 		c0_0.StoreArray((*[8]float32)(unsafe.Add(d, 0)))
 		c0_1.StoreArray((*[8]float32)(unsafe.Add(d, 32)))
+		if p == 4 {
+			break
+		}
 	}
 	for _, s := range steps {
 		pi, pw := s.in, s.w
@@ -1843,4 +1873,1300 @@ func avx2W16P5(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]fl
 	dst = unsafe.Add(dst, dstStride)
 	c4_0.StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
 	c4_1.StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+}
+
+// avx2Filter32 holds the AVX2 weight-gradient kernels for 16 lanes of a 32-lane output-gradient block, by tile rows R-1.
+var avx2Filter32 = [...]filterFunc{avx2F32R1, avx2F32R2, avx2F32R3, avx2F32R4}
+
+// avx2F32R1 accumulates a 1-row x 16-lane weight-gradient tile; see filterFunc.
+func avx2F32R1(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32) {
+	var c0_0, c0_1 archsimd.Float32x8
+	var c0_0_1, c0_1_1 archsimd.Float32x8
+	var c0_0_2, c0_1_2 archsimd.Float32x8
+	var c0_0_3, c0_1_3 archsimd.Float32x8
+	for ; n > 0; n-- {
+		// pixel 0
+		d0 := archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 0)))
+		d1 := archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 32)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 0)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 0)).MulAdd(d1, c0_1)
+		c0_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 1
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 128)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 160)))
+		c0_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 64)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 64)).MulAdd(d1, c0_1_1)
+		c0_1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 2
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 256)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 288)))
+		c0_0_2 = archsimd.BroadcastFloat32x8(ldf(x, 128)).MulAdd(d0, c0_0_2)
+		c0_1_2 = archsimd.BroadcastFloat32x8(ldf(x, 128)).MulAdd(d1, c0_1_2)
+		c0_1_2.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 3
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 384)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 416)))
+		c0_0_3 = archsimd.BroadcastFloat32x8(ldf(x, 192)).MulAdd(d0, c0_0_3)
+		c0_1_3 = archsimd.BroadcastFloat32x8(ldf(x, 192)).MulAdd(d1, c0_1_3)
+		c0_1_3.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 4
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 512)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 544)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 256)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 256)).MulAdd(d1, c0_1)
+		c0_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 5
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 640)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 672)))
+		c0_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 320)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 320)).MulAdd(d1, c0_1_1)
+		c0_1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 6
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 768)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 800)))
+		c0_0_2 = archsimd.BroadcastFloat32x8(ldf(x, 384)).MulAdd(d0, c0_0_2)
+		c0_1_2 = archsimd.BroadcastFloat32x8(ldf(x, 384)).MulAdd(d1, c0_1_2)
+		c0_1_2.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 7
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 896)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 928)))
+		c0_0_3 = archsimd.BroadcastFloat32x8(ldf(x, 448)).MulAdd(d0, c0_0_3)
+		c0_1_3 = archsimd.BroadcastFloat32x8(ldf(x, 448)).MulAdd(d1, c0_1_3)
+		c0_1_3.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 8
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1024)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1056)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 512)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 512)).MulAdd(d1, c0_1)
+		c0_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 9
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1152)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1184)))
+		c0_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 576)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 576)).MulAdd(d1, c0_1_1)
+		c0_1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 10
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1280)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1312)))
+		c0_0_2 = archsimd.BroadcastFloat32x8(ldf(x, 640)).MulAdd(d0, c0_0_2)
+		c0_1_2 = archsimd.BroadcastFloat32x8(ldf(x, 640)).MulAdd(d1, c0_1_2)
+		c0_1_2.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 11
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1408)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1440)))
+		c0_0_3 = archsimd.BroadcastFloat32x8(ldf(x, 704)).MulAdd(d0, c0_0_3)
+		c0_1_3 = archsimd.BroadcastFloat32x8(ldf(x, 704)).MulAdd(d1, c0_1_3)
+		c0_1_3.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 12
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1536)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1568)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 768)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 768)).MulAdd(d1, c0_1)
+		c0_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 13
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1664)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1696)))
+		c0_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 832)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 832)).MulAdd(d1, c0_1_1)
+		c0_1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 14
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1792)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1824)))
+		c0_0_2 = archsimd.BroadcastFloat32x8(ldf(x, 896)).MulAdd(d0, c0_0_2)
+		c0_1_2 = archsimd.BroadcastFloat32x8(ldf(x, 896)).MulAdd(d1, c0_1_2)
+		c0_1_2.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 15
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1920)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1952)))
+		c0_0_3 = archsimd.BroadcastFloat32x8(ldf(x, 960)).MulAdd(d0, c0_0_3)
+		c0_1_3 = archsimd.BroadcastFloat32x8(ldf(x, 960)).MulAdd(d1, c0_1_3)
+		c0_1_3.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		x, dy = unsafe.Add(x, 1024), unsafe.Add(dy, 2048)
+	}
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 0))).Add(c0_0.Add(c0_0_1).Add(c0_0_2).Add(c0_0_3)).StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 32))).Add(c0_1.Add(c0_1_1).Add(c0_1_2).Add(c0_1_3)).StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+}
+
+// avx2F32R2 accumulates a 2-row x 16-lane weight-gradient tile; see filterFunc.
+func avx2F32R2(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32) {
+	var c0_0, c0_1 archsimd.Float32x8
+	var c1_0, c1_1 archsimd.Float32x8
+	var c0_0_1, c0_1_1 archsimd.Float32x8
+	var c1_0_1, c1_1_1 archsimd.Float32x8
+	for ; n > 0; n-- {
+		// pixel 0
+		d0 := archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 0)))
+		d1 := archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 32)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 0)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 0)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 4)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 4)).MulAdd(d1, c1_1)
+		c1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 1
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 128)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 160)))
+		c0_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 64)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 64)).MulAdd(d1, c0_1_1)
+		c1_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 68)).MulAdd(d0, c1_0_1)
+		c1_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 68)).MulAdd(d1, c1_1_1)
+		c1_1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 2
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 256)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 288)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 128)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 128)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 132)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 132)).MulAdd(d1, c1_1)
+		c1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 3
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 384)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 416)))
+		c0_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 192)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 192)).MulAdd(d1, c0_1_1)
+		c1_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 196)).MulAdd(d0, c1_0_1)
+		c1_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 196)).MulAdd(d1, c1_1_1)
+		c1_1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 4
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 512)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 544)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 256)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 256)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 260)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 260)).MulAdd(d1, c1_1)
+		c1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 5
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 640)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 672)))
+		c0_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 320)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 320)).MulAdd(d1, c0_1_1)
+		c1_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 324)).MulAdd(d0, c1_0_1)
+		c1_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 324)).MulAdd(d1, c1_1_1)
+		c1_1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 6
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 768)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 800)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 384)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 384)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 388)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 388)).MulAdd(d1, c1_1)
+		c1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 7
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 896)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 928)))
+		c0_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 448)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 448)).MulAdd(d1, c0_1_1)
+		c1_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 452)).MulAdd(d0, c1_0_1)
+		c1_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 452)).MulAdd(d1, c1_1_1)
+		c1_1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 8
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1024)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1056)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 512)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 512)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 516)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 516)).MulAdd(d1, c1_1)
+		c1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 9
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1152)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1184)))
+		c0_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 576)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 576)).MulAdd(d1, c0_1_1)
+		c1_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 580)).MulAdd(d0, c1_0_1)
+		c1_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 580)).MulAdd(d1, c1_1_1)
+		c1_1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 10
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1280)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1312)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 640)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 640)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 644)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 644)).MulAdd(d1, c1_1)
+		c1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 11
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1408)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1440)))
+		c0_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 704)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 704)).MulAdd(d1, c0_1_1)
+		c1_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 708)).MulAdd(d0, c1_0_1)
+		c1_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 708)).MulAdd(d1, c1_1_1)
+		c1_1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 12
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1536)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1568)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 768)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 768)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 772)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 772)).MulAdd(d1, c1_1)
+		c1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 13
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1664)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1696)))
+		c0_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 832)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 832)).MulAdd(d1, c0_1_1)
+		c1_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 836)).MulAdd(d0, c1_0_1)
+		c1_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 836)).MulAdd(d1, c1_1_1)
+		c1_1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 14
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1792)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1824)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 896)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 896)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 900)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 900)).MulAdd(d1, c1_1)
+		c1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 15
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1920)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1952)))
+		c0_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 960)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 960)).MulAdd(d1, c0_1_1)
+		c1_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 964)).MulAdd(d0, c1_0_1)
+		c1_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 964)).MulAdd(d1, c1_1_1)
+		c1_1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		x, dy = unsafe.Add(x, 1024), unsafe.Add(dy, 2048)
+	}
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 0))).Add(c0_0.Add(c0_0_1)).StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 32))).Add(c0_1.Add(c0_1_1)).StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 0))).Add(c1_0.Add(c1_0_1)).StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 32))).Add(c1_1.Add(c1_1_1)).StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+}
+
+// avx2F32R3 accumulates a 3-row x 16-lane weight-gradient tile; see filterFunc.
+func avx2F32R3(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32) {
+	var c0_0, c0_1 archsimd.Float32x8
+	var c1_0, c1_1 archsimd.Float32x8
+	var c2_0, c2_1 archsimd.Float32x8
+	for ; n > 0; n-- {
+		// pixel 0
+		d0 := archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 0)))
+		d1 := archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 32)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 0)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 0)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 4)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 4)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 8)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 8)).MulAdd(d1, c2_1)
+		c2_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 1
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 128)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 160)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 64)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 64)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 68)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 68)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 72)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 72)).MulAdd(d1, c2_1)
+		c2_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 2
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 256)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 288)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 128)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 128)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 132)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 132)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 136)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 136)).MulAdd(d1, c2_1)
+		c2_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 3
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 384)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 416)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 192)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 192)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 196)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 196)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 200)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 200)).MulAdd(d1, c2_1)
+		c2_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 4
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 512)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 544)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 256)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 256)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 260)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 260)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 264)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 264)).MulAdd(d1, c2_1)
+		c2_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 5
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 640)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 672)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 320)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 320)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 324)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 324)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 328)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 328)).MulAdd(d1, c2_1)
+		c2_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 6
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 768)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 800)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 384)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 384)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 388)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 388)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 392)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 392)).MulAdd(d1, c2_1)
+		c2_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 7
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 896)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 928)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 448)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 448)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 452)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 452)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 456)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 456)).MulAdd(d1, c2_1)
+		c2_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 8
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1024)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1056)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 512)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 512)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 516)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 516)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 520)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 520)).MulAdd(d1, c2_1)
+		c2_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 9
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1152)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1184)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 576)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 576)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 580)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 580)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 584)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 584)).MulAdd(d1, c2_1)
+		c2_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 10
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1280)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1312)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 640)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 640)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 644)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 644)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 648)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 648)).MulAdd(d1, c2_1)
+		c2_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 11
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1408)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1440)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 704)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 704)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 708)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 708)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 712)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 712)).MulAdd(d1, c2_1)
+		c2_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 12
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1536)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1568)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 768)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 768)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 772)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 772)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 776)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 776)).MulAdd(d1, c2_1)
+		c2_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 13
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1664)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1696)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 832)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 832)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 836)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 836)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 840)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 840)).MulAdd(d1, c2_1)
+		c2_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 14
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1792)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1824)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 896)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 896)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 900)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 900)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 904)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 904)).MulAdd(d1, c2_1)
+		c2_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 15
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1920)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1952)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 960)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 960)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 964)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 964)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 968)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 968)).MulAdd(d1, c2_1)
+		c2_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		x, dy = unsafe.Add(x, 1024), unsafe.Add(dy, 2048)
+	}
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 0))).Add(c0_0).StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 32))).Add(c0_1).StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 0))).Add(c1_0).StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 32))).Add(c1_1).StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 0))).Add(c2_0).StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 32))).Add(c2_1).StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+}
+
+// avx2F32R4 accumulates a 4-row x 16-lane weight-gradient tile; see filterFunc.
+func avx2F32R4(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32) {
+	var c0_0, c0_1 archsimd.Float32x8
+	var c1_0, c1_1 archsimd.Float32x8
+	var c2_0, c2_1 archsimd.Float32x8
+	var c3_0, c3_1 archsimd.Float32x8
+	for ; n > 0; n-- {
+		// pixel 0
+		d0 := archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 0)))
+		d1 := archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 32)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 0)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 0)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 4)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 4)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 8)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 8)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x8(ldf(x, 12)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x8(ldf(x, 12)).MulAdd(d1, c3_1)
+		c3_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 1
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 128)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 160)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 64)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 64)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 68)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 68)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 72)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 72)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x8(ldf(x, 76)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x8(ldf(x, 76)).MulAdd(d1, c3_1)
+		c3_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 2
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 256)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 288)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 128)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 128)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 132)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 132)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 136)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 136)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x8(ldf(x, 140)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x8(ldf(x, 140)).MulAdd(d1, c3_1)
+		c3_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 3
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 384)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 416)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 192)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 192)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 196)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 196)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 200)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 200)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x8(ldf(x, 204)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x8(ldf(x, 204)).MulAdd(d1, c3_1)
+		c3_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 4
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 512)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 544)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 256)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 256)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 260)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 260)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 264)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 264)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x8(ldf(x, 268)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x8(ldf(x, 268)).MulAdd(d1, c3_1)
+		c3_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 5
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 640)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 672)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 320)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 320)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 324)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 324)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 328)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 328)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x8(ldf(x, 332)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x8(ldf(x, 332)).MulAdd(d1, c3_1)
+		c3_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 6
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 768)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 800)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 384)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 384)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 388)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 388)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 392)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 392)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x8(ldf(x, 396)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x8(ldf(x, 396)).MulAdd(d1, c3_1)
+		c3_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 7
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 896)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 928)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 448)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 448)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 452)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 452)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 456)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 456)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x8(ldf(x, 460)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x8(ldf(x, 460)).MulAdd(d1, c3_1)
+		c3_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 8
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1024)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1056)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 512)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 512)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 516)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 516)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 520)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 520)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x8(ldf(x, 524)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x8(ldf(x, 524)).MulAdd(d1, c3_1)
+		c3_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 9
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1152)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1184)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 576)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 576)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 580)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 580)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 584)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 584)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x8(ldf(x, 588)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x8(ldf(x, 588)).MulAdd(d1, c3_1)
+		c3_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 10
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1280)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1312)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 640)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 640)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 644)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 644)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 648)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 648)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x8(ldf(x, 652)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x8(ldf(x, 652)).MulAdd(d1, c3_1)
+		c3_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 11
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1408)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1440)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 704)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 704)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 708)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 708)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 712)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 712)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x8(ldf(x, 716)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x8(ldf(x, 716)).MulAdd(d1, c3_1)
+		c3_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 12
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1536)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1568)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 768)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 768)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 772)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 772)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 776)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 776)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x8(ldf(x, 780)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x8(ldf(x, 780)).MulAdd(d1, c3_1)
+		c3_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 13
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1664)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1696)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 832)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 832)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 836)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 836)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 840)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 840)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x8(ldf(x, 844)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x8(ldf(x, 844)).MulAdd(d1, c3_1)
+		c3_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 14
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1792)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1824)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 896)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 896)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 900)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 900)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 904)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 904)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x8(ldf(x, 908)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x8(ldf(x, 908)).MulAdd(d1, c3_1)
+		c3_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 15
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1920)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 1952)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 960)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 960)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 964)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 964)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 968)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 968)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x8(ldf(x, 972)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x8(ldf(x, 972)).MulAdd(d1, c3_1)
+		c3_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		x, dy = unsafe.Add(x, 1024), unsafe.Add(dy, 2048)
+	}
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 0))).Add(c0_0).StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 32))).Add(c0_1).StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 0))).Add(c1_0).StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 32))).Add(c1_1).StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 0))).Add(c2_0).StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 32))).Add(c2_1).StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 0))).Add(c3_0).StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 32))).Add(c3_1).StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+}
+
+// avx2Filter16 holds the AVX2 weight-gradient kernels for 16 lanes of a 16-lane output-gradient block, by tile rows R-1.
+var avx2Filter16 = [...]filterFunc{avx2F16R1, avx2F16R2, avx2F16R3, avx2F16R4}
+
+// avx2F16R1 accumulates a 1-row x 16-lane weight-gradient tile; see filterFunc.
+func avx2F16R1(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32) {
+	var c0_0, c0_1 archsimd.Float32x8
+	var c0_0_1, c0_1_1 archsimd.Float32x8
+	var c0_0_2, c0_1_2 archsimd.Float32x8
+	var c0_0_3, c0_1_3 archsimd.Float32x8
+	for ; n > 0; n-- {
+		// pixel 0
+		d0 := archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 0)))
+		d1 := archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 32)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 0)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 0)).MulAdd(d1, c0_1)
+		c0_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 1
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 64)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 96)))
+		c0_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 64)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 64)).MulAdd(d1, c0_1_1)
+		c0_1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 2
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 128)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 160)))
+		c0_0_2 = archsimd.BroadcastFloat32x8(ldf(x, 128)).MulAdd(d0, c0_0_2)
+		c0_1_2 = archsimd.BroadcastFloat32x8(ldf(x, 128)).MulAdd(d1, c0_1_2)
+		c0_1_2.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 3
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 192)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 224)))
+		c0_0_3 = archsimd.BroadcastFloat32x8(ldf(x, 192)).MulAdd(d0, c0_0_3)
+		c0_1_3 = archsimd.BroadcastFloat32x8(ldf(x, 192)).MulAdd(d1, c0_1_3)
+		c0_1_3.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 4
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 256)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 288)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 256)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 256)).MulAdd(d1, c0_1)
+		c0_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 5
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 320)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 352)))
+		c0_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 320)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 320)).MulAdd(d1, c0_1_1)
+		c0_1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 6
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 384)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 416)))
+		c0_0_2 = archsimd.BroadcastFloat32x8(ldf(x, 384)).MulAdd(d0, c0_0_2)
+		c0_1_2 = archsimd.BroadcastFloat32x8(ldf(x, 384)).MulAdd(d1, c0_1_2)
+		c0_1_2.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 7
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 448)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 480)))
+		c0_0_3 = archsimd.BroadcastFloat32x8(ldf(x, 448)).MulAdd(d0, c0_0_3)
+		c0_1_3 = archsimd.BroadcastFloat32x8(ldf(x, 448)).MulAdd(d1, c0_1_3)
+		c0_1_3.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 8
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 512)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 544)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 512)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 512)).MulAdd(d1, c0_1)
+		c0_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 9
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 576)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 608)))
+		c0_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 576)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 576)).MulAdd(d1, c0_1_1)
+		c0_1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 10
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 640)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 672)))
+		c0_0_2 = archsimd.BroadcastFloat32x8(ldf(x, 640)).MulAdd(d0, c0_0_2)
+		c0_1_2 = archsimd.BroadcastFloat32x8(ldf(x, 640)).MulAdd(d1, c0_1_2)
+		c0_1_2.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 11
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 704)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 736)))
+		c0_0_3 = archsimd.BroadcastFloat32x8(ldf(x, 704)).MulAdd(d0, c0_0_3)
+		c0_1_3 = archsimd.BroadcastFloat32x8(ldf(x, 704)).MulAdd(d1, c0_1_3)
+		c0_1_3.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 12
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 768)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 800)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 768)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 768)).MulAdd(d1, c0_1)
+		c0_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 13
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 832)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 864)))
+		c0_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 832)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 832)).MulAdd(d1, c0_1_1)
+		c0_1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 14
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 896)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 928)))
+		c0_0_2 = archsimd.BroadcastFloat32x8(ldf(x, 896)).MulAdd(d0, c0_0_2)
+		c0_1_2 = archsimd.BroadcastFloat32x8(ldf(x, 896)).MulAdd(d1, c0_1_2)
+		c0_1_2.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 15
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 960)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 992)))
+		c0_0_3 = archsimd.BroadcastFloat32x8(ldf(x, 960)).MulAdd(d0, c0_0_3)
+		c0_1_3 = archsimd.BroadcastFloat32x8(ldf(x, 960)).MulAdd(d1, c0_1_3)
+		c0_1_3.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		x, dy = unsafe.Add(x, 1024), unsafe.Add(dy, 1024)
+	}
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 0))).Add(c0_0.Add(c0_0_1).Add(c0_0_2).Add(c0_0_3)).StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 32))).Add(c0_1.Add(c0_1_1).Add(c0_1_2).Add(c0_1_3)).StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+}
+
+// avx2F16R2 accumulates a 2-row x 16-lane weight-gradient tile; see filterFunc.
+func avx2F16R2(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32) {
+	var c0_0, c0_1 archsimd.Float32x8
+	var c1_0, c1_1 archsimd.Float32x8
+	var c0_0_1, c0_1_1 archsimd.Float32x8
+	var c1_0_1, c1_1_1 archsimd.Float32x8
+	for ; n > 0; n-- {
+		// pixel 0
+		d0 := archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 0)))
+		d1 := archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 32)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 0)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 0)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 4)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 4)).MulAdd(d1, c1_1)
+		c1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 1
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 64)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 96)))
+		c0_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 64)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 64)).MulAdd(d1, c0_1_1)
+		c1_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 68)).MulAdd(d0, c1_0_1)
+		c1_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 68)).MulAdd(d1, c1_1_1)
+		c1_1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 2
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 128)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 160)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 128)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 128)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 132)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 132)).MulAdd(d1, c1_1)
+		c1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 3
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 192)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 224)))
+		c0_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 192)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 192)).MulAdd(d1, c0_1_1)
+		c1_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 196)).MulAdd(d0, c1_0_1)
+		c1_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 196)).MulAdd(d1, c1_1_1)
+		c1_1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 4
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 256)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 288)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 256)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 256)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 260)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 260)).MulAdd(d1, c1_1)
+		c1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 5
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 320)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 352)))
+		c0_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 320)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 320)).MulAdd(d1, c0_1_1)
+		c1_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 324)).MulAdd(d0, c1_0_1)
+		c1_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 324)).MulAdd(d1, c1_1_1)
+		c1_1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 6
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 384)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 416)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 384)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 384)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 388)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 388)).MulAdd(d1, c1_1)
+		c1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 7
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 448)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 480)))
+		c0_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 448)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 448)).MulAdd(d1, c0_1_1)
+		c1_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 452)).MulAdd(d0, c1_0_1)
+		c1_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 452)).MulAdd(d1, c1_1_1)
+		c1_1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 8
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 512)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 544)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 512)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 512)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 516)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 516)).MulAdd(d1, c1_1)
+		c1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 9
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 576)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 608)))
+		c0_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 576)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 576)).MulAdd(d1, c0_1_1)
+		c1_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 580)).MulAdd(d0, c1_0_1)
+		c1_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 580)).MulAdd(d1, c1_1_1)
+		c1_1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 10
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 640)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 672)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 640)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 640)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 644)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 644)).MulAdd(d1, c1_1)
+		c1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 11
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 704)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 736)))
+		c0_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 704)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 704)).MulAdd(d1, c0_1_1)
+		c1_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 708)).MulAdd(d0, c1_0_1)
+		c1_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 708)).MulAdd(d1, c1_1_1)
+		c1_1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 12
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 768)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 800)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 768)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 768)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 772)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 772)).MulAdd(d1, c1_1)
+		c1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 13
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 832)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 864)))
+		c0_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 832)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 832)).MulAdd(d1, c0_1_1)
+		c1_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 836)).MulAdd(d0, c1_0_1)
+		c1_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 836)).MulAdd(d1, c1_1_1)
+		c1_1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 14
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 896)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 928)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 896)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 896)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 900)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 900)).MulAdd(d1, c1_1)
+		c1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 15
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 960)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 992)))
+		c0_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 960)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 960)).MulAdd(d1, c0_1_1)
+		c1_0_1 = archsimd.BroadcastFloat32x8(ldf(x, 964)).MulAdd(d0, c1_0_1)
+		c1_1_1 = archsimd.BroadcastFloat32x8(ldf(x, 964)).MulAdd(d1, c1_1_1)
+		c1_1_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		x, dy = unsafe.Add(x, 1024), unsafe.Add(dy, 1024)
+	}
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 0))).Add(c0_0.Add(c0_0_1)).StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 32))).Add(c0_1.Add(c0_1_1)).StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 0))).Add(c1_0.Add(c1_0_1)).StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 32))).Add(c1_1.Add(c1_1_1)).StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+}
+
+// avx2F16R3 accumulates a 3-row x 16-lane weight-gradient tile; see filterFunc.
+func avx2F16R3(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32) {
+	var c0_0, c0_1 archsimd.Float32x8
+	var c1_0, c1_1 archsimd.Float32x8
+	var c2_0, c2_1 archsimd.Float32x8
+	for ; n > 0; n-- {
+		// pixel 0
+		d0 := archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 0)))
+		d1 := archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 32)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 0)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 0)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 4)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 4)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 8)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 8)).MulAdd(d1, c2_1)
+		c2_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 1
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 64)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 96)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 64)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 64)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 68)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 68)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 72)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 72)).MulAdd(d1, c2_1)
+		c2_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 2
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 128)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 160)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 128)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 128)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 132)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 132)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 136)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 136)).MulAdd(d1, c2_1)
+		c2_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 3
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 192)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 224)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 192)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 192)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 196)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 196)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 200)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 200)).MulAdd(d1, c2_1)
+		c2_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 4
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 256)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 288)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 256)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 256)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 260)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 260)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 264)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 264)).MulAdd(d1, c2_1)
+		c2_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 5
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 320)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 352)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 320)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 320)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 324)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 324)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 328)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 328)).MulAdd(d1, c2_1)
+		c2_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 6
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 384)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 416)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 384)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 384)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 388)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 388)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 392)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 392)).MulAdd(d1, c2_1)
+		c2_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 7
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 448)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 480)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 448)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 448)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 452)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 452)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 456)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 456)).MulAdd(d1, c2_1)
+		c2_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 8
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 512)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 544)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 512)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 512)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 516)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 516)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 520)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 520)).MulAdd(d1, c2_1)
+		c2_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 9
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 576)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 608)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 576)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 576)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 580)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 580)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 584)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 584)).MulAdd(d1, c2_1)
+		c2_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 10
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 640)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 672)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 640)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 640)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 644)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 644)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 648)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 648)).MulAdd(d1, c2_1)
+		c2_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 11
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 704)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 736)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 704)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 704)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 708)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 708)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 712)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 712)).MulAdd(d1, c2_1)
+		c2_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 12
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 768)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 800)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 768)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 768)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 772)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 772)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 776)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 776)).MulAdd(d1, c2_1)
+		c2_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 13
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 832)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 864)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 832)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 832)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 836)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 836)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 840)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 840)).MulAdd(d1, c2_1)
+		c2_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 14
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 896)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 928)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 896)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 896)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 900)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 900)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 904)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 904)).MulAdd(d1, c2_1)
+		c2_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 15
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 960)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 992)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 960)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 960)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 964)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 964)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 968)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 968)).MulAdd(d1, c2_1)
+		c2_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		x, dy = unsafe.Add(x, 1024), unsafe.Add(dy, 1024)
+	}
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 0))).Add(c0_0).StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 32))).Add(c0_1).StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 0))).Add(c1_0).StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 32))).Add(c1_1).StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 0))).Add(c2_0).StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 32))).Add(c2_1).StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+}
+
+// avx2F16R4 accumulates a 4-row x 16-lane weight-gradient tile; see filterFunc.
+func avx2F16R4(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32) {
+	var c0_0, c0_1 archsimd.Float32x8
+	var c1_0, c1_1 archsimd.Float32x8
+	var c2_0, c2_1 archsimd.Float32x8
+	var c3_0, c3_1 archsimd.Float32x8
+	for ; n > 0; n-- {
+		// pixel 0
+		d0 := archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 0)))
+		d1 := archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 32)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 0)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 0)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 4)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 4)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 8)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 8)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x8(ldf(x, 12)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x8(ldf(x, 12)).MulAdd(d1, c3_1)
+		c3_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 1
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 64)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 96)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 64)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 64)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 68)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 68)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 72)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 72)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x8(ldf(x, 76)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x8(ldf(x, 76)).MulAdd(d1, c3_1)
+		c3_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 2
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 128)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 160)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 128)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 128)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 132)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 132)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 136)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 136)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x8(ldf(x, 140)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x8(ldf(x, 140)).MulAdd(d1, c3_1)
+		c3_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 3
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 192)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 224)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 192)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 192)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 196)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 196)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 200)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 200)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x8(ldf(x, 204)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x8(ldf(x, 204)).MulAdd(d1, c3_1)
+		c3_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 4
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 256)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 288)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 256)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 256)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 260)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 260)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 264)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 264)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x8(ldf(x, 268)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x8(ldf(x, 268)).MulAdd(d1, c3_1)
+		c3_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 5
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 320)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 352)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 320)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 320)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 324)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 324)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 328)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 328)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x8(ldf(x, 332)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x8(ldf(x, 332)).MulAdd(d1, c3_1)
+		c3_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 6
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 384)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 416)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 384)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 384)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 388)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 388)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 392)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 392)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x8(ldf(x, 396)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x8(ldf(x, 396)).MulAdd(d1, c3_1)
+		c3_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 7
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 448)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 480)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 448)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 448)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 452)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 452)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 456)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 456)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x8(ldf(x, 460)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x8(ldf(x, 460)).MulAdd(d1, c3_1)
+		c3_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 8
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 512)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 544)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 512)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 512)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 516)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 516)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 520)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 520)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x8(ldf(x, 524)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x8(ldf(x, 524)).MulAdd(d1, c3_1)
+		c3_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 9
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 576)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 608)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 576)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 576)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 580)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 580)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 584)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 584)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x8(ldf(x, 588)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x8(ldf(x, 588)).MulAdd(d1, c3_1)
+		c3_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 10
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 640)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 672)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 640)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 640)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 644)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 644)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 648)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 648)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x8(ldf(x, 652)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x8(ldf(x, 652)).MulAdd(d1, c3_1)
+		c3_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 11
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 704)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 736)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 704)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 704)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 708)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 708)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 712)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 712)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x8(ldf(x, 716)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x8(ldf(x, 716)).MulAdd(d1, c3_1)
+		c3_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 12
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 768)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 800)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 768)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 768)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 772)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 772)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 776)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 776)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x8(ldf(x, 780)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x8(ldf(x, 780)).MulAdd(d1, c3_1)
+		c3_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 13
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 832)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 864)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 832)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 832)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 836)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 836)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 840)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 840)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x8(ldf(x, 844)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x8(ldf(x, 844)).MulAdd(d1, c3_1)
+		c3_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 14
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 896)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 928)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 896)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 896)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 900)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 900)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 904)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 904)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x8(ldf(x, 908)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x8(ldf(x, 908)).MulAdd(d1, c3_1)
+		c3_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		// pixel 15
+		d0 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 960)))
+		d1 = archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dy, 992)))
+		c0_0 = archsimd.BroadcastFloat32x8(ldf(x, 960)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x8(ldf(x, 960)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x8(ldf(x, 964)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x8(ldf(x, 964)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x8(ldf(x, 968)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x8(ldf(x, 968)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x8(ldf(x, 972)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x8(ldf(x, 972)).MulAdd(d1, c3_1)
+		c3_1.StoreArray((*[8]float32)(unsafe.Pointer(sink)))
+		x, dy = unsafe.Add(x, 1024), unsafe.Add(dy, 1024)
+	}
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 0))).Add(c0_0).StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 32))).Add(c0_1).StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 0))).Add(c1_0).StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 32))).Add(c1_1).StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 0))).Add(c2_0).StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 32))).Add(c2_1).StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 0))).Add(c3_0).StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 32))).Add(c3_1).StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
 }

@@ -18,9 +18,12 @@ func avx512W32P1(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]
 	var c0_0_1, c0_1_1 archsimd.Float32x16
 	var c0_0_2, c0_1_2 archsimd.Float32x16
 	var c0_0_3, c0_1_3 archsimd.Float32x16
-	for p, d := 0, dst; p < 1; p, d = p+1, unsafe.Add(d, dstStride) {
+	for p, d := 0, dst; ; p, d = p+1, unsafe.Add(d, dstStride) {
 		c0_0.StoreArray((*[16]float32)(unsafe.Add(d, 0)))
 		c0_1.StoreArray((*[16]float32)(unsafe.Add(d, 64)))
+		if p == 0 {
+			break
+		}
 	}
 	for _, s := range steps {
 		pi, pw := s.in, s.w
@@ -131,9 +134,12 @@ func avx512W32P2(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]
 	var c1_0, c1_1 archsimd.Float32x16
 	var c0_0_1, c0_1_1 archsimd.Float32x16
 	var c1_0_1, c1_1_1 archsimd.Float32x16
-	for p, d := 0, dst; p < 2; p, d = p+1, unsafe.Add(d, dstStride) {
+	for p, d := 0, dst; ; p, d = p+1, unsafe.Add(d, dstStride) {
 		c0_0.StoreArray((*[16]float32)(unsafe.Add(d, 0)))
 		c0_1.StoreArray((*[16]float32)(unsafe.Add(d, 64)))
+		if p == 1 {
+			break
+		}
 	}
 	for _, s := range steps {
 		pi, pw := s.in, s.w
@@ -281,9 +287,12 @@ func avx512W32P3(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]
 	var c0_0_1, c0_1_1 archsimd.Float32x16
 	var c1_0_1, c1_1_1 archsimd.Float32x16
 	var c2_0_1, c2_1_1 archsimd.Float32x16
-	for p, d := 0, dst; p < 3; p, d = p+1, unsafe.Add(d, dstStride) {
+	for p, d := 0, dst; ; p, d = p+1, unsafe.Add(d, dstStride) {
 		c0_0.StoreArray((*[16]float32)(unsafe.Add(d, 0)))
 		c0_1.StoreArray((*[16]float32)(unsafe.Add(d, 64)))
+		if p == 2 {
+			break
+		}
 	}
 	for _, s := range steps {
 		pi, pw := s.in, s.w
@@ -464,9 +473,12 @@ func avx512W32P4(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]
 	var c1_0, c1_1 archsimd.Float32x16
 	var c2_0, c2_1 archsimd.Float32x16
 	var c3_0, c3_1 archsimd.Float32x16
-	for p, d := 0, dst; p < 4; p, d = p+1, unsafe.Add(d, dstStride) {
+	for p, d := 0, dst; ; p, d = p+1, unsafe.Add(d, dstStride) {
 		c0_0.StoreArray((*[16]float32)(unsafe.Add(d, 0)))
 		c0_1.StoreArray((*[16]float32)(unsafe.Add(d, 64)))
+		if p == 3 {
+			break
+		}
 	}
 	for _, s := range steps {
 		pi, pw := s.in, s.w
@@ -683,9 +695,12 @@ func avx512W32P5(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]
 	var c2_0, c2_1 archsimd.Float32x16
 	var c3_0, c3_1 archsimd.Float32x16
 	var c4_0, c4_1 archsimd.Float32x16
-	for p, d := 0, dst; p < 5; p, d = p+1, unsafe.Add(d, dstStride) {
+	for p, d := 0, dst; ; p, d = p+1, unsafe.Add(d, dstStride) {
 		c0_0.StoreArray((*[16]float32)(unsafe.Add(d, 0)))
 		c0_1.StoreArray((*[16]float32)(unsafe.Add(d, 64)))
+		if p == 4 {
+			break
+		}
 	}
 	for _, s := range steps {
 		pi, pw := s.in, s.w
@@ -938,9 +953,12 @@ func avx512W32P6(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]
 	var c3_0, c3_1 archsimd.Float32x16
 	var c4_0, c4_1 archsimd.Float32x16
 	var c5_0, c5_1 archsimd.Float32x16
-	for p, d := 0, dst; p < 6; p, d = p+1, unsafe.Add(d, dstStride) {
+	for p, d := 0, dst; ; p, d = p+1, unsafe.Add(d, dstStride) {
 		c0_0.StoreArray((*[16]float32)(unsafe.Add(d, 0)))
 		c0_1.StoreArray((*[16]float32)(unsafe.Add(d, 64)))
+		if p == 5 {
+			break
+		}
 	}
 	for _, s := range steps {
 		pi, pw := s.in, s.w
@@ -1229,9 +1247,12 @@ func avx512W32P7(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]
 	var c4_0, c4_1 archsimd.Float32x16
 	var c5_0, c5_1 archsimd.Float32x16
 	var c6_0, c6_1 archsimd.Float32x16
-	for p, d := 0, dst; p < 7; p, d = p+1, unsafe.Add(d, dstStride) {
+	for p, d := 0, dst; ; p, d = p+1, unsafe.Add(d, dstStride) {
 		c0_0.StoreArray((*[16]float32)(unsafe.Add(d, 0)))
 		c0_1.StoreArray((*[16]float32)(unsafe.Add(d, 64)))
+		if p == 6 {
+			break
+		}
 	}
 	for _, s := range steps {
 		pi, pw := s.in, s.w
@@ -1556,9 +1577,12 @@ func avx512W32P8(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]
 	var c5_0, c5_1 archsimd.Float32x16
 	var c6_0, c6_1 archsimd.Float32x16
 	var c7_0, c7_1 archsimd.Float32x16
-	for p, d := 0, dst; p < 8; p, d = p+1, unsafe.Add(d, dstStride) {
+	for p, d := 0, dst; ; p, d = p+1, unsafe.Add(d, dstStride) {
 		c0_0.StoreArray((*[16]float32)(unsafe.Add(d, 0)))
 		c0_1.StoreArray((*[16]float32)(unsafe.Add(d, 64)))
+		if p == 7 {
+			break
+		}
 	}
 	for _, s := range steps {
 		pi, pw := s.in, s.w
@@ -1919,9 +1943,12 @@ func avx512W32P9(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]
 	var c6_0, c6_1 archsimd.Float32x16
 	var c7_0, c7_1 archsimd.Float32x16
 	var c8_0, c8_1 archsimd.Float32x16
-	for p, d := 0, dst; p < 9; p, d = p+1, unsafe.Add(d, dstStride) {
+	for p, d := 0, dst; ; p, d = p+1, unsafe.Add(d, dstStride) {
 		c0_0.StoreArray((*[16]float32)(unsafe.Add(d, 0)))
 		c0_1.StoreArray((*[16]float32)(unsafe.Add(d, 64)))
+		if p == 8 {
+			break
+		}
 	}
 	for _, s := range steps {
 		pi, pw := s.in, s.w
@@ -2318,9 +2345,12 @@ func avx512W32P10(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16
 	var c7_0, c7_1 archsimd.Float32x16
 	var c8_0, c8_1 archsimd.Float32x16
 	var c9_0, c9_1 archsimd.Float32x16
-	for p, d := 0, dst; p < 10; p, d = p+1, unsafe.Add(d, dstStride) {
+	for p, d := 0, dst; ; p, d = p+1, unsafe.Add(d, dstStride) {
 		c0_0.StoreArray((*[16]float32)(unsafe.Add(d, 0)))
 		c0_1.StoreArray((*[16]float32)(unsafe.Add(d, 64)))
+		if p == 9 {
+			break
+		}
 	}
 	for _, s := range steps {
 		pi, pw := s.in, s.w
@@ -2749,8 +2779,11 @@ func avx512W16P1(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]
 	var c0_0_1 archsimd.Float32x16
 	var c0_0_2 archsimd.Float32x16
 	var c0_0_3 archsimd.Float32x16
-	for p, d := 0, dst; p < 1; p, d = p+1, unsafe.Add(d, dstStride) {
+	for p, d := 0, dst; ; p, d = p+1, unsafe.Add(d, dstStride) {
 		c0_0.StoreArray((*[16]float32)(unsafe.Add(d, 0)))
+		if p == 0 {
+			break
+		}
 	}
 	for _, s := range steps {
 		pi, pw := s.in, s.w
@@ -2832,8 +2865,11 @@ func avx512W16P2(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]
 	var c1_0_2 archsimd.Float32x16
 	var c0_0_3 archsimd.Float32x16
 	var c1_0_3 archsimd.Float32x16
-	for p, d := 0, dst; p < 2; p, d = p+1, unsafe.Add(d, dstStride) {
+	for p, d := 0, dst; ; p, d = p+1, unsafe.Add(d, dstStride) {
 		c0_0.StoreArray((*[16]float32)(unsafe.Add(d, 0)))
+		if p == 1 {
+			break
+		}
 	}
 	for _, s := range steps {
 		pi, pw := s.in, s.w
@@ -2934,8 +2970,11 @@ func avx512W16P3(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]
 	var c0_0_2 archsimd.Float32x16
 	var c1_0_2 archsimd.Float32x16
 	var c2_0_2 archsimd.Float32x16
-	for p, d := 0, dst; p < 3; p, d = p+1, unsafe.Add(d, dstStride) {
+	for p, d := 0, dst; ; p, d = p+1, unsafe.Add(d, dstStride) {
 		c0_0.StoreArray((*[16]float32)(unsafe.Add(d, 0)))
+		if p == 2 {
+			break
+		}
 	}
 	for _, s := range steps {
 		pi, pw := s.in, s.w
@@ -3053,8 +3092,11 @@ func avx512W16P4(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]
 	var c1_0_1 archsimd.Float32x16
 	var c2_0_1 archsimd.Float32x16
 	var c3_0_1 archsimd.Float32x16
-	for p, d := 0, dst; p < 4; p, d = p+1, unsafe.Add(d, dstStride) {
+	for p, d := 0, dst; ; p, d = p+1, unsafe.Add(d, dstStride) {
 		c0_0.StoreArray((*[16]float32)(unsafe.Add(d, 0)))
+		if p == 3 {
+			break
+		}
 	}
 	for _, s := range steps {
 		pi, pw := s.in, s.w
@@ -3192,8 +3234,11 @@ func avx512W16P5(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]
 	var c2_0_1 archsimd.Float32x16
 	var c3_0_1 archsimd.Float32x16
 	var c4_0_1 archsimd.Float32x16
-	for p, d := 0, dst; p < 5; p, d = p+1, unsafe.Add(d, dstStride) {
+	for p, d := 0, dst; ; p, d = p+1, unsafe.Add(d, dstStride) {
 		c0_0.StoreArray((*[16]float32)(unsafe.Add(d, 0)))
+		if p == 4 {
+			break
+		}
 	}
 	for _, s := range steps {
 		pi, pw := s.in, s.w
@@ -3351,8 +3396,11 @@ func avx512W16P6(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]
 	var c3_0_1 archsimd.Float32x16
 	var c4_0_1 archsimd.Float32x16
 	var c5_0_1 archsimd.Float32x16
-	for p, d := 0, dst; p < 6; p, d = p+1, unsafe.Add(d, dstStride) {
+	for p, d := 0, dst; ; p, d = p+1, unsafe.Add(d, dstStride) {
 		c0_0.StoreArray((*[16]float32)(unsafe.Add(d, 0)))
+		if p == 5 {
+			break
+		}
 	}
 	for _, s := range steps {
 		pi, pw := s.in, s.w
@@ -3530,8 +3578,11 @@ func avx512W16P7(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]
 	var c4_0_1 archsimd.Float32x16
 	var c5_0_1 archsimd.Float32x16
 	var c6_0_1 archsimd.Float32x16
-	for p, d := 0, dst; p < 7; p, d = p+1, unsafe.Add(d, dstStride) {
+	for p, d := 0, dst; ; p, d = p+1, unsafe.Add(d, dstStride) {
 		c0_0.StoreArray((*[16]float32)(unsafe.Add(d, 0)))
+		if p == 6 {
+			break
+		}
 	}
 	for _, s := range steps {
 		pi, pw := s.in, s.w
@@ -3721,8 +3772,11 @@ func avx512W16P8(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]
 	var c5_0 archsimd.Float32x16
 	var c6_0 archsimd.Float32x16
 	var c7_0 archsimd.Float32x16
-	for p, d := 0, dst; p < 8; p, d = p+1, unsafe.Add(d, dstStride) {
+	for p, d := 0, dst; ; p, d = p+1, unsafe.Add(d, dstStride) {
 		c0_0.StoreArray((*[16]float32)(unsafe.Add(d, 0)))
+		if p == 7 {
+			break
+		}
 	}
 	for _, s := range steps {
 		pi, pw := s.in, s.w
@@ -3931,8 +3985,11 @@ func avx512W16P9(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]
 	var c6_0 archsimd.Float32x16
 	var c7_0 archsimd.Float32x16
 	var c8_0 archsimd.Float32x16
-	for p, d := 0, dst; p < 9; p, d = p+1, unsafe.Add(d, dstStride) {
+	for p, d := 0, dst; ; p, d = p+1, unsafe.Add(d, dstStride) {
 		c0_0.StoreArray((*[16]float32)(unsafe.Add(d, 0)))
+		if p == 8 {
+			break
+		}
 	}
 	for _, s := range steps {
 		pi, pw := s.in, s.w
@@ -4160,8 +4217,11 @@ func avx512W16P10(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16
 	var c7_0 archsimd.Float32x16
 	var c8_0 archsimd.Float32x16
 	var c9_0 archsimd.Float32x16
-	for p, d := 0, dst; p < 10; p, d = p+1, unsafe.Add(d, dstStride) {
+	for p, d := 0, dst; ; p, d = p+1, unsafe.Add(d, dstStride) {
 		c0_0.StoreArray((*[16]float32)(unsafe.Add(d, 0)))
+		if p == 9 {
+			break
+		}
 	}
 	for _, s := range steps {
 		pi, pw := s.in, s.w
@@ -4393,4 +4453,3027 @@ func avx512W16P10(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16
 	c8_0.StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
 	dst = unsafe.Add(dst, dstStride)
 	c9_0.StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+}
+
+// avx512Filter32 holds the AVX-512 weight-gradient kernels for 32-lane output-gradient blocks, by tile rows R-1.
+var avx512Filter32 = [...]filterFunc{avx512F32R1, avx512F32R2, avx512F32R3, avx512F32R4, avx512F32R5, avx512F32R6, avx512F32R7, avx512F32R8}
+
+// avx512F32R1 accumulates a 1-row x 32-lane weight-gradient tile; see filterFunc.
+func avx512F32R1(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32) {
+	var c0_0, c0_1 archsimd.Float32x16
+	var c0_0_1, c0_1_1 archsimd.Float32x16
+	var c0_0_2, c0_1_2 archsimd.Float32x16
+	var c0_0_3, c0_1_3 archsimd.Float32x16
+	for ; n > 0; n-- {
+		// pixel 0
+		d0 := archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 0)))
+		d1 := archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 64)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 0)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 0)).MulAdd(d1, c0_1)
+		c0_1.StoreArray(sink)
+		// pixel 1
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 128)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 192)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 64)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 64)).MulAdd(d1, c0_1_1)
+		c0_1_1.StoreArray(sink)
+		// pixel 2
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 256)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 320)))
+		c0_0_2 = archsimd.BroadcastFloat32x16(ldf(x, 128)).MulAdd(d0, c0_0_2)
+		c0_1_2 = archsimd.BroadcastFloat32x16(ldf(x, 128)).MulAdd(d1, c0_1_2)
+		c0_1_2.StoreArray(sink)
+		// pixel 3
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 384)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 448)))
+		c0_0_3 = archsimd.BroadcastFloat32x16(ldf(x, 192)).MulAdd(d0, c0_0_3)
+		c0_1_3 = archsimd.BroadcastFloat32x16(ldf(x, 192)).MulAdd(d1, c0_1_3)
+		c0_1_3.StoreArray(sink)
+		// pixel 4
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 512)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 576)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 256)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 256)).MulAdd(d1, c0_1)
+		c0_1.StoreArray(sink)
+		// pixel 5
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 640)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 704)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 320)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 320)).MulAdd(d1, c0_1_1)
+		c0_1_1.StoreArray(sink)
+		// pixel 6
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 768)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 832)))
+		c0_0_2 = archsimd.BroadcastFloat32x16(ldf(x, 384)).MulAdd(d0, c0_0_2)
+		c0_1_2 = archsimd.BroadcastFloat32x16(ldf(x, 384)).MulAdd(d1, c0_1_2)
+		c0_1_2.StoreArray(sink)
+		// pixel 7
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 896)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 960)))
+		c0_0_3 = archsimd.BroadcastFloat32x16(ldf(x, 448)).MulAdd(d0, c0_0_3)
+		c0_1_3 = archsimd.BroadcastFloat32x16(ldf(x, 448)).MulAdd(d1, c0_1_3)
+		c0_1_3.StoreArray(sink)
+		// pixel 8
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1024)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1088)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 512)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 512)).MulAdd(d1, c0_1)
+		c0_1.StoreArray(sink)
+		// pixel 9
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1152)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1216)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 576)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 576)).MulAdd(d1, c0_1_1)
+		c0_1_1.StoreArray(sink)
+		// pixel 10
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1280)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1344)))
+		c0_0_2 = archsimd.BroadcastFloat32x16(ldf(x, 640)).MulAdd(d0, c0_0_2)
+		c0_1_2 = archsimd.BroadcastFloat32x16(ldf(x, 640)).MulAdd(d1, c0_1_2)
+		c0_1_2.StoreArray(sink)
+		// pixel 11
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1408)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1472)))
+		c0_0_3 = archsimd.BroadcastFloat32x16(ldf(x, 704)).MulAdd(d0, c0_0_3)
+		c0_1_3 = archsimd.BroadcastFloat32x16(ldf(x, 704)).MulAdd(d1, c0_1_3)
+		c0_1_3.StoreArray(sink)
+		// pixel 12
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1536)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1600)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 768)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 768)).MulAdd(d1, c0_1)
+		c0_1.StoreArray(sink)
+		// pixel 13
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1664)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1728)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 832)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 832)).MulAdd(d1, c0_1_1)
+		c0_1_1.StoreArray(sink)
+		// pixel 14
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1792)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1856)))
+		c0_0_2 = archsimd.BroadcastFloat32x16(ldf(x, 896)).MulAdd(d0, c0_0_2)
+		c0_1_2 = archsimd.BroadcastFloat32x16(ldf(x, 896)).MulAdd(d1, c0_1_2)
+		c0_1_2.StoreArray(sink)
+		// pixel 15
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1920)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1984)))
+		c0_0_3 = archsimd.BroadcastFloat32x16(ldf(x, 960)).MulAdd(d0, c0_0_3)
+		c0_1_3 = archsimd.BroadcastFloat32x16(ldf(x, 960)).MulAdd(d1, c0_1_3)
+		c0_1_3.StoreArray(sink)
+		x, dy = unsafe.Add(x, 1024), unsafe.Add(dy, 2048)
+	}
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c0_0.Add(c0_0_1).Add(c0_0_2).Add(c0_0_3)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c0_1.Add(c0_1_1).Add(c0_1_2).Add(c0_1_3)).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+}
+
+// avx512F32R2 accumulates a 2-row x 32-lane weight-gradient tile; see filterFunc.
+func avx512F32R2(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32) {
+	var c0_0, c0_1 archsimd.Float32x16
+	var c1_0, c1_1 archsimd.Float32x16
+	var c0_0_1, c0_1_1 archsimd.Float32x16
+	var c1_0_1, c1_1_1 archsimd.Float32x16
+	for ; n > 0; n-- {
+		// pixel 0
+		d0 := archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 0)))
+		d1 := archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 64)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 0)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 0)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 4)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 4)).MulAdd(d1, c1_1)
+		c1_1.StoreArray(sink)
+		// pixel 1
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 128)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 192)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 64)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 64)).MulAdd(d1, c0_1_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 68)).MulAdd(d0, c1_0_1)
+		c1_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 68)).MulAdd(d1, c1_1_1)
+		c1_1_1.StoreArray(sink)
+		// pixel 2
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 256)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 320)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 128)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 128)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 132)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 132)).MulAdd(d1, c1_1)
+		c1_1.StoreArray(sink)
+		// pixel 3
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 384)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 448)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 192)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 192)).MulAdd(d1, c0_1_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 196)).MulAdd(d0, c1_0_1)
+		c1_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 196)).MulAdd(d1, c1_1_1)
+		c1_1_1.StoreArray(sink)
+		// pixel 4
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 512)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 576)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 256)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 256)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 260)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 260)).MulAdd(d1, c1_1)
+		c1_1.StoreArray(sink)
+		// pixel 5
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 640)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 704)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 320)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 320)).MulAdd(d1, c0_1_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 324)).MulAdd(d0, c1_0_1)
+		c1_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 324)).MulAdd(d1, c1_1_1)
+		c1_1_1.StoreArray(sink)
+		// pixel 6
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 768)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 832)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 384)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 384)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 388)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 388)).MulAdd(d1, c1_1)
+		c1_1.StoreArray(sink)
+		// pixel 7
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 896)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 960)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 448)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 448)).MulAdd(d1, c0_1_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 452)).MulAdd(d0, c1_0_1)
+		c1_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 452)).MulAdd(d1, c1_1_1)
+		c1_1_1.StoreArray(sink)
+		// pixel 8
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1024)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1088)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 512)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 512)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 516)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 516)).MulAdd(d1, c1_1)
+		c1_1.StoreArray(sink)
+		// pixel 9
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1152)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1216)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 576)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 576)).MulAdd(d1, c0_1_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 580)).MulAdd(d0, c1_0_1)
+		c1_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 580)).MulAdd(d1, c1_1_1)
+		c1_1_1.StoreArray(sink)
+		// pixel 10
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1280)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1344)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 640)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 640)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 644)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 644)).MulAdd(d1, c1_1)
+		c1_1.StoreArray(sink)
+		// pixel 11
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1408)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1472)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 704)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 704)).MulAdd(d1, c0_1_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 708)).MulAdd(d0, c1_0_1)
+		c1_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 708)).MulAdd(d1, c1_1_1)
+		c1_1_1.StoreArray(sink)
+		// pixel 12
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1536)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1600)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 768)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 768)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 772)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 772)).MulAdd(d1, c1_1)
+		c1_1.StoreArray(sink)
+		// pixel 13
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1664)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1728)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 832)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 832)).MulAdd(d1, c0_1_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 836)).MulAdd(d0, c1_0_1)
+		c1_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 836)).MulAdd(d1, c1_1_1)
+		c1_1_1.StoreArray(sink)
+		// pixel 14
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1792)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1856)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 896)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 896)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 900)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 900)).MulAdd(d1, c1_1)
+		c1_1.StoreArray(sink)
+		// pixel 15
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1920)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1984)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 960)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 960)).MulAdd(d1, c0_1_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 964)).MulAdd(d0, c1_0_1)
+		c1_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 964)).MulAdd(d1, c1_1_1)
+		c1_1_1.StoreArray(sink)
+		x, dy = unsafe.Add(x, 1024), unsafe.Add(dy, 2048)
+	}
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c0_0.Add(c0_0_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c0_1.Add(c0_1_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c1_0.Add(c1_0_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c1_1.Add(c1_1_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+}
+
+// avx512F32R3 accumulates a 3-row x 32-lane weight-gradient tile; see filterFunc.
+func avx512F32R3(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32) {
+	var c0_0, c0_1 archsimd.Float32x16
+	var c1_0, c1_1 archsimd.Float32x16
+	var c2_0, c2_1 archsimd.Float32x16
+	var c0_0_1, c0_1_1 archsimd.Float32x16
+	var c1_0_1, c1_1_1 archsimd.Float32x16
+	var c2_0_1, c2_1_1 archsimd.Float32x16
+	for ; n > 0; n-- {
+		// pixel 0
+		d0 := archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 0)))
+		d1 := archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 64)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 0)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 0)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 4)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 4)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 8)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 8)).MulAdd(d1, c2_1)
+		c2_1.StoreArray(sink)
+		// pixel 1
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 128)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 192)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 64)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 64)).MulAdd(d1, c0_1_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 68)).MulAdd(d0, c1_0_1)
+		c1_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 68)).MulAdd(d1, c1_1_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 72)).MulAdd(d0, c2_0_1)
+		c2_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 72)).MulAdd(d1, c2_1_1)
+		c2_1_1.StoreArray(sink)
+		// pixel 2
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 256)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 320)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 128)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 128)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 132)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 132)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 136)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 136)).MulAdd(d1, c2_1)
+		c2_1.StoreArray(sink)
+		// pixel 3
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 384)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 448)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 192)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 192)).MulAdd(d1, c0_1_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 196)).MulAdd(d0, c1_0_1)
+		c1_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 196)).MulAdd(d1, c1_1_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 200)).MulAdd(d0, c2_0_1)
+		c2_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 200)).MulAdd(d1, c2_1_1)
+		c2_1_1.StoreArray(sink)
+		// pixel 4
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 512)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 576)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 256)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 256)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 260)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 260)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 264)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 264)).MulAdd(d1, c2_1)
+		c2_1.StoreArray(sink)
+		// pixel 5
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 640)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 704)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 320)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 320)).MulAdd(d1, c0_1_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 324)).MulAdd(d0, c1_0_1)
+		c1_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 324)).MulAdd(d1, c1_1_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 328)).MulAdd(d0, c2_0_1)
+		c2_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 328)).MulAdd(d1, c2_1_1)
+		c2_1_1.StoreArray(sink)
+		// pixel 6
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 768)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 832)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 384)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 384)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 388)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 388)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 392)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 392)).MulAdd(d1, c2_1)
+		c2_1.StoreArray(sink)
+		// pixel 7
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 896)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 960)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 448)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 448)).MulAdd(d1, c0_1_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 452)).MulAdd(d0, c1_0_1)
+		c1_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 452)).MulAdd(d1, c1_1_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 456)).MulAdd(d0, c2_0_1)
+		c2_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 456)).MulAdd(d1, c2_1_1)
+		c2_1_1.StoreArray(sink)
+		// pixel 8
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1024)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1088)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 512)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 512)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 516)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 516)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 520)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 520)).MulAdd(d1, c2_1)
+		c2_1.StoreArray(sink)
+		// pixel 9
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1152)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1216)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 576)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 576)).MulAdd(d1, c0_1_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 580)).MulAdd(d0, c1_0_1)
+		c1_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 580)).MulAdd(d1, c1_1_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 584)).MulAdd(d0, c2_0_1)
+		c2_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 584)).MulAdd(d1, c2_1_1)
+		c2_1_1.StoreArray(sink)
+		// pixel 10
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1280)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1344)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 640)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 640)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 644)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 644)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 648)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 648)).MulAdd(d1, c2_1)
+		c2_1.StoreArray(sink)
+		// pixel 11
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1408)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1472)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 704)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 704)).MulAdd(d1, c0_1_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 708)).MulAdd(d0, c1_0_1)
+		c1_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 708)).MulAdd(d1, c1_1_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 712)).MulAdd(d0, c2_0_1)
+		c2_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 712)).MulAdd(d1, c2_1_1)
+		c2_1_1.StoreArray(sink)
+		// pixel 12
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1536)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1600)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 768)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 768)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 772)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 772)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 776)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 776)).MulAdd(d1, c2_1)
+		c2_1.StoreArray(sink)
+		// pixel 13
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1664)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1728)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 832)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 832)).MulAdd(d1, c0_1_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 836)).MulAdd(d0, c1_0_1)
+		c1_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 836)).MulAdd(d1, c1_1_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 840)).MulAdd(d0, c2_0_1)
+		c2_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 840)).MulAdd(d1, c2_1_1)
+		c2_1_1.StoreArray(sink)
+		// pixel 14
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1792)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1856)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 896)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 896)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 900)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 900)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 904)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 904)).MulAdd(d1, c2_1)
+		c2_1.StoreArray(sink)
+		// pixel 15
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1920)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1984)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 960)).MulAdd(d0, c0_0_1)
+		c0_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 960)).MulAdd(d1, c0_1_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 964)).MulAdd(d0, c1_0_1)
+		c1_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 964)).MulAdd(d1, c1_1_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 968)).MulAdd(d0, c2_0_1)
+		c2_1_1 = archsimd.BroadcastFloat32x16(ldf(x, 968)).MulAdd(d1, c2_1_1)
+		c2_1_1.StoreArray(sink)
+		x, dy = unsafe.Add(x, 1024), unsafe.Add(dy, 2048)
+	}
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c0_0.Add(c0_0_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c0_1.Add(c0_1_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c1_0.Add(c1_0_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c1_1.Add(c1_1_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c2_0.Add(c2_0_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c2_1.Add(c2_1_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+}
+
+// avx512F32R4 accumulates a 4-row x 32-lane weight-gradient tile; see filterFunc.
+func avx512F32R4(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32) {
+	var c0_0, c0_1 archsimd.Float32x16
+	var c1_0, c1_1 archsimd.Float32x16
+	var c2_0, c2_1 archsimd.Float32x16
+	var c3_0, c3_1 archsimd.Float32x16
+	for ; n > 0; n-- {
+		// pixel 0
+		d0 := archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 0)))
+		d1 := archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 64)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 0)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 0)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 4)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 4)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 8)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 8)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 12)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 12)).MulAdd(d1, c3_1)
+		c3_1.StoreArray(sink)
+		// pixel 1
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 128)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 192)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 64)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 64)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 68)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 68)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 72)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 72)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 76)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 76)).MulAdd(d1, c3_1)
+		c3_1.StoreArray(sink)
+		// pixel 2
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 256)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 320)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 128)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 128)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 132)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 132)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 136)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 136)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 140)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 140)).MulAdd(d1, c3_1)
+		c3_1.StoreArray(sink)
+		// pixel 3
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 384)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 448)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 192)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 192)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 196)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 196)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 200)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 200)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 204)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 204)).MulAdd(d1, c3_1)
+		c3_1.StoreArray(sink)
+		// pixel 4
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 512)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 576)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 256)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 256)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 260)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 260)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 264)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 264)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 268)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 268)).MulAdd(d1, c3_1)
+		c3_1.StoreArray(sink)
+		// pixel 5
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 640)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 704)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 320)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 320)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 324)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 324)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 328)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 328)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 332)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 332)).MulAdd(d1, c3_1)
+		c3_1.StoreArray(sink)
+		// pixel 6
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 768)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 832)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 384)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 384)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 388)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 388)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 392)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 392)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 396)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 396)).MulAdd(d1, c3_1)
+		c3_1.StoreArray(sink)
+		// pixel 7
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 896)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 960)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 448)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 448)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 452)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 452)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 456)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 456)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 460)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 460)).MulAdd(d1, c3_1)
+		c3_1.StoreArray(sink)
+		// pixel 8
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1024)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1088)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 512)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 512)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 516)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 516)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 520)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 520)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 524)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 524)).MulAdd(d1, c3_1)
+		c3_1.StoreArray(sink)
+		// pixel 9
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1152)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1216)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 576)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 576)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 580)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 580)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 584)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 584)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 588)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 588)).MulAdd(d1, c3_1)
+		c3_1.StoreArray(sink)
+		// pixel 10
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1280)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1344)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 640)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 640)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 644)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 644)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 648)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 648)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 652)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 652)).MulAdd(d1, c3_1)
+		c3_1.StoreArray(sink)
+		// pixel 11
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1408)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1472)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 704)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 704)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 708)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 708)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 712)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 712)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 716)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 716)).MulAdd(d1, c3_1)
+		c3_1.StoreArray(sink)
+		// pixel 12
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1536)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1600)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 768)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 768)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 772)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 772)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 776)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 776)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 780)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 780)).MulAdd(d1, c3_1)
+		c3_1.StoreArray(sink)
+		// pixel 13
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1664)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1728)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 832)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 832)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 836)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 836)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 840)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 840)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 844)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 844)).MulAdd(d1, c3_1)
+		c3_1.StoreArray(sink)
+		// pixel 14
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1792)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1856)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 896)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 896)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 900)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 900)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 904)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 904)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 908)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 908)).MulAdd(d1, c3_1)
+		c3_1.StoreArray(sink)
+		// pixel 15
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1920)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1984)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 960)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 960)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 964)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 964)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 968)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 968)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 972)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 972)).MulAdd(d1, c3_1)
+		c3_1.StoreArray(sink)
+		x, dy = unsafe.Add(x, 1024), unsafe.Add(dy, 2048)
+	}
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c0_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c0_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c1_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c1_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c2_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c2_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c3_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c3_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+}
+
+// avx512F32R5 accumulates a 5-row x 32-lane weight-gradient tile; see filterFunc.
+func avx512F32R5(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32) {
+	var c0_0, c0_1 archsimd.Float32x16
+	var c1_0, c1_1 archsimd.Float32x16
+	var c2_0, c2_1 archsimd.Float32x16
+	var c3_0, c3_1 archsimd.Float32x16
+	var c4_0, c4_1 archsimd.Float32x16
+	for ; n > 0; n-- {
+		// pixel 0
+		d0 := archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 0)))
+		d1 := archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 64)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 0)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 0)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 4)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 4)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 8)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 8)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 12)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 12)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 16)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 16)).MulAdd(d1, c4_1)
+		c4_1.StoreArray(sink)
+		// pixel 1
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 128)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 192)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 64)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 64)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 68)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 68)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 72)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 72)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 76)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 76)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 80)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 80)).MulAdd(d1, c4_1)
+		c4_1.StoreArray(sink)
+		// pixel 2
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 256)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 320)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 128)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 128)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 132)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 132)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 136)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 136)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 140)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 140)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 144)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 144)).MulAdd(d1, c4_1)
+		c4_1.StoreArray(sink)
+		// pixel 3
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 384)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 448)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 192)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 192)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 196)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 196)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 200)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 200)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 204)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 204)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 208)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 208)).MulAdd(d1, c4_1)
+		c4_1.StoreArray(sink)
+		// pixel 4
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 512)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 576)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 256)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 256)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 260)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 260)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 264)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 264)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 268)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 268)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 272)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 272)).MulAdd(d1, c4_1)
+		c4_1.StoreArray(sink)
+		// pixel 5
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 640)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 704)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 320)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 320)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 324)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 324)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 328)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 328)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 332)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 332)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 336)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 336)).MulAdd(d1, c4_1)
+		c4_1.StoreArray(sink)
+		// pixel 6
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 768)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 832)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 384)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 384)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 388)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 388)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 392)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 392)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 396)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 396)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 400)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 400)).MulAdd(d1, c4_1)
+		c4_1.StoreArray(sink)
+		// pixel 7
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 896)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 960)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 448)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 448)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 452)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 452)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 456)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 456)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 460)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 460)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 464)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 464)).MulAdd(d1, c4_1)
+		c4_1.StoreArray(sink)
+		// pixel 8
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1024)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1088)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 512)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 512)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 516)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 516)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 520)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 520)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 524)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 524)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 528)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 528)).MulAdd(d1, c4_1)
+		c4_1.StoreArray(sink)
+		// pixel 9
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1152)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1216)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 576)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 576)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 580)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 580)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 584)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 584)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 588)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 588)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 592)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 592)).MulAdd(d1, c4_1)
+		c4_1.StoreArray(sink)
+		// pixel 10
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1280)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1344)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 640)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 640)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 644)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 644)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 648)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 648)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 652)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 652)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 656)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 656)).MulAdd(d1, c4_1)
+		c4_1.StoreArray(sink)
+		// pixel 11
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1408)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1472)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 704)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 704)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 708)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 708)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 712)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 712)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 716)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 716)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 720)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 720)).MulAdd(d1, c4_1)
+		c4_1.StoreArray(sink)
+		// pixel 12
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1536)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1600)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 768)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 768)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 772)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 772)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 776)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 776)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 780)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 780)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 784)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 784)).MulAdd(d1, c4_1)
+		c4_1.StoreArray(sink)
+		// pixel 13
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1664)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1728)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 832)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 832)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 836)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 836)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 840)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 840)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 844)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 844)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 848)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 848)).MulAdd(d1, c4_1)
+		c4_1.StoreArray(sink)
+		// pixel 14
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1792)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1856)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 896)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 896)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 900)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 900)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 904)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 904)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 908)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 908)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 912)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 912)).MulAdd(d1, c4_1)
+		c4_1.StoreArray(sink)
+		// pixel 15
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1920)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1984)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 960)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 960)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 964)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 964)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 968)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 968)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 972)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 972)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 976)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 976)).MulAdd(d1, c4_1)
+		c4_1.StoreArray(sink)
+		x, dy = unsafe.Add(x, 1024), unsafe.Add(dy, 2048)
+	}
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c0_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c0_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c1_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c1_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c2_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c2_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c3_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c3_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c4_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c4_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+}
+
+// avx512F32R6 accumulates a 6-row x 32-lane weight-gradient tile; see filterFunc.
+func avx512F32R6(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32) {
+	var c0_0, c0_1 archsimd.Float32x16
+	var c1_0, c1_1 archsimd.Float32x16
+	var c2_0, c2_1 archsimd.Float32x16
+	var c3_0, c3_1 archsimd.Float32x16
+	var c4_0, c4_1 archsimd.Float32x16
+	var c5_0, c5_1 archsimd.Float32x16
+	for ; n > 0; n-- {
+		// pixel 0
+		d0 := archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 0)))
+		d1 := archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 64)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 0)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 0)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 4)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 4)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 8)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 8)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 12)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 12)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 16)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 16)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 20)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 20)).MulAdd(d1, c5_1)
+		c5_1.StoreArray(sink)
+		// pixel 1
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 128)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 192)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 64)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 64)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 68)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 68)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 72)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 72)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 76)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 76)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 80)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 80)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 84)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 84)).MulAdd(d1, c5_1)
+		c5_1.StoreArray(sink)
+		// pixel 2
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 256)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 320)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 128)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 128)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 132)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 132)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 136)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 136)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 140)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 140)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 144)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 144)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 148)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 148)).MulAdd(d1, c5_1)
+		c5_1.StoreArray(sink)
+		// pixel 3
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 384)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 448)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 192)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 192)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 196)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 196)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 200)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 200)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 204)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 204)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 208)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 208)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 212)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 212)).MulAdd(d1, c5_1)
+		c5_1.StoreArray(sink)
+		// pixel 4
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 512)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 576)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 256)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 256)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 260)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 260)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 264)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 264)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 268)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 268)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 272)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 272)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 276)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 276)).MulAdd(d1, c5_1)
+		c5_1.StoreArray(sink)
+		// pixel 5
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 640)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 704)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 320)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 320)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 324)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 324)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 328)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 328)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 332)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 332)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 336)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 336)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 340)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 340)).MulAdd(d1, c5_1)
+		c5_1.StoreArray(sink)
+		// pixel 6
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 768)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 832)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 384)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 384)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 388)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 388)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 392)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 392)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 396)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 396)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 400)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 400)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 404)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 404)).MulAdd(d1, c5_1)
+		c5_1.StoreArray(sink)
+		// pixel 7
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 896)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 960)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 448)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 448)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 452)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 452)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 456)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 456)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 460)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 460)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 464)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 464)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 468)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 468)).MulAdd(d1, c5_1)
+		c5_1.StoreArray(sink)
+		// pixel 8
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1024)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1088)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 512)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 512)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 516)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 516)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 520)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 520)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 524)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 524)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 528)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 528)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 532)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 532)).MulAdd(d1, c5_1)
+		c5_1.StoreArray(sink)
+		// pixel 9
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1152)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1216)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 576)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 576)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 580)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 580)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 584)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 584)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 588)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 588)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 592)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 592)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 596)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 596)).MulAdd(d1, c5_1)
+		c5_1.StoreArray(sink)
+		// pixel 10
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1280)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1344)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 640)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 640)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 644)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 644)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 648)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 648)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 652)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 652)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 656)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 656)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 660)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 660)).MulAdd(d1, c5_1)
+		c5_1.StoreArray(sink)
+		// pixel 11
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1408)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1472)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 704)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 704)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 708)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 708)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 712)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 712)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 716)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 716)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 720)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 720)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 724)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 724)).MulAdd(d1, c5_1)
+		c5_1.StoreArray(sink)
+		// pixel 12
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1536)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1600)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 768)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 768)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 772)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 772)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 776)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 776)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 780)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 780)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 784)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 784)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 788)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 788)).MulAdd(d1, c5_1)
+		c5_1.StoreArray(sink)
+		// pixel 13
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1664)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1728)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 832)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 832)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 836)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 836)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 840)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 840)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 844)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 844)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 848)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 848)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 852)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 852)).MulAdd(d1, c5_1)
+		c5_1.StoreArray(sink)
+		// pixel 14
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1792)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1856)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 896)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 896)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 900)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 900)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 904)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 904)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 908)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 908)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 912)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 912)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 916)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 916)).MulAdd(d1, c5_1)
+		c5_1.StoreArray(sink)
+		// pixel 15
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1920)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1984)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 960)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 960)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 964)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 964)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 968)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 968)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 972)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 972)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 976)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 976)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 980)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 980)).MulAdd(d1, c5_1)
+		c5_1.StoreArray(sink)
+		x, dy = unsafe.Add(x, 1024), unsafe.Add(dy, 2048)
+	}
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c0_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c0_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c1_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c1_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c2_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c2_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c3_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c3_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c4_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c4_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c5_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c5_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+}
+
+// avx512F32R7 accumulates a 7-row x 32-lane weight-gradient tile; see filterFunc.
+func avx512F32R7(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32) {
+	var c0_0, c0_1 archsimd.Float32x16
+	var c1_0, c1_1 archsimd.Float32x16
+	var c2_0, c2_1 archsimd.Float32x16
+	var c3_0, c3_1 archsimd.Float32x16
+	var c4_0, c4_1 archsimd.Float32x16
+	var c5_0, c5_1 archsimd.Float32x16
+	var c6_0, c6_1 archsimd.Float32x16
+	for ; n > 0; n-- {
+		// pixel 0
+		d0 := archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 0)))
+		d1 := archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 64)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 0)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 0)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 4)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 4)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 8)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 8)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 12)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 12)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 16)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 16)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 20)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 20)).MulAdd(d1, c5_1)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 24)).MulAdd(d0, c6_0)
+		c6_1 = archsimd.BroadcastFloat32x16(ldf(x, 24)).MulAdd(d1, c6_1)
+		c6_1.StoreArray(sink)
+		// pixel 1
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 128)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 192)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 64)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 64)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 68)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 68)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 72)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 72)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 76)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 76)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 80)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 80)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 84)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 84)).MulAdd(d1, c5_1)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 88)).MulAdd(d0, c6_0)
+		c6_1 = archsimd.BroadcastFloat32x16(ldf(x, 88)).MulAdd(d1, c6_1)
+		c6_1.StoreArray(sink)
+		// pixel 2
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 256)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 320)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 128)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 128)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 132)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 132)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 136)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 136)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 140)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 140)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 144)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 144)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 148)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 148)).MulAdd(d1, c5_1)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 152)).MulAdd(d0, c6_0)
+		c6_1 = archsimd.BroadcastFloat32x16(ldf(x, 152)).MulAdd(d1, c6_1)
+		c6_1.StoreArray(sink)
+		// pixel 3
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 384)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 448)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 192)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 192)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 196)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 196)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 200)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 200)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 204)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 204)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 208)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 208)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 212)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 212)).MulAdd(d1, c5_1)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 216)).MulAdd(d0, c6_0)
+		c6_1 = archsimd.BroadcastFloat32x16(ldf(x, 216)).MulAdd(d1, c6_1)
+		c6_1.StoreArray(sink)
+		// pixel 4
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 512)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 576)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 256)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 256)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 260)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 260)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 264)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 264)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 268)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 268)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 272)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 272)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 276)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 276)).MulAdd(d1, c5_1)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 280)).MulAdd(d0, c6_0)
+		c6_1 = archsimd.BroadcastFloat32x16(ldf(x, 280)).MulAdd(d1, c6_1)
+		c6_1.StoreArray(sink)
+		// pixel 5
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 640)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 704)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 320)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 320)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 324)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 324)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 328)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 328)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 332)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 332)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 336)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 336)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 340)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 340)).MulAdd(d1, c5_1)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 344)).MulAdd(d0, c6_0)
+		c6_1 = archsimd.BroadcastFloat32x16(ldf(x, 344)).MulAdd(d1, c6_1)
+		c6_1.StoreArray(sink)
+		// pixel 6
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 768)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 832)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 384)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 384)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 388)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 388)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 392)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 392)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 396)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 396)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 400)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 400)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 404)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 404)).MulAdd(d1, c5_1)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 408)).MulAdd(d0, c6_0)
+		c6_1 = archsimd.BroadcastFloat32x16(ldf(x, 408)).MulAdd(d1, c6_1)
+		c6_1.StoreArray(sink)
+		// pixel 7
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 896)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 960)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 448)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 448)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 452)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 452)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 456)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 456)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 460)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 460)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 464)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 464)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 468)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 468)).MulAdd(d1, c5_1)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 472)).MulAdd(d0, c6_0)
+		c6_1 = archsimd.BroadcastFloat32x16(ldf(x, 472)).MulAdd(d1, c6_1)
+		c6_1.StoreArray(sink)
+		// pixel 8
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1024)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1088)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 512)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 512)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 516)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 516)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 520)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 520)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 524)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 524)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 528)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 528)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 532)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 532)).MulAdd(d1, c5_1)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 536)).MulAdd(d0, c6_0)
+		c6_1 = archsimd.BroadcastFloat32x16(ldf(x, 536)).MulAdd(d1, c6_1)
+		c6_1.StoreArray(sink)
+		// pixel 9
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1152)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1216)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 576)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 576)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 580)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 580)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 584)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 584)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 588)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 588)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 592)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 592)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 596)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 596)).MulAdd(d1, c5_1)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 600)).MulAdd(d0, c6_0)
+		c6_1 = archsimd.BroadcastFloat32x16(ldf(x, 600)).MulAdd(d1, c6_1)
+		c6_1.StoreArray(sink)
+		// pixel 10
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1280)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1344)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 640)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 640)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 644)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 644)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 648)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 648)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 652)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 652)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 656)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 656)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 660)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 660)).MulAdd(d1, c5_1)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 664)).MulAdd(d0, c6_0)
+		c6_1 = archsimd.BroadcastFloat32x16(ldf(x, 664)).MulAdd(d1, c6_1)
+		c6_1.StoreArray(sink)
+		// pixel 11
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1408)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1472)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 704)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 704)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 708)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 708)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 712)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 712)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 716)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 716)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 720)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 720)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 724)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 724)).MulAdd(d1, c5_1)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 728)).MulAdd(d0, c6_0)
+		c6_1 = archsimd.BroadcastFloat32x16(ldf(x, 728)).MulAdd(d1, c6_1)
+		c6_1.StoreArray(sink)
+		// pixel 12
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1536)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1600)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 768)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 768)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 772)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 772)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 776)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 776)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 780)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 780)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 784)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 784)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 788)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 788)).MulAdd(d1, c5_1)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 792)).MulAdd(d0, c6_0)
+		c6_1 = archsimd.BroadcastFloat32x16(ldf(x, 792)).MulAdd(d1, c6_1)
+		c6_1.StoreArray(sink)
+		// pixel 13
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1664)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1728)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 832)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 832)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 836)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 836)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 840)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 840)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 844)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 844)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 848)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 848)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 852)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 852)).MulAdd(d1, c5_1)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 856)).MulAdd(d0, c6_0)
+		c6_1 = archsimd.BroadcastFloat32x16(ldf(x, 856)).MulAdd(d1, c6_1)
+		c6_1.StoreArray(sink)
+		// pixel 14
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1792)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1856)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 896)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 896)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 900)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 900)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 904)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 904)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 908)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 908)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 912)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 912)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 916)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 916)).MulAdd(d1, c5_1)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 920)).MulAdd(d0, c6_0)
+		c6_1 = archsimd.BroadcastFloat32x16(ldf(x, 920)).MulAdd(d1, c6_1)
+		c6_1.StoreArray(sink)
+		// pixel 15
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1920)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1984)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 960)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 960)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 964)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 964)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 968)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 968)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 972)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 972)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 976)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 976)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 980)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 980)).MulAdd(d1, c5_1)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 984)).MulAdd(d0, c6_0)
+		c6_1 = archsimd.BroadcastFloat32x16(ldf(x, 984)).MulAdd(d1, c6_1)
+		c6_1.StoreArray(sink)
+		x, dy = unsafe.Add(x, 1024), unsafe.Add(dy, 2048)
+	}
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c0_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c0_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c1_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c1_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c2_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c2_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c3_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c3_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c4_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c4_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c5_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c5_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c6_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c6_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+}
+
+// avx512F32R8 accumulates a 8-row x 32-lane weight-gradient tile; see filterFunc.
+func avx512F32R8(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32) {
+	var c0_0, c0_1 archsimd.Float32x16
+	var c1_0, c1_1 archsimd.Float32x16
+	var c2_0, c2_1 archsimd.Float32x16
+	var c3_0, c3_1 archsimd.Float32x16
+	var c4_0, c4_1 archsimd.Float32x16
+	var c5_0, c5_1 archsimd.Float32x16
+	var c6_0, c6_1 archsimd.Float32x16
+	var c7_0, c7_1 archsimd.Float32x16
+	for ; n > 0; n-- {
+		// pixel 0
+		d0 := archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 0)))
+		d1 := archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 64)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 0)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 0)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 4)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 4)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 8)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 8)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 12)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 12)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 16)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 16)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 20)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 20)).MulAdd(d1, c5_1)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 24)).MulAdd(d0, c6_0)
+		c6_1 = archsimd.BroadcastFloat32x16(ldf(x, 24)).MulAdd(d1, c6_1)
+		c7_0 = archsimd.BroadcastFloat32x16(ldf(x, 28)).MulAdd(d0, c7_0)
+		c7_1 = archsimd.BroadcastFloat32x16(ldf(x, 28)).MulAdd(d1, c7_1)
+		c7_1.StoreArray(sink)
+		// pixel 1
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 128)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 192)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 64)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 64)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 68)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 68)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 72)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 72)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 76)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 76)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 80)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 80)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 84)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 84)).MulAdd(d1, c5_1)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 88)).MulAdd(d0, c6_0)
+		c6_1 = archsimd.BroadcastFloat32x16(ldf(x, 88)).MulAdd(d1, c6_1)
+		c7_0 = archsimd.BroadcastFloat32x16(ldf(x, 92)).MulAdd(d0, c7_0)
+		c7_1 = archsimd.BroadcastFloat32x16(ldf(x, 92)).MulAdd(d1, c7_1)
+		c7_1.StoreArray(sink)
+		// pixel 2
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 256)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 320)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 128)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 128)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 132)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 132)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 136)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 136)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 140)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 140)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 144)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 144)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 148)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 148)).MulAdd(d1, c5_1)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 152)).MulAdd(d0, c6_0)
+		c6_1 = archsimd.BroadcastFloat32x16(ldf(x, 152)).MulAdd(d1, c6_1)
+		c7_0 = archsimd.BroadcastFloat32x16(ldf(x, 156)).MulAdd(d0, c7_0)
+		c7_1 = archsimd.BroadcastFloat32x16(ldf(x, 156)).MulAdd(d1, c7_1)
+		c7_1.StoreArray(sink)
+		// pixel 3
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 384)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 448)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 192)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 192)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 196)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 196)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 200)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 200)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 204)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 204)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 208)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 208)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 212)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 212)).MulAdd(d1, c5_1)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 216)).MulAdd(d0, c6_0)
+		c6_1 = archsimd.BroadcastFloat32x16(ldf(x, 216)).MulAdd(d1, c6_1)
+		c7_0 = archsimd.BroadcastFloat32x16(ldf(x, 220)).MulAdd(d0, c7_0)
+		c7_1 = archsimd.BroadcastFloat32x16(ldf(x, 220)).MulAdd(d1, c7_1)
+		c7_1.StoreArray(sink)
+		// pixel 4
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 512)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 576)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 256)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 256)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 260)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 260)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 264)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 264)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 268)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 268)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 272)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 272)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 276)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 276)).MulAdd(d1, c5_1)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 280)).MulAdd(d0, c6_0)
+		c6_1 = archsimd.BroadcastFloat32x16(ldf(x, 280)).MulAdd(d1, c6_1)
+		c7_0 = archsimd.BroadcastFloat32x16(ldf(x, 284)).MulAdd(d0, c7_0)
+		c7_1 = archsimd.BroadcastFloat32x16(ldf(x, 284)).MulAdd(d1, c7_1)
+		c7_1.StoreArray(sink)
+		// pixel 5
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 640)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 704)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 320)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 320)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 324)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 324)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 328)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 328)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 332)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 332)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 336)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 336)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 340)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 340)).MulAdd(d1, c5_1)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 344)).MulAdd(d0, c6_0)
+		c6_1 = archsimd.BroadcastFloat32x16(ldf(x, 344)).MulAdd(d1, c6_1)
+		c7_0 = archsimd.BroadcastFloat32x16(ldf(x, 348)).MulAdd(d0, c7_0)
+		c7_1 = archsimd.BroadcastFloat32x16(ldf(x, 348)).MulAdd(d1, c7_1)
+		c7_1.StoreArray(sink)
+		// pixel 6
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 768)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 832)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 384)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 384)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 388)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 388)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 392)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 392)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 396)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 396)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 400)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 400)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 404)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 404)).MulAdd(d1, c5_1)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 408)).MulAdd(d0, c6_0)
+		c6_1 = archsimd.BroadcastFloat32x16(ldf(x, 408)).MulAdd(d1, c6_1)
+		c7_0 = archsimd.BroadcastFloat32x16(ldf(x, 412)).MulAdd(d0, c7_0)
+		c7_1 = archsimd.BroadcastFloat32x16(ldf(x, 412)).MulAdd(d1, c7_1)
+		c7_1.StoreArray(sink)
+		// pixel 7
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 896)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 960)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 448)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 448)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 452)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 452)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 456)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 456)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 460)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 460)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 464)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 464)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 468)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 468)).MulAdd(d1, c5_1)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 472)).MulAdd(d0, c6_0)
+		c6_1 = archsimd.BroadcastFloat32x16(ldf(x, 472)).MulAdd(d1, c6_1)
+		c7_0 = archsimd.BroadcastFloat32x16(ldf(x, 476)).MulAdd(d0, c7_0)
+		c7_1 = archsimd.BroadcastFloat32x16(ldf(x, 476)).MulAdd(d1, c7_1)
+		c7_1.StoreArray(sink)
+		// pixel 8
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1024)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1088)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 512)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 512)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 516)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 516)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 520)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 520)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 524)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 524)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 528)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 528)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 532)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 532)).MulAdd(d1, c5_1)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 536)).MulAdd(d0, c6_0)
+		c6_1 = archsimd.BroadcastFloat32x16(ldf(x, 536)).MulAdd(d1, c6_1)
+		c7_0 = archsimd.BroadcastFloat32x16(ldf(x, 540)).MulAdd(d0, c7_0)
+		c7_1 = archsimd.BroadcastFloat32x16(ldf(x, 540)).MulAdd(d1, c7_1)
+		c7_1.StoreArray(sink)
+		// pixel 9
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1152)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1216)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 576)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 576)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 580)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 580)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 584)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 584)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 588)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 588)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 592)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 592)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 596)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 596)).MulAdd(d1, c5_1)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 600)).MulAdd(d0, c6_0)
+		c6_1 = archsimd.BroadcastFloat32x16(ldf(x, 600)).MulAdd(d1, c6_1)
+		c7_0 = archsimd.BroadcastFloat32x16(ldf(x, 604)).MulAdd(d0, c7_0)
+		c7_1 = archsimd.BroadcastFloat32x16(ldf(x, 604)).MulAdd(d1, c7_1)
+		c7_1.StoreArray(sink)
+		// pixel 10
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1280)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1344)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 640)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 640)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 644)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 644)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 648)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 648)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 652)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 652)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 656)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 656)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 660)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 660)).MulAdd(d1, c5_1)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 664)).MulAdd(d0, c6_0)
+		c6_1 = archsimd.BroadcastFloat32x16(ldf(x, 664)).MulAdd(d1, c6_1)
+		c7_0 = archsimd.BroadcastFloat32x16(ldf(x, 668)).MulAdd(d0, c7_0)
+		c7_1 = archsimd.BroadcastFloat32x16(ldf(x, 668)).MulAdd(d1, c7_1)
+		c7_1.StoreArray(sink)
+		// pixel 11
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1408)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1472)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 704)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 704)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 708)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 708)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 712)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 712)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 716)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 716)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 720)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 720)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 724)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 724)).MulAdd(d1, c5_1)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 728)).MulAdd(d0, c6_0)
+		c6_1 = archsimd.BroadcastFloat32x16(ldf(x, 728)).MulAdd(d1, c6_1)
+		c7_0 = archsimd.BroadcastFloat32x16(ldf(x, 732)).MulAdd(d0, c7_0)
+		c7_1 = archsimd.BroadcastFloat32x16(ldf(x, 732)).MulAdd(d1, c7_1)
+		c7_1.StoreArray(sink)
+		// pixel 12
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1536)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1600)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 768)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 768)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 772)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 772)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 776)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 776)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 780)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 780)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 784)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 784)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 788)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 788)).MulAdd(d1, c5_1)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 792)).MulAdd(d0, c6_0)
+		c6_1 = archsimd.BroadcastFloat32x16(ldf(x, 792)).MulAdd(d1, c6_1)
+		c7_0 = archsimd.BroadcastFloat32x16(ldf(x, 796)).MulAdd(d0, c7_0)
+		c7_1 = archsimd.BroadcastFloat32x16(ldf(x, 796)).MulAdd(d1, c7_1)
+		c7_1.StoreArray(sink)
+		// pixel 13
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1664)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1728)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 832)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 832)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 836)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 836)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 840)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 840)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 844)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 844)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 848)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 848)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 852)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 852)).MulAdd(d1, c5_1)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 856)).MulAdd(d0, c6_0)
+		c6_1 = archsimd.BroadcastFloat32x16(ldf(x, 856)).MulAdd(d1, c6_1)
+		c7_0 = archsimd.BroadcastFloat32x16(ldf(x, 860)).MulAdd(d0, c7_0)
+		c7_1 = archsimd.BroadcastFloat32x16(ldf(x, 860)).MulAdd(d1, c7_1)
+		c7_1.StoreArray(sink)
+		// pixel 14
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1792)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1856)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 896)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 896)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 900)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 900)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 904)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 904)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 908)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 908)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 912)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 912)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 916)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 916)).MulAdd(d1, c5_1)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 920)).MulAdd(d0, c6_0)
+		c6_1 = archsimd.BroadcastFloat32x16(ldf(x, 920)).MulAdd(d1, c6_1)
+		c7_0 = archsimd.BroadcastFloat32x16(ldf(x, 924)).MulAdd(d0, c7_0)
+		c7_1 = archsimd.BroadcastFloat32x16(ldf(x, 924)).MulAdd(d1, c7_1)
+		c7_1.StoreArray(sink)
+		// pixel 15
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1920)))
+		d1 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 1984)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 960)).MulAdd(d0, c0_0)
+		c0_1 = archsimd.BroadcastFloat32x16(ldf(x, 960)).MulAdd(d1, c0_1)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 964)).MulAdd(d0, c1_0)
+		c1_1 = archsimd.BroadcastFloat32x16(ldf(x, 964)).MulAdd(d1, c1_1)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 968)).MulAdd(d0, c2_0)
+		c2_1 = archsimd.BroadcastFloat32x16(ldf(x, 968)).MulAdd(d1, c2_1)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 972)).MulAdd(d0, c3_0)
+		c3_1 = archsimd.BroadcastFloat32x16(ldf(x, 972)).MulAdd(d1, c3_1)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 976)).MulAdd(d0, c4_0)
+		c4_1 = archsimd.BroadcastFloat32x16(ldf(x, 976)).MulAdd(d1, c4_1)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 980)).MulAdd(d0, c5_0)
+		c5_1 = archsimd.BroadcastFloat32x16(ldf(x, 980)).MulAdd(d1, c5_1)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 984)).MulAdd(d0, c6_0)
+		c6_1 = archsimd.BroadcastFloat32x16(ldf(x, 984)).MulAdd(d1, c6_1)
+		c7_0 = archsimd.BroadcastFloat32x16(ldf(x, 988)).MulAdd(d0, c7_0)
+		c7_1 = archsimd.BroadcastFloat32x16(ldf(x, 988)).MulAdd(d1, c7_1)
+		c7_1.StoreArray(sink)
+		x, dy = unsafe.Add(x, 1024), unsafe.Add(dy, 2048)
+	}
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c0_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c0_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c1_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c1_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c2_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c2_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c3_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c3_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c4_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c4_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c5_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c5_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c6_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c6_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c7_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c7_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+}
+
+// avx512Filter16 holds the AVX-512 weight-gradient kernels for 16-lane output-gradient blocks, by tile rows R-1.
+var avx512Filter16 = [...]filterFunc{avx512F16R1, avx512F16R2, avx512F16R3, avx512F16R4, avx512F16R5, avx512F16R6, avx512F16R7, avx512F16R8}
+
+// avx512F16R1 accumulates a 1-row x 16-lane weight-gradient tile; see filterFunc.
+func avx512F16R1(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32) {
+	var c0_0 archsimd.Float32x16
+	var c0_0_1 archsimd.Float32x16
+	var c0_0_2 archsimd.Float32x16
+	var c0_0_3 archsimd.Float32x16
+	for ; n > 0; n-- {
+		// pixel 0
+		d0 := archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 0)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 0)).MulAdd(d0, c0_0)
+		c0_0.StoreArray(sink)
+		// pixel 1
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 64)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 64)).MulAdd(d0, c0_0_1)
+		c0_0_1.StoreArray(sink)
+		// pixel 2
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 128)))
+		c0_0_2 = archsimd.BroadcastFloat32x16(ldf(x, 128)).MulAdd(d0, c0_0_2)
+		c0_0_2.StoreArray(sink)
+		// pixel 3
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 192)))
+		c0_0_3 = archsimd.BroadcastFloat32x16(ldf(x, 192)).MulAdd(d0, c0_0_3)
+		c0_0_3.StoreArray(sink)
+		// pixel 4
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 256)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 256)).MulAdd(d0, c0_0)
+		c0_0.StoreArray(sink)
+		// pixel 5
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 320)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 320)).MulAdd(d0, c0_0_1)
+		c0_0_1.StoreArray(sink)
+		// pixel 6
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 384)))
+		c0_0_2 = archsimd.BroadcastFloat32x16(ldf(x, 384)).MulAdd(d0, c0_0_2)
+		c0_0_2.StoreArray(sink)
+		// pixel 7
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 448)))
+		c0_0_3 = archsimd.BroadcastFloat32x16(ldf(x, 448)).MulAdd(d0, c0_0_3)
+		c0_0_3.StoreArray(sink)
+		// pixel 8
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 512)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 512)).MulAdd(d0, c0_0)
+		c0_0.StoreArray(sink)
+		// pixel 9
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 576)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 576)).MulAdd(d0, c0_0_1)
+		c0_0_1.StoreArray(sink)
+		// pixel 10
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 640)))
+		c0_0_2 = archsimd.BroadcastFloat32x16(ldf(x, 640)).MulAdd(d0, c0_0_2)
+		c0_0_2.StoreArray(sink)
+		// pixel 11
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 704)))
+		c0_0_3 = archsimd.BroadcastFloat32x16(ldf(x, 704)).MulAdd(d0, c0_0_3)
+		c0_0_3.StoreArray(sink)
+		// pixel 12
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 768)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 768)).MulAdd(d0, c0_0)
+		c0_0.StoreArray(sink)
+		// pixel 13
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 832)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 832)).MulAdd(d0, c0_0_1)
+		c0_0_1.StoreArray(sink)
+		// pixel 14
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 896)))
+		c0_0_2 = archsimd.BroadcastFloat32x16(ldf(x, 896)).MulAdd(d0, c0_0_2)
+		c0_0_2.StoreArray(sink)
+		// pixel 15
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 960)))
+		c0_0_3 = archsimd.BroadcastFloat32x16(ldf(x, 960)).MulAdd(d0, c0_0_3)
+		c0_0_3.StoreArray(sink)
+		x, dy = unsafe.Add(x, 1024), unsafe.Add(dy, 1024)
+	}
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c0_0.Add(c0_0_1).Add(c0_0_2).Add(c0_0_3)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+}
+
+// avx512F16R2 accumulates a 2-row x 16-lane weight-gradient tile; see filterFunc.
+func avx512F16R2(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32) {
+	var c0_0 archsimd.Float32x16
+	var c1_0 archsimd.Float32x16
+	var c0_0_1 archsimd.Float32x16
+	var c1_0_1 archsimd.Float32x16
+	var c0_0_2 archsimd.Float32x16
+	var c1_0_2 archsimd.Float32x16
+	var c0_0_3 archsimd.Float32x16
+	var c1_0_3 archsimd.Float32x16
+	for ; n > 0; n-- {
+		// pixel 0
+		d0 := archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 0)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 0)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 4)).MulAdd(d0, c1_0)
+		c1_0.StoreArray(sink)
+		// pixel 1
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 64)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 64)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 68)).MulAdd(d0, c1_0_1)
+		c1_0_1.StoreArray(sink)
+		// pixel 2
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 128)))
+		c0_0_2 = archsimd.BroadcastFloat32x16(ldf(x, 128)).MulAdd(d0, c0_0_2)
+		c1_0_2 = archsimd.BroadcastFloat32x16(ldf(x, 132)).MulAdd(d0, c1_0_2)
+		c1_0_2.StoreArray(sink)
+		// pixel 3
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 192)))
+		c0_0_3 = archsimd.BroadcastFloat32x16(ldf(x, 192)).MulAdd(d0, c0_0_3)
+		c1_0_3 = archsimd.BroadcastFloat32x16(ldf(x, 196)).MulAdd(d0, c1_0_3)
+		c1_0_3.StoreArray(sink)
+		// pixel 4
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 256)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 256)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 260)).MulAdd(d0, c1_0)
+		c1_0.StoreArray(sink)
+		// pixel 5
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 320)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 320)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 324)).MulAdd(d0, c1_0_1)
+		c1_0_1.StoreArray(sink)
+		// pixel 6
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 384)))
+		c0_0_2 = archsimd.BroadcastFloat32x16(ldf(x, 384)).MulAdd(d0, c0_0_2)
+		c1_0_2 = archsimd.BroadcastFloat32x16(ldf(x, 388)).MulAdd(d0, c1_0_2)
+		c1_0_2.StoreArray(sink)
+		// pixel 7
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 448)))
+		c0_0_3 = archsimd.BroadcastFloat32x16(ldf(x, 448)).MulAdd(d0, c0_0_3)
+		c1_0_3 = archsimd.BroadcastFloat32x16(ldf(x, 452)).MulAdd(d0, c1_0_3)
+		c1_0_3.StoreArray(sink)
+		// pixel 8
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 512)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 512)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 516)).MulAdd(d0, c1_0)
+		c1_0.StoreArray(sink)
+		// pixel 9
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 576)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 576)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 580)).MulAdd(d0, c1_0_1)
+		c1_0_1.StoreArray(sink)
+		// pixel 10
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 640)))
+		c0_0_2 = archsimd.BroadcastFloat32x16(ldf(x, 640)).MulAdd(d0, c0_0_2)
+		c1_0_2 = archsimd.BroadcastFloat32x16(ldf(x, 644)).MulAdd(d0, c1_0_2)
+		c1_0_2.StoreArray(sink)
+		// pixel 11
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 704)))
+		c0_0_3 = archsimd.BroadcastFloat32x16(ldf(x, 704)).MulAdd(d0, c0_0_3)
+		c1_0_3 = archsimd.BroadcastFloat32x16(ldf(x, 708)).MulAdd(d0, c1_0_3)
+		c1_0_3.StoreArray(sink)
+		// pixel 12
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 768)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 768)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 772)).MulAdd(d0, c1_0)
+		c1_0.StoreArray(sink)
+		// pixel 13
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 832)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 832)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 836)).MulAdd(d0, c1_0_1)
+		c1_0_1.StoreArray(sink)
+		// pixel 14
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 896)))
+		c0_0_2 = archsimd.BroadcastFloat32x16(ldf(x, 896)).MulAdd(d0, c0_0_2)
+		c1_0_2 = archsimd.BroadcastFloat32x16(ldf(x, 900)).MulAdd(d0, c1_0_2)
+		c1_0_2.StoreArray(sink)
+		// pixel 15
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 960)))
+		c0_0_3 = archsimd.BroadcastFloat32x16(ldf(x, 960)).MulAdd(d0, c0_0_3)
+		c1_0_3 = archsimd.BroadcastFloat32x16(ldf(x, 964)).MulAdd(d0, c1_0_3)
+		c1_0_3.StoreArray(sink)
+		x, dy = unsafe.Add(x, 1024), unsafe.Add(dy, 1024)
+	}
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c0_0.Add(c0_0_1).Add(c0_0_2).Add(c0_0_3)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c1_0.Add(c1_0_1).Add(c1_0_2).Add(c1_0_3)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+}
+
+// avx512F16R3 accumulates a 3-row x 16-lane weight-gradient tile; see filterFunc.
+func avx512F16R3(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32) {
+	var c0_0 archsimd.Float32x16
+	var c1_0 archsimd.Float32x16
+	var c2_0 archsimd.Float32x16
+	var c0_0_1 archsimd.Float32x16
+	var c1_0_1 archsimd.Float32x16
+	var c2_0_1 archsimd.Float32x16
+	var c0_0_2 archsimd.Float32x16
+	var c1_0_2 archsimd.Float32x16
+	var c2_0_2 archsimd.Float32x16
+	for ; n > 0; n-- {
+		// pixel 0
+		d0 := archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 0)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 0)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 4)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 8)).MulAdd(d0, c2_0)
+		c2_0.StoreArray(sink)
+		// pixel 1
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 64)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 64)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 68)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 72)).MulAdd(d0, c2_0_1)
+		c2_0_1.StoreArray(sink)
+		// pixel 2
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 128)))
+		c0_0_2 = archsimd.BroadcastFloat32x16(ldf(x, 128)).MulAdd(d0, c0_0_2)
+		c1_0_2 = archsimd.BroadcastFloat32x16(ldf(x, 132)).MulAdd(d0, c1_0_2)
+		c2_0_2 = archsimd.BroadcastFloat32x16(ldf(x, 136)).MulAdd(d0, c2_0_2)
+		c2_0_2.StoreArray(sink)
+		// pixel 3
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 192)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 192)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 196)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 200)).MulAdd(d0, c2_0)
+		c2_0.StoreArray(sink)
+		// pixel 4
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 256)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 256)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 260)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 264)).MulAdd(d0, c2_0_1)
+		c2_0_1.StoreArray(sink)
+		// pixel 5
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 320)))
+		c0_0_2 = archsimd.BroadcastFloat32x16(ldf(x, 320)).MulAdd(d0, c0_0_2)
+		c1_0_2 = archsimd.BroadcastFloat32x16(ldf(x, 324)).MulAdd(d0, c1_0_2)
+		c2_0_2 = archsimd.BroadcastFloat32x16(ldf(x, 328)).MulAdd(d0, c2_0_2)
+		c2_0_2.StoreArray(sink)
+		// pixel 6
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 384)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 384)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 388)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 392)).MulAdd(d0, c2_0)
+		c2_0.StoreArray(sink)
+		// pixel 7
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 448)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 448)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 452)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 456)).MulAdd(d0, c2_0_1)
+		c2_0_1.StoreArray(sink)
+		// pixel 8
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 512)))
+		c0_0_2 = archsimd.BroadcastFloat32x16(ldf(x, 512)).MulAdd(d0, c0_0_2)
+		c1_0_2 = archsimd.BroadcastFloat32x16(ldf(x, 516)).MulAdd(d0, c1_0_2)
+		c2_0_2 = archsimd.BroadcastFloat32x16(ldf(x, 520)).MulAdd(d0, c2_0_2)
+		c2_0_2.StoreArray(sink)
+		// pixel 9
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 576)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 576)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 580)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 584)).MulAdd(d0, c2_0)
+		c2_0.StoreArray(sink)
+		// pixel 10
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 640)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 640)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 644)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 648)).MulAdd(d0, c2_0_1)
+		c2_0_1.StoreArray(sink)
+		// pixel 11
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 704)))
+		c0_0_2 = archsimd.BroadcastFloat32x16(ldf(x, 704)).MulAdd(d0, c0_0_2)
+		c1_0_2 = archsimd.BroadcastFloat32x16(ldf(x, 708)).MulAdd(d0, c1_0_2)
+		c2_0_2 = archsimd.BroadcastFloat32x16(ldf(x, 712)).MulAdd(d0, c2_0_2)
+		c2_0_2.StoreArray(sink)
+		// pixel 12
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 768)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 768)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 772)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 776)).MulAdd(d0, c2_0)
+		c2_0.StoreArray(sink)
+		// pixel 13
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 832)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 832)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 836)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 840)).MulAdd(d0, c2_0_1)
+		c2_0_1.StoreArray(sink)
+		// pixel 14
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 896)))
+		c0_0_2 = archsimd.BroadcastFloat32x16(ldf(x, 896)).MulAdd(d0, c0_0_2)
+		c1_0_2 = archsimd.BroadcastFloat32x16(ldf(x, 900)).MulAdd(d0, c1_0_2)
+		c2_0_2 = archsimd.BroadcastFloat32x16(ldf(x, 904)).MulAdd(d0, c2_0_2)
+		c2_0_2.StoreArray(sink)
+		// pixel 15
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 960)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 960)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 964)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 968)).MulAdd(d0, c2_0)
+		c2_0.StoreArray(sink)
+		x, dy = unsafe.Add(x, 1024), unsafe.Add(dy, 1024)
+	}
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c0_0.Add(c0_0_1).Add(c0_0_2)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c1_0.Add(c1_0_1).Add(c1_0_2)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c2_0.Add(c2_0_1).Add(c2_0_2)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+}
+
+// avx512F16R4 accumulates a 4-row x 16-lane weight-gradient tile; see filterFunc.
+func avx512F16R4(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32) {
+	var c0_0 archsimd.Float32x16
+	var c1_0 archsimd.Float32x16
+	var c2_0 archsimd.Float32x16
+	var c3_0 archsimd.Float32x16
+	var c0_0_1 archsimd.Float32x16
+	var c1_0_1 archsimd.Float32x16
+	var c2_0_1 archsimd.Float32x16
+	var c3_0_1 archsimd.Float32x16
+	for ; n > 0; n-- {
+		// pixel 0
+		d0 := archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 0)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 0)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 4)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 8)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 12)).MulAdd(d0, c3_0)
+		c3_0.StoreArray(sink)
+		// pixel 1
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 64)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 64)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 68)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 72)).MulAdd(d0, c2_0_1)
+		c3_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 76)).MulAdd(d0, c3_0_1)
+		c3_0_1.StoreArray(sink)
+		// pixel 2
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 128)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 128)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 132)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 136)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 140)).MulAdd(d0, c3_0)
+		c3_0.StoreArray(sink)
+		// pixel 3
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 192)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 192)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 196)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 200)).MulAdd(d0, c2_0_1)
+		c3_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 204)).MulAdd(d0, c3_0_1)
+		c3_0_1.StoreArray(sink)
+		// pixel 4
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 256)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 256)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 260)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 264)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 268)).MulAdd(d0, c3_0)
+		c3_0.StoreArray(sink)
+		// pixel 5
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 320)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 320)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 324)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 328)).MulAdd(d0, c2_0_1)
+		c3_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 332)).MulAdd(d0, c3_0_1)
+		c3_0_1.StoreArray(sink)
+		// pixel 6
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 384)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 384)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 388)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 392)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 396)).MulAdd(d0, c3_0)
+		c3_0.StoreArray(sink)
+		// pixel 7
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 448)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 448)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 452)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 456)).MulAdd(d0, c2_0_1)
+		c3_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 460)).MulAdd(d0, c3_0_1)
+		c3_0_1.StoreArray(sink)
+		// pixel 8
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 512)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 512)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 516)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 520)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 524)).MulAdd(d0, c3_0)
+		c3_0.StoreArray(sink)
+		// pixel 9
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 576)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 576)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 580)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 584)).MulAdd(d0, c2_0_1)
+		c3_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 588)).MulAdd(d0, c3_0_1)
+		c3_0_1.StoreArray(sink)
+		// pixel 10
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 640)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 640)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 644)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 648)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 652)).MulAdd(d0, c3_0)
+		c3_0.StoreArray(sink)
+		// pixel 11
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 704)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 704)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 708)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 712)).MulAdd(d0, c2_0_1)
+		c3_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 716)).MulAdd(d0, c3_0_1)
+		c3_0_1.StoreArray(sink)
+		// pixel 12
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 768)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 768)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 772)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 776)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 780)).MulAdd(d0, c3_0)
+		c3_0.StoreArray(sink)
+		// pixel 13
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 832)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 832)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 836)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 840)).MulAdd(d0, c2_0_1)
+		c3_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 844)).MulAdd(d0, c3_0_1)
+		c3_0_1.StoreArray(sink)
+		// pixel 14
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 896)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 896)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 900)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 904)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 908)).MulAdd(d0, c3_0)
+		c3_0.StoreArray(sink)
+		// pixel 15
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 960)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 960)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 964)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 968)).MulAdd(d0, c2_0_1)
+		c3_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 972)).MulAdd(d0, c3_0_1)
+		c3_0_1.StoreArray(sink)
+		x, dy = unsafe.Add(x, 1024), unsafe.Add(dy, 1024)
+	}
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c0_0.Add(c0_0_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c1_0.Add(c1_0_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c2_0.Add(c2_0_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c3_0.Add(c3_0_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+}
+
+// avx512F16R5 accumulates a 5-row x 16-lane weight-gradient tile; see filterFunc.
+func avx512F16R5(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32) {
+	var c0_0 archsimd.Float32x16
+	var c1_0 archsimd.Float32x16
+	var c2_0 archsimd.Float32x16
+	var c3_0 archsimd.Float32x16
+	var c4_0 archsimd.Float32x16
+	var c0_0_1 archsimd.Float32x16
+	var c1_0_1 archsimd.Float32x16
+	var c2_0_1 archsimd.Float32x16
+	var c3_0_1 archsimd.Float32x16
+	var c4_0_1 archsimd.Float32x16
+	for ; n > 0; n-- {
+		// pixel 0
+		d0 := archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 0)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 0)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 4)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 8)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 12)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 16)).MulAdd(d0, c4_0)
+		c4_0.StoreArray(sink)
+		// pixel 1
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 64)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 64)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 68)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 72)).MulAdd(d0, c2_0_1)
+		c3_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 76)).MulAdd(d0, c3_0_1)
+		c4_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 80)).MulAdd(d0, c4_0_1)
+		c4_0_1.StoreArray(sink)
+		// pixel 2
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 128)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 128)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 132)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 136)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 140)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 144)).MulAdd(d0, c4_0)
+		c4_0.StoreArray(sink)
+		// pixel 3
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 192)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 192)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 196)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 200)).MulAdd(d0, c2_0_1)
+		c3_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 204)).MulAdd(d0, c3_0_1)
+		c4_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 208)).MulAdd(d0, c4_0_1)
+		c4_0_1.StoreArray(sink)
+		// pixel 4
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 256)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 256)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 260)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 264)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 268)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 272)).MulAdd(d0, c4_0)
+		c4_0.StoreArray(sink)
+		// pixel 5
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 320)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 320)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 324)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 328)).MulAdd(d0, c2_0_1)
+		c3_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 332)).MulAdd(d0, c3_0_1)
+		c4_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 336)).MulAdd(d0, c4_0_1)
+		c4_0_1.StoreArray(sink)
+		// pixel 6
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 384)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 384)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 388)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 392)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 396)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 400)).MulAdd(d0, c4_0)
+		c4_0.StoreArray(sink)
+		// pixel 7
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 448)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 448)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 452)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 456)).MulAdd(d0, c2_0_1)
+		c3_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 460)).MulAdd(d0, c3_0_1)
+		c4_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 464)).MulAdd(d0, c4_0_1)
+		c4_0_1.StoreArray(sink)
+		// pixel 8
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 512)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 512)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 516)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 520)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 524)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 528)).MulAdd(d0, c4_0)
+		c4_0.StoreArray(sink)
+		// pixel 9
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 576)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 576)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 580)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 584)).MulAdd(d0, c2_0_1)
+		c3_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 588)).MulAdd(d0, c3_0_1)
+		c4_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 592)).MulAdd(d0, c4_0_1)
+		c4_0_1.StoreArray(sink)
+		// pixel 10
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 640)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 640)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 644)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 648)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 652)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 656)).MulAdd(d0, c4_0)
+		c4_0.StoreArray(sink)
+		// pixel 11
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 704)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 704)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 708)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 712)).MulAdd(d0, c2_0_1)
+		c3_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 716)).MulAdd(d0, c3_0_1)
+		c4_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 720)).MulAdd(d0, c4_0_1)
+		c4_0_1.StoreArray(sink)
+		// pixel 12
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 768)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 768)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 772)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 776)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 780)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 784)).MulAdd(d0, c4_0)
+		c4_0.StoreArray(sink)
+		// pixel 13
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 832)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 832)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 836)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 840)).MulAdd(d0, c2_0_1)
+		c3_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 844)).MulAdd(d0, c3_0_1)
+		c4_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 848)).MulAdd(d0, c4_0_1)
+		c4_0_1.StoreArray(sink)
+		// pixel 14
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 896)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 896)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 900)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 904)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 908)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 912)).MulAdd(d0, c4_0)
+		c4_0.StoreArray(sink)
+		// pixel 15
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 960)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 960)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 964)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 968)).MulAdd(d0, c2_0_1)
+		c3_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 972)).MulAdd(d0, c3_0_1)
+		c4_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 976)).MulAdd(d0, c4_0_1)
+		c4_0_1.StoreArray(sink)
+		x, dy = unsafe.Add(x, 1024), unsafe.Add(dy, 1024)
+	}
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c0_0.Add(c0_0_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c1_0.Add(c1_0_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c2_0.Add(c2_0_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c3_0.Add(c3_0_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c4_0.Add(c4_0_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+}
+
+// avx512F16R6 accumulates a 6-row x 16-lane weight-gradient tile; see filterFunc.
+func avx512F16R6(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32) {
+	var c0_0 archsimd.Float32x16
+	var c1_0 archsimd.Float32x16
+	var c2_0 archsimd.Float32x16
+	var c3_0 archsimd.Float32x16
+	var c4_0 archsimd.Float32x16
+	var c5_0 archsimd.Float32x16
+	var c0_0_1 archsimd.Float32x16
+	var c1_0_1 archsimd.Float32x16
+	var c2_0_1 archsimd.Float32x16
+	var c3_0_1 archsimd.Float32x16
+	var c4_0_1 archsimd.Float32x16
+	var c5_0_1 archsimd.Float32x16
+	for ; n > 0; n-- {
+		// pixel 0
+		d0 := archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 0)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 0)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 4)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 8)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 12)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 16)).MulAdd(d0, c4_0)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 20)).MulAdd(d0, c5_0)
+		c5_0.StoreArray(sink)
+		// pixel 1
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 64)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 64)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 68)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 72)).MulAdd(d0, c2_0_1)
+		c3_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 76)).MulAdd(d0, c3_0_1)
+		c4_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 80)).MulAdd(d0, c4_0_1)
+		c5_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 84)).MulAdd(d0, c5_0_1)
+		c5_0_1.StoreArray(sink)
+		// pixel 2
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 128)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 128)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 132)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 136)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 140)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 144)).MulAdd(d0, c4_0)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 148)).MulAdd(d0, c5_0)
+		c5_0.StoreArray(sink)
+		// pixel 3
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 192)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 192)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 196)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 200)).MulAdd(d0, c2_0_1)
+		c3_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 204)).MulAdd(d0, c3_0_1)
+		c4_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 208)).MulAdd(d0, c4_0_1)
+		c5_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 212)).MulAdd(d0, c5_0_1)
+		c5_0_1.StoreArray(sink)
+		// pixel 4
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 256)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 256)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 260)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 264)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 268)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 272)).MulAdd(d0, c4_0)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 276)).MulAdd(d0, c5_0)
+		c5_0.StoreArray(sink)
+		// pixel 5
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 320)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 320)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 324)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 328)).MulAdd(d0, c2_0_1)
+		c3_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 332)).MulAdd(d0, c3_0_1)
+		c4_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 336)).MulAdd(d0, c4_0_1)
+		c5_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 340)).MulAdd(d0, c5_0_1)
+		c5_0_1.StoreArray(sink)
+		// pixel 6
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 384)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 384)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 388)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 392)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 396)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 400)).MulAdd(d0, c4_0)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 404)).MulAdd(d0, c5_0)
+		c5_0.StoreArray(sink)
+		// pixel 7
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 448)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 448)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 452)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 456)).MulAdd(d0, c2_0_1)
+		c3_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 460)).MulAdd(d0, c3_0_1)
+		c4_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 464)).MulAdd(d0, c4_0_1)
+		c5_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 468)).MulAdd(d0, c5_0_1)
+		c5_0_1.StoreArray(sink)
+		// pixel 8
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 512)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 512)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 516)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 520)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 524)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 528)).MulAdd(d0, c4_0)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 532)).MulAdd(d0, c5_0)
+		c5_0.StoreArray(sink)
+		// pixel 9
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 576)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 576)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 580)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 584)).MulAdd(d0, c2_0_1)
+		c3_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 588)).MulAdd(d0, c3_0_1)
+		c4_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 592)).MulAdd(d0, c4_0_1)
+		c5_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 596)).MulAdd(d0, c5_0_1)
+		c5_0_1.StoreArray(sink)
+		// pixel 10
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 640)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 640)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 644)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 648)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 652)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 656)).MulAdd(d0, c4_0)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 660)).MulAdd(d0, c5_0)
+		c5_0.StoreArray(sink)
+		// pixel 11
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 704)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 704)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 708)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 712)).MulAdd(d0, c2_0_1)
+		c3_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 716)).MulAdd(d0, c3_0_1)
+		c4_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 720)).MulAdd(d0, c4_0_1)
+		c5_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 724)).MulAdd(d0, c5_0_1)
+		c5_0_1.StoreArray(sink)
+		// pixel 12
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 768)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 768)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 772)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 776)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 780)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 784)).MulAdd(d0, c4_0)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 788)).MulAdd(d0, c5_0)
+		c5_0.StoreArray(sink)
+		// pixel 13
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 832)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 832)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 836)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 840)).MulAdd(d0, c2_0_1)
+		c3_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 844)).MulAdd(d0, c3_0_1)
+		c4_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 848)).MulAdd(d0, c4_0_1)
+		c5_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 852)).MulAdd(d0, c5_0_1)
+		c5_0_1.StoreArray(sink)
+		// pixel 14
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 896)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 896)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 900)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 904)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 908)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 912)).MulAdd(d0, c4_0)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 916)).MulAdd(d0, c5_0)
+		c5_0.StoreArray(sink)
+		// pixel 15
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 960)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 960)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 964)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 968)).MulAdd(d0, c2_0_1)
+		c3_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 972)).MulAdd(d0, c3_0_1)
+		c4_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 976)).MulAdd(d0, c4_0_1)
+		c5_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 980)).MulAdd(d0, c5_0_1)
+		c5_0_1.StoreArray(sink)
+		x, dy = unsafe.Add(x, 1024), unsafe.Add(dy, 1024)
+	}
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c0_0.Add(c0_0_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c1_0.Add(c1_0_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c2_0.Add(c2_0_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c3_0.Add(c3_0_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c4_0.Add(c4_0_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c5_0.Add(c5_0_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+}
+
+// avx512F16R7 accumulates a 7-row x 16-lane weight-gradient tile; see filterFunc.
+func avx512F16R7(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32) {
+	var c0_0 archsimd.Float32x16
+	var c1_0 archsimd.Float32x16
+	var c2_0 archsimd.Float32x16
+	var c3_0 archsimd.Float32x16
+	var c4_0 archsimd.Float32x16
+	var c5_0 archsimd.Float32x16
+	var c6_0 archsimd.Float32x16
+	var c0_0_1 archsimd.Float32x16
+	var c1_0_1 archsimd.Float32x16
+	var c2_0_1 archsimd.Float32x16
+	var c3_0_1 archsimd.Float32x16
+	var c4_0_1 archsimd.Float32x16
+	var c5_0_1 archsimd.Float32x16
+	var c6_0_1 archsimd.Float32x16
+	for ; n > 0; n-- {
+		// pixel 0
+		d0 := archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 0)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 0)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 4)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 8)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 12)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 16)).MulAdd(d0, c4_0)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 20)).MulAdd(d0, c5_0)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 24)).MulAdd(d0, c6_0)
+		c6_0.StoreArray(sink)
+		// pixel 1
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 64)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 64)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 68)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 72)).MulAdd(d0, c2_0_1)
+		c3_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 76)).MulAdd(d0, c3_0_1)
+		c4_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 80)).MulAdd(d0, c4_0_1)
+		c5_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 84)).MulAdd(d0, c5_0_1)
+		c6_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 88)).MulAdd(d0, c6_0_1)
+		c6_0_1.StoreArray(sink)
+		// pixel 2
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 128)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 128)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 132)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 136)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 140)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 144)).MulAdd(d0, c4_0)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 148)).MulAdd(d0, c5_0)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 152)).MulAdd(d0, c6_0)
+		c6_0.StoreArray(sink)
+		// pixel 3
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 192)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 192)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 196)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 200)).MulAdd(d0, c2_0_1)
+		c3_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 204)).MulAdd(d0, c3_0_1)
+		c4_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 208)).MulAdd(d0, c4_0_1)
+		c5_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 212)).MulAdd(d0, c5_0_1)
+		c6_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 216)).MulAdd(d0, c6_0_1)
+		c6_0_1.StoreArray(sink)
+		// pixel 4
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 256)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 256)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 260)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 264)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 268)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 272)).MulAdd(d0, c4_0)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 276)).MulAdd(d0, c5_0)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 280)).MulAdd(d0, c6_0)
+		c6_0.StoreArray(sink)
+		// pixel 5
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 320)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 320)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 324)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 328)).MulAdd(d0, c2_0_1)
+		c3_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 332)).MulAdd(d0, c3_0_1)
+		c4_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 336)).MulAdd(d0, c4_0_1)
+		c5_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 340)).MulAdd(d0, c5_0_1)
+		c6_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 344)).MulAdd(d0, c6_0_1)
+		c6_0_1.StoreArray(sink)
+		// pixel 6
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 384)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 384)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 388)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 392)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 396)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 400)).MulAdd(d0, c4_0)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 404)).MulAdd(d0, c5_0)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 408)).MulAdd(d0, c6_0)
+		c6_0.StoreArray(sink)
+		// pixel 7
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 448)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 448)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 452)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 456)).MulAdd(d0, c2_0_1)
+		c3_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 460)).MulAdd(d0, c3_0_1)
+		c4_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 464)).MulAdd(d0, c4_0_1)
+		c5_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 468)).MulAdd(d0, c5_0_1)
+		c6_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 472)).MulAdd(d0, c6_0_1)
+		c6_0_1.StoreArray(sink)
+		// pixel 8
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 512)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 512)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 516)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 520)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 524)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 528)).MulAdd(d0, c4_0)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 532)).MulAdd(d0, c5_0)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 536)).MulAdd(d0, c6_0)
+		c6_0.StoreArray(sink)
+		// pixel 9
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 576)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 576)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 580)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 584)).MulAdd(d0, c2_0_1)
+		c3_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 588)).MulAdd(d0, c3_0_1)
+		c4_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 592)).MulAdd(d0, c4_0_1)
+		c5_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 596)).MulAdd(d0, c5_0_1)
+		c6_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 600)).MulAdd(d0, c6_0_1)
+		c6_0_1.StoreArray(sink)
+		// pixel 10
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 640)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 640)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 644)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 648)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 652)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 656)).MulAdd(d0, c4_0)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 660)).MulAdd(d0, c5_0)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 664)).MulAdd(d0, c6_0)
+		c6_0.StoreArray(sink)
+		// pixel 11
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 704)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 704)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 708)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 712)).MulAdd(d0, c2_0_1)
+		c3_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 716)).MulAdd(d0, c3_0_1)
+		c4_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 720)).MulAdd(d0, c4_0_1)
+		c5_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 724)).MulAdd(d0, c5_0_1)
+		c6_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 728)).MulAdd(d0, c6_0_1)
+		c6_0_1.StoreArray(sink)
+		// pixel 12
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 768)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 768)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 772)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 776)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 780)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 784)).MulAdd(d0, c4_0)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 788)).MulAdd(d0, c5_0)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 792)).MulAdd(d0, c6_0)
+		c6_0.StoreArray(sink)
+		// pixel 13
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 832)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 832)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 836)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 840)).MulAdd(d0, c2_0_1)
+		c3_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 844)).MulAdd(d0, c3_0_1)
+		c4_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 848)).MulAdd(d0, c4_0_1)
+		c5_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 852)).MulAdd(d0, c5_0_1)
+		c6_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 856)).MulAdd(d0, c6_0_1)
+		c6_0_1.StoreArray(sink)
+		// pixel 14
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 896)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 896)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 900)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 904)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 908)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 912)).MulAdd(d0, c4_0)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 916)).MulAdd(d0, c5_0)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 920)).MulAdd(d0, c6_0)
+		c6_0.StoreArray(sink)
+		// pixel 15
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 960)))
+		c0_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 960)).MulAdd(d0, c0_0_1)
+		c1_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 964)).MulAdd(d0, c1_0_1)
+		c2_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 968)).MulAdd(d0, c2_0_1)
+		c3_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 972)).MulAdd(d0, c3_0_1)
+		c4_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 976)).MulAdd(d0, c4_0_1)
+		c5_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 980)).MulAdd(d0, c5_0_1)
+		c6_0_1 = archsimd.BroadcastFloat32x16(ldf(x, 984)).MulAdd(d0, c6_0_1)
+		c6_0_1.StoreArray(sink)
+		x, dy = unsafe.Add(x, 1024), unsafe.Add(dy, 1024)
+	}
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c0_0.Add(c0_0_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c1_0.Add(c1_0_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c2_0.Add(c2_0_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c3_0.Add(c3_0_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c4_0.Add(c4_0_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c5_0.Add(c5_0_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c6_0.Add(c6_0_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+}
+
+// avx512F16R8 accumulates a 8-row x 16-lane weight-gradient tile; see filterFunc.
+func avx512F16R8(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32) {
+	var c0_0 archsimd.Float32x16
+	var c1_0 archsimd.Float32x16
+	var c2_0 archsimd.Float32x16
+	var c3_0 archsimd.Float32x16
+	var c4_0 archsimd.Float32x16
+	var c5_0 archsimd.Float32x16
+	var c6_0 archsimd.Float32x16
+	var c7_0 archsimd.Float32x16
+	for ; n > 0; n-- {
+		// pixel 0
+		d0 := archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 0)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 0)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 4)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 8)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 12)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 16)).MulAdd(d0, c4_0)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 20)).MulAdd(d0, c5_0)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 24)).MulAdd(d0, c6_0)
+		c7_0 = archsimd.BroadcastFloat32x16(ldf(x, 28)).MulAdd(d0, c7_0)
+		c7_0.StoreArray(sink)
+		// pixel 1
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 64)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 64)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 68)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 72)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 76)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 80)).MulAdd(d0, c4_0)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 84)).MulAdd(d0, c5_0)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 88)).MulAdd(d0, c6_0)
+		c7_0 = archsimd.BroadcastFloat32x16(ldf(x, 92)).MulAdd(d0, c7_0)
+		c7_0.StoreArray(sink)
+		// pixel 2
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 128)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 128)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 132)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 136)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 140)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 144)).MulAdd(d0, c4_0)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 148)).MulAdd(d0, c5_0)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 152)).MulAdd(d0, c6_0)
+		c7_0 = archsimd.BroadcastFloat32x16(ldf(x, 156)).MulAdd(d0, c7_0)
+		c7_0.StoreArray(sink)
+		// pixel 3
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 192)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 192)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 196)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 200)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 204)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 208)).MulAdd(d0, c4_0)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 212)).MulAdd(d0, c5_0)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 216)).MulAdd(d0, c6_0)
+		c7_0 = archsimd.BroadcastFloat32x16(ldf(x, 220)).MulAdd(d0, c7_0)
+		c7_0.StoreArray(sink)
+		// pixel 4
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 256)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 256)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 260)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 264)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 268)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 272)).MulAdd(d0, c4_0)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 276)).MulAdd(d0, c5_0)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 280)).MulAdd(d0, c6_0)
+		c7_0 = archsimd.BroadcastFloat32x16(ldf(x, 284)).MulAdd(d0, c7_0)
+		c7_0.StoreArray(sink)
+		// pixel 5
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 320)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 320)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 324)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 328)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 332)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 336)).MulAdd(d0, c4_0)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 340)).MulAdd(d0, c5_0)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 344)).MulAdd(d0, c6_0)
+		c7_0 = archsimd.BroadcastFloat32x16(ldf(x, 348)).MulAdd(d0, c7_0)
+		c7_0.StoreArray(sink)
+		// pixel 6
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 384)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 384)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 388)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 392)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 396)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 400)).MulAdd(d0, c4_0)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 404)).MulAdd(d0, c5_0)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 408)).MulAdd(d0, c6_0)
+		c7_0 = archsimd.BroadcastFloat32x16(ldf(x, 412)).MulAdd(d0, c7_0)
+		c7_0.StoreArray(sink)
+		// pixel 7
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 448)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 448)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 452)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 456)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 460)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 464)).MulAdd(d0, c4_0)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 468)).MulAdd(d0, c5_0)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 472)).MulAdd(d0, c6_0)
+		c7_0 = archsimd.BroadcastFloat32x16(ldf(x, 476)).MulAdd(d0, c7_0)
+		c7_0.StoreArray(sink)
+		// pixel 8
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 512)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 512)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 516)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 520)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 524)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 528)).MulAdd(d0, c4_0)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 532)).MulAdd(d0, c5_0)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 536)).MulAdd(d0, c6_0)
+		c7_0 = archsimd.BroadcastFloat32x16(ldf(x, 540)).MulAdd(d0, c7_0)
+		c7_0.StoreArray(sink)
+		// pixel 9
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 576)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 576)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 580)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 584)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 588)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 592)).MulAdd(d0, c4_0)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 596)).MulAdd(d0, c5_0)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 600)).MulAdd(d0, c6_0)
+		c7_0 = archsimd.BroadcastFloat32x16(ldf(x, 604)).MulAdd(d0, c7_0)
+		c7_0.StoreArray(sink)
+		// pixel 10
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 640)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 640)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 644)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 648)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 652)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 656)).MulAdd(d0, c4_0)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 660)).MulAdd(d0, c5_0)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 664)).MulAdd(d0, c6_0)
+		c7_0 = archsimd.BroadcastFloat32x16(ldf(x, 668)).MulAdd(d0, c7_0)
+		c7_0.StoreArray(sink)
+		// pixel 11
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 704)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 704)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 708)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 712)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 716)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 720)).MulAdd(d0, c4_0)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 724)).MulAdd(d0, c5_0)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 728)).MulAdd(d0, c6_0)
+		c7_0 = archsimd.BroadcastFloat32x16(ldf(x, 732)).MulAdd(d0, c7_0)
+		c7_0.StoreArray(sink)
+		// pixel 12
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 768)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 768)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 772)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 776)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 780)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 784)).MulAdd(d0, c4_0)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 788)).MulAdd(d0, c5_0)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 792)).MulAdd(d0, c6_0)
+		c7_0 = archsimd.BroadcastFloat32x16(ldf(x, 796)).MulAdd(d0, c7_0)
+		c7_0.StoreArray(sink)
+		// pixel 13
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 832)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 832)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 836)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 840)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 844)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 848)).MulAdd(d0, c4_0)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 852)).MulAdd(d0, c5_0)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 856)).MulAdd(d0, c6_0)
+		c7_0 = archsimd.BroadcastFloat32x16(ldf(x, 860)).MulAdd(d0, c7_0)
+		c7_0.StoreArray(sink)
+		// pixel 14
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 896)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 896)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 900)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 904)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 908)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 912)).MulAdd(d0, c4_0)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 916)).MulAdd(d0, c5_0)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 920)).MulAdd(d0, c6_0)
+		c7_0 = archsimd.BroadcastFloat32x16(ldf(x, 924)).MulAdd(d0, c7_0)
+		c7_0.StoreArray(sink)
+		// pixel 15
+		d0 = archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dy, 960)))
+		c0_0 = archsimd.BroadcastFloat32x16(ldf(x, 960)).MulAdd(d0, c0_0)
+		c1_0 = archsimd.BroadcastFloat32x16(ldf(x, 964)).MulAdd(d0, c1_0)
+		c2_0 = archsimd.BroadcastFloat32x16(ldf(x, 968)).MulAdd(d0, c2_0)
+		c3_0 = archsimd.BroadcastFloat32x16(ldf(x, 972)).MulAdd(d0, c3_0)
+		c4_0 = archsimd.BroadcastFloat32x16(ldf(x, 976)).MulAdd(d0, c4_0)
+		c5_0 = archsimd.BroadcastFloat32x16(ldf(x, 980)).MulAdd(d0, c5_0)
+		c6_0 = archsimd.BroadcastFloat32x16(ldf(x, 984)).MulAdd(d0, c6_0)
+		c7_0 = archsimd.BroadcastFloat32x16(ldf(x, 988)).MulAdd(d0, c7_0)
+		c7_0.StoreArray(sink)
+		x, dy = unsafe.Add(x, 1024), unsafe.Add(dy, 1024)
+	}
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c0_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c1_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c2_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c3_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c4_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c5_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c6_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
+	dst = unsafe.Add(dst, dstStride)
+	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c7_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
 }

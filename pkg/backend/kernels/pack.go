@@ -68,8 +68,9 @@ func (c Conv2D) PackWeights(dst, kernel []float32, strideKH, strideKW, strideCI,
 	}
 }
 
-// packInputRows copies the padded input rows [hp0, hp0+nrows) of image n
-// that the current item reads into w.buf, one packed row each, laid out
+// packInputRows copies the padded input rows [hp0, hp0+len(need)) of image n
+// that the current item reads (need) into w.buf, one packed row each, laid
+// out
 //
 //	[cb][phase][q][16]   (input channel block, column phase, column, channel)
 //
@@ -81,17 +82,7 @@ func (c Conv2D) PackWeights(dst, kernel []float32, strideKH, strideKW, strideCI,
 // offsets. Padding columns and the channels past C are zero. Rows the item
 // never reads (because of the stride) or that are padding are left as they
 // are: buildSteps never refers to them.
-func (w *worker) packInputRows(g *geometry, in []float32, n, hp0, nrows, oh0, oh1 int) {
-	if cap(w.need) < nrows {
-		w.need = make([]bool, nrows)
-	}
-	need := w.need[:nrows]
-	clear(need)
-	for oh := oh0; oh < oh1; oh++ {
-		for kh := range g.KH {
-			need[oh*g.StrideH+kh*g.DilH-hp0] = true
-		}
-	}
+func (w *worker) packInputRows(g *geometry, in []float32, n, hp0 int, need []bool) {
 	sw, full := g.StrideW, g.C/ciBlock // full: channel blocks without padding
 	for r, ok := range need {
 		h := hp0 + r - g.PadTop

@@ -19,6 +19,12 @@ type kernelSet struct {
 	halves  bool       // each call covers 16 output channels; a 32-wide block takes two
 	tiles16 []tileFunc // kernels for 16-wide weight blocks, by tile width P-1
 	tiles32 []tileFunc // kernels for 32-wide weight blocks, by tile width P-1
+
+	// Weight-gradient kernels (BackwardFilter), by tile rows R-1; halves
+	// applies to them too.
+	maxR     int          // most input-channel rows per tile: the number of kernels in each table
+	filter16 []filterFunc // kernels for 16-wide output-gradient blocks
+	filter32 []filterFunc // kernels for 32-wide output-gradient blocks
 }
 
 // pathInfo is one known path and, when this binary and CPU cannot run it,

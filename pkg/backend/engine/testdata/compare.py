@@ -9,7 +9,11 @@ result):
      (BenchmarkConv2DForward), engines v1 and v2 through GoMLX
      (BenchmarkConv3x3, pkg/backend/engine), then PyTorch's;
   3. the CIFAR ResNet-18 training step (models/resnet BenchmarkTrainStep) on
-     engines v1 and v2, then PyTorch's (models/resnet/testdata/pytorch_trainstep.py).
+     engines v1 and v2, then PyTorch's (models/resnet/testdata/pytorch_trainstep.py);
+  4. the CIFAR MobileNetV2 (width 0.5, batch 96) training step, full precision
+     and with DoReFa W6A6G6 fake quantizers (models/mobilenetv2), then
+     PyTorch's with the same quantizers as autograd functions
+     (models/mobilenetv2/testdata/pytorch_trainstep.py).
 and prints one Markdown table: our figure, PyTorch's, the ratio, percent of the
 measured peak, and the steal during each side.
 
@@ -99,17 +103,18 @@ def torch_conv(threads, reps):
     return best
 
 
-def torch_trainstep(threads, steps):
-    script = os.path.join("models", "resnet", "testdata", "pytorch_trainstep.py")
+def torch_script(model, threads, steps):
+    """Runs a model's PyTorch script; returns {line key: images/s}."""
+    script = os.path.join("models", model, "testdata", "pytorch_trainstep.py")
     print("$ python3", script, flush=True)
     out = subprocess.run([sys.executable, script, "--threads", str(threads), "--steps", str(steps)],
                          capture_output=True, text=True, check=True).stdout
     res = {}
     for line in out.splitlines():
         print("  " + line, flush=True)
-        m = re.match(r"pytorch width=([\d.]+) batch=(\d+): ([\d.]+) images/s", line)
+        m = re.match(r"pytorch (?:mobilenetv2 )?(width=[\d.]+ batch=\d+(?: \S+)?): ([\d.]+) images/s", line)
         if m:
-            res[(float(m.group(1)), int(m.group(2)))] = float(m.group(3))
+            res[m.group(1)] = float(m.group(2))
     return res
 
 
@@ -149,19 +154,33 @@ def main():
         conv_row(f"conv 3x3 64->64 {mode}, {engine}", m["GFLOP/s"], tconv[mode])
 
     with Phase() as p:
-        steps_res = go_bench("./models/resnet/", "TrainStep/purego:v[12]/width=(0.25/batch=(32|128)|1/batch=32)$", steps)
+        # go test splits -bench patterns at "/": one level per name part.
+        steps_res = go_bench("./models/resnet/", "TrainStep/^purego:v[12]$/", steps)
     ours_steal = p.steal
     with Phase() as p:
-        tsteps = torch_trainstep(threads, 3 if args.quick else 10)
+        tsteps = torch_script("resnet", threads, 3 if args.quick else 10)
     torch_steal = p.steal
     for name, m in steps_res.items():
         _, engine, width, batch = name.split("/")
-        key = (float(width.split("=")[1]), int(batch.split("=")[1]))
-        theirs = tsteps.get(key)
+        theirs = tsteps.get(f"{width} {batch}")
         ours = m["images/s"]
         rows.append((f"ResNet-18 train step {width} {batch}, {engine}", f"{ours:.1f} images/s",
                      f"{theirs:.1f} images/s" if theirs else "", f"{ours / theirs:.2f}x" if theirs else "",
                      f"{100 * m['GFLOP/s'] / peak_gflops:.0f}%", f"{ours_steal:.1f}%", f"{torch_steal:.1f}%"))
+
+    with Phase() as p:
+        mb_res = go_bench("./models/mobilenetv2/", "TrainStep/^purego:v[12]$/", "1x" if args.quick else "3x")
+    ours_steal = p.steal
+    with Phase() as p:
+        tmb = torch_script("mobilenetv2", threads, 1 if args.quick else 5)
+    torch_steal = p.steal
+    for name, m in mb_res.items():
+        _, engine, width, batch, method = name.split("/")
+        theirs = tmb.get(f"{width} {batch} {method}")
+        ours = m["images/s"]
+        rows.append((f"MobileNetV2 train step {width} {batch} {method}, {engine}", f"{ours:.1f} images/s",
+                     f"{theirs:.1f} images/s" if theirs else "", f"{ours / theirs:.2f}x" if theirs else "",
+                     "", f"{ours_steal:.1f}%", f"{torch_steal:.1f}%"))
 
     print()
     print(f"threads: {threads}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")

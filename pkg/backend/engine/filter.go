@@ -1,0 +1,92 @@
+package engine
+
+import (
+	"runtime"
+	"slices"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	"github.com/mlsysrep/mlsysrep/pkg/backend/kernels"
+)
+
+// filterKernel runs the kernel gradient of an NHWC convolution on
+// kernels.Conv2D.BackwardFilter.
+//
+// GoMLX writes the kernel gradient of y = conv(x, w) as another ConvGeneral:
+// x [N,H,W,C] is its input with batch and channel axes swapped (C is its
+// "batch", N its "channels"), dy [N,OH,OW,O] its kernel (N in, O out), the
+// output [KH,KW,C,O] (C "batch", O channels, KH,KW spatial); the forward
+// stride becomes its kernel dilation and the forward kernel dilation its
+// stride; its paddings are the forward's low paddings, the high ones trimmed
+// to what the output needs.
+type filterKernel struct {
+	conv     kernels.Conv2D // the forward convolution
+	outShape shapes.Shape
+}
+
+func filterKernelFor(b *builder, n *node) kernel {
+	xs, dys := b.slots[n.inputs[0]].shape, b.slots[n.inputs[1]].shape
+	out := b.slots[n.outs[0]].shape
+	axes := n.args[2].(compute.ConvolveAxesConfig)
+	strides, _ := n.args[3].([]int)
+	paddings, _ := n.args[4].([][2]int)
+	inputDil, _ := n.args[5].([]int)
+	kernelDil, _ := n.args[6].([]int)
+	groups, batchGroups := n.args[7].(int), n.args[8].(int)
+	if xs.DType != dtypes.Float32 || dys.DType != dtypes.Float32 || xs.Rank() != 4 || dys.Rank() != 4 ||
+		groups != 1 || batchGroups != 1 || len(paddings) != 2 {
+		return nil
+	}
+	spatial := []int{1, 2}
+	if axes.InputBatch != 3 || axes.InputChannels != 0 || !slices.Equal(axes.InputSpatial, spatial) ||
+		axes.KernelInputChannels != 0 || axes.KernelOutputChannels != 3 || !slices.Equal(axes.KernelSpatial, spatial) ||
+		axes.OutputBatch != 2 || axes.OutputChannels != 3 || !slices.Equal(axes.OutputSpatial, []int{0, 1}) {
+		return nil
+	}
+	for _, d := range inputDil {
+		if d != 1 {
+			return nil
+		}
+	}
+	get := func(v []int, i int) int {
+		if len(v) == 0 {
+			return 1
+		}
+		return v[i]
+	}
+	oh, ow := dys.Dimensions[1], dys.Dimensions[2]
+	c := kernels.Conv2D{
+		N: xs.Dimensions[0], H: xs.Dimensions[1], W: xs.Dimensions[2], C: xs.Dimensions[3],
+		KH: out.Dimensions[0], KW: out.Dimensions[1], O: dys.Dimensions[3],
+		StrideH: get(kernelDil, 0), StrideW: get(kernelDil, 1),
+		DilH: get(strides, 0), DilW: get(strides, 1),
+		PadTop: paddings[0][0], PadLeft: paddings[1][0],
+	}
+	// The high paddings that make the forward output OH x OW.
+	c.PadBottom = (oh-1)*c.StrideH + c.DilH*(c.KH-1) + 1 - c.H - c.PadTop
+	c.PadRight = (ow-1)*c.StrideW + c.DilW*(c.KW-1) + 1 - c.W - c.PadLeft
+	if dys.Dimensions[0] != c.N || out.Dimensions[2] != c.C || out.Dimensions[3] != c.O ||
+		c.Validate() != nil || c.OutH() != oh || c.OutW() != ow {
+		return nil
+	}
+	return &filterKernel{conv: c, outShape: out}
+}
+
+func (k *filterKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer, error) {
+	x, err := flat32(in[0])
+	if err != nil {
+		return nil, err
+	}
+	dy, err := flat32(in[1])
+	if err != nil {
+		return nil, err
+	}
+	out, flat, err := b.pool.get(b, k.outShape)
+	if err != nil {
+		return nil, err
+	}
+	k.conv.BackwardFilter(flat, x, dy, runtime.GOMAXPROCS(0))
+	convRuns.Add(1)
+	return []compute.Buffer{out}, nil
+}

@@ -1,0 +1,81 @@
+package engine
+
+import (
+	"reflect"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/shapes"
+)
+
+// bufferPool keeps dead buffers of the engine for the next native kernel
+// output of the same shape.
+//
+// Why: a buffer made with NewSharedBuffer is never pooled by the v1 engine
+// (it counts as user data), so native outputs would be fresh Go allocations
+// every step: page faults, zeroing and garbage collections, which also empty
+// the v1 engine's own sync.Pool of buffers. Dead buffers of any origin are
+// parked here instead, a few per shape, and written over by native kernels
+// (a stock buffer's Data is its storage).
+type bufferPool struct {
+	mu      sync.Mutex
+	byShape map[string][]compute.Buffer
+}
+
+// poolDepth is how many dead buffers of one shape are kept: enough for the
+// few live native outputs of one shape at a time; the rest go back to the v1
+// engine.
+const poolDepth = 4
+
+// get returns a buffer of the shape and its float32 storage: a parked one, or
+// a new shared buffer.
+func (p *bufferPool) get(b *Backend, shape shapes.Shape) (compute.Buffer, []float32, error) {
+	key := shape.String()
+	p.mu.Lock()
+	if list := p.byShape[key]; len(list) > 0 {
+		buf := list[len(list)-1]
+		p.byShape[key] = list[:len(list)-1]
+		p.mu.Unlock()
+		flat, err := flat32(buf)
+		if err == nil {
+			poolHits.Add(1)
+			return buf, flat, nil
+		}
+		_ = buf.Finalize()
+	} else {
+		p.mu.Unlock()
+	}
+	buf, flat, err := b.inner.NewSharedBuffer(0, shape)
+	if err != nil {
+		return nil, nil, err
+	}
+	return buf, flat.([]float32), nil
+}
+
+// put parks a dead float32 buffer, or finalizes it when the shape's list is
+// full (or it is not float32).
+func (p *bufferPool) put(buf compute.Buffer) {
+	shape, err := buf.Shape()
+	if err != nil || shape.DType.GoType() != float32Type {
+		_ = buf.Finalize()
+		return
+	}
+	key := shape.String()
+	p.mu.Lock()
+	if p.byShape == nil {
+		p.byShape = make(map[string][]compute.Buffer)
+	}
+	if list := p.byShape[key]; len(list) < poolDepth {
+		p.byShape[key] = append(list, buf)
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	_ = buf.Finalize()
+}
+
+var float32Type = reflect.TypeFor[float32]()
+
+// poolHits counts outputs served from the pool (tests check reuse happens).
+var poolHits atomic.Int64
