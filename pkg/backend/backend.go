@@ -185,10 +185,7 @@ func RecordName(b compute.Backend) string {
 	case *purego.Backend:
 		return "purego (mlsysrep pure-Go engine)"
 	case *engine.Backend:
-		if !b.Native() {
-			return "purego:v2-nonative (mlsysrep engine v2, native kernels off)"
-		}
-		return "purego:v2 (mlsysrep engine v2)"
+		return b.RecordName()
 	}
 	return b.Name()
 }

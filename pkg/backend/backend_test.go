@@ -5,6 +5,9 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/mlsysrep/mlsysrep/pkg/backend/engine"
+	"github.com/mlsysrep/mlsysrep/pkg/backend/kernels"
 )
 
 func TestSelect(t *testing.T) {
@@ -113,10 +116,11 @@ func TestSIMDWarning(t *testing.T) {
 }
 
 func TestRecordName(t *testing.T) {
+	t.Setenv(engine.OffEnvVar, "BatchNormGradient")
 	for name, want := range map[string]string{
 		"purego":             "purego (mlsysrep pure-Go engine)",
 		"purego:v1":          "purego (mlsysrep pure-Go engine)",
-		"purego:v2":          "purego:v2 (mlsysrep engine v2)",
+		"purego:v2":          "purego:v2 (mlsysrep engine v2, " + kernels.Path() + " kernels, off: BatchNormGradient)",
 		"purego:v2-nonative": "purego:v2-nonative (mlsysrep engine v2, native kernels off)",
 		"go":                 "Go Backend",
 	} {

@@ -2,7 +2,9 @@ package engine
 
 import (
 	"fmt"
+	"os"
 	"runtime"
+	"strings"
 
 	"github.com/gomlx/compute"
 	"github.com/mlsysrep/mlsysrep/pkg/backend/kernels"
@@ -39,6 +41,20 @@ func New(config string) (*Backend, error) {
 
 // Native says whether native kernels are on.
 func (b *Backend) Native() bool { return b.native }
+
+// RecordName names the engine and every setting that changes its float
+// results, for results records: the kernel path (paths sum in other orders)
+// and the kernels switched off with OffEnvVar.
+func (b *Backend) RecordName() string {
+	if !b.native {
+		return "purego:v2-nonative (mlsysrep engine v2, native kernels off)"
+	}
+	name := "purego:v2 (mlsysrep engine v2, " + kernels.Path() + " kernels"
+	if off := strings.TrimSpace(os.Getenv(OffEnvVar)); off != "" {
+		name += ", off: " + off
+	}
+	return name + ")"
+}
 
 // Name implements compute.Backend: the user-facing engine name stays purego.
 func (b *Backend) Name() string { return purego.BackendName }

@@ -127,10 +127,12 @@ def main():
     steps = "2x" if args.quick else "5x"
     rows = []
 
+    # The peak runs for seconds (a short run reads low: clocks ramp up) and
+    # again at the end; percentages are of the higher reading.
     with Phase() as p:
-        peak = go_bench("./pkg/backend/kernels/", "FMAPeak", "3x" if args.quick else "10x")
-    peak_gflops = next(iter(peak.values()))["GFLOP/s"]
-    rows.append(("fp32 FMA peak (AVX-512 loop)", f"{peak_gflops:.0f} GFLOP/s", "", "", "100%", f"{p.steal:.1f}%", ""))
+        peak = go_bench("./pkg/backend/kernels/", "FMAPeak", "200ms" if args.quick else "2s")
+    peak_first = next(iter(peak.values()))["GFLOP/s"]
+    peak_steal = p.steal
 
     with Phase() as p:
         kern = go_bench("./pkg/backend/kernels/", "Conv2DForward", reps)
@@ -142,7 +144,7 @@ def main():
 
     def conv_row(label, ours, theirs):
         rows.append((label, f"{ours:.1f} GFLOP/s", f"{theirs:.1f} GFLOP/s", f"{ours / theirs:.2f}x",
-                     f"{100 * ours / peak_gflops:.0f}%", f"{ours_steal:.1f}%", f"{torch_steal:.1f}%"))
+                     f"pct:{ours}", f"{ours_steal:.1f}%", f"{torch_steal:.1f}%"))
 
     for name, m in kern.items():
         if "3x3" in name or "64" in name:
@@ -166,7 +168,7 @@ def main():
         ours = m["images/s"]
         rows.append((f"ResNet-18 train step {width} {batch}, {engine}", f"{ours:.1f} images/s",
                      f"{theirs:.1f} images/s" if theirs else "", f"{ours / theirs:.2f}x" if theirs else "",
-                     f"{100 * m['GFLOP/s'] / peak_gflops:.0f}%", f"{ours_steal:.1f}%", f"{torch_steal:.1f}%"))
+                     f"pct:{m['GFLOP/s']}", f"{ours_steal:.1f}%", f"{torch_steal:.1f}%"))
 
     with Phase() as p:
         mb_res = go_bench("./models/mobilenetv2/", "TrainStep/^purego:v[12]$/", "1x" if args.quick else "3x")
@@ -181,6 +183,16 @@ def main():
         rows.append((f"MobileNetV2 train step {width} {batch} {method}, {engine}", f"{ours:.1f} images/s",
                      f"{theirs:.1f} images/s" if theirs else "", f"{ours / theirs:.2f}x" if theirs else "",
                      "", f"{ours_steal:.1f}%", f"{torch_steal:.1f}%"))
+
+    with Phase() as p:
+        peak = go_bench("./pkg/backend/kernels/", "FMAPeak", "200ms" if args.quick else "2s")
+    peak_last = next(iter(peak.values()))["GFLOP/s"]
+    peak_gflops = max(peak_first, peak_last)
+    rows.insert(0, ("fp32 FMA peak (AVX-512 loop), first / last run", f"{peak_first:.0f} / {peak_last:.0f} GFLOP/s",
+                    "", "", "100%", f"{peak_steal:.1f}% / {p.steal:.1f}%", ""))
+    for i, r in enumerate(rows[1:], 1):
+        if r[4].startswith("pct:"):
+            rows[i] = r[:4] + (f"{100 * float(r[4][4:]) / peak_gflops:.0f}%",) + r[5:]
 
     print()
     print(f"threads: {threads}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
