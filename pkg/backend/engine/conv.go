@@ -88,27 +88,35 @@ func convKernelFor(b *builder, n *node) kernel {
 }
 
 func (k *convKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer, error) {
+	return runBinary(b, in, k.outShape, func(out, x, w []float32) {
+		packed, _ := k.packed.Get().(*[]float32)
+		if packed == nil {
+			p := make([]float32, k.conv.PackedSize())
+			packed = &p
+		}
+		defer k.packed.Put(packed)
+		k.conv.PackWeights(*packed, w, k.sKH, k.sKW, k.sCI, k.sCO)
+		k.conv.Forward(out, x, *packed, runtime.GOMAXPROCS(0))
+		convRuns.Add(1)
+	})
+}
+
+// runBinary runs a kernel of two float32 inputs and one output of the given
+// shape, taken from the pool.
+func runBinary(b *Backend, in []compute.Buffer, shape shapes.Shape, kernel func(out, x, y []float32)) ([]compute.Buffer, error) {
 	x, err := flat32(in[0])
 	if err != nil {
 		return nil, err
 	}
-	w, err := flat32(in[1])
+	y, err := flat32(in[1])
 	if err != nil {
 		return nil, err
 	}
-	packed, _ := k.packed.Get().(*[]float32)
-	if packed == nil {
-		p := make([]float32, k.conv.PackedSize())
-		packed = &p
-	}
-	defer k.packed.Put(packed)
-	k.conv.PackWeights(*packed, w, k.sKH, k.sKW, k.sCI, k.sCO)
-	out, flat, err := b.pool.get(b, k.outShape)
+	out, flat, err := b.pool.get(b, shape)
 	if err != nil {
 		return nil, err
 	}
-	k.conv.Forward(flat, x, *packed, runtime.GOMAXPROCS(0))
-	convRuns.Add(1)
+	kernel(flat, x, y)
 	return []compute.Buffer{out}, nil
 }
 

@@ -74,19 +74,8 @@ func filterKernelFor(b *builder, n *node) kernel {
 }
 
 func (k *filterKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer, error) {
-	x, err := flat32(in[0])
-	if err != nil {
-		return nil, err
-	}
-	dy, err := flat32(in[1])
-	if err != nil {
-		return nil, err
-	}
-	out, flat, err := b.pool.get(b, k.outShape)
-	if err != nil {
-		return nil, err
-	}
-	k.conv.BackwardFilter(flat, x, dy, runtime.GOMAXPROCS(0))
-	convRuns.Add(1)
-	return []compute.Buffer{out}, nil
+	return runBinary(b, in, k.outShape, func(dw, x, dy []float32) {
+		k.conv.BackwardFilter(dw, x, dy, runtime.GOMAXPROCS(0))
+		convRuns.Add(1)
+	})
 }
