@@ -50,6 +50,9 @@ func (b *Backend) RecordName() string {
 		return "purego:v2-nonative (mlsysrep engine v2, native kernels off)"
 	}
 	name := "purego:v2 (mlsysrep engine v2, " + kernels.Path() + " kernels"
+	if on := strings.TrimSpace(os.Getenv(ExperimentalEnvVar)); on != "" {
+		name += ", experimental: " + on
+	}
 	if off := strings.TrimSpace(os.Getenv(OffEnvVar)); off != "" {
 		name += ", off: " + off
 	}

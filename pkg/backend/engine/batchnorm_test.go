@@ -18,6 +18,7 @@ func TestBatchNormMatchesStock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Setenv(ExperimentalEnvVar, "BatchNormForTraining")
 	v2 := mustNew(t, "")
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, dims := range [][]int{{1, 1, 1, 1}, {2, 3, 3, 5}, {4, 8, 8, 16}, {3, 5, 7, 130}, {6, 17}} {
