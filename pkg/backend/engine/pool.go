@@ -1,11 +1,11 @@
 package engine
 
 import (
-	"reflect"
 	"sync"
 	"sync/atomic"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 )
 
@@ -57,7 +57,7 @@ func (p *bufferPool) get(b *Backend, shape shapes.Shape) (compute.Buffer, []floa
 // full (or it is not float32).
 func (p *bufferPool) put(buf compute.Buffer) {
 	shape, err := buf.Shape()
-	if err != nil || shape.DType.GoType() != float32Type {
+	if err != nil || shape.DType != dtypes.Float32 {
 		_ = buf.Finalize()
 		return
 	}
@@ -74,8 +74,6 @@ func (p *bufferPool) put(buf compute.Buffer) {
 	p.mu.Unlock()
 	_ = buf.Finalize()
 }
-
-var float32Type = reflect.TypeFor[float32]()
 
 // poolHits counts outputs served from the pool (tests check reuse happens).
 var poolHits atomic.Int64

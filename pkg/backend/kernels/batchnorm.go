@@ -3,7 +3,6 @@ package kernels
 import (
 	"fmt"
 	"math"
-	"sync"
 )
 
 // BatchNorm is batch normalization over a channels-last tensor seen as Rows
@@ -34,26 +33,26 @@ const statsChunk = 64
 func (bn BatchNorm) Train(out, mean, variance, x, scale, offset []float32, workers int) {
 	bn.check(len(out), len(x))
 	ops := currentRowOps()
-	sums := bn.reduce(workers, func(acc []float32, lo, hi int, _ []float32) {
+	sums := bn.reduce(workers, 1, func(acc []float32, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			ops.add(acc, x[r*bn.C:(r+1)*bn.C])
 		}
-	}, 1)
+	})
 	inv := 1 / float64(bn.Rows)
 	for c := range bn.C {
 		mean[c] = float32(sums[0][c] * inv)
 	}
-	sq := bn.reduce(workers, func(acc []float32, lo, hi int, _ []float32) {
+	sq := bn.reduce(workers, 1, func(acc []float32, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			ops.addSqDiff(acc, x[r*bn.C:(r+1)*bn.C], mean)
 		}
-	}, 1)
+	})
 	a := make([]float32, bn.C)
 	for c := range bn.C {
 		variance[c] = float32(sq[0][c] * inv)
 		a[c] = scale[c] * float32(1/math.Sqrt(float64(variance[c]+bn.Epsilon)))
 	}
-	bn.parallelRows(workers, func(lo, hi int) {
+	splitUnits(bn.Rows, statsChunk, workers, func(_, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			ops.affine(out[r*bn.C:(r+1)*bn.C], x[r*bn.C:(r+1)*bn.C], mean, a, offset)
 		}
@@ -69,13 +68,14 @@ func (bn BatchNorm) Grad(dx, dScale, dOffset, x, scale, mean, variance, dy []flo
 	bn.check(len(dx), len(x))
 	bn.check(len(dy), len(x))
 	ops := currentRowOps()
-	sums := bn.reduce(workers, func(acc []float32, lo, hi int, acc2 []float32) {
+	sums := bn.reduce(workers, 2, func(acc []float32, lo, hi int) {
+		sumDy, sumDyX := acc[:bn.C], acc[bn.C:]
 		for r := lo; r < hi; r++ {
 			d := dy[r*bn.C : (r+1)*bn.C]
-			ops.add(acc, d)
-			ops.addMulDiff(acc2, d, x[r*bn.C:(r+1)*bn.C], mean)
+			ops.add(sumDy, d)
+			ops.addMulDiff(sumDyX, d, x[r*bn.C:(r+1)*bn.C], mean)
 		}
-	}, 2)
+	})
 	inv := 1 / float64(bn.Rows)
 	a := make([]float32, bn.C)
 	b := make([]float32, bn.C)
@@ -88,7 +88,7 @@ func (bn BatchNorm) Grad(dx, dScale, dOffset, x, scale, mean, variance, dy []flo
 		b[c] = float32(rstd * float64(dScale[c]) * inv)
 		m[c] = float32(float64(dOffset[c]) * inv)
 	}
-	bn.parallelRows(workers, func(lo, hi int) {
+	splitUnits(bn.Rows, statsChunk, workers, func(_, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			ops.gradRow(dx[r*bn.C:(r+1)*bn.C], dy[r*bn.C:(r+1)*bn.C], x[r*bn.C:(r+1)*bn.C], mean, m, b, a)
 		}
@@ -104,64 +104,36 @@ func (bn BatchNorm) check(n, nx int) {
 	}
 }
 
-// reduce runs sum over row ranges on workers goroutines, each into nAcc
-// float32 accumulators of C channels that are flushed every statsChunk rows
-// into float64 totals; it returns the totals.
-func (bn BatchNorm) reduce(workers int, sum func(acc []float32, lo, hi int, acc2 []float32), nAcc int) [][]float64 {
-	workers = max(1, min(workers, (bn.Rows+statsChunk-1)/statsChunk))
-	totals := make([][][]float64, workers)
-	var wg sync.WaitGroup
-	per := bn.rowsPerWorker(workers)
-	for w := range workers {
-		lo, hi := min(bn.Rows, w*per), min(bn.Rows, (w+1)*per)
-		t := make([][]float64, nAcc)
-		for i := range t {
-			t[i] = make([]float64, bn.C)
+// reduce runs sum over row ranges on up to workers goroutines, each into
+// nAcc float32 accumulators of C channels (one slice, accumulator i at
+// [i*C, (i+1)*C)) that are flushed every statsChunk rows into float64
+// totals; it returns the totals. Ranges are whole statsChunks, so the float32
+// partial sums cover the same rows whatever the number of workers.
+func (bn BatchNorm) reduce(workers int, nAcc int, sum func(acc []float32, lo, hi int)) [][]float64 {
+	totals := make([][]float64, workers*nAcc)
+	splitUnits(bn.Rows, statsChunk, workers, func(w, lo, hi int) {
+		t := make([]float64, nAcc*bn.C)
+		acc := make([]float32, nAcc*bn.C)
+		for r := lo; r < hi; r += statsChunk {
+			clear(acc)
+			sum(acc, r, min(hi, r+statsChunk))
+			for i, v := range acc {
+				t[i] += float64(v)
+			}
 		}
 		totals[w] = t
-		wg.Go(func() {
-			acc := make([]float32, nAcc*bn.C)
-			for r := lo; r < hi; r += statsChunk {
-				clear(acc)
-				var acc2 []float32
-				if nAcc > 1 {
-					acc2 = acc[bn.C:]
-				}
-				sum(acc[:bn.C], r, min(hi, r+statsChunk), acc2)
-				for i := range nAcc {
-					for c, v := range acc[i*bn.C : (i+1)*bn.C] {
-						t[i][c] += float64(v)
-					}
-				}
+	})
+	out := make([][]float64, nAcc)
+	for i := range out {
+		out[i] = make([]float64, bn.C)
+		for _, t := range totals {
+			if t == nil {
+				continue // a worker the rows did not need
 			}
-		})
-	}
-	wg.Wait()
-	for w := 1; w < workers; w++ {
-		for i := range nAcc {
 			for c := range bn.C {
-				totals[0][i][c] += totals[w][i][c]
+				out[i][c] += t[i*bn.C+c]
 			}
 		}
 	}
-	return totals[0]
-}
-
-// parallelRows splits the rows over workers goroutines.
-func (bn BatchNorm) parallelRows(workers int, body func(lo, hi int)) {
-	workers = max(1, min(workers, (bn.Rows+statsChunk-1)/statsChunk))
-	per := bn.rowsPerWorker(workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		lo, hi := min(bn.Rows, w*per), min(bn.Rows, (w+1)*per)
-		wg.Go(func() { body(lo, hi) })
-	}
-	wg.Wait()
-}
-
-// rowsPerWorker is a multiple of statsChunk, so that the float32 partial
-// sums cover the same rows whatever the number of workers.
-func (bn BatchNorm) rowsPerWorker(workers int) int {
-	chunks := (bn.Rows + statsChunk - 1) / statsChunk
-	return (chunks + workers - 1) / workers * statsChunk
+	return out
 }
