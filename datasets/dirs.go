@@ -16,8 +16,12 @@ const (
 	EnvArchives = "MLSYSREP_ARCHIVES"
 )
 
-// DataDir resolves the writable data directory: explicit if not empty, else
-// $MLSYSREP_DATA, else os.UserCacheDir()/mlsysrep. It is created if missing.
+// DataDir resolves the data cache directory: explicit if not empty, else
+// $MLSYSREP_DATA, else os.UserCacheDir()/mlsysrep. It creates nothing: what
+// writes into the cache (downloads, extraction) creates what it writes, so a
+// run that only reads archives from read-only folders works without a
+// writable cache. The error says why there is no cache at all (no home
+// directory, no $MLSYSREP_DATA); callers that need no cache may go on without.
 func DataDir(explicit string) (string, error) {
 	dir := explicit
 	if dir == "" {
@@ -26,12 +30,9 @@ func DataDir(explicit string) (string, error) {
 	if dir == "" {
 		cache, err := os.UserCacheDir()
 		if err != nil {
-			return "", fmt.Errorf("datasets: no data directory: set %s (%w)", EnvData, err)
+			return "", fmt.Errorf("datasets: no data cache directory: set %s (%w)", EnvData, err)
 		}
 		dir = filepath.Join(cache, "mlsysrep")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("datasets: cannot create the data directory: %w", err)
 	}
 	return dir, nil
 }

@@ -60,17 +60,27 @@ func md5File(path string) (string, error) {
 // nil). The download goes to NAME.part, resumes an interrupted one with an
 // HTTP range request (or restarts if the server ignores it), and is renamed
 // to NAME only once its size and md5 are right; a bad download is removed and
-// reported.
+// reported. dataDir "" means there is no data cache: only archiveDirs are
+// searched. A file that is neither here nor downloaded gives a *FetchError.
 func Fetch(ctx context.Context, f File, dataDir string, archiveDirs []string, baseURL string, progress io.Writer) (string, error) {
-	downloads := filepath.Join(dataDir, "downloads")
-	if p, ok := FindFile(f.Name, append(append([]string{}, archiveDirs...), downloads)); ok {
+	looked := append([]string{}, archiveDirs...)
+	downloads := ""
+	if dataDir != "" {
+		downloads = filepath.Join(dataDir, "downloads")
+		looked = append(looked, downloads)
+	}
+	if p, ok := FindFile(f.Name, looked); ok {
 		if err := f.Verify(p); err != nil {
 			return "", fmt.Errorf("datasets: found %s but it is not usable: %w", f.Name, err)
 		}
 		return p, nil
 	}
+	if downloads == "" {
+		return "", &FetchError{Name: f.Name, Looked: looked, Err: fmt.Errorf("there is no data cache to download into (set %s)", EnvData)}
+	}
 	if err := os.MkdirAll(downloads, 0o755); err != nil {
-		return "", err
+		return "", &FetchError{Name: f.Name, Looked: looked,
+			Err: fmt.Errorf("the data cache is not writable (%w): set %s to a writable folder", err, EnvData)}
 	}
 	url := f.URL
 	if baseURL != "" {
@@ -79,7 +89,13 @@ func Fetch(ctx context.Context, f File, dataDir string, archiveDirs []string, ba
 	final := filepath.Join(downloads, f.Name)
 	part := final + ".part"
 	if err := download(ctx, url, part, f.Name, f.Size, progress); err != nil {
-		return "", fmt.Errorf("datasets: downloading %s from %s: %w (partial data kept in %s; run again to resume)", f.Name, url, err, part)
+		fe := &FetchError{Name: f.Name, Looked: looked, URL: url, Err: err}
+		// Name the partial file only when there is one: a connection that
+		// never opened leaves nothing to resume.
+		if st, statErr := os.Stat(part); statErr == nil && st.Size() > 0 {
+			fe.Part = part
+		}
+		return "", fe
 	}
 	if err := f.Verify(part); err != nil {
 		os.Remove(part)

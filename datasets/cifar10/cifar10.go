@@ -62,6 +62,10 @@ type Options struct {
 	// the official format.
 	Archive        *datasets.File
 	RecordsPerFile int
+
+	// FolderSizes replaces the train and test image counts an image-folder
+	// copy must hold (50,000 and 10,000): for tests with small mirrors.
+	FolderSizes *[2]int
 }
 
 func (o Options) archive() datasets.File {
@@ -69,6 +73,13 @@ func (o Options) archive() datasets.File {
 		return *o.Archive
 	}
 	return Official
+}
+
+func (o Options) folderSizes() [2]int {
+	if o.FolderSizes != nil {
+		return *o.FolderSizes
+	}
+	return [2]int{TrainSize, TestSize}
 }
 
 func (o Options) records() int {
@@ -80,29 +91,39 @@ func (o Options) records() int {
 
 // Load returns the training and test splits, decoded once into memory.
 func Load(ctx context.Context, opts Options) (train, test *datasets.Images, err error) {
-	dataDir, err := datasets.DataDir(opts.DataDir)
-	if err != nil {
-		return nil, nil, err
-	}
+	// Only the official copy needs the data cache (download, extraction): a
+	// run on the mirror, read straight from its read-only archive, works
+	// without one, so a missing or unwritable cache is not an error here.
+	dataDir, dirErr := datasets.DataDir(opts.DataDir)
 	archives := datasets.ArchiveDirs(opts.ArchiveDirs...)
 	copyToUse := opts.Copy
 	if copyToUse == Auto {
-		_, official := datasets.FindFile(opts.archive().Name, append(append([]string{}, archives...), filepath.Join(dataDir, "downloads")))
+		look := append([]string{}, archives...)
+		if dirErr == nil {
+			look = append(look, filepath.Join(dataDir, "downloads"))
+		}
+		_, official := datasets.FindFile(opts.archive().Name, look)
 		_, mirror := datasets.FindFile(Mirror, archives)
+		cached := dirErr == nil && extracted(filepath.Join(dataDir, extractDir), opts.archive().MD5, opts.records())
 		copyToUse = OfficialCopy
-		if !official && !extracted(filepath.Join(dataDir, extractDir), opts.records()) && mirror {
+		if !official && !cached && mirror {
 			copyToUse = MirrorCopy
 		}
 	}
 	switch copyToUse {
 	case OfficialCopy:
+		if dirErr != nil {
+			return nil, nil, fmt.Errorf("cifar10: the official copy is extracted into a data cache, and there is none (%w); "+
+				"set %s to a writable folder, or use the JPEG mirror %s, which needs no cache", dirErr, datasets.EnvData, Mirror)
+		}
 		return loadOfficial(ctx, dataDir, archives, opts)
 	case MirrorCopy:
 		path, ok := datasets.FindFile(Mirror, archives)
 		if !ok {
-			return nil, nil, fmt.Errorf("cifar10: %s not found in %q (set %s or pass its folder)", Mirror, archives, datasets.EnvArchives)
+			return nil, nil, fmt.Errorf("cifar10: the JPEG mirror %s was not found (looked in %s): point %s (or -archives) at the folder that holds it",
+				Mirror, lookedIn(archives), datasets.EnvArchives)
 		}
-		return LoadFolderArchive(path)
+		return loadFolderArchive(path, opts.folderSizes())
 	}
 	return nil, nil, fmt.Errorf("cifar10: unknown copy %q (valid: official, jpeg-mirror, or empty for auto)", opts.Copy)
 }
@@ -111,25 +132,33 @@ func Load(ctx context.Context, opts Options) (train, test *datasets.Images, err 
 // <top>/{train,test}/<class>/<file> in a .tar.gz (the JPEG mirror's layout),
 // checking the split sizes and the class names.
 func LoadFolderArchive(path string) (train, test *datasets.Images, err error) {
+	return loadFolderArchive(path, [2]int{TrainSize, TestSize})
+}
+
+func loadFolderArchive(path string, sizes [2]int) (train, test *datasets.Images, err error) {
+	return folderSplits(path, sizes, func(root string) (*datasets.Images, error) {
+		return imagefolder.LoadTarGz(path, root)
+	})
+}
+
+// folderSplits reads the train and test splits of an image-folder copy
+// named name with read (which loads the images under a root inside it) and
+// checks that they hold sizes[0] and sizes[1] 32x32 CIFAR-10 images.
+func folderSplits(name string, sizes [2]int, read func(root string) (*datasets.Images, error)) (train, test *datasets.Images, err error) {
 	top := "cifar10-jpeg"
-	load := func(split string, want int) (*datasets.Images, error) {
-		im, err := imagefolder.LoadTarGz(path, top+"/"+split)
+	var out [2]*datasets.Images
+	for i, split := range []string{"train", "test"} {
+		im, err := read(top + "/" + split)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if err := checkFolderSplit(im, want); err != nil {
-			return nil, fmt.Errorf("cifar10: %s %s: %w", path, split, err)
+		if err := checkFolderSplit(im, sizes[i]); err != nil {
+			return nil, nil, fmt.Errorf("cifar10: %s %s: %w", name, split, err)
 		}
 		im.Source = "CIFAR-10 (JPEG q75 mirror) " + split
-		return im, nil
+		out[i] = im
 	}
-	if train, err = load("train", TrainSize); err != nil {
-		return nil, nil, err
-	}
-	if test, err = load("test", TestSize); err != nil {
-		return nil, nil, err
-	}
-	return train, test, nil
+	return out[0], out[1], nil
 }
 
 // checkFolderSplit verifies an image-folder split holds CIFAR-10.

@@ -3,7 +3,6 @@ package cifar10
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
@@ -43,12 +42,17 @@ type member struct {
 
 // officialArchive builds a cifar-10-binary.tar.gz in the official layout
 // with testRecords records per member plus the two text members.
-func officialArchive(t *testing.T, extra ...member) []byte {
+func officialArchive(t testing.TB, extra ...member) []byte {
+	return gzipped(officialTar(t, testRecords, extra...))
+}
+
+// officialTar is the tar inside officialArchive, with records per member.
+func officialTar(t testing.TB, records int, extra ...member) []byte {
 	var ms []member
 	ms = append(ms, member{name: "cifar-10-batches-bin/", typ: tar.TypeDir})
 	for i, m := range members {
 		var data []byte
-		for j := range testRecords {
+		for j := range records {
 			data = append(data, record(i, j)...)
 		}
 		ms = append(ms, member{name: "cifar-10-batches-bin/" + m, data: data, typ: tar.TypeReg})
@@ -57,8 +61,7 @@ func officialArchive(t *testing.T, extra ...member) []byte {
 		member{name: "cifar-10-batches-bin/readme.html", data: []byte("<html>"), typ: tar.TypeReg})
 	ms = append(ms, extra...)
 	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(gz)
+	tw := tar.NewWriter(&buf)
 	for _, m := range ms {
 		hdr := &tar.Header{Name: m.name, Typeflag: m.typ, Mode: 0o644, Size: int64(len(m.data)), Linkname: m.link}
 		if m.typ != tar.TypeReg {
@@ -70,7 +73,6 @@ func officialArchive(t *testing.T, extra ...member) []byte {
 		tw.Write(m.data)
 	}
 	tw.Close()
-	gz.Close()
 	return buf.Bytes()
 }
 

@@ -7,13 +7,10 @@ package imagefolder
 
 import (
 	"archive/tar"
-	"bytes"
 	"compress/gzip"
 	"fmt"
 	"image"
 	"image/draw"
-	"image/jpeg"
-	"image/png"
 	"io"
 	"io/fs"
 	"os"
@@ -46,7 +43,7 @@ func LoadDir(root string) (*datasets.Images, error) {
 		if len(parts) != 2 {
 			return nil // not root/<class>/<file>
 		}
-		data, err := os.ReadFile(p)
+		data, err := readFileLimited(p, MaxFileBytes)
 		if err != nil {
 			return err
 		}
@@ -68,9 +65,15 @@ func LoadTarGz(archive, root string) (*datasets.Images, error) {
 		return nil, fmt.Errorf("imagefolder: %w", err)
 	}
 	defer f.Close()
-	gz, err := gzip.NewReader(f)
+	return ReadTarGz(f, archive, root)
+}
+
+// ReadTarGz is LoadTarGz reading the archive from r; name says in messages
+// and in the source of the images where it came from.
+func ReadTarGz(r io.Reader, name, root string) (*datasets.Images, error) {
+	gz, err := gzip.NewReader(r)
 	if err != nil {
-		return nil, fmt.Errorf("imagefolder: %s is not a gzip file: %w", archive, err)
+		return nil, fmt.Errorf("imagefolder: %s is not a gzip file: %w", name, err)
 	}
 	tr := tar.NewReader(gz)
 	root = strings.Trim(root, "/")
@@ -81,27 +84,55 @@ func LoadTarGz(archive, root string) (*datasets.Images, error) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("imagefolder: %s is truncated or corrupted: %w", archive, err)
+			return nil, fmt.Errorf("imagefolder: %s is truncated or corrupted: %w", name, err)
 		}
 		if hdr.Typeflag != tar.TypeReg || !isImageName(hdr.Name) {
 			continue
 		}
-		name := path.Clean(strings.TrimPrefix(hdr.Name, "./"))
-		rel, ok := strings.CutPrefix(name, root+"/")
+		member := path.Clean(strings.TrimPrefix(hdr.Name, "./"))
+		rel, ok := strings.CutPrefix(member, root+"/")
 		if root == "" {
-			rel, ok = name, true
+			rel, ok = member, true
 		}
 		parts := strings.Split(rel, "/")
 		if !ok || len(parts) != 2 {
 			continue
 		}
+		if hdr.Size > MaxFileBytes {
+			return nil, fmt.Errorf("imagefolder: %s: member %s declares %d bytes, over the %d-byte limit for one image", name, hdr.Name, hdr.Size, MaxFileBytes)
+		}
+		// ReadAll grows with the data that arrives, not with the size the
+		// header declares.
 		data, err := io.ReadAll(tr)
 		if err != nil {
-			return nil, fmt.Errorf("imagefolder: %s is truncated or corrupted at %s: %w", archive, hdr.Name, err)
+			return nil, fmt.Errorf("imagefolder: %s is truncated or corrupted at %s: %w", name, hdr.Name, err)
 		}
 		files = append(files, file{class: parts[0], name: parts[1], data: data})
 	}
-	return decode(files, archive+":"+root)
+	return decode(files, name+":"+root)
+}
+
+// readFileLimited reads a file of at most limit bytes, refusing a larger
+// one before reading it (and one that grows past limit while being read).
+func readFileLimited(p string, limit int64) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil {
+		return nil, err
+	} else if st.Size() > limit {
+		return nil, fmt.Errorf("%s has %d bytes, over the %d-byte limit for one image", p, st.Size(), limit)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s grew past the %d-byte limit for one image while being read", p, limit)
+	}
+	return data, nil
 }
 
 func isImageName(name string) bool {
@@ -133,30 +164,22 @@ func decode(files []file, source string) (*datasets.Images, error) {
 			classIndex[f.class] = idx
 			im.Classes = append(im.Classes, f.class)
 		}
-		img, err := decodeImage(f.data)
+		img, err := decodeImage(f.data, image.Pt(im.Width, im.Height))
 		if err != nil {
 			return nil, fmt.Errorf("imagefolder: %s/%s in %s: %w", f.class, f.name, source, err)
 		}
-		b := img.Bounds()
 		if i == 0 {
+			b := img.Bounds()
 			im.Height, im.Width = b.Dy(), b.Dx()
-			im.Pixels = make([]uint8, 0, len(files)*im.ImageSize())
-		} else if b.Dy() != im.Height || b.Dx() != im.Width {
-			return nil, fmt.Errorf("imagefolder: %s/%s in %s is %dx%d, the others %dx%d",
-				f.class, f.name, source, b.Dx(), b.Dy(), im.Width, im.Height)
+			// The first image's size times the count is only a claim until
+			// the others decode: reserve at most preallocLimit up front.
+			im.Pixels = make([]uint8, 0, min(len(files)*im.ImageSize(), preallocLimit))
 		}
 		im.Pixels = appendRGB(im.Pixels, img)
 		im.Labels = append(im.Labels, idx)
 	}
 	im.N = len(files)
 	return im, nil
-}
-
-func decodeImage(data []byte) (image.Image, error) {
-	if bytes.HasPrefix(data, []byte("\x89PNG")) {
-		return png.Decode(bytes.NewReader(data))
-	}
-	return jpeg.Decode(bytes.NewReader(data))
 }
 
 // appendRGB appends the pixels of img as RGB bytes, row-major.

@@ -17,7 +17,7 @@ import (
 )
 
 // pngOf is a w x h PNG whose pixel (x, y) is (v, x, y).
-func pngOf(t *testing.T, w, h int, v uint8) []byte {
+func pngOf(t testing.TB, w, h int, v uint8) []byte {
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	for y := range h {
 		for x := range w {
@@ -31,7 +31,7 @@ func pngOf(t *testing.T, w, h int, v uint8) []byte {
 	return buf.Bytes()
 }
 
-func jpegOf(t *testing.T, w, h int) []byte {
+func jpegOf(t testing.TB, w, h int) []byte {
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	var buf bytes.Buffer
 	if err := jpeg.Encode(&buf, img, nil); err != nil {

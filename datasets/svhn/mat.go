@@ -81,10 +81,16 @@ func (a *Array) At(i int) float64 {
 }
 
 // MaxElementBytes bounds any declared element size (the SVHN training images
-// are 225 MB): larger declarations are rejected as corrupt before allocating.
+// are 225 MB) and the float64 values a matrix converts to: larger
+// declarations are rejected as corrupt before allocating.
 var MaxElementBytes int64 = 1 << 30
 
-// ReadMat reads every matrix of a level-5 MAT file (little-endian).
+// maxDims bounds the number of dimensions of a matrix (SVHN's have 2 and 4).
+const maxDims = 32
+
+// ReadMat reads every matrix of a level-5 MAT file (little-endian). It returns
+// an error, never panics, on a malformed file, and allocates in proportion to
+// the bytes actually present (or inflated), not to the sizes a file declares.
 func ReadMat(r io.Reader) (map[string]*Array, error) {
 	br := bufio.NewReader(r)
 	header := make([]byte, 128)
@@ -104,13 +110,13 @@ func ReadMat(r io.Reader) (map[string]*Array, error) {
 			return arrays, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("truncated MAT file: %w", err)
+			return nil, err
 		}
 		if small != nil || typ != miCOMPRESSED && typ != miMATRIX {
 			// Not a matrix: skip it (and its padding).
 			if small == nil {
-				if _, err := br.Discard(int(size + pad8(size))); err != nil {
-					return nil, fmt.Errorf("truncated MAT file: %w", err)
+				if _, err := br.Discard(int(int64(size) + int64(pad8(size)))); err != nil {
+					return nil, fmt.Errorf("truncated MAT file: element of type %d: %w", typ, err)
 				}
 			}
 			continue
@@ -118,17 +124,25 @@ func ReadMat(r io.Reader) (map[string]*Array, error) {
 		if int64(size) > MaxElementBytes {
 			return nil, fmt.Errorf("corrupt MAT file: element of %d bytes (limit %d)", size, MaxElementBytes)
 		}
+		body := &io.LimitedReader{R: br, N: int64(size)}
 		var a *Array
 		if typ == miCOMPRESSED {
-			a, err = readCompressed(io.LimitReader(br, int64(size)))
+			a, err = readCompressed(body)
 		} else {
-			a, err = readMatrix(io.LimitReader(br, int64(size)), int64(size))
-			if err == nil {
-				_, err = br.Discard(int(pad8(size)))
-			}
+			a, err = readMatrix(body, int64(size))
 		}
 		if err != nil {
 			return nil, err
+		}
+		// Skip what the matrix did not use (a zlib trailer, fields this
+		// reader ignores) so that the next tag is read where it starts.
+		if _, err := io.Copy(io.Discard, body); err != nil || body.N != 0 {
+			return nil, fmt.Errorf("truncated MAT file: the element of %q ends %d bytes early (%v)", a.Name, body.N, err)
+		}
+		if typ == miMATRIX {
+			if _, err := br.Discard(int(pad8(size))); err != nil {
+				return nil, fmt.Errorf("truncated MAT file: padding after %q: %w", a.Name, err)
+			}
 		}
 		arrays[a.Name] = a
 	}
@@ -137,21 +151,62 @@ func ReadMat(r io.Reader) (map[string]*Array, error) {
 // pad8 is the padding that brings n to a multiple of 8.
 func pad8(n uint32) uint32 { return (8 - n%8) % 8 }
 
-// readTag reads a data element tag. For the small element format (data in the
-// tag's second word) it returns the 4 data bytes in small.
+// readTag reads a data element tag. For the small element format (at most 4
+// data bytes in the tag's second word) it returns those n bytes in small. It
+// returns io.EOF only when r ends exactly before the tag; a tag cut short or
+// a small element claiming more than 4 bytes is an error.
 func readTag(r io.Reader) (typ, size uint32, small []byte, err error) {
 	var b [8]byte
 	if _, err = io.ReadFull(r, b[:]); err != nil {
 		if err == io.ErrUnexpectedEOF {
-			err = errors.New("truncated element tag")
+			err = errors.New("truncated MAT file: element tag cut short")
 		}
-		return
+		return 0, 0, nil, err
 	}
 	first := binary.LittleEndian.Uint32(b[:4])
-	if first>>16 != 0 {
-		return first & 0xffff, first >> 16, b[4:8], nil
+	if n := first >> 16; n != 0 {
+		if n > 4 {
+			return 0, 0, nil, fmt.Errorf("corrupt MAT file: small element of type %d claims %d bytes (at most 4 fit in a tag)", first&0xffff, n)
+		}
+		return first & 0xffff, n, b[4 : 4+n], nil
 	}
 	return first, binary.LittleEndian.Uint32(b[4:]), nil, nil
+}
+
+// readInnerTag reads a tag inside a matrix, where the end of the data is
+// never a clean end.
+func readInnerTag(r io.Reader, what string) (typ, size uint32, small []byte, err error) {
+	typ, size, small, err = readTag(r)
+	if err == io.EOF {
+		err = errors.New("truncated MAT file: element tag missing")
+	}
+	if err != nil {
+		err = fmt.Errorf("%s: %w", what, err)
+	}
+	return typ, size, small, err
+}
+
+// readBytes reads exactly n bytes, growing the buffer as the data arrives
+// instead of allocating n up front: a short corrupt file that declares a huge
+// element fails at its end having allocated about what it holds.
+func readBytes(r io.Reader, n int64) ([]byte, error) {
+	const chunk = 1 << 20
+	buf := make([]byte, 0, min(n, chunk))
+	for int64(len(buf)) < n {
+		if len(buf) == cap(buf) {
+			// Double, but never past n: the last buffer is exactly n long.
+			grown := make([]byte, len(buf), min(n, 2*int64(cap(buf))))
+			copy(grown, buf)
+			buf = grown
+		}
+		end := min(int64(cap(buf)), n)
+		m, err := io.ReadFull(r, buf[len(buf):end])
+		buf = buf[:len(buf)+m]
+		if err != nil {
+			return nil, err
+		}
+	}
+	return buf, nil
 }
 
 // readCompressed inflates a miCOMPRESSED element holding one miMATRIX.
@@ -161,9 +216,9 @@ func readCompressed(r io.Reader) (*Array, error) {
 		return nil, fmt.Errorf("corrupt MAT file: compressed element: %w", err)
 	}
 	defer zr.Close()
-	typ, size, small, err := readTag(zr)
+	typ, size, small, err := readInnerTag(zr, "compressed element")
 	if err != nil {
-		return nil, fmt.Errorf("corrupt MAT file: compressed element: %w", err)
+		return nil, err
 	}
 	if small != nil || typ != miMATRIX {
 		return nil, fmt.Errorf("unsupported MAT file: compressed element holds type %d, not a matrix", typ)
@@ -178,9 +233,12 @@ func readCompressed(r io.Reader) (*Array, error) {
 func readMatrix(r io.Reader, size int64) (*Array, error) {
 	a := &Array{}
 	// Array flags.
-	typ, n, small, err := readTag(r)
-	if err != nil || small != nil || typ != miUINT32 || n != 8 {
-		return nil, fmt.Errorf("corrupt MAT file: matrix array flags (type %d, %d bytes, %v)", typ, n, err)
+	typ, n, small, err := readInnerTag(r, "matrix array flags")
+	if err != nil {
+		return nil, err
+	}
+	if small != nil || typ != miUINT32 || n != 8 {
+		return nil, fmt.Errorf("corrupt MAT file: matrix array flags (type %d, %d bytes)", typ, n)
 	}
 	var flags [8]byte
 	if _, err := io.ReadFull(r, flags[:]); err != nil {
@@ -191,15 +249,15 @@ func readMatrix(r io.Reader, size int64) (*Array, error) {
 		return nil, errors.New("unsupported MAT file: complex matrix")
 	}
 	// Dimensions.
-	typ, n, small, err = readTag(r)
-	if err != nil || typ != miINT32 {
-		return nil, fmt.Errorf("corrupt MAT file: matrix dimensions (type %d, %v)", typ, err)
+	typ, n, small, err = readInnerTag(r, "matrix dimensions")
+	if err != nil {
+		return nil, err
+	}
+	if typ != miINT32 || n%4 != 0 || n > 4*maxDims {
+		return nil, fmt.Errorf("corrupt MAT file: matrix dimensions (type %d, %d bytes)", typ, n)
 	}
 	dimBytes := small
 	if dimBytes == nil {
-		if int64(n) > size || n%4 != 0 {
-			return nil, fmt.Errorf("corrupt MAT file: %d bytes of dimensions", n)
-		}
 		dimBytes = make([]byte, n+pad8(n))
 		if _, err := io.ReadFull(r, dimBytes); err != nil {
 			return nil, fmt.Errorf("truncated MAT file: dimensions: %w", err)
@@ -215,16 +273,16 @@ func readMatrix(r io.Reader, size int64) (*Array, error) {
 		a.Dims = append(a.Dims, int(d))
 	}
 	// Name.
-	typ, n, small, err = readTag(r)
-	if err != nil || typ != miINT8 {
-		return nil, fmt.Errorf("corrupt MAT file: matrix name (type %d, %v)", typ, err)
+	typ, n, small, err = readInnerTag(r, "matrix name")
+	if err != nil {
+		return nil, err
+	}
+	if typ != miINT8 || n > 1024 {
+		return nil, fmt.Errorf("corrupt MAT file: matrix name (type %d, %d bytes)", typ, n)
 	}
 	if small != nil {
-		a.Name = string(small[:n])
+		a.Name = string(small)
 	} else {
-		if n > 1024 {
-			return nil, fmt.Errorf("corrupt MAT file: name of %d bytes", n)
-		}
 		name := make([]byte, n+pad8(n))
 		if _, err := io.ReadFull(r, name); err != nil {
 			return nil, fmt.Errorf("truncated MAT file: name: %w", err)
@@ -232,9 +290,9 @@ func readMatrix(r io.Reader, size int64) (*Array, error) {
 		a.Name = string(name[:n])
 	}
 	// Real part.
-	typ, n, small, err = readTag(r)
+	typ, n, small, err = readInnerTag(r, fmt.Sprintf("data of %q", a.Name))
 	if err != nil {
-		return nil, fmt.Errorf("truncated MAT file: data of %q: %w", a.Name, err)
+		return nil, err
 	}
 	ts := typeSize(typ)
 	if ts == 0 {
@@ -243,17 +301,21 @@ func readMatrix(r io.Reader, size int64) (*Array, error) {
 	if int64(n) != total*int64(ts) {
 		return nil, fmt.Errorf("corrupt MAT file: %q declares %v (%d elements) but %d bytes of type %d", a.Name, a.Dims, total, n, typ)
 	}
+	if int64(n) > size {
+		return nil, fmt.Errorf("corrupt MAT file: %q has %d bytes of data in a matrix of %d bytes", a.Name, n, size)
+	}
 	data := small
 	if data == nil {
-		data = make([]byte, n)
-		if _, err := io.ReadFull(r, data); err != nil {
+		if data, err = readBytes(r, int64(n)); err != nil {
 			return nil, fmt.Errorf("truncated MAT file: data of %q: %w", a.Name, err)
 		}
 	}
-	data = data[:n]
 	if typ == miUINT8 && a.Class == mxUINT8 {
 		a.Bytes = data
 		return a, nil
+	}
+	if total > MaxElementBytes/8 {
+		return nil, fmt.Errorf("unsupported MAT file: %q has %d elements, over %d bytes as float64", a.Name, total, MaxElementBytes)
 	}
 	a.Values = make([]float64, total)
 	for i := range a.Values {

@@ -6,6 +6,7 @@ package svhn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -43,9 +44,12 @@ type Options struct {
 
 // Load returns the training and test splits.
 func Load(ctx context.Context, opts Options) (train, test *datasets.Images, err error) {
+	// The cache is needed only to download: files already in the archive
+	// folders (read-only is fine) are read where they are, so a missing or
+	// unwritable cache is not an error here (Fetch says so if it needs one).
 	dataDir, err := datasets.DataDir(opts.DataDir)
 	if err != nil {
-		return nil, nil, err
+		dataDir = ""
 	}
 	files, sizes := [2]datasets.File{TrainFile, TestFile}, [2]int{TrainSize, TestSize}
 	if opts.Files != nil {
@@ -57,6 +61,11 @@ func Load(ctx context.Context, opts Options) (train, test *datasets.Images, err 
 	var out [2]*datasets.Images
 	for i, f := range files {
 		path, err := datasets.Fetch(ctx, f, dataDir, datasets.ArchiveDirs(opts.ArchiveDirs...), opts.BaseURL, opts.Progress)
+		var fe *datasets.FetchError
+		if errors.As(err, &fe) {
+			return nil, nil, fmt.Errorf("svhn: %w. To work offline, put %s and %s in a folder named by %s (or -archives)",
+				err, files[0].Name, files[1].Name, datasets.EnvArchives)
+		}
 		if err != nil {
 			return nil, nil, err
 		}
