@@ -14,7 +14,7 @@ MLSYSREP_ARCHIVES ?= $(firstword $(wildcard ../shared/data) $(HOME)/mlsysrep-arc
 export MLSYSREP_ARCHIVES
 PRESET ?= smoke
 
-.PHONY: all setup setup-jupyter setup-gonb setup-tools setup-xla run demo ledger results notebooks notebooks-clean test check fmt vet staticcheck unit bench bench-compare bench-pytorch
+.PHONY: all setup setup-jupyter setup-gonb setup-tools setup-xla run demo ledger results notebooks notebooks-clean test check fmt vet staticcheck unit fuzz bench bench-compare bench-pytorch
 
 all: test
 
@@ -87,9 +87,25 @@ notebooks-clean:
 	/usr/bin/python3 -m nbconvert --clear-output --inplace notebooks/*.ipynb
 
 ## test: what CI runs (.ci/run calls exactly this): static checks, the Go
-## tests, then every notebook executed headless on the smoke preset.
-test: check unit
+## tests, a bounded fuzzing of every file decoder, then every notebook
+## executed headless on the smoke preset.
+test: check unit fuzz
 	$(MAKE) --no-print-directory notebooks PRESET=smoke
+
+## fuzz: each decoder of files (checkpoints, records, CIFAR binary records and
+## archives, image folders, SVHN .mat) fuzzed for FUZZTIME; the seed corpora,
+## with the crashing inputs found so far, are under each package's
+## testdata/fuzz/. Minimization is off so that the budget goes to new inputs.
+FUZZTIME ?= 10s
+FUZZ_TARGETS = ./pkg/train:FuzzDecodeCheckpoint ./pkg/report:FuzzDecode \
+	./datasets/svhn:FuzzReadMat ./datasets/svhn:FuzzDecode \
+	./datasets/cifar10:FuzzDecodeRecords ./datasets/cifar10:FuzzExtract ./datasets/cifar10:FuzzFolderArchive \
+	./datasets/imagefolder:FuzzDecodeImage ./datasets/imagefolder:FuzzReadTarGz
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz: $$name in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 0 $$pkg || exit 1; \
+	done
 
 check: fmt vet staticcheck
 

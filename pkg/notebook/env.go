@@ -69,6 +69,10 @@ func Root() (string, error) {
 	}
 }
 
+// Seed is the seed notebooks train with and whose records they show: the
+// runner's default, so that the committed quick records are the notebooks'.
+const Seed = 1
+
 // settings is the notebook's preset and results folder.
 func settings() (preset, dir string, err error) {
 	if preset, err = Preset(); err != nil {
@@ -82,6 +86,9 @@ func settings() (preset, dir string, err error) {
 // results/ at the checkout's root (the runner's default).
 func ResultsDir() (string, error) {
 	if d := os.Getenv(ResultsVar); d != "" {
+		if fi, err := os.Stat(d); err == nil && !fi.IsDir() {
+			return "", fmt.Errorf("%s=%s is a file, not a folder: point %s at a folder (it is created when missing)", ResultsVar, d, ResultsVar)
+		}
 		return d, nil
 	}
 	root, err := Root()

@@ -14,6 +14,7 @@ import (
 	"github.com/mlsysrep/mlsysrep/datasets/pipeline"
 	"github.com/mlsysrep/mlsysrep/models/resnet"
 	"github.com/mlsysrep/mlsysrep/pkg/quant"
+	"github.com/mlsysrep/mlsysrep/pkg/report"
 	"github.com/mlsysrep/mlsysrep/pkg/train"
 	"github.com/mlsysrep/mlsysrep/quant/recipe"
 
@@ -36,8 +37,8 @@ type FPModel struct {
 const tourImages = 2560
 
 // LoadOrTrainFP returns the FP ResNet-18 of table ptq-resnet18 at the
-// notebook's preset width: the runner's checkpoint
-// (results/checkpoints/<preset>/ptq-resnet18/resnet18__fp) when one exists,
+// notebook's preset width: the runner's checkpoint of seed 1 on the same
+// data copy (results/checkpoints/<preset>/ptq-resnet18/resnet18__fp/...) when one exists,
 // else one trained here for two epochs on the first 2,560 training images
 // (the smoke preset: its own few images), with progress, and checkpointed
 // under results/checkpoints/<preset>/tour so that later calls load it.
@@ -70,9 +71,13 @@ func LoadOrTrainFP() (*FPModel, error) {
 	if err := m.Store.SetRNGStateFromSeed(1); err != nil {
 		return nil, err
 	}
-	ckpt := recipe.CheckpointDir(dir, preset, "ptq-resnet18", "resnet18/fp")
+	key, err := recipe.CellKey("ptq-resnet18", preset, "resnet18/fp", Seed, copyName)
+	if err != nil {
+		return nil, err
+	}
+	ckpt := key.CheckpointDir(dir)
 	var state map[string]any
-	err = train.LoadCheckpoint(ckpt, m.Store, &state)
+	err = train.LoadCheckpoint(ckpt, key.String(), m.Store, &state)
 	if err == nil {
 		m.Source = fmt.Sprintf("the runner's FP checkpoint %s (preset %s, width %g, %s)", ckpt, preset, spec.Width, copyName)
 		return m, nil
@@ -86,7 +91,11 @@ func LoadOrTrainFP() (*FPModel, error) {
 	}
 	// The tour's own model is checkpointed too, so that the next cell (a new
 	// program) loads it instead of training again.
-	tourCkpt := recipe.CheckpointDir(dir, preset, "tour", "resnet18/fp")
+	tour := &report.Record{Table: "tour", Cell: "resnet18/fp", Preset: preset, Model: string(recipe.ResNet18), Seed: Seed, Data: copyName,
+		ModelSize: fmt.Sprintf("width %g, %d blocks per stage", spec.Width, spec.Blocks),
+		Recipe:    report.Recipe{Epochs: epochs, Batch: spec.Batch, LR: spec.LR, TrainImages: n, TestImages: 1000}}
+	tourKey := tour.Key()
+	tourCkpt := tourKey.CheckpointDir(dir)
 	fmt.Printf("No runner FP checkpoint at %s: ResNet-18 (width %g), %d epochs on the first %d training images of %s, checkpointed in %s.\n",
 		ckpt, spec.Width, epochs, n, copyName, tourCkpt)
 	p := NewProgress()
@@ -96,7 +105,7 @@ func LoadOrTrainFP() (*FPModel, error) {
 			Transform: pipeline.NewCIFARTrain()},
 		Eval:   &pipeline.Loader{Images: testSet.FirstN(1000), Batch: 250, Last: pipeline.Keep, Transform: pipeline.NewCIFAREval()},
 		Epochs: epochs, Optimizer: train.SGD{Momentum: 0.9, WeightDecay: 5e-4},
-		Schedule: train.MultiStep{Base: spec.LR}, CheckpointDir: tourCkpt, Progress: p, ProgressEvery: 5})
+		Schedule: train.MultiStep{Base: spec.LR}, CheckpointDir: tourCkpt, CheckpointKey: tourKey.String(), Progress: p, ProgressEvery: 5})
 	if err != nil {
 		return nil, err
 	}

@@ -47,6 +47,16 @@ func TestRootAndResultsDir(t *testing.T) {
 	if d, _ := ResultsDir(); d != "/elsewhere" {
 		t.Errorf("results dir %s", d)
 	}
+	// A file is refused at once, naming the variable (it once failed late,
+	// naming neither).
+	file := filepath.Join(t.TempDir(), "results.txt")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(ResultsVar, file)
+	if _, err := ResultsDir(); err == nil || !strings.Contains(err.Error(), ResultsVar+"="+file+" is a file") {
+		t.Errorf("results dir on a file: %v", err)
+	}
 }
 
 // TestTransferPACT checks values and both gradients at hand-computed points:
@@ -227,7 +237,7 @@ func TestRunTableFromRecords(t *testing.T) {
 		if i == 0 {
 			continue // one cell missing
 		}
-		r := &report.Record{Table: "lsq", Cell: c.Name, Preset: "smoke", Final: 50, Complete: true}
+		r := &report.Record{Table: "lsq", Cell: c.Name, Preset: "smoke", Seed: Seed, Data: "d", Final: 50, Complete: true}
 		if err := r.Save(dir); err != nil {
 			t.Fatal(err)
 		}
@@ -240,7 +250,7 @@ func TestRunTableFromRecords(t *testing.T) {
 	if len(res.Records) != len(cells)-1 || res.Records[cells[0].Name] != nil {
 		t.Errorf("%d records", len(res.Records))
 	}
-	r := &report.Record{Table: "lsq", Cell: cells[0].Name, Preset: "smoke", Final: 50, Complete: true}
+	r := &report.Record{Table: "lsq", Cell: cells[0].Name, Preset: "smoke", Seed: Seed, Data: "d", Final: 50, Complete: true}
 	if err := r.Save(dir); err != nil {
 		t.Fatal(err)
 	}

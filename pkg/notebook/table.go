@@ -30,7 +30,7 @@ func RunTable(name string) (*recipe.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := recipe.LoadResult(name, preset, dir)
+	res, err := recipe.LoadResult(name, preset, dir, Seed)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +61,7 @@ func RunTable(name string) (*recipe.Result, error) {
 	defer p.Close()
 	return recipe.Run(context.Background(), recipe.Options{Table: name, Preset: preset,
 		Data: recipe.DataOptions{Source: recipe.DefaultSource(preset), Progress: p}, Out: dir, Backend: be,
-		BackendName: backend.RecordName(be), Seed: 1, Progress: p})
+		BackendName: backend.RecordName(be), Seed: Seed, Progress: p})
 }
 
 // TableHTML renders a table's results: the reference layout (three numbers

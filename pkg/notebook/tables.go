@@ -21,7 +21,7 @@ func LoadTable(name string) (*recipe.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return recipe.LoadResult(name, preset, dir)
+	return recipe.LoadResult(name, preset, dir, Seed)
 }
 
 // RecipeHTML shows the recipe each network of a table trains with under the

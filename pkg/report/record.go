@@ -6,10 +6,7 @@
 package report
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/mlsysrep/mlsysrep/pkg/train"
@@ -73,56 +70,6 @@ func (r *Record) SetReference(text string) {
 // -> "resnet18__pact_w4a4"): records and checkpoints are named by it.
 func SafeName(cell string) string {
 	return strings.NewReplacer("/", "__", ":", "_", "+", "-").Replace(cell)
-}
-
-// FileName is where a record lives under a results folder.
-func FileName(dir, table, preset, cell string) string {
-	return filepath.Join(dir, preset, table, SafeName(cell)+".json")
-}
-
-// Save writes the record atomically (temporary file, then rename).
-func (r *Record) Save(dir string) error {
-	path := FileName(dir, r.Table, r.Preset, r.Cell)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	return WriteFile(path, append(b, '\n'))
-}
-
-// WriteFile writes data to path atomically: to a temporary file in the same
-// folder first, renamed over path only once complete, so an interrupted
-// write leaves the previous file.
-func WriteFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
-// Load reads a record; os.ErrNotExist when there is none.
-func Load(dir, table, preset, cell string) (*Record, error) {
-	b, err := os.ReadFile(FileName(dir, table, preset, cell))
-	if err != nil {
-		return nil, err
-	}
-	var r Record
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("record %s: %w", FileName(dir, table, preset, cell), err)
-	}
-	return &r, nil
 }
 
 // Seconds is the record's wall time. A record whose wall time was lost on a

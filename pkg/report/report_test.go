@@ -19,8 +19,8 @@ func TestRecordRoundTripAndReference(t *testing.T) {
 	if err := r.Save(dir); err != nil {
 		t.Fatal(err)
 	}
-	got, err := Load(dir, "pact", "smoke", "resnet18/pact:w4a4")
-	if err != nil || got.Final != 90.5 || *got.Reference != 94.16 {
+	got, err := Load(dir, r.Key())
+	if err != nil || got == nil || got.Final != 90.5 || *got.Reference != 94.16 {
 		t.Fatalf("%+v %v", got, err)
 	}
 	nc := &Record{Final: 12}

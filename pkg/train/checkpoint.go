@@ -1,6 +1,9 @@
 package train
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/gob"
 	"encoding/json"
 	"errors"
@@ -17,6 +20,17 @@ import (
 // checkpointFile is the file name inside a checkpoint directory.
 const checkpointFile = "checkpoint.gob"
 
+// checkpointMagic opens every checkpoint file: the format's name and
+// version. What follows: the SHA-256 of the payload (32 bytes), the
+// payload's length (8 bytes, little-endian), then the payload: a gob of
+// checkpoint. The digest makes any change to the file (a flipped byte, a
+// truncation, another file's tail) an error instead of silently different
+// weights.
+const checkpointMagic = "mlsysrep checkpoint v2\n"
+
+// headerSize is the size of everything before the payload.
+const headerSize = len(checkpointMagic) + sha256.Size + 8
+
 // savedVariable is one variable's value in a checkpoint.
 type savedVariable struct {
 	Path  string
@@ -27,21 +41,25 @@ type savedVariable struct {
 
 // checkpoint is what a checkpoint file holds: every variable of the store
 // (weights, BN statistics, optimizer velocities, quantizer parameters, the
-// global step and the random generator's state) and the loop's own state.
+// global step and the random generator's state), the loop's own state, and
+// the key of the run it belongs to.
 type checkpoint struct {
+	Key       string
 	State     json.RawMessage
 	Variables []savedVariable
 }
 
 // SaveCheckpoint writes store's variables and state (any JSON value) to
 // dir/checkpoint.gob atomically: to a temporary file first, renamed over the
-// previous checkpoint only once complete.
-func SaveCheckpoint(dir string, store *model.Store, state any) error {
+// previous checkpoint only once complete and synced. key names the run the
+// checkpoint belongs to ("" for none); LoadCheckpoint refuses it under
+// another key.
+func SaveCheckpoint(dir, key string, store *model.Store, state any) error {
 	st, err := json.Marshal(state)
 	if err != nil {
 		return err
 	}
-	cp := checkpoint{State: st}
+	cp := checkpoint{Key: key, State: st}
 	for v := range store.IterVariables() {
 		t, err := v.Value()
 		if err != nil {
@@ -53,6 +71,10 @@ func SaveCheckpoint(dir string, store *model.Store, state any) error {
 		}
 		cp.Variables = append(cp.Variables, savedVariable{Path: v.Path(), DType: int(t.DType()), Dims: t.Shape().Dimensions, Data: data})
 	}
+	var payload bytes.Buffer
+	if err := gob.NewEncoder(&payload).Encode(cp); err != nil {
+		return fmt.Errorf("checkpoint: encoding: %w", err)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -61,7 +83,7 @@ func SaveCheckpoint(dir string, store *model.Store, state any) error {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if err := gob.NewEncoder(tmp).Encode(cp); err != nil {
+	if _, err := tmp.Write(encodeCheckpointFile(payload.Bytes())); err != nil {
 		tmp.Close()
 		return fmt.Errorf("checkpoint: writing %s: %w", tmp.Name(), err)
 	}
@@ -75,45 +97,142 @@ func SaveCheckpoint(dir string, store *model.Store, state any) error {
 	return os.Rename(tmp.Name(), filepath.Join(dir, checkpointFile))
 }
 
+// encodeCheckpointFile frames a payload with the magic, digest and length.
+func encodeCheckpointFile(payload []byte) []byte {
+	out := make([]byte, 0, headerSize+len(payload))
+	out = append(out, checkpointMagic...)
+	sum := sha256.Sum256(payload)
+	out = append(out, sum[:]...)
+	out = binary.LittleEndian.AppendUint64(out, uint64(len(payload)))
+	return append(out, payload...)
+}
+
 // ErrNoCheckpoint is returned by LoadCheckpoint when dir has none.
 var ErrNoCheckpoint = errors.New("no checkpoint")
 
+// ErrCorruptCheckpoint is wrapped by the error of a checkpoint file that
+// cannot be used; the error names the file and the command that discards it.
+var ErrCorruptCheckpoint = errors.New("corrupt checkpoint")
+
 // LoadCheckpoint reads dir's checkpoint into state and makes store load the
 // saved variable values (now for existing variables, at creation for the
-// others).
-func LoadCheckpoint(dir string, store *model.Store, state any) error {
-	f, err := os.Open(filepath.Join(dir, checkpointFile))
+// others). The file's digest and every variable's dtype and shape are
+// checked first (against the store's existing variables too), and key must
+// be the one it was saved under: a checkpoint that fails any check changes
+// nothing and gives an error wrapping ErrCorruptCheckpoint.
+func LoadCheckpoint(dir, key string, store *model.Store, state any) error {
+	path := filepath.Join(dir, checkpointFile)
+	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return ErrNoCheckpoint
 	}
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	var cp checkpoint
-	if err := gob.NewDecoder(f).Decode(&cp); err != nil {
-		return fmt.Errorf("checkpoint %s is corrupted: %w", f.Name(), err)
+	cp, values, err := decodeCheckpoint(data)
+	if err == nil && cp.Key != key {
+		err = fmt.Errorf("it belongs to another run (%s), not to %s", cp.Key, key)
 	}
-	if err := json.Unmarshal(cp.State, state); err != nil {
-		return fmt.Errorf("checkpoint %s: state: %w", f.Name(), err)
+	if err == nil {
+		err = json.Unmarshal(cp.State, state)
 	}
-	values := make(map[string]*tensors.Tensor, len(cp.Variables))
-	for _, sv := range cp.Variables {
-		t := tensors.FromShape(shapes.Make(dtypes.DType(sv.DType), sv.Dims...))
-		if err := t.MutableBytes(func(b []byte) { copy(b, sv.Data) }); err != nil {
-			return err
-		}
-		values[sv.Path] = t
+	if err == nil {
+		err = checkAgainstStore(values, store)
+	}
+	if err != nil {
+		return fmt.Errorf("%w %s: %v; nothing was loaded from it. Remove it to train this run from its start: rm -r %q",
+			ErrCorruptCheckpoint, path, err, dir)
 	}
 	for v := range store.IterVariables() {
 		if t, ok := values[v.Path()]; ok {
 			if err := v.SetValue(t); err != nil {
-				return fmt.Errorf("checkpoint: restoring %s: %w", v.Path(), err)
+				return fmt.Errorf("checkpoint %s: restoring %s: %w", path, v.Path(), err)
 			}
 			delete(values, v.Path())
 		}
 	}
 	store.SetLoader(variableLoader(values))
+	return nil
+}
+
+// decodeCheckpoint checks a checkpoint file's framing and digest, decodes
+// it, and validates every variable: any input gives values or an error,
+// never a panic.
+func decodeCheckpoint(data []byte) (*checkpoint, map[string]*tensors.Tensor, error) {
+	if len(data) < headerSize || string(data[:len(checkpointMagic)]) != checkpointMagic {
+		return nil, nil, errors.New("not a checkpoint of this format (wrong header)")
+	}
+	sum := data[len(checkpointMagic) : len(checkpointMagic)+sha256.Size]
+	n := binary.LittleEndian.Uint64(data[headerSize-8 : headerSize])
+	payload := data[headerSize:]
+	if n != uint64(len(payload)) {
+		return nil, nil, fmt.Errorf("truncated or extended: %d payload bytes, the header says %d", len(payload), n)
+	}
+	if got := sha256.Sum256(payload); !bytes.Equal(got[:], sum) {
+		return nil, nil, errors.New("its content does not match its digest (changed after it was written)")
+	}
+	var cp checkpoint
+	if err := gob.NewDecoder(bytes.NewReader(payload)).Decode(&cp); err != nil {
+		return nil, nil, fmt.Errorf("decoding: %v", err)
+	}
+	values, err := cp.values()
+	if err != nil {
+		return nil, nil, err
+	}
+	return &cp, values, nil
+}
+
+// checkpointDTypes are the dtypes a store's variables may have.
+var checkpointDTypes = map[dtypes.DType]bool{
+	dtypes.Bool: true, dtypes.Int8: true, dtypes.Int16: true, dtypes.Int32: true, dtypes.Int64: true,
+	dtypes.Uint8: true, dtypes.Uint16: true, dtypes.Uint32: true, dtypes.Uint64: true,
+	dtypes.Float16: true, dtypes.BFloat16: true, dtypes.Float32: true, dtypes.Float64: true,
+}
+
+// values checks each saved variable (a known dtype, non-negative
+// dimensions, as many bytes as they need, one value per path) and makes it
+// a tensor.
+func (cp *checkpoint) values() (map[string]*tensors.Tensor, error) {
+	values := make(map[string]*tensors.Tensor, len(cp.Variables))
+	for _, sv := range cp.Variables {
+		dt := dtypes.DType(sv.DType)
+		if int(dt) != sv.DType || !checkpointDTypes[dt] {
+			return nil, fmt.Errorf("variable %q has an invalid dtype (%d)", sv.Path, sv.DType)
+		}
+		size := dt.Size()
+		for _, d := range sv.Dims {
+			if d < 0 || d > 1<<40 || size > 0 && d > 0 && size > (1<<40)/d {
+				return nil, fmt.Errorf("variable %q has invalid dimensions %v", sv.Path, sv.Dims)
+			}
+			size *= d
+		}
+		if size != len(sv.Data) {
+			return nil, fmt.Errorf("variable %q: %d bytes for %s%v, which needs %d", sv.Path, len(sv.Data), dt, sv.Dims, size)
+		}
+		if _, dup := values[sv.Path]; dup || sv.Path == "" {
+			return nil, fmt.Errorf("variable path %q is empty or repeated", sv.Path)
+		}
+		t := tensors.FromShape(shapes.Make(dt, sv.Dims...))
+		if err := t.MutableBytes(func(b []byte) { copy(b, sv.Data) }); err != nil {
+			return nil, err
+		}
+		values[sv.Path] = t
+	}
+	return values, nil
+}
+
+// checkAgainstStore checks that saved values fit the store's existing
+// variables (the others are created by the model later, from the values).
+func checkAgainstStore(values map[string]*tensors.Tensor, store *model.Store) error {
+	for v := range store.IterVariables() {
+		t, ok := values[v.Path()]
+		if !ok {
+			continue
+		}
+		if want := v.Shape(); !t.Shape().Equal(want) {
+			return fmt.Errorf("variable %s is %s in the checkpoint but %s in the model", v.Path(), t.Shape(), want)
+		}
+	}
 	return nil
 }
 

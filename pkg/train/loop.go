@@ -35,6 +35,9 @@ type Config struct {
 	// CheckpointDir, when set, gets a checkpoint after every epoch, and a run
 	// finding one there resumes after its last epoch.
 	CheckpointDir string
+	// CheckpointKey names the run (its seed, data, recipe...): a checkpoint
+	// saved under another key is refused, never resumed.
+	CheckpointKey string
 	// Progress receives the progress lines (nil: quiet).
 	Progress io.Writer
 	// ProgressEvery is the number of steps between progress lines (default 20).
@@ -100,7 +103,7 @@ type batchCounter interface{ NumBatches() int }
 func Run(ctx context.Context, cfg Config) (*History, error) {
 	state := loopState{}
 	if cfg.CheckpointDir != "" {
-		err := LoadCheckpoint(cfg.CheckpointDir, cfg.Store, &state)
+		err := LoadCheckpoint(cfg.CheckpointDir, cfg.CheckpointKey, cfg.Store, &state)
 		switch {
 		case errors.Is(err, ErrNoCheckpoint):
 		case err != nil:
@@ -132,7 +135,7 @@ func Run(ctx context.Context, cfg Config) (*History, error) {
 	trainSeconds, runImages := 0.0, 0
 	for epoch := state.Completed; epoch < cfg.Epochs; epoch++ {
 		if err := ctx.Err(); err != nil {
-			return &state.History, err
+			return &state.History, interrupted(cfg, state, err, epoch+1, 0)
 		}
 		lr := cfg.Schedule.LR(epoch)
 		if err := SetLearningRate(cfg.Store, lr); err != nil {
@@ -146,6 +149,9 @@ func Run(ctx context.Context, cfg Config) (*History, error) {
 		for batch, err := range cfg.Train.Iter() {
 			if err != nil {
 				return &state.History, err
+			}
+			if err := ctx.Err(); err != nil { // checked between steps: a step is the unit of work
+				return &state.History, interrupted(cfg, state, err, epoch+1, step)
 			}
 			n := batch.Inputs[0].Shape().Dim(0)
 			metrics, err := trainer.TrainStep(batch)
@@ -183,7 +189,10 @@ func Run(ctx context.Context, cfg Config) (*History, error) {
 		if step > 0 {
 			e.TrainLoss = lossSum / float64(step)
 		}
-		if e.TestLoss, e.TestAccuracy, err = evaluate(evalExec, cfg.Eval); err != nil {
+		if e.TestLoss, e.TestAccuracy, err = evaluate(ctx, evalExec, cfg.Eval); err != nil {
+			if ctx.Err() != nil {
+				err = interrupted(cfg, state, ctx.Err(), epoch+1, step)
+			}
 			return &state.History, err
 		}
 		cfg.Schedule.Observe(epoch, e.TestLoss)
@@ -194,12 +203,26 @@ func Run(ctx context.Context, cfg Config) (*History, error) {
 		progressf(cfg.Progress, "epoch %d/%d: lr %g, train loss %.4f, test loss %.4f, test accuracy %.2f%%, %.1f images/s%s\n",
 			e.Epoch, cfg.Epochs, lr, e.TrainLoss, e.TestLoss, 100*e.TestAccuracy, float64(e.Images)/e.Seconds, stealNote(e.CPUSteal))
 		if cfg.CheckpointDir != "" {
-			if err := SaveCheckpoint(cfg.CheckpointDir, cfg.Store, state); err != nil {
+			if err := SaveCheckpoint(cfg.CheckpointDir, cfg.CheckpointKey, cfg.Store, state); err != nil {
 				return &state.History, err
 			}
 		}
 	}
 	return &state.History, nil
+}
+
+// interrupted is the error of a run stopped by its context (Ctrl-C) in an
+// epoch, after step steps of it: it wraps the context's error and says what
+// was kept on disk.
+func interrupted(cfg Config, state loopState, cause error, epoch, step int) error {
+	kept := "no checkpoint is kept (none was asked for)"
+	switch {
+	case cfg.CheckpointDir != "" && state.Completed > 0:
+		kept = fmt.Sprintf("the checkpoint after epoch %d is kept in %s; run the same command again to resume from it", state.Completed, cfg.CheckpointDir)
+	case cfg.CheckpointDir != "":
+		kept = "no epoch had finished, so there is no checkpoint: a new run starts this one over"
+	}
+	return fmt.Errorf("%w in epoch %d after %d steps: %s", cause, epoch, step, kept)
 }
 
 // stealNote names the CPU steal of an epoch when it was large enough to
@@ -235,18 +258,27 @@ func newEvalExec(cfg Config) (*model.Exec, error) {
 // Evaluate returns the mean cross-entropy and the accuracy of the model on a
 // dataset, in inference mode.
 func Evaluate(backend compute.Backend, store *model.Store, fn ModelFn, ds gomlxtrain.Dataset) (loss, accuracy float64, err error) {
+	return EvaluateContext(context.Background(), backend, store, fn, ds)
+}
+
+// EvaluateContext is Evaluate stopping between batches when ctx is done.
+func EvaluateContext(ctx context.Context, backend compute.Backend, store *model.Store, fn ModelFn, ds gomlxtrain.Dataset) (loss, accuracy float64, err error) {
 	exec, err := newEvalExec(Config{Backend: backend, Store: store, Model: fn})
 	if err != nil {
 		return 0, 0, err
 	}
-	return evaluate(exec, ds)
+	return evaluate(ctx, exec, ds)
 }
 
-func evaluate(exec *model.Exec, ds gomlxtrain.Dataset) (float64, float64, error) {
+func evaluate(ctx context.Context, exec *model.Exec, ds gomlxtrain.Dataset) (float64, float64, error) {
 	lossSum, correct, n := 0.0, 0.0, 0
 	for b, err := range ds.Iter() {
 		if err != nil {
 			return 0, 0, err
+		}
+		if err := ctx.Err(); err != nil {
+			b.Finalize()
+			return 0, 0, fmt.Errorf("evaluation %w", err)
 		}
 		outs, err := exec.Call(b.Inputs[0], b.Labels[0])
 		if err != nil {

@@ -166,13 +166,20 @@ func toyModel(scope *model.Scope, x *graph.Node) *graph.Node {
 }
 
 func runToy(t *testing.T, epochs int, dir string, nanAt int) (*History, *model.Store, error) {
+	return runToyContext(context.Background(), t, epochs, dir, &toyData{n: 32, batch: 8, nanAt: nanAt})
+}
+
+// toyKey is the checkpoint key of the toy runs.
+const toyKey = "toy run, seed 5"
+
+func runToyContext(ctx context.Context, t *testing.T, epochs int, dir string, data gomlxtrain.Dataset) (*History, *model.Store, error) {
 	store := model.NewStore()
 	store.SetRNGStateFromSeed(5)
-	h, err := Run(context.Background(), Config{
+	h, err := Run(ctx, Config{
 		Backend: backend(t), Store: store, Model: toyModel,
-		Train: &toyData{n: 32, batch: 8, nanAt: nanAt}, Eval: &toyData{n: 16, batch: 8, fixed: true},
+		Train: data, Eval: &toyData{n: 16, batch: 8, fixed: true},
 		Epochs: epochs, Optimizer: SGD{Momentum: 0.9, WeightDecay: 5e-4},
-		Schedule: MultiStep{Base: 0.1, Milestones: []int{2}, Gamma: 0.1}, CheckpointDir: dir,
+		Schedule: MultiStep{Base: 0.1, Milestones: []int{2}, Gamma: 0.1}, CheckpointDir: dir, CheckpointKey: toyKey,
 	})
 	return h, store, err
 }

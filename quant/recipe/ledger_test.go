@@ -1,7 +1,10 @@
 package recipe
 
 import (
+	"errors"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -27,7 +30,7 @@ func TestLedgerCountsCIFARCellsOnly(t *testing.T) {
 	saveRecord(t, dir, "svhn/dorefa:w6a6g6", true, false, 1e6, "svhncommit") // no SVHN copy: never counted
 	saveRecord(t, dir, "mobilenetv2/dorefa:w6a6g6", false, false, 99, "partial")
 
-	got, err := Ledger(Quick, dir, []string{"dorefa"}, "regenerate-command")
+	got, err := Ledger(Quick, dir, 1, []string{"dorefa"}, "regenerate-command")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +54,7 @@ func TestLedgerCountsCIFARCellsOnly(t *testing.T) {
 	}
 
 	// The table's own cost (notebooks) still counts every cell.
-	res, err := LoadResult("dorefa", Quick, dir)
+	res, err := LoadResult("dorefa", Quick, dir, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +70,7 @@ func TestLedgerFooterOnceComplete(t *testing.T) {
 	for _, cell := range []string{"resnet18/dorefa:w2a2g2", "resnet18/dorefa:w6a6g6", "mobilenetv2/dorefa:w2a2g2", "mobilenetv2/dorefa:w6a6g6"} {
 		saveRecord(t, dir, cell, true, false, 60, "abc")
 	}
-	got, err := Ledger(Quick, dir, []string{"dorefa"}, "regenerate-command")
+	got, err := Ledger(Quick, dir, 1, []string{"dorefa"}, "regenerate-command")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +109,7 @@ func TestCostWeighsCPUSteal(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	res, err := LoadResult("dorefa", Quick, dir)
+	res, err := LoadResult("dorefa", Quick, dir, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,5 +119,97 @@ func TestCostWeighsCPUSteal(t *testing.T) {
 	}
 	if want := "training 10.0 images/s (host CPU steal 20% over the 2 of 3 epochs that measured it)."; !strings.Contains(res.Costs(), want) {
 		t.Errorf("costs lack %q:\n%s", want, res.Costs())
+	}
+}
+
+// TestLoadResultPicksSeedAndCopy: records of several seeds and data copies
+// of one cell live side by side; a table shows the asked seed's record on
+// the most faithful copy, and a corrupt record file is an error naming it,
+// not a cell shown as not run.
+func TestLoadResultPicksSeedAndCopy(t *testing.T) {
+	dir := t.TempDir()
+	cell := "resnet18/dorefa:w6a6g6"
+	for _, r := range []struct {
+		seed  uint64
+		data  string
+		final float64
+	}{
+		{1, "synthetic cifar10", 11},
+		{1, "CIFAR-10 (JPEG q75 mirror)", 80},
+		{2, "CIFAR-10 (JPEG q75 mirror)", 81},
+		{2, "CIFAR-10 (official binary)", 82},
+	} {
+		rec := &report.Record{Table: "dorefa", Cell: cell, Preset: Quick, Data: r.data, Seed: r.seed, Final: r.final, Complete: true}
+		if err := rec.Save(dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for seed, want := range map[uint64]float64{1: 80, 2: 82} {
+		res, err := LoadResult("dorefa", Quick, dir, seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := res.Records[cell]; got == nil || got.Final != want || got.Seed != seed {
+			t.Errorf("seed %d: record %+v, want final %g", seed, got, want)
+		}
+	}
+	if res, _ := LoadResult("dorefa", Quick, dir, 3); res.Records[cell] != nil {
+		t.Errorf("seed 3 has no record but got %+v", res.Records[cell])
+	}
+	bad := filepath.Join(dir, Quick, "dorefa", "resnet18__dorefa_w2a2g2.seed1.x.json")
+	if err := os.WriteFile(bad, []byte(`{"table": "dorefa", "cell": "resnet18/dorefa:w2a2g2", "preset": "quick", "final_accuracy": 5`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadResult("dorefa", Quick, dir, 1); err == nil || !errors.Is(err, report.ErrCorrupt) || !strings.Contains(err.Error(), bad) {
+		t.Errorf("a truncated record file gave %v, want an error naming %s", err, bad)
+	}
+}
+
+// TestReusableNeedsTheSameKey: a complete record is reused only for the
+// same seed, data copy and recipe.
+func TestReusableNeedsTheSameKey(t *testing.T) {
+	base := func() *report.Record {
+		return &report.Record{Table: "pact", Cell: "resnet18/pact:w4a4", Preset: Quick, Seed: 1, Data: "CIFAR-10 (JPEG q75 mirror)",
+			ModelSize: "width 0.25, 1 parameters", Recipe: report.Recipe{Epochs: 14, Batch: 128}, Complete: true}
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(*report.Record)
+		want   bool
+	}{
+		{"same", func(*report.Record) {}, true},
+		{"seed", func(r *report.Record) { r.Seed = 2 }, false},
+		{"data", func(r *report.Record) { r.Data = "synthetic cifar10" }, false},
+		{"recipe", func(r *report.Record) { r.Recipe.Epochs = 15 }, false},
+		{"model size", func(r *report.Record) { r.ModelSize = "width 0.5, 2 parameters" }, false},
+		{"incomplete", func(r *report.Record) { r.Complete = false }, false},
+		{"backend only", func(r *report.Record) { r.Backend = "xla:cpu" }, true},
+	} {
+		old := base()
+		tc.change(old)
+		if got := reusable(old, base()); got != tc.want {
+			t.Errorf("%s: reusable = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestCellKeyDiffersBySeedAndCopy: the FP model a PTQ table starts from is
+// checkpointed per seed and data copy (it was once loaded whatever the seed).
+func TestCellKeyDiffersBySeedAndCopy(t *testing.T) {
+	dirs := map[string]bool{}
+	for _, seed := range []uint64{1, 2} {
+		for _, data := range []string{"synthetic cifar10", "CIFAR-10 (JPEG q75 mirror)"} {
+			k, err := CellKey("ptq-resnet18", Smoke, "resnet18/fp", seed, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dirs[k.CheckpointDir("out")] = true
+		}
+	}
+	if len(dirs) != 4 {
+		t.Errorf("4 seeds x copies share checkpoint folders: %v", dirs)
+	}
+	if _, err := CellKey("ptq-resnet18", Smoke, "resnet18/ptq:w4a4", 1, "d"); err == nil {
+		t.Error("a PTQ cell (not trained) got a checkpoint key")
 	}
 }

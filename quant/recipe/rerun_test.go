@@ -29,10 +29,7 @@ func TestPTQRerunKeepsFPRecord(t *testing.T) {
 	if _, err := recipe.Run(context.Background(), opts); err != nil {
 		t.Fatal(err)
 	}
-	fp, err := report.Load(out, "ptq-resnet18", recipe.Smoke, "resnet18/fp")
-	if err != nil {
-		t.Fatal(err)
-	}
+	fp := onlyRecord(t, out, "ptq-resnet18", recipe.Smoke, "resnet18/fp")
 	fp.Commit, fp.WallSeconds = "the-training-run", 123
 	if err := fp.Save(out); err != nil {
 		t.Fatal(err)
@@ -45,11 +42,63 @@ func TestPTQRerunKeepsFPRecord(t *testing.T) {
 	if r := res.Records["resnet18/ptq:w6a6"]; r == nil || !r.Complete {
 		t.Fatalf("second cell: %+v", r)
 	}
-	again, err := report.Load(out, "ptq-resnet18", recipe.Smoke, "resnet18/fp")
+	again := onlyRecord(t, out, "ptq-resnet18", recipe.Smoke, "resnet18/fp")
+	if again.Commit != "the-training-run" || again.WallSeconds != 123 {
+		t.Errorf("FP record rewritten by a run that only loaded its checkpoint: commit %q, wall %g s", again.Commit, again.WallSeconds)
+	}
+}
+
+// onlyRecord returns the one record of a cell under out.
+func onlyRecord(t *testing.T, out, table, preset, cell string) *report.Record {
+	t.Helper()
+	all, err := report.Find(out, preset, table, cell)
+	if err != nil || len(all) != 1 {
+		t.Fatalf("records of %s %s: %d, %v; want exactly one", table, cell, len(all), err)
+	}
+	return all[0]
+}
+
+// TestSeedTwoAfterSeedOne: a seed-2 run in an -out where a seed-1 run left
+// its record and checkpoint trains seed 2 from scratch (it once resumed seed
+// 1's checkpoint and filed seed 1's numbers as seed 2, replacing seed 1's
+// record): both records stay, and seed 2's equals a seed-2 run in a folder
+// of its own.
+func TestSeedTwoAfterSeedOne(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains three smoke cells; run without -short")
+	}
+	be, err := purego.New("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.Commit != "the-training-run" || again.WallSeconds != 123 {
-		t.Errorf("FP record rewritten by a run that only loaded its checkpoint: commit %q, wall %g s", again.Commit, again.WallSeconds)
+	cell := "resnet18/pact:w4a4"
+	runSeed := func(out string, seed uint64) *report.Record {
+		opts := recipe.Options{Table: "pact", Preset: recipe.Smoke, Cells: []string{cell}, Data: recipe.DataOptions{Source: "synthetic"},
+			Out: out, Backend: be, BackendName: "purego", Seed: seed}
+		res, err := recipe.Run(context.Background(), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Records[cell]
+	}
+	shared, alone := t.TempDir(), t.TempDir()
+	one := runSeed(shared, 1)
+	two := runSeed(shared, 2)
+	fresh := runSeed(alone, 2)
+	all, err := report.Find(shared, recipe.Smoke, "pact", cell)
+	if err != nil || len(all) != 2 {
+		t.Fatalf("%d records after seeds 1 and 2 in one folder (%v), want 2", len(all), err)
+	}
+	if two.Seed != 2 || two.Curve[0].TrainLoss != fresh.Curve[0].TrainLoss || two.Final != fresh.Final {
+		t.Errorf("seed 2 after seed 1: loss %v final %v; seed 2 alone: loss %v final %v",
+			two.Curve[0].TrainLoss, two.Final, fresh.Curve[0].TrainLoss, fresh.Final)
+	}
+	if one.Curve[0].TrainLoss == two.Curve[0].TrainLoss {
+		t.Errorf("seeds 1 and 2 trained identically (loss %v): the seed is not used", one.Curve[0].TrainLoss)
+	}
+	for _, r := range all {
+		if r.Seed == 1 && r.Curve[0].TrainLoss != one.Curve[0].TrainLoss {
+			t.Errorf("seed 1's record changed after the seed-2 run")
+		}
 	}
 }

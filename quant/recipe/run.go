@@ -2,11 +2,9 @@ package recipe
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -77,6 +75,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	if len(opts.Cells) == 0 {
 		cells = t.CellsFor(opts.Preset)
+	}
+	if err := checkWritable(opts.Out); err != nil {
+		return nil, err
 	}
 	res := &Result{Table: t, Preset: opts.Preset, Records: map[string]*report.Record{}}
 	r := &runner{opts: opts, table: t, data: dataCache{}}
@@ -238,24 +239,86 @@ func modelFn(m Model, q quant.Config, spec Spec) (train.ModelFn, string, error) 
 	return fn, size, nil
 }
 
-// reusable tells whether an existing record answers the same question.
+// reusable tells whether an existing record answers the same question: a
+// complete record of the same key (preset, table, cell, seed, data copy and
+// recipe digest).
 func reusable(old, want *report.Record) bool {
-	if old == nil || !old.Complete {
-		return false
+	return old != nil && old.Complete && old.Key() == want.Key()
+}
+
+// CheckpointDir is where the training checkpoint of a record's key lives
+// under a results folder (see report.Key.CheckpointDir).
+func CheckpointDir(out string, rec *report.Record) string {
+	return rec.Key().CheckpointDir(out)
+}
+
+// previous returns the record already saved for want's cell, seed and data
+// copy (nil: none), saying when it is of another recipe and will be replaced.
+func (r *runner) previous(want *report.Record) (*report.Record, error) {
+	old, err := report.Load(r.opts.Out, want.Key())
+	if err != nil {
+		return nil, err
 	}
-	a, _ := json.Marshal(old.Recipe)
-	b, _ := json.Marshal(want.Recipe)
-	return string(a) == string(b) && old.Preset == want.Preset && old.Seed == want.Seed && old.ModelSize == want.ModelSize
+	if old != nil && old.Key().Recipe != want.Key().Recipe {
+		r.logf("%s %s: the record of seed %d on %s is of another recipe (%s, now %s): it will be replaced\n",
+			r.table.Name, want.Cell, want.Seed, want.Data, old.Key().Recipe, want.Key().Recipe)
+	}
+	return old, nil
 }
 
-func (r *runner) checkpointDir(cell string) string {
-	return CheckpointDir(r.opts.Out, r.opts.Preset, r.table.Name, cell)
+// trainingSpec is the recipe a trained cell (a QAT cell, or a PTQ table's
+// FP model) runs under a preset.
+func trainingSpec(t *Table, preset string, c Cell) (Spec, error) {
+	spec, err := t.Recipe(preset, c.Model, c.Quant)
+	if err != nil {
+		return Spec{}, err
+	}
+	if c.Model == SVHNModelA && c.Quant.Method == quant.DoReFa && c.Quant.GBits <= 2 {
+		spec.ClipNorm = 1 // PROTOCOL section 5: gradient-norm clip 1.0 when bitG <= 2
+	}
+	return spec, nil
 }
 
-// CheckpointDir is where a cell's training checkpoint lives under a results
-// folder: out/checkpoints/<preset>/<table>/<report.SafeName(cell)>.
-func CheckpointDir(out, preset, table, cell string) string {
-	return filepath.Join(out, "checkpoints", preset, table, report.SafeName(cell))
+// trainingRecord is the identity of a trained cell's record: everything its
+// key is made of.
+func trainingRecord(t *Table, preset string, c Cell, name string, spec Spec, size string, seed uint64, data string) *report.Record {
+	return &report.Record{Table: t.Name, Cell: name, Preset: preset, Model: string(c.Model), ModelSize: size,
+		Data: data, Seed: seed, Recipe: spec.Record("")}
+}
+
+// fpConfig is the quantization of a PTQ table's FP model: none.
+var fpConfig = quant.Config{Method: quant.FP, WBits: 32, ABits: 32, GBits: 32}
+
+// CellKey is the key of the record and checkpoint of a trained cell of a
+// table (a QAT cell, or "<model>/fp", a PTQ table's FP model) for a preset,
+// seed and data copy: where the runner leaves its weights and record for
+// others (the notebooks, tests) to find.
+func CellKey(table, preset, cell string, seed uint64, data string) (report.Key, error) {
+	t, err := Lookup(table)
+	if err != nil {
+		return report.Key{}, err
+	}
+	var c Cell
+	for _, tc := range t.Cells() {
+		if tc.Name == cell && !t.PTQ {
+			c = tc
+		}
+		if cell == string(tc.Model)+"/fp" && t.PTQ {
+			c = Cell{Name: cell, Model: tc.Model, Quant: fpConfig}
+		}
+	}
+	if c.Name == "" {
+		return report.Key{}, fmt.Errorf("table %s trains no cell %q", table, cell)
+	}
+	spec, err := trainingSpec(t, preset, c)
+	if err != nil {
+		return report.Key{}, err
+	}
+	_, size, err := modelFn(c.Model, c.Quant, spec)
+	if err != nil {
+		return report.Key{}, err
+	}
+	return trainingRecord(t, preset, c, cell, spec, size, seed, data).Key(), nil
 }
 
 // runQAT trains one cell (or reuses its record) and returns the record, the
@@ -263,38 +326,38 @@ func CheckpointDir(out, preset, table, cell string) string {
 // whether a complete record of the same recipe was already there (PTQ tables
 // always load the FP weights, from the checkpoint when that is the case).
 func (r *runner) runQAT(ctx context.Context, c Cell, name string) (*report.Record, *model.Store, bool, error) {
-	spec, err := r.table.Recipe(r.opts.Preset, c.Model, c.Quant)
+	spec, err := trainingSpec(r.table, r.opts.Preset, c)
 	if err != nil {
 		return nil, nil, false, err
-	}
-	if c.Model == SVHNModelA && c.Quant.Method == quant.DoReFa && c.Quant.GBits <= 2 {
-		spec.ClipNorm = 1 // PROTOCOL section 5: gradient-norm clip 1.0 when bitG <= 2
 	}
 	fn, size, err := modelFn(c.Model, c.Quant, spec)
 	if err != nil {
 		return nil, nil, false, err
 	}
-	rec := &report.Record{Table: r.table.Name, Cell: name, Preset: r.opts.Preset, Model: string(c.Model), ModelSize: size,
-		Backend: r.opts.BackendName, Seed: r.opts.Seed, Recipe: spec.Record(""), Commit: r.commit, Dirty: r.dirty}
-	old, _ := report.Load(r.opts.Out, r.table.Name, r.opts.Preset, name)
+	trainL, testL, copyName, err := r.loaders(ctx, c.Model, spec) // the data copy is part of the record's key
+	if err != nil {
+		return nil, nil, false, err
+	}
+	rec := trainingRecord(r.table, r.opts.Preset, c, name, spec, size, r.opts.Seed, copyName)
+	rec.Backend, rec.Commit, rec.Dirty = r.opts.BackendName, r.commit, r.dirty
+	old, err := r.previous(rec)
+	if err != nil {
+		return nil, nil, false, err
+	}
 	store := model.NewStore()
 	if err := store.SetRNGStateFromSeed(int64(r.opts.Seed)); err != nil {
 		return nil, nil, false, err
 	}
 	reused := reusable(old, rec)
 	if reused && !r.table.PTQ {
-		r.logf("%s %s: reusing the complete record %s\n", r.table.Name, name, report.FileName(r.opts.Out, r.table.Name, r.opts.Preset, name))
+		r.logf("%s %s: reusing the complete record of seed %d on %s\n", r.table.Name, name, rec.Seed, rec.Data)
 		return old, nil, true, nil
 	}
-	trainL, testL, copyName, err := r.loaders(ctx, c.Model, spec)
-	if err != nil {
-		return nil, nil, false, err
-	}
-	rec.Data = copyName
 	r.logf("== %s %s (%s; %s; %s)\n", r.table.Name, name, size, spec.Record("").Schedule, copyName)
 	h, err := train.Run(ctx, train.Config{Backend: r.opts.Backend, Store: store, Model: fn, Train: trainL, Eval: testL,
 		Epochs: spec.Epochs, Optimizer: train.SGD{Momentum: 0.9, WeightDecay: 5e-4, ClipNorm: spec.ClipNorm},
-		Schedule: spec.Schedule(), CheckpointDir: r.checkpointDir(name), Progress: r.opts.Progress})
+		Schedule: spec.Schedule(), CheckpointDir: CheckpointDir(r.opts.Out, rec), CheckpointKey: rec.Key().String(),
+		Progress: r.opts.Progress})
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("%s %s: %w", r.table.Name, name, err)
 	}
@@ -319,7 +382,7 @@ func (r *runner) runQAT(ctx context.Context, c Cell, name string) (*report.Recor
 // runPTQ trains (or reloads) the FP model of each network in the selected
 // cells, then calibrates and evaluates every cell.
 func (r *runner) runPTQ(ctx context.Context, cells []Cell, res *Result) error {
-	fp := quant.Config{Method: quant.FP, WBits: 32, ABits: 32, GBits: 32}
+	fp := fpConfig
 	stores := map[Model]*model.Store{}
 	unchanged := map[Model]bool{}
 	for _, c := range cells {
@@ -362,23 +425,25 @@ func (r *runner) runPTQCell(ctx context.Context, c Cell, fpStore *model.Store, f
 	if c.PerChannel {
 		what = "activations " + observer + ", weights per channel"
 	}
+	trainL, testL, copyName, err := r.loaders(ctx, c.Model, spec)
+	if err != nil {
+		return nil, err
+	}
 	rec := &report.Record{Table: r.table.Name, Cell: c.Name, Preset: r.opts.Preset, Model: string(c.Model), ModelSize: size,
-		Backend: r.opts.BackendName, Seed: r.opts.Seed, Recipe: spec.Record(what), Commit: r.commit, Dirty: r.dirty,
+		Data: copyName, Backend: r.opts.BackendName, Seed: r.opts.Seed, Recipe: spec.Record(what), Commit: r.commit, Dirty: r.dirty,
 		Note: fmt.Sprintf("PTQ of %s (FP test accuracy %.2f%%); activations clamped to [0, 2^a-1] (true k-bit), unlike PyTorch's integer kernels", fpRec.Cell, fpRec.Final)}
-	old, _ := report.Load(r.opts.Out, r.table.Name, r.opts.Preset, c.Name)
+	old, err := r.previous(rec)
+	if err != nil {
+		return nil, err
+	}
 	if reusable(old, rec) && fpUnchanged { // same recipe on the same FP model
-		r.logf("%s %s: reusing the complete record\n", r.table.Name, c.Name)
+		r.logf("%s %s: reusing the complete record of seed %d on %s\n", r.table.Name, c.Name, rec.Seed, rec.Data)
 		return old, nil
 	}
 	store, err := fpStore.Clone()
 	if err != nil {
 		return nil, err
 	}
-	trainL, testL, copyName, err := r.loaders(ctx, c.Model, spec)
-	if err != nil {
-		return nil, err
-	}
-	rec.Data = copyName
 	start := time.Now()
 	root := store.RootScope()
 	root.SetParam(placement.ParamObserver, observer)
@@ -394,6 +459,10 @@ func (r *runner) runPTQCell(ctx context.Context, c Cell, fpStore *model.Store, f
 		if err != nil {
 			return nil, err
 		}
+		if err := ctx.Err(); err != nil {
+			b.Finalize()
+			return nil, fmt.Errorf("%s: calibration %w (a PTQ cell keeps nothing partial: it calibrates again)", c.Name, err)
+		}
 		outs, err := exec.Call(b.Inputs[0])
 		if err != nil {
 			return nil, fmt.Errorf("%s: calibration: %w", c.Name, err)
@@ -402,7 +471,7 @@ func (r *runner) runPTQCell(ctx context.Context, c Cell, fpStore *model.Store, f
 		outs[0].MustFinalizeAll()
 	}
 	root.SetParam(quant.ParamPTQMode, string(quant.PTQFrozen))
-	_, acc, err := train.Evaluate(r.opts.Backend, store, fn, testL)
+	_, acc, err := train.EvaluateContext(ctx, r.opts.Backend, store, fn, testL)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", c.Name, err)
 	}
@@ -421,9 +490,13 @@ func orNone(s string) string {
 	return s
 }
 
-// LoadResult reads the saved records of a table (cells without a record are
-// left out), for rendering a table produced earlier without rerunning it.
-func LoadResult(table, preset, out string) (*Result, error) {
+// LoadResult reads the saved records of a table for one seed (cells
+// without a record are left out), for rendering a table produced earlier
+// without rerunning it. Where a cell has records of several data copies, the
+// most faithful copy is shown: the official binary, then the JPEG mirror,
+// then any other, synthetic images last. A record file that cannot be read
+// is an error naming it.
+func LoadResult(table, preset, out string, seed uint64) (*Result, error) {
 	t, err := Lookup(table)
 	if err != nil {
 		return nil, err
@@ -437,9 +510,38 @@ func LoadResult(table, preset, out string) (*Result, error) {
 		}
 	}
 	for _, n := range names {
-		if r, err := report.Load(out, table, preset, n); err == nil {
+		all, err := report.Find(out, preset, table, n)
+		if err != nil {
+			return nil, err
+		}
+		if r := pick(all, seed); r != nil {
 			res.Records[n] = r
 		}
 	}
 	return res, nil
+}
+
+// pick returns the record of a seed on the most faithful data copy.
+func pick(records []*report.Record, seed uint64) *report.Record {
+	var best *report.Record
+	for _, r := range records {
+		if r.Seed == seed && (best == nil || dataRank(r.Data) < dataRank(best.Data) ||
+			dataRank(r.Data) == dataRank(best.Data) && r.Data < best.Data) {
+			best = r
+		}
+	}
+	return best
+}
+
+// dataRank orders data copies by faithfulness to the original (lower first).
+func dataRank(data string) int {
+	switch {
+	case strings.Contains(data, "official"):
+		return 0
+	case strings.Contains(data, "mirror"):
+		return 1
+	case strings.HasPrefix(data, "synthetic"):
+		return 3
+	}
+	return 2
 }

@@ -4,7 +4,7 @@
 //	    runs the cells of the reference tables (quant/ptq, dorefa, pact, lsq),
 //	    reusing complete records, resuming from checkpoints, and prints each
 //	    table as Markdown with reference, ours and difference;
-//	mlsysrep results [-preset quick] [-in results] [-o RESULTS.md]
+//	mlsysrep results [-preset quick] [-in results] [-seed 1] [-o RESULTS.md]
 //	    renders the replication ledger (every CIFAR table from the saved
 //	    records, with costs and provenance) without running anything;
 //	mlsysrep demo [-preset smoke|quick] [-archives DIR] [-backend NAME]
@@ -15,10 +15,14 @@
 //	mlsysrep setup-xla [-plugins cpu,cuda] [-libdir DIR]
 //	    downloads the XLA/PJRT plugins (needs internet; never done implicitly).
 //
-// Errors are printed as one line, exit status 1; bad usage exits with 2.
+// Errors are printed as one line, exit status 1; bad usage exits with 2; a
+// run stopped by Ctrl-C (or SIGTERM) stops after its current training step,
+// keeps its last checkpoint, says so, and exits with 130 (a second Ctrl-C
+// exits at once).
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -37,6 +41,10 @@ func main() {
 			fmt.Fprintln(os.Stderr, err)
 			fmt.Fprintln(os.Stderr, usage)
 			os.Exit(2)
+		}
+		if errors.Is(err, context.Canceled) {
+			fmt.Fprintln(os.Stderr, "mlsysrep: interrupted:", err)
+			os.Exit(exitInterrupted)
 		}
 		fmt.Fprintln(os.Stderr, "mlsysrep:", err)
 		os.Exit(1)

@@ -23,6 +23,7 @@ func runResults(args []string) error {
 	in := fs.String("in", "results", "folder holding <preset>/<table>/*.json records")
 	out := fs.String("o", "", "file to write (default: stdout), written atomically")
 	tables := fs.String("tables", strings.Join(recipe.LedgerTables, ","), "tables to include")
+	seed := fs.Uint64("seed", 1, "seed whose records to render")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -39,7 +40,10 @@ func runResults(args []string) error {
 	if *tables != strings.Join(recipe.LedgerTables, ",") {
 		cmd += " -tables " + *tables
 	}
-	text, err := recipe.Ledger(*preset, *in, names, cmd)
+	if *seed != 1 {
+		cmd += fmt.Sprintf(" -seed %d", *seed)
+	}
+	text, err := recipe.Ledger(*preset, *in, *seed, names, cmd)
 	if err != nil {
 		return err
 	}

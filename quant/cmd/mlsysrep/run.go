@@ -1,11 +1,10 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
+	"path/filepath"
 	"strings"
 
 	"github.com/mlsysrep/mlsysrep/pkg/backend"
@@ -30,9 +29,9 @@ func runTables(args []string) error {
 	archives := fs.String("archives", "", "folder with already-downloaded archives (also searched: $MLSYSREP_ARCHIVES)")
 	dataDir := fs.String("datadir", "", "writable data cache (default $MLSYSREP_DATA, else the user cache dir)")
 	backendName := fs.String("backend", "", "compute backend (default: $GOMLX_BACKEND, else XLA if installed, else purego)")
-	seed := fs.Uint64("seed", 1, "seed of initialization, data order and augmentation")
+	seed := fs.Uint64("seed", 1, "seed of initialization, data order and augmentation (records and checkpoints are kept per seed)")
 	list := fs.Bool("list", false, "list the tables, presets and cells, and exit")
-	reportOnly := fs.Bool("report", false, "print the tables from the records in -out, running nothing")
+	reportOnly := fs.Bool("report", false, "print the tables from the records of -seed in -out, running nothing")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -70,22 +69,21 @@ func runTables(args []string) error {
 	if source == "" {
 		source = recipe.DefaultSource(*preset)
 	}
+	if !validSource(source) {
+		return fmt.Errorf("%w: unknown -data %q (valid: auto, local, synthetic)", errUsage, source)
+	}
 	if *reportOnly {
-		for _, name := range tables {
-			res, err := recipe.LoadResult(name, *preset, *out)
-			if err != nil {
-				return err
-			}
-			fmt.Println(res.Markdown())
-		}
-		return nil
+		return printReport(tables, *preset, *out, *seed)
 	}
 	var cellList []string
-	if *cells != "" {
+	if cellsSet(fs) {
 		if *table == "all" {
 			return fmt.Errorf("%w: -cells needs a single -table", errUsage)
 		}
-		cellList = strings.Split(*cells, ",")
+		var err error
+		if cellList, err = parseCells(*table, *cells); err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
 	}
 	be, line, err := backend.Select(*backendName)
 	if err != nil {
@@ -96,19 +94,88 @@ func runTables(args []string) error {
 	if *archives != "" {
 		dirs = append(dirs, *archives)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := interruptContext(os.Stderr)
 	defer stop()
 	for _, name := range tables {
 		res, err := recipe.Run(ctx, recipe.Options{Table: name, Preset: *preset, Cells: cellList,
 			Data: recipe.DataOptions{Source: source, DataDir: *dataDir, ArchiveDirs: dirs, Progress: os.Stdout},
 			Out:  *out, Backend: be, BackendName: backend.RecordName(be), Seed: *seed, Progress: os.Stdout})
-		if res != nil {
+		if res != nil && len(res.Records) > 0 {
 			fmt.Println()
 			fmt.Println(res.Markdown())
 		}
 		if err != nil {
-			return fmt.Errorf("table %s: %w (finished cells are saved under %s; run again to resume)", name, err, *out)
+			return fmt.Errorf("table %s: %w%s", name, err, savedNote(res, *out))
 		}
 	}
 	return nil
+}
+
+// validSource tells whether a -data value is one the runner knows.
+func validSource(s string) bool { return s == "auto" || s == "local" || s == "synthetic" }
+
+// cellsSet tells whether -cells was given at all (an empty value is then a
+// mistake, not "every cell").
+func cellsSet(fs *flag.FlagSet) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "cells" })
+	return set
+}
+
+// parseCells splits a -cells value and checks each name against the
+// table's cells, suggesting the nearest one for a typo.
+func parseCells(table, value string) ([]string, error) {
+	t, err := recipe.Lookup(table)
+	if err != nil {
+		return nil, err
+	}
+	var valid []string
+	known := map[string]bool{}
+	for _, c := range t.Cells() {
+		valid = append(valid, c.Name)
+		known[c.Name] = true
+	}
+	names := strings.Split(value, ",")
+	for _, n := range names {
+		switch {
+		case strings.TrimSpace(n) == "":
+			return nil, fmt.Errorf("-cells %q names an empty cell; table %s's cells are: %s", value, table, strings.Join(valid, " "))
+		case !known[n]:
+			return nil, fmt.Errorf("table %s has no cell %q (did you mean %s?); its cells are: %s", table, n, nearest(n, valid), strings.Join(valid, " "))
+		}
+	}
+	return names, nil
+}
+
+// printReport is "run -report": the tables from the saved records of a
+// seed, running nothing.
+func printReport(tables []string, preset, out string, seed uint64) error {
+	if fi, err := os.Stat(filepath.Join(out, preset)); err != nil || !fi.IsDir() {
+		return fmt.Errorf("no records of preset %s under %s (folder %s missing): run the table first, or point -out at the records", preset, out, filepath.Join(out, preset))
+	}
+	for _, name := range tables {
+		res, err := recipe.LoadResult(name, preset, out, seed)
+		if err != nil {
+			return err
+		}
+		fmt.Println(res.Markdown())
+	}
+	return nil
+}
+
+// savedNote says which cells of a failed table run are kept on disk.
+func savedNote(res *recipe.Result, out string) string {
+	if res == nil {
+		return ""
+	}
+	done := 0
+	for _, r := range res.Records {
+		if r.Complete {
+			done++
+		}
+	}
+	if done == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (the %d cells finished before it have their records under %s)", done, out)
 }

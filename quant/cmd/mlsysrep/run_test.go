@@ -1,7 +1,10 @@
 package main
 
 import (
+	"errors"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,11 +32,12 @@ func TestRunAllTablesSmoke(t *testing.T) {
 			if (c.Observer != "" || c.PerChannel) && c.Quant.WBits != 4 {
 				continue // the smoke preset runs the PTQ variants at 4-bit weights only
 			}
-			r, err := report.Load(out, name, "smoke", c.Name)
-			if err != nil {
-				t.Errorf("%s %s: %v", name, c.Name, err)
+			all, err := report.Find(out, "smoke", name, c.Name)
+			if err != nil || len(all) != 1 {
+				t.Errorf("%s %s: %d records, %v", name, c.Name, len(all), err)
 				continue
 			}
+			r := all[0]
 			if !r.Complete || r.Backend == "" || r.Data == "" || r.Commit == "" || (tb.Reference(c.Name) != "" && r.RefText == "") {
 				t.Errorf("%s %s: incomplete record %+v", name, c.Name, r)
 			}
@@ -45,7 +49,11 @@ func TestRunAllTablesSmoke(t *testing.T) {
 	}
 	// Complete records are reused, not recomputed (QAT and PTQ cells).
 	for _, tc := range [][2]string{{"pact", "resnet18/pact:w4a4"}, {"ptq-resnet18", "resnet18/ptq:w4a4"}} {
-		path := report.FileName(out, tc[0], "smoke", tc[1])
+		all, err := report.Find(out, "smoke", tc[0], tc[1])
+		if err != nil || len(all) != 1 {
+			t.Fatalf("%s: %d records, %v", tc[1], len(all), err)
+		}
+		path := all[0].Key().RecordPath(out)
 		before, _ := os.Stat(path)
 		if err := run([]string{"run", "-table", tc[0], "-preset", "smoke", "-out", out, "-cells", tc[1]}); err != nil {
 			t.Fatal(err)
@@ -57,15 +65,56 @@ func TestRunAllTablesSmoke(t *testing.T) {
 }
 
 func TestRunErrorsTables(t *testing.T) {
-	for _, args := range [][]string{
-		{"run"},
-		{"run", "-table", "int8"},
-		{"run", "-table", "pact", "-preset", "huge"},
-		{"run", "-table", "all", "-cells", "resnet18/pact:w4a4"},
-		{"run", "-table", "pact", "-cells", "resnet18/pact:w7a7", "-out", "/nonexistent/never"},
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args      []string
+		want      string
+		wantUsage bool
+	}{
+		{[]string{"run"}, "-table is required", true},
+		{[]string{"run", "-table", "int8"}, "int8", true},
+		{[]string{"run", "-table", "pact", "-preset", "huge"}, `unknown preset "huge"`, true},
+		{[]string{"run", "-table", "all", "-cells", "resnet18/pact:w4a4"}, "-cells needs a single -table", true},
+		// A typo in -cells is a usage error naming the nearest cell (it once
+		// exited 1 with "run again to resume").
+		{[]string{"run", "-table", "pact", "-cells", "resnet18/pact:w4a5"}, "did you mean resnet18/pact:w4a4?", true},
+		{[]string{"run", "-table", "pact", "-cells", ""}, "names an empty cell", true}, // once ran the whole table
+		{[]string{"run", "-table", "pact", "-cells", "resnet18/pact:w4a4,"}, "names an empty cell", true},
+		{[]string{"run", "-table", "pact", "-data", "bogus"}, `unknown -data "bogus"`, true}, // once accepted
+		{[]string{"run", "-table", "pact", "-report", "-out", filepath.Join(t.TempDir(), "none")}, "no records of preset smoke", false},
+		// An -out that cannot be written fails before any training.
+		{[]string{"run", "-table", "pact", "-cells", "resnet18/pact:w4a4", "-data", "synthetic", "-out", filepath.Join(file, "sub")},
+			"cannot write records and checkpoints", false},
 	} {
-		if err := run(args); err == nil {
-			t.Errorf("run(%q) succeeded", args)
+		start := time.Now()
+		err := run(tc.args)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("run(%q) = %v, want an error containing %q", tc.args, err, tc.want)
+			continue
 		}
+		if errors.Is(err, errUsage) != tc.wantUsage {
+			t.Errorf("run(%q): usage error = %v, want %v", tc.args, errors.Is(err, errUsage), tc.wantUsage)
+		}
+		if strings.Contains(err.Error(), "run again to resume") {
+			t.Errorf("run(%q): %v: tells the user to resume what cannot be resumed", tc.args, err)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("run(%q) took %s to fail: it ran something first", tc.args, d)
+		}
+	}
+}
+
+func TestNearest(t *testing.T) {
+	cells := []string{"resnet18/pact:w2a2", "resnet18/pact:w4a4", "mobilenetv2/pact:w4a4"}
+	for in, want := range map[string]string{"resnet18/pact:w4a5": "resnet18/pact:w4a4", "mobilenet/pact:w4a4": "mobilenetv2/pact:w4a4", "w2a2": "resnet18/pact:w2a2"} {
+		if got := nearest(in, cells); got != want {
+			t.Errorf("nearest(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if d := editDistance("kitten", "sitting"); d != 3 {
+		t.Errorf("editDistance(kitten, sitting) = %d, want 3", d)
 	}
 }
