@@ -9,7 +9,9 @@
 //     (which validates it and gives its shape) and recorded as a node. The
 //     recording methods are generated from compute.Function itself
 //     (ops_gen.go), so no op can be missed.
-//  2. Planning. At Compile the nodes are scheduled so that the ops without a
+//  2. Planning. At Compile the readers of an Identity (a StopGradient) read
+//     its operand instead, so that no copy is made (alias.go); then the
+//     nodes are scheduled so that the ops without a
 //     native kernel form as few maximal stock segments as possible; each
 //     segment is replayed into its own v1 builder and compiled once. Native
 //     nodes run kernels from pkg/backend/kernels on the segments' buffers,

@@ -65,26 +65,12 @@ func syntheticBatch(seed uint64, batch, size, channels, classes int) (*tensors.T
 		tensors.FromFlatDataAndDimensions(labels, batch, 1)
 }
 
-// trainLosses runs a few SGD steps (the variables are donated state) and returns
-// the losses and the final weights of the first convolution.
+// trainLosses runs a few SGD steps of smallCNN (the variables are donated
+// state) and returns the losses and the final weights of the first
+// convolution.
 func trainLosses(t *testing.T, backend compute.Backend, steps int) ([]float32, []float32) {
 	t.Helper()
-	store := model.NewStore()
-	if err := store.SetRNGStateFromSeed(11); err != nil {
-		t.Fatal(err)
-	}
-	store.RootScope().SetParam(optimizer.ParamLearningRate, 0.1)
-	trainer := train.NewTrainer(backend, store, smallCNN, loss.SparseCategoricalCrossEntropyLogits,
-		optimizer.StochasticGradientDescent(), nil, nil)
-	var losses []float32
-	for i := range steps {
-		images, labels := syntheticBatch(uint64(i), 8, 8, 3, 4)
-		metrics, err := trainer.TrainStep(train.Batch{Inputs: []*tensors.Tensor{images}, Labels: []*tensors.Tensor{labels}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		losses = append(losses, metrics[0].Value().(float32))
-	}
+	losses, store := trainModel(t, backend, smallCNN, steps)
 	var weights []float32
 	for v := range store.IterVariables() {
 		if strings.Contains(v.Path(), "conv1") && strings.HasSuffix(v.Path(), "weights") {
@@ -95,6 +81,30 @@ func trainLosses(t *testing.T, backend compute.Backend, steps int) ([]float32, [
 		t.Fatal("no conv1 weights found")
 	}
 	return losses, weights
+}
+
+// trainModel runs a few SGD steps of a model on synthetic batches and returns
+// the losses and the store of its variables.
+func trainModel(t *testing.T, backend compute.Backend, modelFn func(*model.Scope, *graph.Node) *graph.Node,
+	steps int) ([]float32, *model.Store) {
+	t.Helper()
+	store := model.NewStore()
+	if err := store.SetRNGStateFromSeed(11); err != nil {
+		t.Fatal(err)
+	}
+	store.RootScope().SetParam(optimizer.ParamLearningRate, 0.1)
+	trainer := train.NewTrainer(backend, store, modelFn, loss.SparseCategoricalCrossEntropyLogits,
+		optimizer.StochasticGradientDescent(), nil, nil)
+	var losses []float32
+	for i := range steps {
+		images, labels := syntheticBatch(uint64(i), 8, 8, 3, 4)
+		metrics, err := trainer.TrainStep(train.Batch{Inputs: []*tensors.Tensor{images}, Labels: []*tensors.Tensor{labels}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		losses = append(losses, metrics[0].Value().(float32))
+	}
+	return losses, store
 }
 
 func mustNew(t *testing.T, config string) *Backend {
@@ -163,6 +173,13 @@ func TestPlansTrainLikeV1(t *testing.T) {
 	}
 }
 
+// clearKernelSwitches unsets OffEnvVar and ExperimentalEnvVar for one test,
+// so that it runs the default kernels whatever the environment says.
+func clearKernelSwitches(t *testing.T) {
+	t.Setenv(OffEnvVar, "")
+	t.Setenv(ExperimentalEnvVar, "")
+}
+
 // withOnlyNatives replaces the native kernels for one test.
 func withOnlyNatives(t *testing.T, only map[string]func(*builder, *node) kernel) {
 	saved := natives
@@ -206,6 +223,7 @@ func (addKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer, error) 
 // must follow the v1 engine's within float noise (the kernels sum in another
 // order), and the kernels must have run.
 func TestNativeTrainsLikeV1(t *testing.T) {
+	clearKernelSwitches(t)
 	v1, err := purego.New("")
 	if err != nil {
 		t.Fatal(err)

@@ -41,6 +41,7 @@ var compiledHook func(p *plan)
 // and profiling is off (then the whole shadow graph is the better plan).
 // With perOp each stock op becomes its own segment, so that it can be timed.
 func newPlan(b *builder, perOp bool) (*plan, error) {
+	elideIdentities(b)
 	live := liveNodes(b)
 	hasNative := false
 	for _, n := range live {
