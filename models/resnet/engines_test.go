@@ -95,13 +95,13 @@ func TestEnginesAgree(t *testing.T) {
 	floor := noiseFloor(ref, perturbed)
 	t.Logf("noise floor: relative loss differences %.2g; largest variable distances %.2g", floor.loss, floor.maxVar())
 	v2 := selectEngine(t, "purego:v2")
-	for _, tc := range []struct{ name, off string }{
+	for _, tc := range []struct{ name, experimental string }{
 		{"default", ""},
-		{"BatchNormForTraining off", "BatchNormForTraining"},
+		{"native BatchNormForTraining", "BatchNormForTraining"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			t.Setenv(engine.OffEnvVar, tc.off)
-			t.Setenv(engine.ExperimentalEnvVar, "")
+			t.Setenv(engine.OffEnvVar, "")
+			t.Setenv(engine.ExperimentalEnvVar, tc.experimental)
 			checkAgainstFloor(t, setup.train(t, v2, steps, 0, 0), ref, floor, 3)
 		})
 	}

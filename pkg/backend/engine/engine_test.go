@@ -173,11 +173,16 @@ func TestPlansTrainLikeV1(t *testing.T) {
 	}
 }
 
-// clearKernelSwitches unsets OffEnvVar and ExperimentalEnvVar for one test,
-// so that it runs the default kernels whatever the environment says.
+// clearKernelSwitches unsets OffEnvVar and names every experimental kernel
+// in ExperimentalEnvVar for one test, so that it runs every native kernel
+// whatever the environment says.
 func clearKernelSwitches(t *testing.T) {
 	t.Setenv(OffEnvVar, "")
-	t.Setenv(ExperimentalEnvVar, "")
+	var all []string
+	for op := range experimental {
+		all = append(all, op)
+	}
+	t.Setenv(ExperimentalEnvVar, strings.Join(all, ","))
 }
 
 // withOnlyNatives replaces the native kernels for one test.

@@ -22,31 +22,30 @@ var natives = map[string]func(b *builder, n *node) kernel{
 const OffEnvVar = "MLSYSREP_ENGINE_OFF"
 
 // ExperimentalEnvVar lists native kernels that are off unless named here
-// (comma-separated op names), for a kernel that still fails a check against
-// engine v1: none at present.
+// (comma-separated op names): kernels that pass every check against engine v1
+// but whose end-to-end results are not yet shown to match.
 //
-// BatchNormForTraining was one until TestEnginesAgree (models/resnet)
-// compared engine v2 with v1 against a noise floor instead of a fixed 1e-4
-// on the losses: training a ResNet-18 with it drifts from v1 by 2.5e-4 in the
-// loss after one SGD step and 3e-3 after two. The engine is not at fault:
-// with v1's arithmetic in the kernel, training matches v1 bit for bit
-// (TestNativeBatchNormNodesExact). The kernel's statistics are the accurate
-// ones: exact to a few float32 roundings, where v1 sums the rows one after
-// the other in float32 and is off by up to 1.6e-5 of a standard deviation on
-// ResNet-18's 32768 rows (TestBatchNormStatsAccuracy). And ResNet-18 training
-// amplifies differences that small by itself: v1 against v1 with its inputs
-// (pixels and initial weights) scaled by 1 + 1e-5 noise, the size of v1's
-// own statistics errors, drifts by up to 2.8e-4 and 5.8e-3 in the loss after
-// one and two steps, and by up to 4%, 24% and 66% in the variables' changes
-// after one, two and three. The native forward stays within that floor (its
-// farthest variable at 0.85-1.1 times it; TestEnginesAgree allows 3 times,
-// and catches a returned variance with epsilon added or a mean off by 1e-3),
-// so it is on by default; MLSYSREP_ENGINE_OFF=BatchNormForTraining switches
-// it off.
+// BatchNormForTraining is one. It passes TestEnginesAgree (models/resnet),
+// which compares engine v2 with v1 against a noise floor: the kernel's
+// statistics are the accurate ones (exact to a few float32 roundings, where
+// v1 sums the rows one after the other in float32 and is off by up to 1.6e-5
+// of a standard deviation on ResNet-18's 32768 rows;
+// TestBatchNormStatsAccuracy), with v1's arithmetic in the kernel training
+// matches v1 bit for bit (TestNativeBatchNormNodesExact), and full-precision
+// ResNet-18 training with it stays within what v1 does to itself under
+// perturbations of its own statistics errors' size. But the quick PACT
+// ResNet-18 W4A4 cell trained with it twice ended at 61.45% (seed 1) and
+// 62.13% (seed 2), final training loss 1.125 and 1.117, while the four runs
+// without it ended at 63.23-63.80% and 1.048-1.090 (engine v1 seed 1; engine
+// v2 seed 1 with and without the native batch-norm gradient; v2 seed 2).
+// PACT's rounding is chaotic from the first step (a change of 1e-7 in batch
+// norm outputs moves the first loss of a PACT W32A4 ResNet-18 by 0.3%), yet
+// six runs separating that cleanly look like a bias, whose cause is not found:
+// it stays off until it is (BENCHMARKS.md, "Later the same day").
 const ExperimentalEnvVar = "MLSYSREP_ENGINE_EXPERIMENTAL"
 
 // experimental are the kernels ExperimentalEnvVar must name.
-var experimental = map[string]bool{}
+var experimental = map[string]bool{"BatchNormForTraining": true}
 
 // nativeFor returns the kernel for a node, or nil.
 func nativeFor(b *builder, n *node) kernel {
