@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/mlsysrep/mlsysrep/datasets"
+	"github.com/mlsysrep/mlsysrep/datasets/internal/offlinetest"
 )
 
 // garbage is a member of the right size whose records are all valid (label
@@ -56,7 +57,7 @@ func TestExtractedCacheVerified(t *testing.T) {
 	}
 
 	// No archive anywhere: a clear error.
-	opts.Progress, opts.BaseURL = nil, unreachable(t)
+	opts.Progress, opts.BaseURL = nil, offlinetest.Unreachable(t)
 	os.Remove(filepath.Join(dataDir, "downloads", opts.Archive.Name))
 	os.WriteFile(member, garbage(), 0o644)
 	_, _, err = Load(context.Background(), opts)
@@ -102,7 +103,7 @@ func TestCacheOfAnotherArchive(t *testing.T) {
 	other := officialArchive(t, member{name: "cifar-10-batches-bin/extra.txt", data: []byte("x"), typ: tar.TypeReg})
 	dataDir, archives := t.TempDir(), t.TempDir()
 	os.WriteFile(filepath.Join(archives, "cifar-10-binary.tar.gz"), first, 0o644)
-	opts := Options{DataDir: dataDir, ArchiveDirs: []string{archives}, BaseURL: unreachable(t), Archive: fileFor(first), RecordsPerFile: testRecords, Copy: OfficialCopy}
+	opts := Options{DataDir: dataDir, ArchiveDirs: []string{archives}, BaseURL: offlinetest.Unreachable(t), Archive: fileFor(first), RecordsPerFile: testRecords, Copy: OfficialCopy}
 	if _, _, err := Load(context.Background(), opts); err != nil {
 		t.Fatal(err)
 	}

@@ -7,8 +7,6 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,14 +56,6 @@ func mirrorFolder(t *testing.T) string {
 
 // mirrorSizes are the split sizes of mirrorFolder's archive.
 var mirrorSizes = &[2]int{10, 10}
-
-// unreachable is the URL of a closed local server: connections are refused
-// at once, as on a machine without internet.
-func unreachable(t *testing.T) string {
-	srv := httptest.NewServer(http.NotFoundHandler())
-	srv.Close()
-	return srv.URL
-}
 
 // uncreatable is a data cache path that cannot be created, even by root:
 // it lies under a regular file.
