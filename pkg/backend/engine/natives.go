@@ -34,10 +34,10 @@ const OffEnvVar = "MLSYSREP_ENGINE_OFF"
 // matches v1 bit for bit (TestNativeBatchNormNodesExact), and full-precision
 // ResNet-18 training with it stays within what v1 does to itself under
 // perturbations of its own statistics errors' size. On the quick PACT
-// ResNet-18 W4A4 cell, though, the three runs with it ended at 61.45, 62.13
-// and 64.09% (seeds 1, 2, 3), the five without at 63.23-63.96% (engine v1
-// seed 1; engine v2 seeds 1, 1, 2, 3): lower on average by 1 point but
-// overlapping, which three seeds cannot tell from chance (PACT's rounding is
+// ResNet-18 W4A4 cell, though, the four runs with it ended at 61.45, 62.13,
+// 64.09 and 63.05% (seeds 1-4), the six without at 63.19-63.96% (engine v1
+// seed 1; engine v2 seeds 1, 1, 2, 3, 4): lower on average by 0.85 points but
+// overlapping, which four seeds cannot tell from chance (PACT's rounding is
 // chaotic from the first step: a change of 1e-7 in batch-norm outputs moves
 // the first loss of a PACT W32A4 ResNet-18 by 0.3%). Its speed-up is not
 // resolved on the development host either (BENCHMARKS.md, "Later the same
