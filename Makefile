@@ -14,7 +14,7 @@ MLSYSREP_ARCHIVES ?= $(firstword $(wildcard ../shared/data) $(HOME)/mlsysrep-arc
 export MLSYSREP_ARCHIVES
 PRESET ?= smoke
 
-.PHONY: all setup setup-jupyter setup-gonb setup-tools setup-xla run demo ledger results notebooks notebooks-clean test check fmt vet staticcheck unit fuzz bench bench-compare bench-pytorch
+.PHONY: all setup setup-jupyter setup-gonb setup-tools setup-xla run demo ledger results notebooks notebooks-clean test check fmt vet staticcheck unit fuzz mutants bench bench-compare bench-pytorch
 
 all: test
 
@@ -106,6 +106,13 @@ fuzz:
 		pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz: $$name in $$pkg for $(FUZZTIME)"; \
 		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 0 $$pkg || exit 1; \
 	done
+
+## mutants: plant the bugs of quant/cmd/mutants/mutants.txt one at a time in a
+## scratch copy and report which the tests catch (minutes; not part of test).
+## MUTANTS=text plants only the bugs whose name contains text.
+MUTANTS ?=
+mutants:
+	$(GO) run ./quant/cmd/mutants -only '$(MUTANTS)'
 
 check: fmt vet staticcheck
 

@@ -2,7 +2,7 @@
 // PyTorch's semantics where they differ from GoMLX's defaults: batch
 // normalization with PyTorch's momentum and unbiased running variance,
 // convolutions and dense layers with PyTorch's default initialization and a
-// hook to quantize their weights, a depthwise convolution whose gradient stays
-// one op per tap, BN folding for post-training quantization, and a model
+// hook to quantize their weights, a depthwise convolution whose gradients are
+// single convolutions, BN folding for post-training quantization, and a model
 // summary that records every layer and quantizer a model places.
 package nn

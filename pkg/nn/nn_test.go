@@ -102,21 +102,27 @@ func TestBatchNormPyTorchSemantics(t *testing.T) {
 	}
 }
 
-// TestDepthwiseMatchesGroupedConv compares the tap-sum depthwise convolution
-// (values and gradients) with GoMLX's grouped convolution.
+// TestDepthwiseMatchesGroupedConv compares the depthwise convolution and its
+// own gradients (depthwise_op.go) with GoMLX's grouped convolution and
+// GoMLX's gradient of it, on odd and even sizes, kernels 1, 3 and 5 and
+// strides 1 and 2, on the stock Go backend.
 func TestDepthwiseMatchesGroupedConv(t *testing.T) {
 	be := gobackend.GetBackend()
-	for _, stride := range []int{1, 2} {
-		x, w := randTensor(5, 2, 7, 6, 3), randTensor(6, 3, 3, 3)
-		run := func(grouped bool) [][]float64 {
+	cases := []struct{ h, w, c, k, stride int }{
+		{7, 6, 3, 3, 1}, {7, 6, 3, 3, 2}, {8, 8, 5, 3, 2}, {6, 9, 2, 5, 1}, {9, 7, 4, 5, 2},
+		{5, 5, 3, 1, 1}, {6, 5, 3, 1, 2}, {4, 4, 17, 3, 2},
+	}
+	for i, c := range cases {
+		x, w := randTensor(uint64(5+i), 2, c.h, c.w, c.c), randTensor(uint64(50+i), c.k, c.k, c.c)
+		run := func(stock bool) [][]float64 {
 			exec, err := graph.NewExec(be, func(x, w *graph.Node) []*graph.Node {
 				var y *graph.Node
-				if grouped {
-					k := graph.Reshape(w, 3, 3, 1, 3)
-					y = graph.Convolve(x, k).StridePerAxis(stride, stride).PaddingPerDim([][2]int{{1, 1}, {1, 1}}).
-						ChannelGroupCount(3).Done()
+				if stock {
+					p := c.k / 2
+					y = graph.Convolve(x, graph.Reshape(w, c.k, c.k, 1, c.c)).StridePerAxis(c.stride, c.stride).
+						PaddingPerDim([][2]int{{p, p}, {p, p}}).ChannelGroupCount(c.c).Done()
 				} else {
-					y = depthwise(x, w, 3, stride)
+					y = Depthwise(x, w, c.stride)
 				}
 				v := graph.Cos(graph.IotaLike(y, 1))
 				return append([]*graph.Node{y}, graph.Gradient(graph.ReduceAllSum(graph.Mul(y, v)), x, w)...)
@@ -135,8 +141,11 @@ func TestDepthwiseMatchesGroupedConv(t *testing.T) {
 			return r
 		}
 		want, got := run(true), run(false)
-		for i, what := range []string{"output", "grad x", "grad w"} {
-			near(t, what, got[i], want[i], 1e-4)
+		for j, what := range []string{"output", "grad x", "grad w"} {
+			if len(got[j]) != len(want[j]) {
+				t.Fatalf("%+v %s: %d values, want %d", c, what, len(got[j]), len(want[j]))
+			}
+			near(t, what, got[j], want[j], 1e-4)
 		}
 	}
 }

@@ -29,9 +29,16 @@ type convKernel struct {
 // NHWC input and output; any kernel axis order, stride, padding, kernel and
 // input dilation (GoMLX's input gradient of a strided convolution). The
 // kernel gradient, a ConvGeneral with its own axis layout, goes to
-// filterKernelFor.
+// filterKernelFor; depthwise convolutions and their gradients to
+// depthwiseKernelFor and depthwiseFilterKernelFor.
 func convKernelFor(b *builder, n *node) kernel {
 	if k := filterKernelFor(b, n); k != nil {
+		return k
+	}
+	if k := depthwiseKernelFor(b, n); k != nil {
+		return k
+	}
+	if k := depthwiseFilterKernelFor(b, n); k != nil {
 		return k
 	}
 	xs, ks := b.slots[n.inputs[0]].shape, b.slots[n.inputs[1]].shape

@@ -10,6 +10,8 @@ type rowOps struct {
 	gradRow    func(dx, dy, x, mean, m, b, a []float32) // dx = (dy - m - (x - mean)*b) * a
 	relu       func(out, x []float32)                   // out = x < 0 ? 0 : x
 	reluGrad   func(dx, ref, dOut []float32)            // dx = ref > 0 ? dOut : 0
+	mulAdd     func(acc, a, b []float32)                // acc += a * b
+	tapSum     func(out []float32, xs, ws [][]float32)  // out = sum over t of xs[t] * ws[t], in t order
 }
 
 // currentRowOps is the implementation of the kernel path in use.
@@ -75,4 +77,23 @@ var genericRowOps = rowOps{
 			}
 		}
 	},
+	mulAdd: func(acc, a, b []float32) {
+		a, b = a[:len(acc)], b[:len(acc)]
+		for c := range acc {
+			acc[c] += float32(a[c] * b[c])
+		}
+	},
+	tapSum: func(out []float32, xs, ws [][]float32) { tapSumFrom(0, out, xs, ws) },
+}
+
+// tapSumFrom is the generic tapSum over the channels from c0 on (all of
+// them, or the tail a SIMD loop leaves).
+func tapSumFrom(c0 int, out []float32, xs, ws [][]float32) {
+	for c := c0; c < len(out); c++ {
+		var sum float32
+		for t, x := range xs {
+			sum += float32(x[c] * ws[t][c])
+		}
+		out[c] = sum
+	}
 }

@@ -77,6 +77,32 @@ var avx512RowOps = rowOps{
 		}
 		genericRowOps.reluGrad(dx[i:], ref[i:], dOut[i:])
 	},
+	mulAdd: func(acc, a, b []float32) {
+		c := 0
+		for ; c+16 <= len(acc); c += 16 {
+			archsimd.LoadFloat32x16(acc[c:]).Add(archsimd.LoadFloat32x16(a[c:]).Mul(archsimd.LoadFloat32x16(b[c:]))).Store(acc[c:])
+		}
+		genericRowOps.mulAdd(acc[c:], a[c:], b[c:])
+	},
+	tapSum: func(out []float32, xs, ws [][]float32) {
+		c := 0
+		for ; c+16 <= len(out); c += 16 {
+			sum := archsimd.BroadcastFloat32x16(0)
+			for t, x := range xs {
+				sum = sum.Add(archsimd.LoadFloat32x16(x[c:]).Mul(archsimd.LoadFloat32x16(ws[t][c:])))
+			}
+			sum.Store(out[c:])
+		}
+		if c+8 <= len(out) {
+			sum := archsimd.BroadcastFloat32x8(0)
+			for t, x := range xs {
+				sum = sum.Add(archsimd.LoadFloat32x8(x[c:]).Mul(archsimd.LoadFloat32x8(ws[t][c:])))
+			}
+			sum.Store(out[c:])
+			c += 8
+		}
+		tapSumFrom(c, out, xs, ws)
+	},
 }
 
 var avx2RowOps = rowOps{
@@ -136,5 +162,23 @@ var avx2RowOps = rowOps{
 			archsimd.LoadFloat32x8(dOut[i:]).Masked(positive).Store(dx[i:])
 		}
 		genericRowOps.reluGrad(dx[i:], ref[i:], dOut[i:])
+	},
+	mulAdd: func(acc, a, b []float32) {
+		c := 0
+		for ; c+8 <= len(acc); c += 8 {
+			archsimd.LoadFloat32x8(acc[c:]).Add(archsimd.LoadFloat32x8(a[c:]).Mul(archsimd.LoadFloat32x8(b[c:]))).Store(acc[c:])
+		}
+		genericRowOps.mulAdd(acc[c:], a[c:], b[c:])
+	},
+	tapSum: func(out []float32, xs, ws [][]float32) {
+		c := 0
+		for ; c+8 <= len(out); c += 8 {
+			sum := archsimd.BroadcastFloat32x8(0)
+			for t, x := range xs {
+				sum = sum.Add(archsimd.LoadFloat32x8(x[c:]).Mul(archsimd.LoadFloat32x8(ws[t][c:])))
+			}
+			sum.Store(out[c:])
+		}
+		tapSumFrom(c, out, xs, ws)
 	},
 }
