@@ -60,6 +60,9 @@ func (f *function) ConvGeneral(input, kernel compute.Value, axes compute.Convolv
 	if p.numTaps > p.numOut && p.groups == 1 && p.batchGroups == 1 {
 		return lowerWeightGradConv(e, input, kernel, p), nil
 	}
+	if p.isDepthwiseFilter() {
+		return lowerDepthwiseFilter(e, input, kernel, p), nil
+	}
 	return lowerConv(e, input, kernel, p), nil
 }
 
@@ -479,8 +482,15 @@ func depthwiseTaps(e emitter, x, k compute.Value, p *convParams) compute.Value {
 	tapIdx := 0
 	forEachIndex(p.kernelSpatial, func(tap []int) {
 		// [N, c, 1] x [1, c, m]: the backend broadcasts both without copies.
-		v := e.reshape(tapSlice(e, x, p, tap), p.batch*p.numOut, c, 1)
-		w := e.reshape(e.slice(k, []int{tapIdx, 0, 0}, []int{tapIdx + 1, c, m}, nil), 1, c, m)
+		// With one output per channel (m = 1), [N, c] x [1, c] instead: a
+		// per-channel operand on the last axis takes the tiled SIMD path,
+		// where a trailing axis of 1 would be materialized (broadcast.go).
+		vDims, wDims := []int{p.batch * p.numOut, c, 1}, []int{1, c, m}
+		if m == 1 {
+			vDims, wDims = vDims[:2], wDims[:2]
+		}
+		v := e.reshape(tapSlice(e, x, p, tap), vDims...)
+		w := e.reshape(e.slice(k, []int{tapIdx, 0, 0}, []int{tapIdx + 1, c, m}, nil), wDims...)
 		term := e.mul(v, w)
 		if sum == nil {
 			sum = term
