@@ -79,6 +79,9 @@ results:
 ## notebooks: execute every notebook headless on PRESET (smoke by default),
 ## failing if a cell errors or a table is not rendered; executed copies and
 ## HTML exports in notebooks/_out. Installs Jupyter and GoNB first if needed.
+## Records are read and written in $MLSYSREP_RESULTS, else results/: tables
+## whose records are there already are redrawn, not trained (make test runs
+## the notebooks in a fresh folder).
 notebooks: setup-jupyter setup-gonb setup-tools
 	MLSYSREP_PRESET=$(PRESET) /usr/bin/python3 notebooks/execute.py
 
@@ -88,9 +91,14 @@ notebooks-clean:
 
 ## test: what CI runs (.ci/run calls exactly this): static checks, the Go
 ## tests, a bounded fuzzing of every file decoder, then every notebook
-## executed headless on the smoke preset.
+## executed headless on the smoke preset, with its records and checkpoints in
+## a fresh folder, removed afterwards: a notebook whose cells all have records
+## redraws them and trains nothing, so records left in results/smoke (or in
+## $MLSYSREP_RESULTS) by an earlier run would let a broken notebook pass.
 test: check unit fuzz
-	$(MAKE) --no-print-directory notebooks PRESET=smoke
+	@fresh=$$(mktemp -d "$${TMPDIR:-/tmp}/mlsysrep-notebooks.XXXXXX") && trap 'rm -rf "$$fresh"' EXIT && \
+	echo "test: notebooks on the smoke preset with MLSYSREP_RESULTS=$$fresh (fresh: no earlier records)" && \
+	MLSYSREP_RESULTS="$$fresh" $(MAKE) --no-print-directory notebooks PRESET=smoke
 
 ## fuzz: each decoder of files (checkpoints, records, CIFAR binary records and
 ## archives, image folders, SVHN .mat) fuzzed for FUZZTIME; the seed corpora,

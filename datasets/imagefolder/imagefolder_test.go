@@ -40,27 +40,38 @@ func jpegOf(t testing.TB, w, h int) []byte {
 	return buf.Bytes()
 }
 
-// tree is the test set: two classes given out of order, files out of order,
-// plus members that must be ignored.
-func tree(t *testing.T) map[string][]byte {
-	return map[string][]byte{
-		"data/split/zebra/b.png": pngOf(t, 4, 3, 20),
-		"data/split/zebra/a.png": pngOf(t, 4, 3, 10),
-		"data/split/ant/x.jpg":   jpegOf(t, 4, 3),
-		"data/split/readme.txt":  []byte("not an image"),
-		"data/other/ant/y.png":   pngOf(t, 4, 3, 99),
+// member is one file of a test tree or archive.
+type member struct {
+	name string
+	data []byte
+}
+
+// tree is the test set, plus members that must be ignored. Its order is
+// deliberately the reverse of the sorted one (class zebra before ant, b.png
+// before a.png), and writeTarGz keeps it, so that a reader that forgot to
+// sort gets the classes and the files in the wrong order every time, not
+// only when a map happens to iterate that way (TestTreeIsUnsorted keeps it so).
+func tree(t testing.TB) []member {
+	return []member{
+		{"data/split/zebra/b.png", pngOf(t, 4, 3, 20)},
+		{"data/split/zebra/a.png", pngOf(t, 4, 3, 10)},
+		{"data/split/ant/x.jpg", jpegOf(t, 4, 3)},
+		{"data/split/readme.txt", []byte("not an image")},
+		{"data/other/ant/y.png", pngOf(t, 4, 3, 99)},
 	}
 }
 
-func writeTarGz(t *testing.T, files map[string][]byte, extra func(*tar.Writer)) string {
+// writeTarGz writes the files, in their order, to a .tar.gz; extra may add
+// members after them.
+func writeTarGz(t *testing.T, files []member, extra func(*tar.Writer)) string {
 	var buf bytes.Buffer
 	gz := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(gz)
-	for name, data := range files {
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
+	for _, f := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.data)), Typeflag: tar.TypeReg}); err != nil {
 			t.Fatal(err)
 		}
-		tw.Write(data)
+		tw.Write(f.data)
 	}
 	if extra != nil {
 		extra(tw)
@@ -72,6 +83,23 @@ func writeTarGz(t *testing.T, files map[string][]byte, extra func(*tar.Writer)) 
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestTreeIsUnsorted guards the premise of the order checks: no two image
+// members of tree under data/split are in sorted (class, name) order, so an
+// unsorted read can pass checkSet by no luck.
+func TestTreeIsUnsorted(t *testing.T) {
+	var images []string
+	for _, m := range tree(t) {
+		if rel, ok := strings.CutPrefix(m.name, "data/split/"); ok && isImageName(rel) {
+			images = append(images, rel)
+		}
+	}
+	for i := 1; i < len(images); i++ {
+		if images[i-1] < images[i] {
+			t.Errorf("tree lists %s before %s, their sorted order: a reader that does not sort may still pass", images[i-1], images[i])
+		}
+	}
 }
 
 func checkSet(t *testing.T, im *datasets.Images) {
@@ -108,10 +136,13 @@ func TestLoadTarGz(t *testing.T) {
 
 func TestLoadDir(t *testing.T) {
 	root := t.TempDir()
-	for name, data := range tree(t) {
-		p := filepath.Join(root, filepath.FromSlash(name))
+	// Created in tree's unsorted order (filepath.WalkDir reads directories
+	// in lexical order whatever the creation order, so here the sort is
+	// checked through the tar reader only).
+	for _, f := range tree(t) {
+		p := filepath.Join(root, filepath.FromSlash(f.name))
 		os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, data, 0o644); err != nil {
+		if err := os.WriteFile(p, f.data, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -129,8 +160,9 @@ func TestErrors(t *testing.T) {
 	os.WriteFile(truncated, data[:len(data)/2], 0o644)
 	notGzip := filepath.Join(t.TempDir(), "plain.tar.gz")
 	os.WriteFile(notGzip, []byte("hello"), 0o644)
-	mixed := writeTarGz(t, map[string][]byte{"c/a.png": pngOf(t, 4, 3, 1), "c/b.png": pngOf(t, 5, 3, 1)}, nil)
-	broken := writeTarGz(t, map[string][]byte{"c/a.png": []byte("\x89PNG garbage")}, nil)
+	// b.png first: sorted, a.png (4x3) sets the size and b.png is the odd one.
+	mixed := writeTarGz(t, []member{{"c/b.png", pngOf(t, 5, 3, 1)}, {"c/a.png", pngOf(t, 4, 3, 1)}}, nil)
+	broken := writeTarGz(t, []member{{"c/a.png", []byte("\x89PNG garbage")}}, nil)
 	for _, tc := range []struct {
 		archive, root, want string
 	}{

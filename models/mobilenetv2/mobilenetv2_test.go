@@ -89,5 +89,34 @@ func TestTrains(t *testing.T) {
 }
 
 func TestFoldedBatchNorm(t *testing.T) {
-	modeltest.FoldedMatches(t, withQuant(0.125, "fp").Build, withQuant(0.125, "ptq:w8a8").Build, 16, 10)
+	modeltest.FoldedMatches(t, withQuant(0.125, "fp").Build, withQuant(0.125, "ptq:w8a8").Build, 16, 10, bnEpsilon)
+}
+
+// TestQuantizersBind checks, per method, that the quantizer at each kind of
+// site of PROTOCOL section 3d changes the logits (modeltest.QuantizedSitesBind):
+// counting the sites (TestPlacement) does not see a quantizer whose output is
+// dropped. 1/8 width on 8x8 images keeps it to seconds.
+func TestQuantizersBind(t *testing.T) {
+	// Every block conv (expansion, depthwise, projection, shortcut); both ReLU6.
+	qat := []string{"w expand/conv", "w depthwise/conv", "w project/conv", "w shortcut/conv", "a act1", "a act2"}
+	for _, tc := range []struct {
+		method quant.Method
+		kinds  []string
+	}{
+		{quant.DoReFa, qat},
+		{quant.PACTM, qat},
+		{quant.LSQM, qat},
+		// Everything, first and last layers included; the adds have no ReLU6.
+		{quant.PTQ, []string{"a input", "w stem/conv", "a stem", "w expand/conv", "a expand", "w depthwise/conv",
+			"a depthwise", "w project/conv", "a project", "w shortcut/conv", "a shortcut", "a add",
+			"w last/conv", "a last", "w fc", "a fc"}},
+	} {
+		t.Run(string(tc.method), func(t *testing.T) {
+			modeltest.QuantizedSitesBind(t, func(q quant.Config) modeltest.Build {
+				c := Default
+				c.Width, c.Quant = 1.0/8, q
+				return c.Build
+			}, tc.method, 8, 10, tc.kinds)
+		})
+	}
 }

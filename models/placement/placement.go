@@ -41,19 +41,19 @@ func (q Quantizers) IsPTQ() bool { return q.Method == quant.PTQ }
 
 // Weights returns the weight quantizer of a quantized layer (nil for FP).
 func (q Quantizers) Weights() nn.WeightQuantizer {
-	var f func(scope *model.Scope, w *graph.Node) *graph.Node
+	var f func(scope *model.Scope, w *graph.Node, bits int) *graph.Node
 	switch q.Method {
 	case quant.DoReFa, quant.PACTM:
-		f = func(scope *model.Scope, w *graph.Node) *graph.Node {
-			return must(quant.DoReFaWeightLayer(scope, w).Bits(q.WBits).Done())
+		f = func(scope *model.Scope, w *graph.Node, bits int) *graph.Node {
+			return must(quant.DoReFaWeightLayer(scope, w).Bits(bits).Done())
 		}
 	case quant.LSQM:
-		f = func(scope *model.Scope, w *graph.Node) *graph.Node {
-			return must(quant.LSQLayer(scope.In("lsq_weights"), w).Signed(true).Bits(q.WBits).Done())
+		f = func(scope *model.Scope, w *graph.Node, bits int) *graph.Node {
+			return must(quant.LSQLayer(scope.In("lsq_weights"), w).Signed(true).Bits(bits).Done())
 		}
 	case quant.PTQ:
-		f = func(scope *model.Scope, w *graph.Node) *graph.Node {
-			b := quant.PTQWeightLayer(scope, w).Bits(q.WBits)
+		f = func(scope *model.Scope, w *graph.Node, bits int) *graph.Node {
+			b := quant.PTQWeightLayer(scope, w).Bits(bits)
 			if model.GetParamOr(scope, ParamPerChannelWeights, false) {
 				b = b.PerChannel(-1)
 			}
@@ -63,8 +63,9 @@ func (q Quantizers) Weights() nn.WeightQuantizer {
 		return nil
 	}
 	return func(scope *model.Scope, w *graph.Node) *graph.Node {
-		nn.Record(scope, nn.QuantizerWeight, fmt.Sprintf("%s:w%d", q.Method, q.WBits), w, 0)
-		return f(scope, w)
+		bits := model.GetParamOr(scope, ParamWeightBits, q.WBits)
+		nn.Record(scope, nn.QuantizerWeight, fmt.Sprintf("%s:w%d", q.Method, bits), w, 0)
+		return f(scope, w, bits)
 	}
 }
 
@@ -72,17 +73,18 @@ func (q Quantizers) Weights() nn.WeightQuantizer {
 // replaced an activation function fp (ReLU, ReLU6) by one; FP and PTQ keep fp.
 func (q Quantizers) Activation(scope *model.Scope, x *graph.Node, fp func(*graph.Node) *graph.Node) *graph.Node {
 	var y *graph.Node
+	bits := q.activationBits(scope)
 	switch q.Method {
 	case quant.DoReFa:
-		y = must(quant.DoReFaActivationLayer(scope, x).Bits(q.ABits).Done())
+		y = must(quant.DoReFaActivationLayer(scope, x).Bits(bits).Done())
 	case quant.PACTM:
-		y = must(quant.PACTLayer(scope.In("pact"), x).Bits(q.ABits).Done())
+		y = must(quant.PACTLayer(scope.In("pact"), x).Bits(bits).Done())
 	case quant.LSQM:
-		y = must(quant.LSQLayer(scope.In("lsq_activations"), x).Bits(q.ABits).Done())
+		y = must(quant.LSQLayer(scope.In("lsq_activations"), x).Bits(bits).Done())
 	default:
 		return fp(x)
 	}
-	nn.Record(scope, nn.QuantizerActivation, fmt.Sprintf("%s:a%d", q.Method, q.ABits), y, 0)
+	nn.Record(scope, nn.QuantizerActivation, fmt.Sprintf("%s:a%d", q.Method, bits), y, 0)
 	return y
 }
 
@@ -101,8 +103,26 @@ func (q Quantizers) Observe(scope *model.Scope, x *graph.Node) *graph.Node {
 	if q.Method != quant.PTQ {
 		return x
 	}
-	nn.Record(scope, nn.QuantizerActivation, fmt.Sprintf("ptq:a%d", q.ABits), x, 0)
-	return must(quant.PTQActivationLayer(scope.In("ptq"), x).Bits(q.ABits).Observer(observer(scope)).Done())
+	bits := q.activationBits(scope)
+	nn.Record(scope, nn.QuantizerActivation, fmt.Sprintf("ptq:a%d", bits), x, 0)
+	return must(quant.PTQActivationLayer(scope.In("ptq"), x).Bits(bits).Observer(observer(scope)).Done())
+}
+
+// ParamWeightBits and ParamActivationBits (int), set on a scope, replace the
+// config's weight or activation bit width for every site placed in that
+// scope or below it (GoMLX scope parameters are inherited): mixed precision,
+// such as one layer kept at 8 bits, and how the model tests quantize one kind
+// of site alone to prove that its quantizer reaches the logits. A site's
+// scope is the one its summary row names. Out-of-range widths panic when the
+// model is built, with the quantizer's error.
+const (
+	ParamWeightBits     = "placement_weight_bits"
+	ParamActivationBits = "placement_activation_bits"
+)
+
+// activationBits is the activation bit width of the site in scope.
+func (q Quantizers) activationBits(scope *model.Scope) int {
+	return model.GetParamOr(scope, ParamActivationBits, q.ABits)
 }
 
 // ParamPerChannelWeights (bool) makes PTQ weight scales per output channel

@@ -122,7 +122,7 @@ func TestTrains(t *testing.T) {
 func TestFoldedBatchNorm(t *testing.T) {
 	fp, ptq := withQuant(0.125, "fp"), withQuant(0.125, "ptq:w8a8")
 	fp.BlocksPerStage, ptq.BlocksPerStage = 1, 1
-	modeltest.FoldedMatches(t, fp.Build, ptq.Build, 16, 10)
+	modeltest.FoldedMatches(t, fp.Build, ptq.Build, 16, 10, bnEpsilon)
 }
 
 func TestSummary(t *testing.T) {
@@ -143,5 +143,33 @@ func TestSummary(t *testing.T) {
 	bad.Width = -1
 	if _, err := bad.Summary(); err == nil {
 		t.Error("invalid config summarized")
+	}
+}
+
+// TestQuantizersBind checks, per method, that the quantizer at each kind of
+// site of PROTOCOL section 3d changes the logits (modeltest.QuantizedSitesBind):
+// counting the sites (TestPlacement) does not see a quantizer whose output is
+// dropped. ResNet-18 at 1/16 width on 8x8 images keeps it to seconds.
+func TestQuantizersBind(t *testing.T) {
+	for _, tc := range []struct {
+		method quant.Method
+		kinds  []string
+	}{
+		// Block convs and the projection shortcuts; the inner activation.
+		{quant.DoReFa, []string{"w conv1/conv", "w conv2/conv", "w shortcut/conv", "a act1"}},
+		{quant.LSQM, []string{"w conv1/conv", "w conv2/conv", "w shortcut/conv", "a act1"}},
+		// Shortcuts full precision; PACT inside and on the block output.
+		{quant.PACTM, []string{"w conv1/conv", "w conv2/conv", "a act1", "a act_out"}},
+		// Everything, first and last layers included.
+		{quant.PTQ, []string{"a input", "w stem/conv", "a stem", "w conv1/conv", "a conv1", "w conv2/conv", "a conv2",
+			"w shortcut/conv", "a shortcut", "a add", "w fc", "a fc"}},
+	} {
+		t.Run(string(tc.method), func(t *testing.T) {
+			modeltest.QuantizedSitesBind(t, func(q quant.Config) modeltest.Build {
+				c := Default
+				c.Width, c.Quant = 1.0/16, q
+				return c.Build
+			}, tc.method, 8, 10, tc.kinds)
+		})
 	}
 }

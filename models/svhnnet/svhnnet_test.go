@@ -63,3 +63,17 @@ func TestTrains(t *testing.T) {
 		})
 	}
 }
+
+// TestQuantizersBind checks that each DoReFa weight and activation quantizer
+// of PROTOCOL section 3c changes the logits (modeltest.QuantizedSitesBind):
+// counting the sites (TestShapes) does not see one whose output is dropped.
+func TestQuantizersBind(t *testing.T) {
+	modeltest.QuantizedSitesBind(t, func(q quant.Config) modeltest.Build {
+		c := Default
+		c.Width, c.Dropout, c.Quant = 1.0/8, 0, q // no dropout: the logits must be deterministic
+		return c.Build
+	}, quant.DoReFa, InputSize, 10, []string{
+		"w l1", "w l2", "w l3", "w l4", "w l5", "w l6", // L0 and the FC stay full precision
+		"a l0_act", "a l2_act", "a l3_act", "a l4_act", "a l5_act", // none after L1
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -119,4 +120,57 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("round trip: %+v %v", got, err)
 		}
 	})
+}
+
+// TestRecipeDigestCoversEveryField: a change to any field of the recipe, or
+// to the model or its size, gives another digest and so another key: a
+// record (or checkpoint) of the old recipe is then neither reused nor
+// resumed. The fields are enumerated by reflection, so a field added to
+// Recipe and left out of the digest fails here too.
+func TestRecipeDigestCoversEveryField(t *testing.T) {
+	base := Record{Table: "pact", Cell: "resnet18/pact:w4a4", Preset: "quick", Seed: 1, Data: "d", Model: "resnet18",
+		ModelSize: "width 0.25, 701466 parameters", Recipe: Recipe{Epochs: 14, Batch: 128, LR: 0.1, Schedule: "lr 0.1, x0.1 at epochs [6 12]",
+			Momentum: 0.9, WeightDecay: 5e-4, ClipNorm: 1, TrainImages: 10000, Calibration: 2000, Observer: "minmax", Init: "default"}}
+	type change struct {
+		name  string
+		apply func(*Record)
+	}
+	changes := []change{
+		{"Model", func(r *Record) { r.Model = "mobilenetv2" }},
+		{"ModelSize", func(r *Record) { r.ModelSize = "width 0.5, 1 parameters" }},
+	}
+	rt := reflect.TypeOf(Recipe{})
+	for i := range rt.NumField() {
+		f := rt.Field(i)
+		changes = append(changes, change{"Recipe." + f.Name, func(r *Record) {
+			v := reflect.ValueOf(&r.Recipe).Elem().Field(i)
+			switch v.Kind() {
+			case reflect.Int:
+				v.SetInt(v.Int() + 1)
+			case reflect.Float64:
+				v.SetFloat(v.Float() + 0.5)
+			case reflect.String:
+				v.SetString(v.String() + " changed")
+			default:
+				t.Fatalf("Recipe.%s is a %s: teach this test to change it", f.Name, v.Kind())
+			}
+		}})
+	}
+	for _, c := range changes {
+		r := base
+		c.apply(&r)
+		if r.Recipe == base.Recipe && r.Model == base.Model && r.ModelSize == base.ModelSize {
+			t.Fatalf("%s: the change changed nothing", c.name)
+		}
+		if r.RecipeDigest() == base.RecipeDigest() || r.Key() == base.Key() {
+			t.Errorf("%s changed, the digest (%s) and key did not", c.name, r.RecipeDigest())
+		}
+	}
+	// What is not the recipe leaves the digest alone: a rerun on another
+	// backend or commit answers the same question.
+	r := base
+	r.Backend, r.Commit, r.Final, r.WallSeconds = "xla:cpu", "abc", 50, 10
+	if r.Key() != base.Key() {
+		t.Errorf("backend, commit or results changed the key: %v, was %v", r.Key(), base.Key())
+	}
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/gob"
+	"encoding/json"
 	"errors"
 	"iter"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -207,6 +209,114 @@ func TestInterruptKeepsCheckpointAndResumes(t *testing.T) {
 				t.Fatalf("variable %s differs after interrupt and resume", path)
 			}
 		}
+	}
+}
+
+// TestResumeRestoresPlateauSchedule: what reduce-on-plateau learned (the
+// current rate, the best loss, the epochs without improvement) survives a
+// resume. The model's test loss never changes, so with patience 1 and factor
+// 0.5 the rate halves after every second epoch without improvement. A run
+// stopped after 2 epochs (one bad epoch counted) and resumed must follow the
+// uninterrupted rates; a resume that restarted the schedule would keep 0.1
+// up to the fifth epoch.
+func TestResumeRestoresPlateauSchedule(t *testing.T) {
+	labels := []int32{0, 1, 2, 0, 1, 2, 3, 0}
+	run := func(dir string, epochs int) *History {
+		t.Helper()
+		h, err := Run(context.Background(), Config{Backend: backend(t), Store: model.NewStore(), Model: inputLogits,
+			Train: &rowData{labels: labels, batches: []int{4, 4}}, Eval: &rowData{labels: labels, batches: []int{8}},
+			Epochs: epochs, Optimizer: SGD{Momentum: 0.9, WeightDecay: 5e-4}, Schedule: NewReduceOnPlateau(0.1, 0.5, 1),
+			CheckpointDir: dir, CheckpointKey: "plateau"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	want := []float64{0.1, 0.1, 0.1, 0.05, 0.05, 0.025}
+	full := run(t.TempDir(), len(want))
+	dir := t.TempDir()
+	run(dir, 2)
+	resumed := run(dir, len(want))
+	for _, r := range []struct {
+		name string
+		h    *History
+	}{{"uninterrupted", full}, {"resumed after epoch 2", resumed}} {
+		name, h := r.name, r.h
+		var got []float64
+		for _, e := range h.Epochs {
+			got = append(got, e.LR)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d epochs, want %d", name, len(got), len(want))
+		}
+		for i := range want {
+			if math.Abs(got[i]-want[i]) > 1e-12 {
+				t.Errorf("%s: learning rates %v, want %v", name, got, want)
+				break
+			}
+		}
+	}
+}
+
+// TestResumeWallTimeIsTheSumOfTheParts: a resumed run's wall time is the
+// interrupted run's, as its checkpoint recorded it, plus the time of the
+// epochs the resumed run ran itself. The checkpoint's part is rewritten to
+// 1000 s so that neither part alone (a resume that reset or overwrote the
+// sum), nor the first counted twice, can pass for the total, however fast
+// the machine.
+func TestResumeWallTimeIsTheSumOfTheParts(t *testing.T) {
+	dir := t.TempDir()
+	start := time.Now()
+	first, _, err := runToy(t, 1, dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if elapsed := time.Since(start).Seconds(); first.WallSeconds < first.Epochs[0].Seconds || first.WallSeconds > elapsed {
+		t.Errorf("one epoch: wall time %g s, want between its training time %g s and the run's %g s", first.WallSeconds,
+			first.Epochs[0].Seconds, elapsed)
+	}
+	path := filepath.Join(dir, checkpointFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, _, err := decodeCheckpoint(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var state loopState
+	if err := json.Unmarshal(cp.State, &state); err != nil {
+		t.Fatal(err)
+	}
+	const firstPart = 1000.0
+	state.History.WallSeconds = firstPart
+	if cp.State, err = json.Marshal(state); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, frame(t, *cp), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	start = time.Now()
+	resumed, _, err := runToy(t, 3, dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	elapsed := time.Since(start).Seconds()
+	// The resumed run's own part lies between the training time of its
+	// epochs (evaluation comes on top) and the time the whole call took.
+	lo := firstPart + resumed.Epochs[1].Seconds + resumed.Epochs[2].Seconds
+	if hi := firstPart + elapsed; resumed.WallSeconds < lo || resumed.WallSeconds > hi {
+		t.Errorf("resumed wall time %g s, want %g s (the checkpoint's) plus this run's epochs: between %g and %g s",
+			resumed.WallSeconds, firstPart, lo, hi)
+	}
+	// The checkpoint left behind carries the same total, for a later resume.
+	var after loopState
+	if err := LoadCheckpoint(dir, toyKey, model.NewStore(), &after); err != nil {
+		t.Fatal(err)
+	}
+	if after.History.WallSeconds != resumed.WallSeconds {
+		t.Errorf("checkpoint wall time %g s, the run returned %g s", after.History.WallSeconds, resumed.WallSeconds)
 	}
 }
 

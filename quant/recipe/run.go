@@ -406,6 +406,21 @@ func (r *runner) runPTQ(ctx context.Context, cells []Cell, res *Result) error {
 	return nil
 }
 
+// ptqData returns a PTQ cell's calibration batches and its test set (and
+// the name of the data copy). Calibration reads the first spec.Calibration
+// training images in canonical order with the training augmentation on, as
+// the reference did (PROTOCOL sections 2 and 6), never a test image: the
+// test set is only evaluated.
+func (r *runner) ptqData(ctx context.Context, m Model, spec Spec) (calib, test *pipeline.Loader, copyName string, err error) {
+	trainL, testL, copyName, err := r.loaders(ctx, m, spec)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	calib = &pipeline.Loader{Images: trainL.Images.FirstN(spec.Calibration), Batch: trainL.Batch, Shuffle: true,
+		Seed: r.opts.Seed, Last: pipeline.Keep, Transform: trainL.Transform}
+	return calib, testL, copyName, nil
+}
+
 // runPTQCell calibrates the observers of one cell on the first N training
 // images (training augmentation on), freezes them and evaluates.
 func (r *runner) runPTQCell(ctx context.Context, c Cell, fpStore *model.Store, fpUnchanged bool, fpRec *report.Record) (*report.Record, error) {
@@ -425,7 +440,7 @@ func (r *runner) runPTQCell(ctx context.Context, c Cell, fpStore *model.Store, f
 	if c.PerChannel {
 		what = "activations " + observer + ", weights per channel"
 	}
-	trainL, testL, copyName, err := r.loaders(ctx, c.Model, spec)
+	calib, testL, copyName, err := r.ptqData(ctx, c.Model, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -449,8 +464,6 @@ func (r *runner) runPTQCell(ctx context.Context, c Cell, fpStore *model.Store, f
 	root.SetParam(placement.ParamObserver, observer)
 	root.SetParam(placement.ParamPerChannelWeights, c.PerChannel)
 	root.SetParam(quant.ParamPTQMode, string(quant.PTQCalibrate))
-	calib := &pipeline.Loader{Images: trainL.Images.FirstN(spec.Calibration), Batch: trainL.Batch, Shuffle: true,
-		Seed: r.opts.Seed, Last: pipeline.Keep, Transform: trainL.Transform}
 	exec, err := model.NewExec(r.opts.Backend, store, func(scope *model.Scope, x *graph.Node) *graph.Node { return fn(scope, x) })
 	if err != nil {
 		return nil, err

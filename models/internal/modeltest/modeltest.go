@@ -3,8 +3,12 @@
 package modeltest
 
 import (
+	"maps"
 	"math"
 	"math/rand/v2"
+	"regexp"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -17,6 +21,7 @@ import (
 	"github.com/gomlx/gomlx/ml/train"
 	"github.com/gomlx/gomlx/ml/train/loss"
 	"github.com/gomlx/gomlx/ml/train/optimizer"
+	"github.com/mlsysrep/mlsysrep/models/placement"
 	"github.com/mlsysrep/mlsysrep/pkg/backend"
 	"github.com/mlsysrep/mlsysrep/pkg/nn"
 	"github.com/mlsysrep/mlsysrep/pkg/quant"
@@ -102,8 +107,11 @@ func AssertLossFalls(t *testing.T, losses []float64) {
 
 // FoldedMatches trains fp for a few steps (moving the BN statistics), then
 // compares fp's inference logits with ptq's (the same weights, BN folded, PTQ
-// mode off) on random inputs: they must agree to 1e-4 relative.
-func FoldedMatches(t *testing.T, fp, ptq Build, size, classes int) {
+// mode off) on random inputs: they must agree to 1e-4 relative. Three steps
+// leave every running variance near 1, where a fold that drops the BNs'
+// epsilon (eps, the model's) agrees as well, so channel 0 of every BN is
+// first given a running variance below epsilon (starveChannel).
+func FoldedMatches(t *testing.T, fp, ptq Build, size, classes int, eps float64) {
 	t.Helper()
 	store := model.NewStore()
 	store.SetRNGStateFromSeed(2)
@@ -116,6 +124,7 @@ func FoldedMatches(t *testing.T, fp, ptq Build, size, classes int) {
 			t.Fatal(err)
 		}
 	}
+	starveChannel(t, store, eps)
 	store.RootScope().SetParam(quant.ParamPTQMode, string(quant.PTQOff))
 	logits := func(build Build) []float32 {
 		exec, err := model.NewExec(Backend(t), store, build)
@@ -135,9 +144,35 @@ func FoldedMatches(t *testing.T, fp, ptq Build, size, classes int) {
 		scale = math.Max(scale, math.Abs(float64(v)))
 	}
 	for i := range want {
-		if d := math.Abs(float64(got[i] - want[i])); d > 1e-4*scale {
+		if d := math.Abs(float64(got[i] - want[i])); !(d <= 1e-4*scale) {
 			t.Fatalf("folded logit %d = %g, unfolded %g (scale %g)", i, got[i], want[i], scale)
 		}
+	}
+}
+
+// starveChannel sets channel 0 of every BN in store to a running variance
+// of eps/4 and a scale of sqrt(1.25 eps), so that its factor scale /
+// sqrt(variance + eps) is 1 (the channel keeps its size through the
+// network), but sqrt(5) for a fold that leaves eps out, and 1.9 for one that
+// uses 1e-5 where the BN has 1e-4.
+func starveChannel(t *testing.T, store *model.Store, eps float64) {
+	values := map[string]float32{"running_var": float32(eps / 4), "scale": float32(math.Sqrt(1.25 * eps))}
+	for v := range store.RootScope().IterVariables() {
+		value, ok := values[v.Name()]
+		if !ok || !strings.HasSuffix(v.Scope(), "/bn") {
+			continue
+		}
+		data := tensors.MustCopyFlatData[float32](v.MustValue())
+		data[0] = value
+		setFloats(t, v, data)
+	}
+}
+
+// setFloats sets a float32 variable's value.
+func setFloats(t *testing.T, v *model.Variable, data []float32) {
+	t.Helper()
+	if err := v.SetValue(tensors.FromFlatDataAndDimensions(data, v.Shape().Dimensions...)); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -150,4 +185,176 @@ func CountVariables(store *model.Store, name string) int {
 		}
 	}
 	return n
+}
+
+// siteBits is the bit width QuantizedSitesBind gives the sites under test:
+// the coarsest grid every method accepts (signed LSQ needs 2), so that no
+// site's output can survive it unchanged by accident.
+const siteBits = 2
+
+// SiteKind names a kind of quantizer site of a model: "w " or "a " (the bit
+// width it takes, weights or activations) and the site's scope without its
+// block element ("/stage2_block0/conv1/conv" -> "w conv1/conv", "/block3/act2"
+// -> "a act2", "/input" -> "a input"), so that one kind gathers the same site
+// of every block.
+func SiteKind(r nn.Row) string {
+	var parts []string
+	for _, p := range strings.Split(strings.Trim(r.Scope, "/"), "/") {
+		if !blockScope.MatchString(p) {
+			parts = append(parts, p)
+		}
+	}
+	bits := "a "
+	if r.Kind == nn.QuantizerWeight {
+		bits = "w "
+	}
+	return bits + strings.Join(parts, "/")
+}
+
+var blockScope = regexp.MustCompile(`^(stage\d+_)?block\d+$`)
+
+// QuantizedSitesBind checks that the quantizers of method (pact, lsq,
+// dorefa, ptq) reach the logits at every kind of site the model places:
+// with the config at 32 bits everywhere except the sites of one kind, set to
+// 2 bits with placement.ParamWeightBits or ParamActivationBits on their
+// scopes, the logits must differ from those with every site at 32 bits. A
+// model that builds a quantizer and then uses the full-precision value (or
+// an FP weight where a quantized one was made) gives the same logits and
+// fails. The kinds found (SiteKind) must be exactly want, the placement of
+// PROTOCOL section 3d, so a kind that disappears or appears is noticed too.
+//
+// The logits come from a training graph (batch statistics in BN) so that
+// activations keep their scale through a randomly initialized network; PTQ,
+// whose BNs are folded, gets the batch's statistics as running statistics
+// (setBatchStatistics) and is calibrated (min/max over the same batch), then
+// frozen, in an inference graph.
+func QuantizedSitesBind(t *testing.T, build func(quant.Config) Build, method quant.Method, size, classes int, want []string) {
+	t.Helper()
+	wide := quant.Config{Method: method, WBits: quant.FullPrecision, ABits: quant.FullPrecision, GBits: quant.FullPrecision}
+	s := Summarize(t, build(wide), size)
+	sites := map[string][]string{} // kind -> scopes
+	for _, r := range s.Rows {
+		if r.Kind == nn.QuantizerWeight || r.Kind == nn.QuantizerActivation {
+			k := SiteKind(r)
+			sites[k] = append(sites[k], r.Scope)
+		}
+	}
+	kinds := slices.Sorted(maps.Keys(sites))
+	if w := slices.Sorted(slices.Values(want)); !slices.Equal(kinds, w) {
+		t.Fatalf("%s: site kinds %q, want %q", method, kinds, w)
+	}
+
+	store := model.NewStore()
+	store.SetRNGStateFromSeed(3)
+	root := store.RootScope()
+	x, _ := Images(4, size, classes, 5)
+	ptq := method == quant.PTQ
+	logits := func() []float32 {
+		t.Helper()
+		exec, err := model.NewExec(Backend(t), store, func(scope *model.Scope, x *graph.Node) *graph.Node {
+			scope.SetTraining(x.Graph(), !ptq)
+			return build(wide)(scope, x)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Call(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tensors.MustCopyFlatData[float32](out[0])
+	}
+	if ptq {
+		setBatchStatistics(t, store, build(quant.Config{Method: quant.FP, WBits: 32, ABits: 32, GBits: 32}), x)
+		// Calibrate every observer (at 2 bits, so that each creates its
+		// variables; calibration passes values through), then freeze.
+		root.SetParam(quant.ParamPTQMode, string(quant.PTQCalibrate))
+		root.SetParam(placement.ParamActivationBits, siteBits)
+		logits()
+		root.SetParam(placement.ParamActivationBits, nil)
+		root.SetParam(quant.ParamPTQMode, string(quant.PTQFrozen))
+	}
+	base := logits()
+	// Nothing in the graph may be random (dropout, say), or every kind would
+	// move the logits, bound or not.
+	if again := logits(); !slices.Equal(again, base) {
+		t.Fatalf("%s: the logits differ between two runs of the same model: random parts (dropout?) must be off here", method)
+	}
+	scale := 0.0
+	for _, v := range base {
+		scale = math.Max(scale, math.Abs(float64(v)))
+	}
+	for _, k := range kinds {
+		param := placement.ParamActivationBits
+		if strings.HasPrefix(k, "w ") {
+			param = placement.ParamWeightBits
+		}
+		set := func(v any) {
+			for _, sc := range sites[k] {
+				store.SetParam(sc+"/"+param, v)
+			}
+		}
+		set(siteBits)
+		got := logits()
+		set(nil)
+		diff := 0.0
+		for i := range got {
+			diff = math.Max(diff, math.Abs(float64(got[i]-base[i])))
+		}
+		t.Logf("%s %q (%d sites): logits move by %.3g of %.3g", method, k, len(sites[k]), diff, scale)
+		// The two graphs differ only at the sites, so any move is theirs;
+		// 1e-3 of the logits' size is far above rounding and far below the
+		// smallest move measured (0.25 of it).
+		if !(diff > 1e-3*scale) {
+			t.Errorf("%s: quantizing %q (%d sites, the first %s) at %d bits moves the logits by %.3g (of %.3g): its output does not reach them",
+				method, k, len(sites[k]), sites[k][0], siteBits, diff, scale)
+		}
+	}
+}
+
+// bnMomentum is PyTorch's batch-norm momentum, every CIFAR model's: a
+// training step moves the running statistics this far toward the batch's.
+const bnMomentum = 0.1
+
+// setBatchStatistics sets every BN's running statistics to those of batch x
+// under fp (the model with its BNs, not folded): zeroed, one training-mode
+// forward pass (running = 0.9 running + 0.1 batch), then divided by the
+// momentum. Folded with the initial statistics (mean 0, variance 1), a
+// randomly initialized network shrinks its activations layer after layer:
+// MobileNetV2's 2-bit sites then moved its logits (mostly the FC bias) by
+// 1e-4 of their size, too close to rounding for a firm threshold; with the
+// batch's statistics it keeps their scale, as a trained network does.
+func setBatchStatistics(t *testing.T, store *model.Store, fp Build, x *tensors.Tensor) {
+	t.Helper()
+	exec, err := model.NewExec(Backend(t), store, func(scope *model.Scope, x *graph.Node) *graph.Node {
+		scope.SetTraining(x.Graph(), true)
+		return fp(scope, x)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	running := func() []*model.Variable {
+		var vs []*model.Variable
+		for v := range store.RootScope().IterVariables() {
+			if v.Name() == "running_mean" || v.Name() == "running_var" {
+				vs = append(vs, v)
+			}
+		}
+		return vs
+	}
+	scaleAll := func(factor float32) {
+		for _, v := range running() {
+			values := tensors.MustCopyFlatData[float32](v.MustValue())
+			for i := range values {
+				values[i] *= factor
+			}
+			setFloats(t, v, values)
+		}
+	}
+	for _, factor := range []float32{0, 1 / bnMomentum} {
+		if _, err := exec.Call(x); err != nil { // creates the variables the first time
+			t.Fatal(err)
+		}
+		scaleAll(factor)
+	}
 }
