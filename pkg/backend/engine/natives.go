@@ -14,6 +14,7 @@ var natives = map[string]func(b *builder, n *node) kernel{
 	"BatchNormGradient":    bnKernelFor,
 	"FusedActivation":      reluKernelFor,
 	"FusedActivationVJP":   reluGradKernelFor,
+	"RNGBitGenerator":      rngKernelFor,
 }
 
 // OffEnvVar lists ops whose native kernels are switched off

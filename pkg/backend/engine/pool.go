@@ -5,7 +5,6 @@ import (
 	"sync/atomic"
 
 	"github.com/gomlx/compute"
-	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 )
 
@@ -28,16 +27,26 @@ type bufferPool struct {
 // engine.
 const poolDepth = 4
 
-// get returns a buffer of the shape and its float32 storage: a parked one, or
-// a new shared buffer.
+// get returns a buffer of the float32 shape and its storage: a parked one,
+// or a new shared buffer.
 func (p *bufferPool) get(b *Backend, shape shapes.Shape) (compute.Buffer, []float32, error) {
+	buf, flat, err := p.getAny(b, shape)
+	if err != nil {
+		return nil, nil, err
+	}
+	return buf, flat.([]float32), nil
+}
+
+// getAny returns a buffer of the shape (any dtype) and its storage (a slice
+// of the dtype's Go type).
+func (p *bufferPool) getAny(b *Backend, shape shapes.Shape) (compute.Buffer, any, error) {
 	key := shape.String()
 	p.mu.Lock()
 	if list := p.byShape[key]; len(list) > 0 {
 		buf := list[len(list)-1]
 		p.byShape[key] = list[:len(list)-1]
 		p.mu.Unlock()
-		flat, err := flat32(buf)
+		flat, err := buf.Data()
 		if err == nil {
 			poolHits.Add(1)
 			return buf, flat, nil
@@ -46,18 +55,13 @@ func (p *bufferPool) get(b *Backend, shape shapes.Shape) (compute.Buffer, []floa
 	} else {
 		p.mu.Unlock()
 	}
-	buf, flat, err := b.inner.NewSharedBuffer(0, shape)
-	if err != nil {
-		return nil, nil, err
-	}
-	return buf, flat.([]float32), nil
+	return b.inner.NewSharedBuffer(0, shape)
 }
 
-// put parks a dead float32 buffer, or finalizes it when the shape's list is
-// full (or it is not float32).
+// put parks a dead buffer, or finalizes it when the shape's list is full.
 func (p *bufferPool) put(buf compute.Buffer) {
 	shape, err := buf.Shape()
-	if err != nil || shape.DType != dtypes.Float32 {
+	if err != nil {
 		_ = buf.Finalize()
 		return
 	}
