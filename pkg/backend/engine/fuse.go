@@ -1,0 +1,260 @@
+package engine
+
+import (
+	"fmt"
+	"runtime"
+	"slices"
+	"sync/atomic"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	"github.com/mlsysrep/mlsysrep/pkg/backend/kernels"
+)
+
+// Element-wise fusion: the quantizers (PACT, LSQ, DoReFa, PTQ fake
+// quantization and their straight-through gradients) and the residual adds
+// are chains of element-wise ops, which engine v1 runs one
+// pass over memory per op, each into a freshly allocated buffer. fuseElementwise
+// turns each tree of such ops into one native node that runs them tile by
+// tile (kernels.Program): one pass, one pooled output.
+//
+// A tree is a root op and, recursively, the element-wise producers of its
+// operands whose result nothing else reads: so no value inside a tree is
+// needed outside it, and replacing the tree by one node cannot create a
+// cycle. Operands are full tensors of the root's shape or scalars. Every
+// op keeps the stock op's rounding (kernels.ElementOp), so fusion changes no
+// bit of any result: MLSYSREP_ENGINE_OFF=Fusion switches it off to compare.
+
+// fusionOff is the op name MLSYSREP_ENGINE_OFF takes to switch fusion off.
+const fusionOff = "Fusion"
+
+// elementOps maps the recorded ops fusion takes to the kernel's ops.
+var elementOps = map[string]kernels.ElementOp{
+	"Add": kernels.OpAdd, "Sub": kernels.OpSub, "Mul": kernels.OpMul, "Div": kernels.OpDiv,
+	"Min": kernels.OpMin, "Max": kernels.OpMax, "Neg": kernels.OpNeg, "Abs": kernels.OpAbs,
+	"Sign": kernels.OpSign, "Round": kernels.OpRound,
+	"Equal": kernels.OpEqual, "NotEqual": kernels.OpNotEqual, "LessThan": kernels.OpLess,
+	"LessOrEqual": kernels.OpLessEqual, "GreaterThan": kernels.OpGreater, "GreaterOrEqual": kernels.OpGreaterEqual,
+	"Where": kernels.OpWhere, "ConvertDType": kernels.OpCopy,
+}
+
+// fusedRuns counts native fused-program runs (tests check they ran).
+var fusedRuns atomic.Int64
+
+// fusedKernel runs one tree of element-wise ops.
+type fusedKernel struct {
+	prog     kernels.Program
+	outShape shapes.Shape
+}
+
+func (k *fusedKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer, error) {
+	inputs := make([][]float32, len(in))
+	for i, buf := range in {
+		data, err := buf.Data()
+		if err != nil {
+			return nil, err
+		}
+		switch data := data.(type) {
+		case []float32:
+			inputs[i] = data
+		case []bool: // a condition computed outside the tree: as 1 and 0
+			shape, err := buf.Shape()
+			if err != nil {
+				return nil, err
+			}
+			tmp, flat, err := b.pool.get(b, shapes.Make(dtypes.Float32, shape.Dimensions...))
+			if err != nil {
+				return nil, err
+			}
+			defer b.pool.put(tmp)
+			for j, v := range data {
+				flat[j] = 0
+				if v {
+					flat[j] = 1
+				}
+			}
+			inputs[i] = flat
+		default:
+			return nil, fmt.Errorf("engine: fused element-wise input %d is %T", i, data)
+		}
+	}
+	out, flat, err := b.pool.get(b, k.outShape)
+	if err != nil {
+		return nil, err
+	}
+	k.prog.Run(flat, inputs, runtime.GOMAXPROCS(0))
+	fusedRuns.Add(1)
+	return []compute.Buffer{out}, nil
+}
+
+// elementOpOf returns the kernel op of a node fusion can take (as a member
+// of a tree of output shape dims), and whether it can. Its float32 operands
+// must have the tree's dimensions or be scalars; boolean values (what
+// comparisons give, Where reads and ConvertDType turns into 1 and 0) are
+// 1 and 0 inside the program, and a tree's root gives float32.
+func elementOpOf(b *builder, n *node) (kernels.ElementOp, bool) {
+	op, ok := elementOps[n.op]
+	if !ok || n.native != nil || len(n.outs) != 1 || n.outs[0] < 0 {
+		return 0, false
+	}
+	out := b.slots[n.outs[0]].shape
+	// A one-element tensor is a scalar to the Go backend's binary ops, which
+	// then treat Min and Max as for a scalar operand: left to them.
+	if out.Rank() == 0 || out.Size() < 2 || out.IsDynamic() {
+		return 0, false
+	}
+	wantOut := dtypes.Float32
+	switch op {
+	case kernels.OpEqual, kernels.OpNotEqual, kernels.OpLess, kernels.OpLessEqual, kernels.OpGreater, kernels.OpGreaterEqual:
+		wantOut = dtypes.Bool
+	case kernels.OpCopy:
+		if to, _ := n.args[1].(dtypes.DType); to != dtypes.Float32 {
+			return 0, false
+		}
+	}
+	if out.DType != wantOut || len(n.inputs) != op.Arity() {
+		return 0, false
+	}
+	// Min and Max stay stock: for NaN and equal zeros the Go backend's
+	// result depends on where the element sits (its SIMD loop returns one
+	// operand, its loop over the last partial vector follows Go's min and
+	// max), which a program run in tiles would have to mimic position by
+	// position.
+	if op == kernels.OpMin || op == kernels.OpMax {
+		return 0, false
+	}
+	for i, s := range n.inputs {
+		in := b.slots[s].shape
+		if in.Rank() != 0 && !slices.Equal(in.Dimensions, out.Dimensions) {
+			return 0, false
+		}
+		wantIn := dtypes.Float32
+		if (op == kernels.OpWhere && i == 0) || (op == kernels.OpCopy && in.DType == dtypes.Bool) {
+			wantIn = dtypes.Bool
+		}
+		if in.DType != wantIn {
+			return 0, false
+		}
+	}
+	return op, true
+}
+
+// fuseElementwise replaces each tree of element-wise ops among the live
+// nodes by one native node (see above). It runs once per plan, after
+// elideIdentities.
+func fuseElementwise(b *builder) {
+	if !b.backend.native || listed(OffEnvVar, fusionOff) {
+		return
+	}
+	live := liveNodes(b)
+	readers := make(map[int]int) // slot -> number of live nodes reading it
+	for _, n := range live {
+		for _, s := range uniqueSlots(n.inputs) {
+			readers[s]++
+		}
+	}
+	for _, s := range b.outs {
+		readers[s] += 2 // a returned value is needed outside any tree
+	}
+	absorbed := make(map[*node]bool)
+	replace := make(map[*node]*node) // root -> fused node
+	for i := len(live) - 1; i >= 0; i-- {
+		root := live[i]
+		if absorbed[root] {
+			continue
+		}
+		if _, ok := elementOpOf(b, root); !ok || b.slots[root.outs[0]].shape.DType != dtypes.Float32 {
+			continue
+		}
+		dims := b.slots[root.outs[0]].shape.Dimensions
+		members := []*node{root}
+		for k := 0; k < len(members); k++ {
+			for _, s := range uniqueSlots(members[k].inputs) {
+				p := b.slots[s].producer
+				if p == nil || absorbed[p] || readers[s] != 1 || !slices.Equal(b.slots[s].shape.Dimensions, dims) {
+					continue
+				}
+				if _, ok := elementOpOf(b, p); ok {
+					absorbed[p] = true
+					members = append(members, p)
+				}
+			}
+		}
+		if k := treeKernel(b, members); k != nil {
+			replace[root] = &node{op: "Fused", inputs: k.inputs, outs: []int{root.outs[0]}, native: k.kernel, order: root.order}
+		}
+	}
+	for i, n := range b.nodes {
+		if f := replace[n]; f != nil {
+			b.nodes[i] = f
+			b.slots[f.outs[0]].producer = f
+		}
+	}
+}
+
+// tree is a fused tree's kernel and the slots it reads, in operand order.
+type tree struct {
+	kernel *fusedKernel
+	inputs []int
+}
+
+// treeKernel compiles the members of a tree (root first) into a program, or
+// returns nil when a member is not a float32 element-wise op after all.
+func treeKernel(b *builder, members []*node) *tree {
+	ordered := slices.Clone(members)
+	slices.SortFunc(ordered, func(x, y *node) int { return x.order - y.order }) // producers first
+	inTree := make(map[int]int)                                                 // slot -> operand number of its result
+	for _, m := range ordered {
+		inTree[m.outs[0]] = -1
+	}
+	var t tree
+	var scalar []bool
+	operand := make(map[int]int) // external slot -> input number
+	for _, m := range ordered {
+		for _, s := range m.inputs {
+			if _, internal := inTree[s]; internal {
+				continue
+			}
+			if _, seen := operand[s]; !seen {
+				operand[s] = len(t.inputs)
+				t.inputs = append(t.inputs, s)
+				scalar = append(scalar, b.slots[s].shape.Rank() == 0)
+			}
+		}
+	}
+	root := members[0]
+	prog := kernels.Program{Size: b.slots[root.outs[0]].shape.Size(), NumInputs: len(t.inputs), Scalar: scalar}
+	for k, m := range ordered {
+		op, ok := elementOpOf(b, m)
+		if !ok {
+			return nil
+		}
+		ins := kernels.Instruction{Op: op}
+		for j, s := range m.inputs {
+			if r, internal := inTree[s]; internal {
+				ins.Args[j] = r
+			} else {
+				ins.Args[j] = operand[s]
+			}
+		}
+		prog.Code = append(prog.Code, ins)
+		inTree[m.outs[0]] = len(t.inputs) + k
+	}
+	if prog.Validate() != nil || ordered[len(ordered)-1] != root {
+		return nil
+	}
+	t.kernel = &fusedKernel{prog: prog, outShape: b.slots[root.outs[0]].shape}
+	return &t
+}
+
+// uniqueSlots is the slots a node reads, each once.
+func uniqueSlots(inputs []int) []int {
+	var out []int
+	for _, s := range inputs {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}

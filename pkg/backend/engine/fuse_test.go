@@ -1,0 +1,108 @@
+package engine
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/mlsysrep/mlsysrep/pkg/backend/purego"
+	"github.com/mlsysrep/mlsysrep/pkg/quant"
+)
+
+// quantizerGraph applies every quantizer of pkg/quant (forward and
+// straight-through gradients) and ReLU6 to x, the chains fusion takes, and
+// returns the results and the gradients with respect to x, the PACT alpha
+// and the LSQ step.
+func quantizerGraph(x, alpha, step, noise *graph.Node) []*graph.Node {
+	g := x.Graph()
+	relu6 := graph.Min(graph.Max(x, graph.ScalarZero(g, x.DType())), graph.Scalar(g, x.DType(), 6))
+	outs := []*graph.Node{
+		quant.DoReFaActivation(x, 3),
+		quant.DoReFaWeight(x, 4),
+		quant.PACT(x, alpha, 4),
+		quant.LSQ(x, step, 3, true),
+		quant.DoReFaGradient(x, 6, noise),
+		relu6,
+		quant.FakeQuantAffine(x, graph.Scalar(g, x.DType(), 0.05), graph.Scalar(g, x.DType(), 3), 0, 15),
+	}
+	var loss *graph.Node
+	for i, o := range outs {
+		term := graph.ReduceAllSum(graph.Mul(o, graph.Cos(graph.AddScalar(x, float64(i)))))
+		if loss == nil {
+			loss = term
+		} else {
+			loss = graph.Add(loss, term)
+		}
+	}
+	return append(outs, graph.Gradient(loss, x, alpha, step)...)
+}
+
+// TestFusionMatchesStock runs the quantizers, ReLU6 and their gradients on
+// engine v2 (element-wise trees fused: they must run) and on engine v1, and
+// requires every result bit for bit: fusion must not change one rounding
+// decision. The input holds values on the quantization grids' edges, halves,
+// zeros of both signs, values past the clipping ranges, NaN and infinities.
+func TestFusionMatchesStock(t *testing.T) {
+	v1, err := purego.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2 := mustNew(t, "")
+	for _, n := range []int{3*1024 + 37, 21, 5} { // the Go backend's loops differ with the size
+		fusionMatchesStock(t, v1, v2, n)
+	}
+}
+
+func fusionMatchesStock(t *testing.T, v1, v2 compute.Backend, n int) {
+	rng := rand.New(rand.NewPCG(13, uint64(n)))
+	xs, ns := make([]float32, n), make([]float32, n)
+	special := []float32{0, float32(math.Copysign(0, -1)), 0.5, -0.5, 1, -1, 6, 6.5, 0.25, 1.0 / 7, 0.125, 10, -10,
+		float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))}
+	for i := range xs {
+		xs[i] = float32(rng.NormFloat64() * 3)
+		if i < len(special) { // in the first vectors and in the last, partial one
+			xs[i] = special[i]
+		} else if j := n - 1 - i; j < len(special) {
+			xs[i] = special[j]
+		}
+		ns[i] = float32(rng.Float64() - 0.5)
+	}
+	run := func(backend compute.Backend) [][]float32 {
+		exec, err := graph.NewExec(backend, func(x, alpha, step, noise *graph.Node) []*graph.Node {
+			return quantizerGraph(x, alpha, step, noise)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs, err := exec.Call(tensors.FromFlatDataAndDimensions(slices.Clone(xs), n),
+			tensors.FromScalar(float32(2.5)), tensors.FromScalar(float32(0.3)),
+			tensors.FromFlatDataAndDimensions(slices.Clone(ns), n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res [][]float32
+		for _, o := range outs {
+			res = append(res, tensors.MustCopyFlatData[float32](o))
+		}
+		return res
+	}
+	want := run(v1)
+	before := fusedRuns.Load()
+	got := run(v2)
+	if fusedRuns.Load() == before {
+		t.Fatal("no fused element-wise program ran")
+	}
+	t.Logf("size %d: %d fused programs ran", n, fusedRuns.Load()-before)
+	for i := range want {
+		for j := range want[i] {
+			if math.Float32bits(got[i][j]) != math.Float32bits(want[i][j]) {
+				t.Errorf("size %d, result %d, element %d (x=%v): %v on v2, %v on v1", n, i, j, xs[min(j, n-1)], got[i][j], want[i][j])
+				break
+			}
+		}
+	}
+}
