@@ -53,8 +53,12 @@ func BenchmarkTrainStep(b *testing.B) {
 					trainer := train.NewTrainer(be, store, cfg.ModelFn(), loss.SparseCategoricalCrossEntropyLogits,
 						optimizer.StochasticGradientDescent(), nil, nil)
 					rng := rand.New(rand.NewPCG(1, 1))
-					if _, err := trainer.TrainStep(randomBatch(rng, batch)); err != nil { // compile
-						b.Fatal(err)
+					// Untimed warm-up, as the PyTorch script does: the first
+					// step compiles, the first few fault in the heap.
+					for range 3 {
+						if _, err := trainer.TrainStep(randomBatch(rng, batch)); err != nil {
+							b.Fatal(err)
+						}
 					}
 					batches := make([]train.Batch, 0)
 					for b.Loop() {

@@ -43,7 +43,7 @@ both):
                u ~ U[-1/2, 1/2) drawn fresh every step, 0 where m = 0.
 
 Timing: batch 96 of random 32x32x3 images and labels, SGD(lr 0.01, momentum
-0.9, weight decay 5e-4), cross-entropy, 2 warm-up steps then --steps timed
+0.9, weight decay 5e-4), cross-entropy, 3 warm-up steps then --steps timed
 steps. (The Go benchmark uses GoMLX's plain SGD, without momentum or weight
 decay, and a fresh batch each step, made outside the timer; the optimizer
 update is a negligible part of the step.) PyTorch's default (NCHW) memory
@@ -233,7 +233,7 @@ def main():
             loss.backward()
             opt.step()
 
-        for _ in range(2):  # warm-up
+        for _ in range(3):  # warm-up (as many as the Go benchmark)
             step()
         t0 = time.perf_counter()
         for _ in range(args.steps):

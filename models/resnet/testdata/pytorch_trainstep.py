@@ -75,7 +75,7 @@ def main():
                 loss.backward()
                 opt.step()
 
-            for _ in range(2):  # warm-up
+            for _ in range(3):  # warm-up (as many as the Go benchmark)
                 step()
             t0 = time.perf_counter()
             for _ in range(args.steps):

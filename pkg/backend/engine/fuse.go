@@ -39,6 +39,12 @@ var elementOps = map[string]kernels.ElementOp{
 	"Where": kernels.OpWhere, "ConvertDType": kernels.OpCopy,
 }
 
+// minFusedSize is the smallest tree output fusion takes. Below it (biases,
+// batch-norm vectors, the SGD update of small variables) a native step
+// saves less than it costs: each splits the stock segments around it, and
+// engine v1 runs the ops of one segment in parallel.
+var minFusedSize = 1 << 14 // a variable: tests lower it
+
 // fusedRuns counts native fused-program runs (tests check they ran).
 var fusedRuns atomic.Int64
 
@@ -164,7 +170,8 @@ func fuseElementwise(b *builder) {
 		if absorbed[root] {
 			continue
 		}
-		if _, ok := elementOpOf(b, root); !ok || b.slots[root.outs[0]].shape.DType != dtypes.Float32 {
+		if _, ok := elementOpOf(b, root); !ok || b.slots[root.outs[0]].shape.DType != dtypes.Float32 ||
+			b.slots[root.outs[0]].shape.Size() < minFusedSize {
 			continue
 		}
 		dims := b.slots[root.outs[0]].shape.Dimensions

@@ -52,7 +52,9 @@ func TestFusionMatchesStock(t *testing.T) {
 		t.Fatal(err)
 	}
 	v2 := mustNew(t, "")
-	for _, n := range []int{3*1024 + 37, 21, 5} { // the Go backend's loops differ with the size
+	defer func(size int) { minFusedSize = size }(minFusedSize)
+	minFusedSize = 2                                          // fuse small tensors too, as the bigger ones are
+	for _, n := range []int{1<<14 + 37, 3*1024 + 37, 21, 5} { // the Go backend's loops differ with the size
 		fusionMatchesStock(t, v1, v2, n)
 	}
 }

@@ -171,7 +171,7 @@ def main():
                      f"pct:{m['GFLOP/s']}", f"{ours_steal:.1f}%", f"{torch_steal:.1f}%"))
 
     with Phase() as p:
-        mb_res = go_bench("./models/mobilenetv2/", "TrainStep/^purego:v[12]$/", "1x" if args.quick else "3x")
+        mb_res = go_bench("./models/mobilenetv2/", "TrainStep/^purego:v[12]$/", "1x" if args.quick else "5x")
     ours_steal = p.steal
     with Phase() as p:
         tmb = torch_script("mobilenetv2", threads, 1 if args.quick else 5)
