@@ -3,7 +3,7 @@
 #   GOTOOLCHAIN=go1.27.3  GoMLX v0.28 needs Go >= 1.27; the go command fetches it
 #                         from the module proxy once (a go.mod toolchain line is
 #                         not enough on machines set to GOTOOLCHAIN=local).
-#   GOEXPERIMENT=simd     turns on GoMLX's AVX2/AVX-512 kernels (15x+ faster).
+#   GOEXPERIMENT=simd     turns on the AVX2/AVX-512 kernels (ours and GoMLX's).
 export GOTOOLCHAIN := go1.27.3
 export GOEXPERIMENT := simd
 
