@@ -17,3 +17,4 @@
 package kernels
 
 //go:generate go run gen_kernels.go
+//go:generate go run gen_elementwise.go
