@@ -9,8 +9,10 @@ export GOEXPERIMENT := simd
 
 GO ?= go
 # Where downloaded source archives may already sit (read-only is fine); the
-# offline CIFAR-10 copy of the development machines is used when present.
-MLSYSREP_ARCHIVES ?= $(firstword $(wildcard ../shared/data) $(HOME)/mlsysrep-archives)
+# offline CIFAR-10 copy of the development machines is used when present. An
+# absolute path: notebooks run in GoNB's own temporary module folder, where a
+# relative one names nothing.
+MLSYSREP_ARCHIVES ?= $(abspath $(firstword $(wildcard ../shared/data) $(HOME)/mlsysrep-archives))
 export MLSYSREP_ARCHIVES
 PRESET ?= smoke
 
