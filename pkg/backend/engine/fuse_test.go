@@ -108,3 +108,43 @@ func fusionMatchesStock(t *testing.T, v1, v2 compute.Backend, n int) {
 		}
 	}
 }
+
+// TestFusionComputesEachOpOnce: a value read by two trees is computed once
+// (its own tree), not absorbed into a tree and also left for a stock
+// segment to compute again for its other reader, which gives the same bits
+// and so passes every value test.
+func TestFusionComputesEachOpOnce(t *testing.T) {
+	defer func(size int) { minFusedSize = size }(minFusedSize)
+	minFusedSize = 2
+	v2 := mustNew(t, "")
+	var counted []int // per plan: element-wise ops in fused programs and in stock segments
+	compiledHook = func(p *plan) {
+		n := 0
+		for _, st := range p.steps {
+			if k, ok := st.native.(*fusedKernel); ok {
+				n += len(k.prog.Code)
+			}
+			for _, op := range st.ops {
+				if _, elementwise := elementOps[op]; elementwise && st.native == nil {
+					n++
+				}
+			}
+		}
+		counted = append(counted, n)
+	}
+	defer func() { compiledHook = nil }()
+	exec, err := graph.NewExec(v2, func(x *graph.Node) []*graph.Node {
+		y := graph.MulScalar(x, 2) // read by both outputs' trees
+		return []*graph.Node{graph.AddScalar(y, 1), graph.Mul(y, graph.Sub(x, graph.Neg(x)))}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exec.Call(tensors.FromFlatDataAndDimensions([]float32{1, 2, 3, 4, 5, 6}, 6)); err != nil {
+		t.Fatal(err)
+	}
+	// MulScalar, AddScalar, Mul, Sub, Neg: five ops, each run once.
+	if len(counted) != 1 || counted[0] != 5 {
+		t.Errorf("element-wise ops run per plan: %v, want [5]", counted)
+	}
+}
