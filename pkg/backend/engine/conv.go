@@ -41,15 +41,10 @@ func convKernelFor(b *builder, n *node) kernel {
 	if k := depthwiseFilterKernelFor(b, n); k != nil {
 		return k
 	}
-	xs, ks := b.slots[n.inputs[0]].shape, b.slots[n.inputs[1]].shape
-	axes := n.args[2].(compute.ConvolveAxesConfig)
-	strides, _ := n.args[3].([]int)
-	paddings, _ := n.args[4].([][2]int)
-	inputDil, _ := n.args[5].([]int)
-	kernelDil, _ := n.args[6].([]int)
-	groups, batchGroups := n.args[7].(int), n.args[8].(int)
+	a := convArgsOf(b, n)
+	xs, ks, axes := a.xs, a.ks, a.axes
 	if xs.DType != dtypes.Float32 || ks.DType != dtypes.Float32 || xs.Rank() != 4 || ks.Rank() != 4 ||
-		groups != 1 || batchGroups != 1 {
+		a.groups != 1 || a.batchGroups != 1 {
 		return nil
 	}
 	nhwc := []int{1, 2}
@@ -57,22 +52,16 @@ func convKernelFor(b *builder, n *node) kernel {
 		axes.OutputBatch != 0 || axes.OutputChannels != 3 || !slices.Equal(axes.OutputSpatial, nhwc) {
 		return nil
 	}
-	get := func(v []int, i int) int {
-		if len(v) == 0 {
-			return 1
-		}
-		return v[i]
-	}
 	c := kernels.Conv2D{
 		N: xs.Dimensions[0], H: xs.Dimensions[1], W: xs.Dimensions[2], C: xs.Dimensions[3],
 		KH: ks.Dimensions[axes.KernelSpatial[0]], KW: ks.Dimensions[axes.KernelSpatial[1]],
 		O:       ks.Dimensions[axes.KernelOutputChannels],
-		StrideH: get(strides, 0), StrideW: get(strides, 1),
-		DilH: get(kernelDil, 0), DilW: get(kernelDil, 1),
-		InDilH: get(inputDil, 0), InDilW: get(inputDil, 1),
+		StrideH: at(a.strides, 0), StrideW: at(a.strides, 1),
+		DilH: at(a.kernelDil, 0), DilW: at(a.kernelDil, 1),
+		InDilH: at(a.inputDil, 0), InDilW: at(a.inputDil, 1),
 	}
-	if len(paddings) == 2 {
-		c.PadTop, c.PadBottom, c.PadLeft, c.PadRight = paddings[0][0], paddings[0][1], paddings[1][0], paddings[1][1]
+	if p := a.paddings; len(p) == 2 {
+		c.PadTop, c.PadBottom, c.PadLeft, c.PadRight = p[0][0], p[0][1], p[1][0], p[1][1]
 	}
 	if ks.Dimensions[axes.KernelInputChannels] != c.C || c.Validate() != nil {
 		return nil

@@ -54,9 +54,6 @@ func convArgsOf(b *builder, n *node) convArgs {
 	a.paddings, _ = n.args[4].([][2]int)
 	a.inputDil, _ = n.args[5].([]int)
 	a.kernelDil, _ = n.args[6].([]int)
-	if len(a.paddings) == 0 {
-		a.paddings = make([][2]int, 2)
-	}
 	return a
 }
 

@@ -5,7 +5,6 @@ import (
 	"slices"
 
 	"github.com/gomlx/compute"
-	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	"github.com/mlsysrep/mlsysrep/pkg/backend/kernels"
 )
@@ -26,16 +25,10 @@ type filterKernel struct {
 }
 
 func filterKernelFor(b *builder, n *node) kernel {
-	xs, dys := b.slots[n.inputs[0]].shape, b.slots[n.inputs[1]].shape
-	out := b.slots[n.outs[0]].shape
-	axes := n.args[2].(compute.ConvolveAxesConfig)
-	strides, _ := n.args[3].([]int)
-	paddings, _ := n.args[4].([][2]int)
-	inputDil, _ := n.args[5].([]int)
-	kernelDil, _ := n.args[6].([]int)
-	groups, batchGroups := n.args[7].(int), n.args[8].(int)
-	if xs.DType != dtypes.Float32 || dys.DType != dtypes.Float32 || xs.Rank() != 4 || dys.Rank() != 4 ||
-		groups != 1 || batchGroups != 1 || len(paddings) != 2 {
+	a := convArgsOf(b, n)
+	xs, dys, out, axes := a.xs, a.ks, a.out, a.axes
+	strides, paddings, inputDil, kernelDil := a.strides, a.paddings, a.inputDil, a.kernelDil
+	if !a.float32Rank4() || a.groups != 1 || a.batchGroups != 1 {
 		return nil
 	}
 	spatial := []int{1, 2}
@@ -49,18 +42,12 @@ func filterKernelFor(b *builder, n *node) kernel {
 			return nil
 		}
 	}
-	get := func(v []int, i int) int {
-		if len(v) == 0 {
-			return 1
-		}
-		return v[i]
-	}
 	oh, ow := dys.Dimensions[1], dys.Dimensions[2]
 	c := kernels.Conv2D{
 		N: xs.Dimensions[0], H: xs.Dimensions[1], W: xs.Dimensions[2], C: xs.Dimensions[3],
 		KH: out.Dimensions[0], KW: out.Dimensions[1], O: dys.Dimensions[3],
-		StrideH: get(kernelDil, 0), StrideW: get(kernelDil, 1),
-		DilH: get(strides, 0), DilW: get(strides, 1),
+		StrideH: at(kernelDil, 0), StrideW: at(kernelDil, 1),
+		DilH: at(strides, 0), DilW: at(strides, 1),
 		PadTop: paddings[0][0], PadLeft: paddings[1][0],
 	}
 	// The high paddings that make the forward output OH x OW.
