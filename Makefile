@@ -136,12 +136,13 @@ vet:
 staticcheck:
 	$(GO) tool staticcheck ./...
 
-# Then the quantizer, model and training tests again on engine v2, and the
+# Then the quantizer, layer, model, training and recipe tests again on
+# engine v1 (kept selectable as purego:v1 for A/B comparisons), and the
 # engine's tests on each forced kernel path (the kernels' own tests already
 # run every path the CPU has).
 unit:
 	$(GO) test -count=1 ./...
-	MLSYSREP_TEST_ENGINE=purego:v2 $(GO) test -count=1 ./pkg/quant/ ./pkg/train/ ./models/...
+	MLSYSREP_TEST_ENGINE=purego:v1 $(GO) test -count=1 ./pkg/quant/ ./pkg/nn/ ./pkg/train/ ./models/... ./quant/recipe/
 	MLSYSREP_KERNELS=avx2 $(GO) test -count=1 ./pkg/backend/engine/
 	MLSYSREP_KERNELS=generic $(GO) test -count=1 ./pkg/backend/engine/
 

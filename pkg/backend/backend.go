@@ -7,10 +7,10 @@
 //  2. else XLA/PJRT, when one of its plugins is installed (CUDA before CPU);
 //  3. else mlsysrep's pure-Go engine ("purego"), which needs nothing installed.
 //
-// Names: "purego" (our engine; "purego:v1" names today's engine explicitly,
-// "purego:v2" the graph executor with native kernels that is replacing it,
-// see package engine, and "purego:v2-nonative" the same executor with its
-// kernels off), "go" (GoMLX's stock Go backend, with its slow direct
+// Names: "purego" (our engine: engine v2, the graph executor with native
+// kernels of package engine, also named "purego:v2"; "purego:v1" is the
+// engine it replaced, kept selectable for A/B comparisons, and
+// "purego:v2-nonative" is engine v2 with its kernels off), "go" (GoMLX's stock Go backend, with its slow direct
 // convolution), "xla" (the first XLA plugin found), "xla:cpu",
 // "xla:cuda", or "xla:/absolute/path/to/plugin.so". Nothing is ever
 // downloaded here: XLA plugins are installed on request with InstallXLA (the
@@ -109,7 +109,7 @@ func BenchEngines(defaults string) ([]string, []compute.Backend, error) {
 
 // TestEnvVar names the engine the project's model, quantizer and training
 // tests run on (default "purego"), so that a new engine is tested by the same
-// tests: `MLSYSREP_TEST_ENGINE=purego:v2 go test ./pkg/quant/ ./models/...`.
+// tests: `MLSYSREP_TEST_ENGINE=purego:v1 go test ./pkg/quant/ ./models/...`.
 const TestEnvVar = "MLSYSREP_TEST_ENGINE"
 
 // TestEngine returns the engine named by TestEnvVar.
@@ -134,17 +134,18 @@ func MustSelect(name string) (compute.Backend, string) {
 	return b, line
 }
 
-// newPurego makes engine v1 ("", "v1", "directconv") or v2 ("v2",
-// "v2-nonative").
+// newPurego makes engine v2 ("" and "v2", the default since it trains
+// every benchmarked model faster, or "v2-nonative") or engine v1 ("v1",
+// "directconv").
 func newPurego(config string) (compute.Backend, error) {
 	switch config {
-	case "v1":
-		return purego.New("")
-	case "v2":
+	case "", "v2":
 		return engine.New("")
 	case "v2-nonative":
 		return engine.New("nonative")
-	case "", "directconv":
+	case "v1":
+		return purego.New("")
+	case "directconv":
 		return purego.New(config)
 	}
 	return nil, fmt.Errorf("purego: unknown configuration %q (valid: purego, purego:v1, purego:v2, purego:v2-nonative, purego:directconv)", config)
@@ -179,11 +180,12 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // RecordName is how results records name a backend: our engines say which
 // they are (a record must tell engine v1's numbers from v2's), other backends
-// keep their name.
+// keep their name. Records written while engine v1 was the default purego
+// name it "purego (mlsysrep pure-Go engine)".
 func RecordName(b compute.Backend) string {
 	switch b := b.(type) {
 	case *purego.Backend:
-		return "purego (mlsysrep pure-Go engine)"
+		return "purego:v1 (mlsysrep engine v1)"
 	case *engine.Backend:
 		return b.RecordName()
 	}

@@ -118,8 +118,8 @@ func TestSIMDWarning(t *testing.T) {
 func TestRecordName(t *testing.T) {
 	t.Setenv(engine.OffEnvVar, "BatchNormGradient")
 	for name, want := range map[string]string{
-		"purego":             "purego (mlsysrep pure-Go engine)",
-		"purego:v1":          "purego (mlsysrep pure-Go engine)",
+		"purego":             "purego:v2 (mlsysrep engine v2, " + kernels.Path() + " kernels, off: BatchNormGradient)",
+		"purego:v1":          "purego:v1 (mlsysrep engine v1)",
 		"purego:v2":          "purego:v2 (mlsysrep engine v2, " + kernels.Path() + " kernels, off: BatchNormGradient)",
 		"purego:v2-nonative": "purego:v2-nonative (mlsysrep engine v2, native kernels off)",
 		"go":                 "Go Backend",

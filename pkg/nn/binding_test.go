@@ -10,7 +10,7 @@ import (
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/mlsysrep/mlsysrep/pkg/backend/purego"
+	"github.com/mlsysrep/mlsysrep/pkg/backend"
 )
 
 // These tests check wiring, not formulas: that a layer multiplies by what its
@@ -19,7 +19,7 @@ import (
 
 // bindingEngine is one engine for these tests: tensors stay bound to the
 // backend instance they were first used on.
-var bindingEngine = sync.OnceValues(func() (compute.Backend, error) { return purego.New("") })
+var bindingEngine = sync.OnceValues(func() (compute.Backend, error) { return backend.TestEngine() })
 
 func bindingBackend(t *testing.T) compute.Backend {
 	t.Helper()

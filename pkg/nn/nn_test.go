@@ -10,7 +10,7 @@ import (
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/mlsysrep/mlsysrep/pkg/backend/purego"
+	"github.com/mlsysrep/mlsysrep/pkg/backend"
 )
 
 func randTensor(seed uint64, dims ...int) *tensors.Tensor {
@@ -50,7 +50,7 @@ func near(t *testing.T, what string, got, want []float64, tol float64) {
 // statistics against PyTorch's formulas, then inference with them, on the
 // engine (backend ops) and on the stock Go backend (plain ops).
 func TestBatchNormPyTorchSemantics(t *testing.T) {
-	ours, err := purego.New("")
+	ours, err := backend.TestEngine()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/mlsysrep/mlsysrep/pkg/backend/purego"
+	"github.com/mlsysrep/mlsysrep/pkg/backend"
 	"github.com/mlsysrep/mlsysrep/pkg/report"
 	"github.com/mlsysrep/mlsysrep/quant/recipe"
 
@@ -19,7 +19,7 @@ func TestPTQRerunKeepsFPRecord(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains a smoke FP model; run without -short")
 	}
-	be, err := purego.New("")
+	be, err := backend.TestEngine()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestSeedTwoAfterSeedOne(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains three smoke cells; run without -short")
 	}
-	be, err := purego.New("")
+	be, err := backend.TestEngine()
 	if err != nil {
 		t.Fatal(err)
 	}

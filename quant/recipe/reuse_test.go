@@ -5,7 +5,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/mlsysrep/mlsysrep/pkg/backend/purego"
+	"github.com/mlsysrep/mlsysrep/pkg/backend"
 	"github.com/mlsysrep/mlsysrep/pkg/quant"
 	"github.com/mlsysrep/mlsysrep/pkg/report"
 )
@@ -63,7 +63,7 @@ func TestRerunReusesOnlyTheSameRecipe(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains tiny smoke models; run without -short")
 	}
-	be, err := purego.New("")
+	be, err := backend.TestEngine()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,5 @@
-// Package engine is mlsysrep's graph executor (engine v2): it records the
+// Package engine is mlsysrep's graph executor (engine v2, the backend the
+// name "purego" selects, also "purego:v2"): it records the
 // whole graph GoMLX builds, plans it, runs its own native kernels for the hot
 // ops and hands every other op to the v1 engine (package purego: GoMLX's Go
 // backend plus im2col convolutions and batch-norm ops).

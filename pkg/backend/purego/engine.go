@@ -1,5 +1,7 @@
-// Package purego is mlsysrep's pure-Go compute engine: GoMLX's Go backend
-// ("go") wrapped so that convolutional networks train fast on any CPU.
+// Package purego is mlsysrep's pure-Go compute engine v1 (backend name
+// "purego:v1"): GoMLX's Go backend ("go") wrapped so that convolutional
+// networks train fast on any CPU. Engine v2 (package engine, the default
+// "purego") runs every op it has no native kernel for here.
 //
 // The wrapper embeds the stock backend and replaces only what CNNs need:
 //

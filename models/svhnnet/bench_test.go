@@ -1,0 +1,64 @@
+package svhnnet
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/train"
+	"github.com/gomlx/gomlx/ml/train/loss"
+	"github.com/gomlx/gomlx/ml/train/optimizer"
+	"github.com/mlsysrep/mlsysrep/models/internal/modeltest"
+	"github.com/mlsysrep/mlsysrep/pkg/backend"
+	"github.com/mlsysrep/mlsysrep/pkg/quant"
+)
+
+// BenchmarkTrainStep times one SGD training step of Model A at full size and
+// the quick SVHN preset's batch of 256 (PROTOCOL section 6), in full
+// precision and with the DoReFa W2A2G6 quantizers of the quick cell, on each
+// engine named by MLSYSREP_BENCH_ENGINES (default "purego:v1,purego:v2").
+func BenchmarkTrainStep(b *testing.B) {
+	names, backends, err := backend.BenchEngines("purego:v1,purego:v2")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for bi, be := range backends {
+		for _, method := range []string{"fp", "dorefa:w2a2g6"} {
+			q, err := quant.ParseConfig(method)
+			if err != nil {
+				b.Fatal(err)
+			}
+			const batch = 256
+			b.Run(fmt.Sprintf("%s/batch=%d/%s", names[bi], batch, method), func(b *testing.B) {
+				cfg := Default
+				cfg.Quant = q
+				store := model.NewStore()
+				trainer := train.NewTrainer(be, store, cfg.ModelFn(), loss.SparseCategoricalCrossEntropyLogits,
+					optimizer.StochasticGradientDescent(), nil, nil)
+				seed := uint64(1)
+				newBatch := func() train.Batch {
+					seed++
+					images, labels := modeltest.Images(batch, InputSize, 10, seed)
+					return train.Batch{Inputs: []*tensors.Tensor{images}, Labels: []*tensors.Tensor{labels}}
+				}
+				// Untimed warm-up: the first step compiles, the next ones
+				// fault in the memory the later ones reuse.
+				for range 3 {
+					if _, err := trainer.TrainStep(newBatch()); err != nil {
+						b.Fatal(err)
+					}
+				}
+				for b.Loop() {
+					b.StopTimer()
+					next := newBatch()
+					b.StartTimer()
+					if _, err := trainer.TrainStep(next); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "images/s")
+			})
+		}
+	}
+}
