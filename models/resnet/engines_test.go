@@ -97,7 +97,7 @@ func TestEnginesAgree(t *testing.T) {
 	v2 := selectEngine(t, "purego:v2")
 	for _, tc := range []struct{ name, experimental string }{
 		{"default", ""},
-		{"native BatchNormForTraining", "BatchNormForTraining"},
+		{"accurate BatchNormForTraining", "BatchNormForTraining"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv(engine.OffEnvVar, "")

@@ -1,6 +1,7 @@
 package notebook
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -29,12 +30,23 @@ const (
 	WidgetSecondsVar = "MLSYSREP_WIDGET_SECONDS"
 )
 
-func init() {
-	must.M = func(err error) {
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "error:", err)
-			os.Exit(1)
-		}
+func init() { must.M = cellError }
+
+// cellError ends a notebook cell on an error: one line on stderr and exit
+// status 1, except for ErrNotTrained (training is off and the cell needs a
+// model no one trained), which prints why on stdout and ends the cell
+// without failing it, so that MLSYSREP_NO_TRAIN=1 runs of the notebooks
+// complete.
+func cellError(err error) {
+	switch {
+	case err == nil:
+		return
+	case errors.Is(err, ErrNotTrained):
+		fmt.Println(err)
+		os.Exit(0)
+	default:
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
 	}
 }
 

@@ -32,6 +32,12 @@ type FPModel struct {
 	Source  string           // where the weights came from
 }
 
+// ErrNotTrained is returned (wrapped) by LoadOrTrainFP when
+// $MLSYSREP_NO_TRAIN=1 forbids training the model it would need: a notebook
+// cell that gets it prints why and stops there without failing (see must.M
+// in env.go), so that a records-only run of the notebooks completes.
+var ErrNotTrained = errors.New("skipped, training is off")
+
 // tourImages is how many training images the tour trains on when no
 // checkpoint exists (two epochs: about a minute on 2 cores at width 0.25).
 const tourImages = 2560
@@ -96,6 +102,24 @@ func LoadOrTrainFP() (*FPModel, error) {
 		Recipe:    report.Recipe{Epochs: epochs, Batch: spec.Batch, LR: spec.LR, TrainImages: n, TestImages: 1000}}
 	tourKey := tour.Key()
 	tourCkpt := tourKey.CheckpointDir(dir)
+	if os.Getenv(NoTrainVar) == "1" {
+		// Training is off: the tour's own model, if an earlier run trained
+		// it to the end, else nothing.
+		var progress struct {
+			Completed int `json:"completed_epochs"` // as train.Run checkpoints it
+		}
+		err := train.LoadCheckpoint(tourCkpt, tourKey.String(), m.Store, &progress)
+		if err != nil && !errors.Is(err, train.ErrNoCheckpoint) {
+			return nil, err
+		}
+		if err != nil || progress.Completed < epochs {
+			return nil, fmt.Errorf("%w: no FP ResNet-18 checkpoint at %s (the runner's) or %s (the tour's); "+
+				"run the notebook without %s=1, or `mlsysrep run -table ptq-resnet18 -preset %s`, to train one",
+				ErrNotTrained, ckpt, tourCkpt, NoTrainVar, preset)
+		}
+		m.Source = fmt.Sprintf("the tour's FP checkpoint %s (%d epochs on %d images of %s)", tourCkpt, epochs, n, copyName)
+		return m, nil
+	}
 	fmt.Printf("No runner FP checkpoint at %s: ResNet-18 (width %g), %d epochs on the first %d training images of %s, checkpointed in %s.\n",
 		ckpt, spec.Width, epochs, n, copyName, tourCkpt)
 	p := NewProgress()

@@ -2,6 +2,7 @@ package notebook
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -123,10 +124,21 @@ func TestProgressOutsideNotebook(t *testing.T) {
 
 // TestLoadOrTrainFPSmoke trains the smoke-preset FP ResNet-18 (no
 // checkpoint in an empty results folder) and reads real weights and
-// activations from it.
+// activations from it; with MLSYSREP_NO_TRAIN=1 it trains nothing: it
+// reports ErrNotTrained before the tour's checkpoint exists and loads that
+// checkpoint after.
 func TestLoadOrTrainFPSmoke(t *testing.T) {
 	t.Setenv(PresetVar, "smoke")
-	t.Setenv(ResultsVar, t.TempDir())
+	dir := t.TempDir()
+	t.Setenv(ResultsVar, dir)
+	t.Setenv(NoTrainVar, "1")
+	if _, err := LoadOrTrainFP(); !errors.Is(err, ErrNotTrained) {
+		t.Fatalf("no checkpoint, training off: err = %v, want ErrNotTrained", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("training off, yet the results folder holds %v", entries)
+	}
+	t.Setenv(NoTrainVar, "")
 	m, err := LoadOrTrainFP()
 	if err != nil {
 		t.Fatal(err)
@@ -138,9 +150,18 @@ func TestLoadOrTrainFPSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Setenv(NoTrainVar, "1")
+	offline, err := LoadOrTrainFP() // training off: the same checkpoint
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(offline.Source, "the tour's FP checkpoint") {
+		t.Errorf("training off, source %q", offline.Source)
+	}
 	w1, _, _ := m.StemWeights()
 	w2, _, _ := again.StemWeights()
-	if len(w1) == 0 || w1[0] != w2[0] || w1[len(w1)-1] != w2[len(w2)-1] {
+	w3, _, _ := offline.StemWeights()
+	if len(w1) == 0 || w1[0] != w2[0] || w1[len(w1)-1] != w2[len(w2)-1] || w1[0] != w3[0] || w1[len(w1)-1] != w3[len(w3)-1] {
 		t.Errorf("reloaded weights differ")
 	}
 	w, dims, err := m.StemWeights()
@@ -200,6 +221,26 @@ func TestCalibrate(t *testing.T) {
 		if math.Abs(w[i]-wantW[i]) > 1e-6 {
 			t.Fatalf("per-channel weights %v, want %v", w, wantW)
 		}
+	}
+}
+
+// TestMustSkipsUntrained checks a must.M of ErrNotTrained ends the cell
+// with exit status 0 and the reason on stdout (run in a child process).
+func TestMustSkipsUntrained(t *testing.T) {
+	if os.Getenv("MLSYSREP_MUST_CHILD") == "1" {
+		must.M(fmt.Errorf("%w: no checkpoint", ErrNotTrained))
+		fmt.Println("not reached")
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestMustSkipsUntrained$")
+	cmd.Env = append(os.Environ(), "MLSYSREP_MUST_CHILD=1")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("child: %v, want exit status 0 (stderr %q)", err, stderr.String())
+	}
+	if got := stdout.String(); got != "skipped, training is off: no checkpoint\n" || stderr.Len() != 0 {
+		t.Errorf("stdout %q, stderr %q", got, stderr.String())
 	}
 }
 

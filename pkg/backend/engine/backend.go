@@ -3,7 +3,6 @@ package engine
 import (
 	"fmt"
 	"os"
-	"runtime"
 	"strings"
 
 	"github.com/gomlx/compute"
@@ -71,8 +70,8 @@ func (b *Backend) Description() string {
 	if !b.native {
 		kernelsOn = "native kernels off"
 	}
-	return fmt.Sprintf("mlsysrep engine v2 (graph executor, %s) over %s, %d CPUs",
-		kernelsOn, b.inner.Description(), runtime.GOMAXPROCS(0))
+	// The v1 engine's description ends with the CPU count.
+	return fmt.Sprintf("mlsysrep engine v2 (graph executor, %s) over %s", kernelsOn, b.inner.Description())
 }
 
 // NumDevices implements compute.Backend.

@@ -5,15 +5,27 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	"github.com/mlsysrep/mlsysrep/pkg/backend/kernels"
 )
 
 // bnKernel runs BatchNormForTraining or BatchNormGradient on
 // kernels.BatchNorm, for float32 tensors whose feature axis is the last one
 // (NHWC activations).
+//
+// The training forward has two forms. By default it is engine v1's
+// arithmetic, bit for bit: statistics summed row after row in float32
+// (BatchNorm.SequentialStats), the per-channel factor
+// a = scale * rsqrt(variance + epsilon) computed by a small stock executable
+// (the same Rsqrt executor v1 runs), and (x - mean) * a + offset. With
+// MLSYSREP_ENGINE_EXPERIMENTAL=BatchNormForTraining it is BatchNorm.Train,
+// whose statistics are accurate (float64 totals of short float32 runs) but
+// whose training runs are therefore not v1's (see ExperimentalEnvVar).
 type bnKernel struct {
 	bn   kernels.BatchNorm
 	grad bool
+	// factor, for the v1-exact forward, maps (variance, scale) to a.
+	factor compute.Executable
 }
 
 // bnKernelFor covers both ops' nodes: arguments (operand, scale, offset,
@@ -36,7 +48,51 @@ func bnKernelFor(b *builder, n *node) kernel {
 	if k.bn.Validate() != nil {
 		return nil
 	}
+	if !k.grad && !listed(ExperimentalEnvVar, n.op) {
+		var err error
+		if k.factor, err = compileBNFactor(b.backend.inner, c, epsilon); err != nil {
+			return nil
+		}
+	}
 	return k
+}
+
+// compileBNFactor compiles, on the v1 engine, a = scale * rsqrt(variance +
+// epsilon) for C channels with the ops v1's BatchNormForTraining emits for
+// it (package purego), so that a is v1's to the bit on every kernel path.
+func compileBNFactor(v1 compute.Backend, c int, epsilon float32) (compute.Executable, error) {
+	builder := v1.Builder("BatchNormFactor")
+	fn := builder.Main()
+	vec := shapes.Make(dtypes.Float32, c)
+	variance, err := fn.Parameter("variance", vec, nil)
+	if err != nil {
+		return nil, err
+	}
+	scale, err := fn.Parameter("scale", vec, nil)
+	if err != nil {
+		return nil, err
+	}
+	eps, err := fn.Constant([]float32{epsilon})
+	if err == nil {
+		eps, err = fn.BroadcastInDim(eps, vec, nil)
+	}
+	var sum, rstd, a compute.Value
+	if err == nil {
+		sum, err = fn.Add(variance, eps)
+	}
+	if err == nil {
+		rstd, err = fn.Rsqrt(sum)
+	}
+	if err == nil {
+		a, err = fn.Mul(scale, rstd)
+	}
+	if err == nil {
+		err = fn.Return([]compute.Value{a}, nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return builder.Compile()
 }
 
 func (k *bnKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer, error) {
@@ -69,10 +125,23 @@ func (k *bnKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer, error
 		outs[i], data[i] = buf, flat
 	}
 	workers := runtime.GOMAXPROCS(0)
-	if k.grad { // operand, scale, mean, variance, gradOutput -> dx, dScale, dOffset
+	switch {
+	case k.grad: // operand, scale, mean, variance, gradOutput -> dx, dScale, dOffset
 		k.bn.Grad(data[0], data[1], data[2], flats[0], flats[1], flats[2], flats[3], flats[4], workers)
-	} else { // operand, scale, offset -> normalized, mean, variance
+	case k.factor == nil: // operand, scale, offset -> normalized, mean, variance
 		k.bn.Train(data[0], data[1], data[2], flats[0], flats[1], flats[2], workers)
+	default:
+		k.bn.SequentialStats(data[1], data[2], flats[0], workers)
+		res, err := k.factor.Execute([]compute.Buffer{outs[2], in[1]}, []bool{false, false}, 0)
+		if err != nil {
+			return nil, err
+		}
+		a, err := flat32(res[0])
+		if err != nil {
+			return nil, err
+		}
+		k.bn.Normalize(data[0], flats[0], data[1], a, flats[2], workers)
+		_ = res[0].Finalize()
 	}
 	bnRuns.Add(1)
 	return outs, nil

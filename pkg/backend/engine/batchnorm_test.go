@@ -21,7 +21,9 @@ import (
 )
 
 // TestBatchNormMatchesStock runs the batch-norm training op and its
-// gradient on engine v2 (native) and on the v1 engine (primitive ops).
+// gradient on engine v2 (native) and on the v1 engine (primitive ops): the
+// default forward gives v1's bits, the accurate one (experimental) and the
+// gradient v1's values within 1e-5.
 func TestBatchNormMatchesStock(t *testing.T) {
 	v1, err := purego.New("")
 	if err != nil {
@@ -30,8 +32,19 @@ func TestBatchNormMatchesStock(t *testing.T) {
 	clearKernelSwitches(t)
 	v2 := mustNew(t, "")
 	rng := rand.New(rand.NewPCG(5, 6))
-	for _, dims := range [][]int{{1, 1, 1, 1}, {2, 3, 3, 5}, {4, 8, 8, 16}, {3, 5, 7, 130}, {6, 17}} {
-		t.Run(fmt.Sprint(dims), func(t *testing.T) {
+	for _, tc := range []struct {
+		form, experimental string
+		dims               []int
+	}{
+		{"v1", "", []int{1, 1, 1, 1}}, {"v1", "", []int{2, 3, 3, 5}}, {"v1", "", []int{4, 8, 8, 16}},
+		{"v1", "", []int{3, 5, 7, 130}}, {"v1", "", []int{6, 17}}, {"v1", "", []int{2, 9, 9, 48}},
+		{"accurate", "BatchNormForTraining", []int{1, 1, 1, 1}}, {"accurate", "BatchNormForTraining", []int{2, 3, 3, 5}},
+		{"accurate", "BatchNormForTraining", []int{4, 8, 8, 16}}, {"accurate", "BatchNormForTraining", []int{3, 5, 7, 130}},
+		{"accurate", "BatchNormForTraining", []int{6, 17}},
+	} {
+		dims := tc.dims
+		t.Run(fmt.Sprint(tc.form, dims), func(t *testing.T) {
+			t.Setenv(ExperimentalEnvVar, tc.experimental)
 			c := dims[len(dims)-1]
 			x, dy := randomTensor(rng, dims...).Value(), randomTensor(rng, dims...).Value()
 			scale, offset := randomTensor(rng, c).Value(), randomTensor(rng, c).Value()
@@ -62,6 +75,15 @@ func TestBatchNormMatchesStock(t *testing.T) {
 				t.Fatalf("%d native batch norms ran, want 2", bnRuns.Load()-before)
 			}
 			for i, name := range []string{"normalized", "mean", "variance", "input gradient", "scale gradient", "offset gradient"} {
+				if tc.experimental == "" && i < 3 {
+					for j := range want[i] {
+						if math.Float32bits(got[i][j]) != math.Float32bits(want[i][j]) {
+							t.Errorf("%s[%d] = %v, v1 %v (want v1's bits)", name, j, got[i][j], want[i][j])
+							break
+						}
+					}
+					continue
+				}
 				tol := 1e-5
 				if dims[0]*dims[1] == 1 && len(dims) == 4 && dims[2]*dims[3] == 1 && (i == 3 || i == 4) {
 					tol = 1 // one element per channel: these are rounding noise around 0
@@ -88,6 +110,7 @@ func TestBatchNormStatsAccuracy(t *testing.T) {
 		t.Fatal(err)
 	}
 	clearKernelSwitches(t)
+	t.Setenv(ExperimentalEnvVar, "BatchNormForTraining") // the accurate statistics
 	v2 := mustNew(t, "")
 	const rows, c = 32 * 32 * 32, 16
 	rng := rand.New(rand.NewPCG(7, 8))
@@ -139,6 +162,67 @@ func TestBatchNormStatsAccuracy(t *testing.T) {
 	if gotMean > 1e-6 || gotVar > 1e-6 { // a few float32 roundings
 		t.Errorf("native statistics off by %.2g standard deviations (mean) and %.2g (variance, relative)",
 			gotMean, gotVar)
+	}
+}
+
+// TestNativeBatchNormForwardExact trains with the default native batch-norm
+// forward as the only native kernel: losses and every variable, running
+// statistics included, must be engine v1's to the bit (so a run with it on is
+// a v1 run; the accurate form is not, see ExperimentalEnvVar).
+func TestNativeBatchNormForwardExact(t *testing.T) {
+	v1, err := purego.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const steps = 4
+	wantLoss, wantStore := trainModel(t, v1, residualBNCNN, steps)
+	clearKernelSwitches(t)
+	withOnlyNatives(t, map[string]func(*builder, *node) kernel{"BatchNormForTraining": bnKernelFor})
+	before := bnRuns.Load()
+	gotLoss, gotStore := trainModel(t, mustNew(t, ""), residualBNCNN, steps)
+	if ran := bnRuns.Load() - before; ran < 2*steps {
+		t.Fatalf("%d native batch-norm forwards ran, want at least %d (2 layers x %d steps)", ran, 2*steps, steps)
+	}
+	compareRuns(t, wantLoss, gotLoss, wantStore, gotStore)
+}
+
+// compareRuns checks two training runs' losses and float32 variables (but
+// the metrics, whose names are unique per trainer) bit for bit.
+func compareRuns(t *testing.T, wantLoss, gotLoss []float32, wantStore, gotStore *model.Store) {
+	t.Helper()
+	for i := range wantLoss {
+		if math.Float32bits(gotLoss[i]) != math.Float32bits(wantLoss[i]) {
+			t.Errorf("loss[%d] = %v, v1 %v", i, gotLoss[i], wantLoss[i])
+		}
+	}
+	got := map[string][]float32{}
+	for v := range gotStore.IterVariables() {
+		if val := v.MustValue(); val.DType() == dtypes.Float32 {
+			got[v.Path()] = tensors.MustCopyFlatData[float32](val)
+		}
+	}
+	compared := 0
+	for v := range wantStore.IterVariables() {
+		val := v.MustValue()
+		if val.DType() != dtypes.Float32 || strings.Contains(v.Path(), "/metrics/") {
+			continue
+		}
+		want := tensors.MustCopyFlatData[float32](val)
+		g, ok := got[v.Path()]
+		if !ok || len(g) != len(want) {
+			t.Errorf("variable %s: %d values on v2, %d on v1", v.Path(), len(g), len(want))
+			continue
+		}
+		for i := range want {
+			if math.Float32bits(g[i]) != math.Float32bits(want[i]) {
+				t.Errorf("variable %s[%d] = %v, v1 %v", v.Path(), i, g[i], want[i])
+				break
+			}
+		}
+		compared++
+	}
+	if compared < 12 { // 2 convolutions, 2x4 batch-norm variables, dense...
+		t.Errorf("only %d variables compared", compared)
 	}
 }
 
@@ -255,38 +339,5 @@ func TestNativeBatchNormNodesExact(t *testing.T) {
 			t.Fatalf("no native %s ran", op)
 		}
 	}
-	for i := range wantLoss {
-		if math.Float32bits(gotLoss[i]) != math.Float32bits(wantLoss[i]) {
-			t.Errorf("loss[%d] = %v, v1 %v", i, gotLoss[i], wantLoss[i])
-		}
-	}
-	got := map[string][]float32{}
-	for v := range gotStore.IterVariables() {
-		if val := v.MustValue(); val.DType() == dtypes.Float32 {
-			got[v.Path()] = tensors.MustCopyFlatData[float32](val)
-		}
-	}
-	compared := 0
-	for v := range wantStore.IterVariables() {
-		val := v.MustValue()
-		if val.DType() != dtypes.Float32 || strings.Contains(v.Path(), "/metrics/") { // metric names are unique per trainer
-			continue
-		}
-		want := tensors.MustCopyFlatData[float32](val)
-		g, ok := got[v.Path()]
-		if !ok || len(g) != len(want) {
-			t.Errorf("variable %s: %d values on v2, %d on v1", v.Path(), len(g), len(want))
-			continue
-		}
-		for i := range want {
-			if math.Float32bits(g[i]) != math.Float32bits(want[i]) {
-				t.Errorf("variable %s[%d] = %v, v1 %v", v.Path(), i, g[i], want[i])
-				break
-			}
-		}
-		compared++
-	}
-	if compared < 12 { // 2 convolutions, 2x4 batch-norm variables, dense...
-		t.Errorf("only %d variables compared", compared)
-	}
+	compareRuns(t, wantLoss, gotLoss, wantStore, gotStore)
 }

@@ -137,3 +137,58 @@ func (bn BatchNorm) reduce(workers int, nAcc int, sum func(acc []float32, lo, hi
 	}
 	return out
 }
+
+// SequentialStats writes the batch mean and biased variance of x as engine
+// v1 computes them, bit for bit: per channel, the rows summed one after the
+// other in float32 starting from row 0 (GoMLX's Go backend's ReduceSum over
+// leading axes), times float32(1/Rows); then the same for the squares of
+// x - mean. Less accurate than Train's statistics, but a training run with
+// them follows engine v1 exactly. Workers split the channels, never a
+// channel's rows, so the order of additions is v1's for any worker count.
+func (bn BatchNorm) SequentialStats(mean, variance, x []float32, workers int) {
+	bn.check(bn.Rows*bn.C, len(x))
+	if len(mean) < bn.C || len(variance) < bn.C {
+		panic(fmt.Sprintf("kernels: BatchNorm statistics of %d channels given slices of %d and %d", bn.C, len(mean), len(variance)))
+	}
+	ops := currentRowOps()
+	inv := float32(1 / float64(bn.Rows))
+	// Channel blocks of whole vectors, at most one per worker.
+	const block = 16
+	blocks := (bn.C + block - 1) / block
+	splitUnits(blocks, 1, workers, func(_, lo, hi int) {
+		c0, c1 := lo*block, min(bn.C, hi*block)
+		if c0 >= c1 {
+			return
+		}
+		m, v := mean[c0:c1], variance[c0:c1]
+		copy(m, x[c0:c1])
+		for r := 1; r < bn.Rows; r++ {
+			ops.add(m, x[r*bn.C+c0:r*bn.C+c1])
+		}
+		for c := range m {
+			m[c] *= inv
+		}
+		// The squares are never -0, so summing them from +0 equals v1's
+		// sum that starts from the first row's squares.
+		clear(v)
+		for r := range bn.Rows {
+			ops.addSqDiff(v, x[r*bn.C+c0:r*bn.C+c1], m)
+		}
+		for c := range v {
+			v[c] *= inv
+		}
+	})
+}
+
+// Normalize writes out = (x - mean) * a + offset, each operation rounded to
+// float32 in that order (engine v1's normalized output, given its
+// a = scale / sqrt(variance + epsilon) per channel).
+func (bn BatchNorm) Normalize(out, x, mean, a, offset []float32, workers int) {
+	bn.check(len(out), len(x))
+	ops := currentRowOps()
+	splitUnits(bn.Rows, statsChunk, workers, func(_, lo, hi int) {
+		for r := lo; r < hi; r++ {
+			ops.affine(out[r*bn.C:(r+1)*bn.C], x[r*bn.C:(r+1)*bn.C], mean, a, offset)
+		}
+	})
+}
