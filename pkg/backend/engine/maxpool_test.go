@@ -66,7 +66,7 @@ func TestMaxPoolMatchesStock(t *testing.T) {
 		{3, 9, 7, 17, 2, 2, 2, 2, nil},   // odd sizes: the last row and column are in no window
 		{1, 5, 6, 3, 3, 2, 3, 2, [][2]int{{1, 0}, {0, 3}}},
 		{2, 4, 4, 130, 1, 1, 1, 1, nil},
-		{1, 6, 6, 5, 2, 2, 3, 3, nil}, // strides wider than windows: some inputs in no window
+		{1, 6, 6, 5, 2, 2, 3, 3, nil},                      // strides wider than windows: some inputs in no window
 		{2, 7, 8, 9, 3, 3, 2, 2, [][2]int{{1, 1}, {1, 1}}}, // overlapping: the gradient stays stock
 		{1, 5, 5, 16, 3, 3, 1, 1, [][2]int{{1, 1}, {1, 1}}},
 	}

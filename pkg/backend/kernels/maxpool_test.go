@@ -102,8 +102,8 @@ func TestMaxPoolValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, bad := range []MaxPool{
-		{N: 1, H: 1, W: 4, C: 3, KH: 2, KW: 2, StrideH: 2, StrideW: 2},               // window taller than the input
-		{N: 1, H: 4, W: 4, C: 3, KH: 2, KW: 2, StrideH: 0, StrideW: 2},               // zero stride
+		{N: 1, H: 1, W: 4, C: 3, KH: 2, KW: 2, StrideH: 2, StrideW: 2},              // window taller than the input
+		{N: 1, H: 4, W: 4, C: 3, KH: 2, KW: 2, StrideH: 0, StrideW: 2},              // zero stride
 		{N: 1, H: 4, W: 4, C: 3, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadLeft: -1}, // negative padding
 	} {
 		if bad.Validate() == nil {
