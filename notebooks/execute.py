@@ -23,18 +23,35 @@ PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.execu
 
 
 def rendered(path):
-    """Returns (tables, svgs, errors) found in an executed notebook's outputs."""
+    """Returns (tables, svgs, errors) found in an executed notebook's outputs:
+    errors lists, per failed cell, its number and the cell's own `error: ...`
+    lines (what must.M printed to stderr), else the kernel's error value."""
     with open(path) as f:
         nb = json.load(f)
-    tables = svgs = errors = 0
+    tables = svgs = 0
+    errors = []
+    code_cells = 0
     for cell in nb["cells"]:
+        if cell.get("cell_type") == "code":
+            code_cells += 1
+        failed, lines = False, []
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
-                errors += 1
+                failed = True
+                if not lines:
+                    lines = [f"{out.get('ename', 'error')}: {out.get('evalue', '')}".strip()]
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                text = out.get("text", "")
+                text = "".join(text) if isinstance(text, list) else text
+                said = [l for l in text.splitlines() if l.startswith("error:")]
+                if said:
+                    lines = said
             html = out.get("data", {}).get("text/html", "")
             html = "".join(html) if isinstance(html, list) else html
             tables += html.count('class="mlsysrep-table"')
             svgs += html.count("<svg")
+        if failed:
+            errors.append(f"code cell {code_cells}: " + " / ".join(lines))
     return tables, svgs, errors
 
 
@@ -60,17 +77,22 @@ def main():
             print(summary[-1], flush=True)
             continue
         print(f"== {name} (preset {env['MLSYSREP_PRESET']})", flush=True)
-        r = subprocess.run([PYTHON, "-m", "nbconvert", "--to", "notebook", "--execute", src, "--output-dir", out,
-                            f"--ExecutePreprocessor.timeout={timeout}"], env=env, cwd=HERE)
+        executed = os.path.join(out, name + ".ipynb")
+        for old in (executed, os.path.join(out, name + ".html")):  # no stale export survives a failed run
+            if os.path.exists(old):
+                os.remove(old)
+        # --allow-errors: the executed notebook is written even when a cell
+        # fails, so that the cell's own error line can be shown below.
+        r = subprocess.run([PYTHON, "-m", "nbconvert", "--to", "notebook", "--execute", "--allow-errors", src,
+                            "--output-dir", out, f"--ExecutePreprocessor.timeout={timeout}"], env=env, cwd=HERE)
         seconds = time.time() - start
         problem = None
-        if r.returncode != 0:
-            problem = f"nbconvert exited with {r.returncode} (a cell failed; see above)"
+        if r.returncode != 0 or not os.path.exists(executed):
+            problem = f"nbconvert exited with {r.returncode} (see its messages above)"
         else:
-            executed = os.path.join(out, name + ".ipynb")
             tables, svgs, errors = rendered(executed)
             if errors:
-                problem = f"{errors} cell error(s)"
+                problem = f"{len(errors)} cell(s) failed: " + "; ".join(errors)
             elif not name.startswith("00-") and tables == 0:
                 problem = "no reference table was rendered"
             elif svgs == 0:

@@ -138,3 +138,34 @@ func TestNotebooks(t *testing.T) {
 		}
 	}
 }
+
+// TestExecuteReportsCellError checks that execute.py's reading of an
+// executed notebook names the failed cell and its own `error: ...` line
+// (what must.M prints), not only the kernel's generic error value.
+func TestExecuteReportsCellError(t *testing.T) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("no python3: execute.py cannot run here either")
+	}
+	executed := filepath.Join(t.TempDir(), "x.ipynb")
+	nb := `{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+	  {"cell_type": "markdown", "source": "# title", "metadata": {}},
+	  {"cell_type": "code", "source": "ok", "metadata": {}, "outputs": [
+	    {"output_type": "display_data", "data": {"text/html": "<svg></svg>"}, "metadata": {}}]},
+	  {"cell_type": "code", "source": "fails", "metadata": {}, "outputs": [
+	    {"output_type": "stream", "name": "stderr", "text": ["compiling\n", "error: no such table \"x\"\n"]},
+	    {"output_type": "error", "ename": "ERROR", "evalue": "exit status 1", "traceback": []}]}]}`
+	if err := os.WriteFile(executed, []byte(nb), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(python, "-c", "import sys, execute; t, s, e = execute.rendered(sys.argv[1]); print(t, s); print(*e, sep='\\n')", executed)
+	cmd.Dir = "."
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	want := "0 1\ncode cell 2: error: no such table \"x\"\n"
+	if string(out) != want {
+		t.Errorf("execute.rendered printed %q, want %q", out, want)
+	}
+}

@@ -2,6 +2,8 @@ package mobilenetv2
 
 import (
 	"fmt"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/gomlx/core/tensors"
@@ -24,7 +26,7 @@ func BenchmarkTrainStep(b *testing.B) {
 		b.Fatal(err)
 	}
 	for bi, be := range backends {
-		for _, method := range []string{"fp", "dorefa:w6a6g6"} {
+		for _, method := range benchMethods() {
 			q, err := quant.ParseConfig(method)
 			if err != nil {
 				b.Fatal(err)
@@ -62,4 +64,14 @@ func BenchmarkTrainStep(b *testing.B) {
 			})
 		}
 	}
+}
+
+// benchMethods are the quantizer configurations BenchmarkTrainStep times:
+// MLSYSREP_BENCH_METHODS (comma-separated), else full precision and DoReFa
+// W6A6G6.
+func benchMethods() []string {
+	if m := os.Getenv("MLSYSREP_BENCH_METHODS"); m != "" {
+		return strings.Split(m, ",")
+	}
+	return []string{"fp", "dorefa:w6a6g6"}
 }

@@ -105,16 +105,6 @@ func (b *builder) plannable() string {
 	if !b.backend.native && profileStep() == 0 {
 		return "native kernels off"
 	}
-	seen := make(map[int]bool, len(b.outs))
-	for _, s := range b.outs {
-		if b.slots[s].producer == nil {
-			return "an output is a parameter"
-		}
-		if seen[s] {
-			return "an output is returned twice"
-		}
-		seen[s] = true
-	}
 	return ""
 }
 

@@ -124,12 +124,58 @@ func (e *planExecutable) Execute(inputs []compute.Buffer, donate []bool, device 
 		}
 	}
 	if run != nil {
-		run.done()
+		run.done(&e.backend.pool)
 	}
 	outs = make([]compute.Buffer, len(p.outs))
+	returned := make(map[int]compute.Buffer, len(p.outs))
 	for i, s := range p.outs {
-		outs[i] = e.backend.wrap(bufs[s])
-		bufs[s] = nil
+		buf := bufs[s]
+		if prev, again := returned[s]; again || !owned[s] {
+			// A value returned twice (a trainer updating several variables
+			// with one node) or a parameter the caller keeps: each output
+			// must be a buffer of its own.
+			if again {
+				buf = prev
+			}
+			if buf, err = e.backend.copyBuffer(buf); err != nil {
+				for _, o := range outs[:i] {
+					_ = o.Finalize()
+				}
+				return nil, err
+			}
+		} else {
+			returned[s] = buf
+			bufs[s] = nil
+		}
+		outs[i] = e.backend.wrap(buf)
 	}
 	return outs, nil
+}
+
+// copyBuffer returns a new buffer (from the pool) with buf's shape and data.
+func (b *Backend) copyBuffer(buf compute.Buffer) (compute.Buffer, error) {
+	shape, err := buf.Shape()
+	if err != nil {
+		return nil, err
+	}
+	src, err := buf.Data()
+	if err != nil {
+		return nil, err
+	}
+	dst, flat, err := b.pool.getAny(b, shape)
+	if err != nil {
+		return nil, err
+	}
+	from, err := byteView(src)
+	if err == nil {
+		var to []byte
+		if to, err = byteView(flat); err == nil {
+			copy(to, from)
+		}
+	}
+	if err != nil {
+		_ = dst.Finalize()
+		return nil, err
+	}
+	return dst, nil
 }

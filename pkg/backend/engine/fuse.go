@@ -225,8 +225,9 @@ func treeKernel(b *builder, members []*node) *tree {
 			}
 			if _, seen := operand[s]; !seen {
 				operand[s] = len(t.inputs)
-				t.inputs = append(t.inputs, s)
-				scalar = append(scalar, b.slots[s].shape.Rank() == 0)
+				src, isScalar := scalarSource(b, s)
+				t.inputs = append(t.inputs, src)
+				scalar = append(scalar, isScalar)
 			}
 		}
 	}
@@ -253,6 +254,22 @@ func treeKernel(b *builder, members []*node) *tree {
 	}
 	t.kernel = &fusedKernel{prog: prog, outShape: b.slots[root.outs[0]].shape}
 	return &t
+}
+
+// scalarSource is the slot a tree reads for operand slot s, and whether it
+// is a scalar: s itself (a scalar when rank 0), or, when s is a
+// BroadcastInDim of a one-element value (how GoMLX gives Where and other ops
+// their constant operands), that value: the program then broadcasts it
+// itself, and the full tensor the stock op would write is never made (its
+// node is dropped when nothing else reads it).
+func scalarSource(b *builder, s int) (int, bool) {
+	if p := b.slots[s].producer; p != nil && p.op == "BroadcastInDim" && len(p.inputs) == 1 {
+		in := b.slots[p.inputs[0]].shape
+		if in.Size() == 1 && in.DType == b.slots[s].shape.DType && !in.IsDynamic() {
+			return p.inputs[0], true
+		}
+	}
+	return s, b.slots[s].shape.Rank() == 0
 }
 
 // uniqueSlots is the slots a node reads, each once.

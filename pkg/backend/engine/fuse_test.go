@@ -148,3 +148,57 @@ func TestFusionComputesEachOpOnce(t *testing.T) {
 		t.Errorf("element-wise ops run per plan: %v, want [5]", counted)
 	}
 }
+
+// TestFusionTakesBroadcastScalars: a tree whose operands are broadcasts of
+// scalars (how GoMLX passes Where its constant branches) reads the scalars
+// and leaves no BroadcastInDim to a stock segment, with v1's bits.
+func TestFusionTakesBroadcastScalars(t *testing.T) {
+	defer func(size int) { minFusedSize = size }(minFusedSize)
+	minFusedSize = 2
+	var stockOps []string
+	compiledHook = func(p *plan) {
+		for _, st := range p.steps {
+			if st.native == nil {
+				stockOps = append(stockOps, st.ops...)
+			}
+		}
+	}
+	defer func() { compiledHook = nil }()
+	build := func(x, s *graph.Node) []*graph.Node {
+		g := x.Graph()
+		full := graph.BroadcastToDims(s, x.Shape().Dimensions...)
+		w := graph.Where(graph.GreaterThan(x, graph.ScalarZero(g, x.DType())), full,
+			graph.BroadcastToDims(graph.Scalar(g, x.DType(), -2), x.Shape().Dimensions...))
+		return []*graph.Node{graph.Mul(w, x)}
+	}
+	xs := []float32{-1, 0, float32(math.Copysign(0, -1)), 2, float32(math.NaN()), 3, -4, 5}
+	run := func(b compute.Backend) []float32 {
+		exec, err := graph.NewExec(b, build)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs, err := exec.Call(tensors.FromFlatDataAndDimensions(slices.Clone(xs), 2, 4), tensors.FromScalar(float32(0.75)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tensors.MustCopyFlatData[float32](outs[0])
+	}
+	v1, err := purego.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := run(v1)
+	before := fusedRuns.Load()
+	got := run(mustNew(t, ""))
+	if fusedRuns.Load()-before != 1 {
+		t.Errorf("%d fused programs ran, want 1", fusedRuns.Load()-before)
+	}
+	if slices.Contains(stockOps, "BroadcastInDim") {
+		t.Errorf("a BroadcastInDim stayed in a stock segment: %v", stockOps)
+	}
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Errorf("element %d (x=%v): %v on v2, %v on v1", i, xs[i], got[i], want[i])
+		}
+	}
+}

@@ -58,8 +58,8 @@ func TestPlanBuffers(t *testing.T) {
 	}
 }
 
-// TestPlanFallback: a graph returning a parameter is compiled whole by the v1
-// engine, says so under the profiler, and computes the same.
+// TestPlanFallback: a graph with a Sort (a closure) is compiled whole by the
+// v1 engine, says so under the profiler, and computes the same.
 func TestPlanFallback(t *testing.T) {
 	withTestAdd(t)
 	t.Setenv(ProfileEnvVar, "1")
@@ -67,20 +67,63 @@ func TestPlanFallback(t *testing.T) {
 	profileOut = &profile
 	defer func() { profileOut = os.Stderr }()
 	exec, err := graph.NewExec(mustNew(t, ""), func(x *graph.Node) []*graph.Node {
-		return []*graph.Node{x, graph.Add(x, x)}
+		return []*graph.Node{graph.Sort(x, 0, true), graph.Add(x, x)}
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	outs, err := exec.Call(tensors.FromValue([]float32{1, 2}))
+	outs, err := exec.Call(tensors.FromValue([]float32{2, 1}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := outs[1].Value().([]float32); got[0] != 2 || got[1] != 4 {
+	if got := outs[1].Value().([]float32); got[0] != 4 || got[1] != 2 {
 		t.Errorf("x+x = %v", got)
 	}
-	if !strings.Contains(profile.String(), "runs whole on the v1 engine (an output is a parameter)") {
+	if got := outs[0].Value().([]float32); got[0] != 1 || got[1] != 2 {
+		t.Errorf("sorted x = %v", got)
+	}
+	if !strings.Contains(profile.String(), "runs whole on the v1 engine (closure)") {
 		t.Errorf("profile output does not name the fallback:\n%s", profile.String())
+	}
+}
+
+// TestPlanRepeatedAndParameterOutputs: a graph that returns one value twice
+// (as a trainer does when one node updates several variables) and returns a
+// parameter is planned (no fallback), and each output is a buffer of its
+// own: finalizing one leaves the others and the caller's input intact.
+func TestPlanRepeatedAndParameterOutputs(t *testing.T) {
+	withTestAdd(t)
+	before := addRuns
+	exec, err := graph.NewExec(mustNew(t, ""), func(x, y *graph.Node) []*graph.Node {
+		s := graph.Add(x, y) // native
+		return []*graph.Node{s, x, s, graph.Neg(s), s}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := tensors.FromValue([]float32{1, 2})
+	y := tensors.FromValue([]float32{10, 20})
+	for run := range 2 {
+		outs, err := exec.Call(x, y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs[0].MustFinalizeAll()
+		for i, want := range map[int][]float32{1: {1, 2}, 2: {11, 22}, 3: {-11, -22}, 4: {11, 22}} {
+			if got := outs[i].Value().([]float32); got[0] != want[0] || got[1] != want[1] {
+				t.Errorf("run %d: output %d = %v, want %v", run, i, got, want)
+			}
+		}
+		outs[2].MustFinalizeAll()
+		if got := outs[4].Value().([]float32); got[0] != 11 {
+			t.Errorf("run %d: output 4 = %v after output 2 was freed", run, got)
+		}
+	}
+	if addRuns-before != 2 {
+		t.Errorf("%d native adds ran, want 2 (the graph was not planned)", addRuns-before)
+	}
+	if got := x.Value().([]float32); got[0] != 1 || got[1] != 2 {
+		t.Errorf("input x changed: %v", got)
 	}
 }
 

@@ -81,3 +81,19 @@ func (p *bufferPool) put(buf compute.Buffer) {
 
 // poolHits counts outputs served from the pool (tests check reuse happens).
 var poolHits atomic.Int64
+
+// stats reports how many dead buffers the pool holds and their size in
+// bytes (the profiler prints them).
+func (p *bufferPool) stats() (buffers int, bytes int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, list := range p.byShape {
+		for _, buf := range list {
+			if s, err := buf.Shape(); err == nil {
+				buffers++
+				bytes += int64(s.ByteSize())
+			}
+		}
+	}
+	return buffers, bytes
+}

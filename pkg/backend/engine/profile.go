@@ -106,8 +106,8 @@ func (r *profileRun) add(st *step, d time.Duration) {
 	r.total += d
 }
 
-// done prints the table, longest first.
-func (r *profileRun) done() {
+// done prints the table, longest first, and what the buffer pool holds.
+func (r *profileRun) done(pool *bufferPool) {
 	ops := make([]*opTime, 0, len(r.byOp))
 	for _, t := range r.byOp {
 		ops = append(ops, t)
@@ -125,6 +125,8 @@ func (r *profileRun) done() {
 		fmt.Fprintf(w, "%s\t%d\t%.3f\t%.1f\t\n", t.op, t.count, ms(t.time), 100*float64(t.time)/float64(max(r.total, 1)))
 	}
 	_ = w.Flush()
+	n, bytes := pool.stats()
+	fmt.Fprintf(profileOut, "engine profile: %d dead buffers (%.1f MB) parked for reuse after this execution\n", n, float64(bytes)/1e6)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
