@@ -42,7 +42,8 @@ func RunTable(name string) (*recipe.Result, error) {
 		}
 	}
 	if missing == 0 && os.Getenv(RerunVar) != "1" {
-		fmt.Printf("Every cell of table %s (preset %s) has a complete record in %s: showing them without training (set %s=1 to run again).\n",
+		// Short lines: the notebook's output area wraps long ones mid-word.
+		fmt.Printf("Every cell of table %s (preset %s) has a complete record,\nin %s.\nShowing them without training (set %s=1 to run again).\n",
 			name, preset, dir, RerunVar)
 		return res, nil
 	}
@@ -77,14 +78,14 @@ func TableHTML(res *recipe.Result) string {
 			continue
 		}
 		secs, _ := fp.Seconds()
-		fmt.Fprintf(&b, `<p style="font-family:sans-serif;font-size:13px">FP model <b>%s</b> (%s), which PTQ starts from: <b>%.2f%%</b> test accuracy after %d epochs, %.0f s, %.1f images/s.</p>`,
-			html.EscapeString(fp.Cell), html.EscapeString(fp.ModelSize), fp.Final, fp.EpochsRun, secs, fp.ImagesPerS)
+		fmt.Fprintf(&b, `<p style="font-family:sans-serif;font-size:13px">FP model <b>%s</b> (%s), which PTQ starts from: <b>%.2f%%</b> test accuracy after %s, %s, %.1f images/s.</p>`,
+			html.EscapeString(fp.Cell), html.EscapeString(fp.ModelSize), fp.Final, recipe.Epochs(fp.EpochsRun), recipe.FormatDuration(secs), fp.ImagesPerS)
 	}
 	if res.Table.Extra != nil {
 		b.WriteString(res.Table.Extra.HTML(res.Records))
 	}
 	c := res.Cost()
-	fmt.Fprintf(&b, `<p style="font-family:sans-serif;font-size:12px;color:#333">Cells with a record: %d of %d; wall time %.0f s`, c.Done, c.Cells, c.Seconds)
+	fmt.Fprintf(&b, `<p style="font-family:sans-serif;font-size:12px;color:#333">Cells with a record: %d of %d; wall time %s`, c.Done, c.Cells, recipe.FormatDuration(c.Seconds))
 	if c.ImagesPerS > 0 {
 		fmt.Fprintf(&b, "; training %.1f images/s", c.ImagesPerS)
 	}

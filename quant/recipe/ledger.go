@@ -41,7 +41,7 @@ func Ledger(preset, dir string, seed uint64, tables []string, regenerate string)
 		if c.ImagesPerS > 0 {
 			rate = fmt.Sprintf("%.1f", c.ImagesPerS)
 		}
-		fmt.Fprintf(&b, "| [%s](#%s) | %d of %d | %s | %s |\n", name, name, c.Done, c.Cells, hours(c.Seconds), rate)
+		fmt.Fprintf(&b, "| [%s](#%s) | %d of %d | %s | %s |\n", name, name, c.Done, c.Cells, FormatDuration(c.Seconds), rate)
 		missing += len(c.Missing)
 	}
 	for i, name := range tables {
@@ -164,7 +164,7 @@ func (r *Result) Costs() string { return r.CostsOf(nil) }
 func (r *Result) CostsOf(keep func(cell string) bool) string {
 	c := r.CostOf(keep)
 	var b strings.Builder
-	fmt.Fprintf(&b, "- Cells run: %d of %d; wall time %s", c.Done, c.Cells, hours(c.Seconds))
+	fmt.Fprintf(&b, "- Cells run: %d of %d; wall time %s", c.Done, c.Cells, FormatDuration(c.Seconds))
 	if c.Estimated {
 		b.WriteString(" (a record that lost its wall time on a resume counts its epochs' training seconds)")
 	}
@@ -192,9 +192,9 @@ func sorted(set map[string]bool) []string {
 	return out
 }
 
-// hours formats seconds as "45 s", "12 min" or "1 h 23 min", rounded to
-// the minute above a minute.
-func hours(s float64) string {
+// FormatDuration formats seconds as "45 s", "12 min" or "1 h 23 min",
+// rounded to the minute above a minute.
+func FormatDuration(s float64) string {
 	if s < 59.5 {
 		return fmt.Sprintf("%.0f s", s)
 	}
@@ -203,4 +203,12 @@ func hours(s float64) string {
 		return fmt.Sprintf("%d min", m)
 	}
 	return fmt.Sprintf("%d h %02d min", m/60, m%60)
+}
+
+// Epochs is "1 epoch" or "n epochs".
+func Epochs(n int) string {
+	if n == 1 {
+		return "1 epoch"
+	}
+	return fmt.Sprintf("%d epochs", n)
 }

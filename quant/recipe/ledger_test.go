@@ -82,13 +82,13 @@ func TestLedgerFooterOnceComplete(t *testing.T) {
 	}
 }
 
-func TestHours(t *testing.T) {
+func TestFormatDuration(t *testing.T) {
 	for _, tc := range []struct {
 		s    float64
 		want string
 	}{{0, "0 s"}, {59, "59 s"}, {59.7, "1 min"}, {60, "1 min"}, {3569, "59 min"}, {3590, "1 h 00 min"}, {3600, "1 h 00 min"}, {7140, "1 h 59 min"}, {90000, "25 h 00 min"}} {
-		if got := hours(tc.s); got != tc.want {
-			t.Errorf("hours(%v) = %q, want %q", tc.s, got, tc.want)
+		if got := FormatDuration(tc.s); got != tc.want {
+			t.Errorf("FormatDuration(%v) = %q, want %q", tc.s, got, tc.want)
 		}
 	}
 }
@@ -211,5 +211,13 @@ func TestCellKeyDiffersBySeedAndCopy(t *testing.T) {
 	}
 	if _, err := CellKey("ptq-resnet18", Smoke, "resnet18/ptq:w4a4", 1, "d"); err == nil {
 		t.Error("a PTQ cell (not trained) got a checkpoint key")
+	}
+}
+
+func TestEpochs(t *testing.T) {
+	for n, want := range map[int]string{1: "1 epoch", 2: "2 epochs", 14: "14 epochs"} {
+		if got := Epochs(n); got != want {
+			t.Errorf("Epochs(%d) = %q, want %q", n, got, want)
+		}
 	}
 }

@@ -49,12 +49,12 @@ func (r *Result) Markdown() string {
 	for _, m := range []Model{ResNet18, MobileNetV2} {
 		if fp := r.Records[string(m)+"/fp"]; fp != nil && fp.Complete {
 			secs, estimated := fp.Seconds()
-			took := fmt.Sprintf("%.0f s", secs)
+			took := FormatDuration(secs)
 			if estimated {
-				took = fmt.Sprintf("%.0f s of training (wall time lost on a resume)", secs)
+				took += " of training (wall time lost on a resume)"
 			}
-			s += fmt.Sprintf("\nFP model %s (PTQ starts from it): %.2f%% test accuracy after %d epochs, %s, %.1f images/s (%s).\n",
-				fp.Cell, fp.Final, fp.EpochsRun, took, fp.ImagesPerS, fp.ModelSize)
+			s += fmt.Sprintf("\nFP model %s (PTQ starts from it): %.2f%% test accuracy after %s, %s, %.1f images/s (%s).\n",
+				fp.Cell, fp.Final, Epochs(fp.EpochsRun), took, fp.ImagesPerS, fp.ModelSize)
 		}
 	}
 	if r.Table.Extra != nil {

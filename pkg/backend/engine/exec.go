@@ -126,6 +126,7 @@ func (e *planExecutable) Execute(inputs []compute.Buffer, donate []bool, device 
 	if run != nil {
 		run.done(&e.backend.pool)
 	}
+	defer e.backend.pool.executed()
 	outs = make([]compute.Buffer, len(p.outs))
 	returned := make(map[int]compute.Buffer, len(p.outs))
 	for i, s := range p.outs {

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/mlsysrep/mlsysrep/pkg/backend/purego"
@@ -190,4 +192,46 @@ func TestConstantsStayInSegment(t *testing.T) {
 		}
 	}
 	t.Logf("Max(x+y, 0) = %v on both engines", got)
+}
+
+// TestPoolLetsIdleShapesGo: dead buffers are parked for the next execution,
+// and those of a shape no execution has used for poolIdleExecutions
+// executions (an evaluation batch's while training) are let go.
+func TestPoolLetsIdleShapesGo(t *testing.T) {
+	withTestAdd(t)
+	b := mustNew(t, "")
+	exec, err := graph.NewExec(b, func(x, y *graph.Node) *graph.Node {
+		return graph.Neg(graph.Add(x, y)) // the native sum dies inside the graph
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parked := func(n int) int {
+		b.pool.mu.Lock()
+		defer b.pool.mu.Unlock()
+		return len(b.pool.byShape[shapes.Make(dtypes.Float32, n).String()])
+	}
+	run := func(n int) {
+		t.Helper()
+		x := make([]float32, n)
+		if _, err := exec.Call(x, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(3)
+	if parked(3) == 0 {
+		t.Fatal("no buffer of shape [3] parked after an execution")
+	}
+	for i := range poolIdleExecutions + 1 {
+		run(5)
+		if i < poolIdleExecutions-1 && parked(3) == 0 {
+			t.Fatalf("shape [3] let go after %d other executions, before %d", i+1, poolIdleExecutions)
+		}
+	}
+	if parked(3) != 0 {
+		t.Errorf("%d buffers of shape [3] still parked after %d executions without it", parked(3), poolIdleExecutions+1)
+	}
+	if parked(5) == 0 {
+		t.Error("no buffer of shape [5], in use, parked")
+	}
 }

@@ -20,7 +20,17 @@ import (
 type bufferPool struct {
 	mu      sync.Mutex
 	byShape map[string][]compute.Buffer
+	// gen counts executions; used holds, per shape, the last one that took
+	// or parked a buffer of it, so that shapes no graph uses any more (an
+	// evaluation batch's, during training, and the training's during an
+	// evaluation) are let go instead of held for the whole run.
+	gen  uint64
+	used map[string]uint64
 }
+
+// poolIdleExecutions is how many executions a shape's parked buffers
+// outlive their last use.
+const poolIdleExecutions = 8
 
 // poolDepth is how many dead buffers of one shape are kept: enough for the
 // few live native outputs of one shape at a time; the rest go back to the v1
@@ -42,6 +52,7 @@ func (p *bufferPool) get(b *Backend, shape shapes.Shape) (compute.Buffer, []floa
 func (p *bufferPool) getAny(b *Backend, shape shapes.Shape) (compute.Buffer, any, error) {
 	key := shape.String()
 	p.mu.Lock()
+	p.touch(key)
 	if list := p.byShape[key]; len(list) > 0 {
 		buf := list[len(list)-1]
 		p.byShape[key] = list[:len(list)-1]
@@ -70,6 +81,7 @@ func (p *bufferPool) put(buf compute.Buffer) {
 	if p.byShape == nil {
 		p.byShape = make(map[string][]compute.Buffer)
 	}
+	p.touch(key)
 	if list := p.byShape[key]; len(list) < poolDepth {
 		p.byShape[key] = append(list, buf)
 		p.mu.Unlock()
@@ -77,6 +89,33 @@ func (p *bufferPool) put(buf compute.Buffer) {
 	}
 	p.mu.Unlock()
 	_ = buf.Finalize()
+}
+
+// touch records a use of the shape key (p.mu held).
+func (p *bufferPool) touch(key string) {
+	if p.used == nil {
+		p.used = make(map[string]uint64)
+	}
+	p.used[key] = p.gen
+}
+
+// executed ends one execution: the parked buffers of shapes unused for
+// poolIdleExecutions executions are finalized.
+func (p *bufferPool) executed() {
+	var idle []compute.Buffer
+	p.mu.Lock()
+	p.gen++
+	for key, last := range p.used {
+		if p.gen-last > poolIdleExecutions {
+			idle = append(idle, p.byShape[key]...)
+			delete(p.byShape, key)
+			delete(p.used, key)
+		}
+	}
+	p.mu.Unlock()
+	for _, buf := range idle {
+		_ = buf.Finalize()
+	}
 }
 
 // poolHits counts outputs served from the pool (tests check reuse happens).

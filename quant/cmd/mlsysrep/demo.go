@@ -53,8 +53,8 @@ func runDemo(args []string) error {
 	dataDir := fs.String("datadir", "", "writable data cache (default $MLSYSREP_DATA, else the user cache dir)")
 	backendName := fs.String("backend", "", "compute backend (default: $GOMLX_BACKEND, else XLA if installed, else purego)")
 	seed := fs.Uint64("seed", 1, "seed of the initialization, data order and augmentation")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	preset, ok := demoPresets[*presetName]
 	if !ok {

@@ -37,6 +37,9 @@ var errUsage = errors.New("usage")
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
+		if errors.Is(err, errHelp) {
+			return
+		}
 		if errors.Is(err, errUsage) {
 			fmt.Fprintln(os.Stderr, err)
 			fmt.Fprintln(os.Stderr, usage)
@@ -78,8 +81,8 @@ func run(args []string) error {
 	case "backend":
 		fs := flag.NewFlagSet("backend", flag.ContinueOnError)
 		name := fs.String("backend", "", "backend name (default: $GOMLX_BACKEND, else XLA if installed, else purego)")
-		if err := fs.Parse(rest); err != nil {
-			return fmt.Errorf("%w: %v", errUsage, err)
+		if err := parseFlags(fs, rest); err != nil {
+			return err
 		}
 		_, line, err := backend.Select(*name)
 		if err != nil {
@@ -91,8 +94,8 @@ func run(args []string) error {
 		fs := flag.NewFlagSet("setup-xla", flag.ContinueOnError)
 		plugins := fs.String("plugins", "", "comma-separated plugins to install: cpu, cuda (default: what this machine can use)")
 		libDir := fs.String("libdir", "", "library folder to install into, under go-xla/ (default ~/.local/lib; /usr/local/lib is also searched)")
-		if err := fs.Parse(rest); err != nil {
-			return fmt.Errorf("%w: %v", errUsage, err)
+		if err := parseFlags(fs, rest); err != nil {
+			return err
 		}
 		var list []string
 		if *plugins != "" {

@@ -2,8 +2,11 @@ package main
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/mlsysrep/mlsysrep/quant/recipe"
 )
 
 func TestRunErrors(t *testing.T) {
@@ -34,5 +37,47 @@ func TestRunErrors(t *testing.T) {
 func TestDemoTiny(t *testing.T) {
 	if err := run([]string{"demo", "-preset", "tiny", "-data", "synthetic"}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCommandHelp: "mlsysrep <command> -h" prints that command's synopsis,
+// examples and flags on standard output and ends without an error (exit
+// status 0), for every command.
+func TestCommandHelp(t *testing.T) {
+	for cmd, flagName := range map[string]string{"run": "-table", "results": "-preset", "demo": "-epochs", "backend": "-backend", "setup-xla": "-plugins"} {
+		var out strings.Builder
+		helpOut = &out
+		err := run([]string{cmd, "-h"})
+		helpOut = os.Stdout
+		if !errors.Is(err, errHelp) {
+			t.Errorf("%s -h: err = %v, want errHelp", cmd, err)
+		}
+		text := out.String()
+		for _, want := range []string{"usage: mlsysrep " + cmd, "examples:", "flags:", flagName} {
+			if !strings.Contains(text, want) {
+				t.Errorf("%s -h does not print %q:\n%s", cmd, want, text)
+			}
+		}
+	}
+}
+
+// TestListFitsTerminal: "mlsysrep run -list" names every cell of every
+// table in lines an 80-column terminal shows whole.
+func TestListFitsTerminal(t *testing.T) {
+	var out strings.Builder
+	listTables(&out)
+	text := out.String()
+	for i, line := range strings.Split(text, "\n") {
+		if len(line) > 80 {
+			t.Errorf("line %d is %d characters: %q", i+1, len(line), line)
+		}
+	}
+	for _, name := range recipe.TableNames() {
+		tb, _ := recipe.Lookup(name)
+		for _, c := range tb.Cells() {
+			if !strings.Contains(text, " "+c.Name+"\n") && !strings.Contains(text, " "+c.Name+" ") {
+				t.Errorf("cell %s of %s not listed", c.Name, name)
+			}
+		}
 	}
 }

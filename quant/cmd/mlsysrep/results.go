@@ -24,8 +24,8 @@ func runResults(args []string) error {
 	out := fs.String("o", "", "file to write (default: stdout), written atomically")
 	tables := fs.String("tables", strings.Join(recipe.LedgerTables, ","), "tables to include")
 	seed := fs.Uint64("seed", 1, "seed whose records to render")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	names := strings.Split(*tables, ",")
 	for _, n := range names {

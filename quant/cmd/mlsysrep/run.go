@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,19 +33,11 @@ func runTables(args []string) error {
 	seed := fs.Uint64("seed", 1, "seed of initialization, data order and augmentation (records and checkpoints are kept per seed)")
 	list := fs.Bool("list", false, "list the tables, presets and cells, and exit")
 	reportOnly := fs.Bool("report", false, "print the tables from the records of -seed in -out, running nothing")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if *list {
-		fmt.Println("presets:", strings.Join(recipe.Presets, ", "))
-		for _, name := range recipe.TableNames() {
-			t, _ := recipe.Lookup(name)
-			var names []string
-			for _, c := range t.Cells() {
-				names = append(names, c.Name)
-			}
-			fmt.Printf("table %s: %s\n", name, strings.Join(names, " "))
-		}
+		listTables(os.Stdout)
 		return nil
 	}
 	tables := []string{*table}
@@ -178,4 +171,24 @@ func savedNote(res *recipe.Result, out string) string {
 		return ""
 	}
 	return fmt.Sprintf(" (the %d cells finished before it have their records under %s)", done, out)
+}
+
+// listTables prints the presets, and each table with its cells wrapped to
+// fit an 80-column terminal.
+func listTables(w io.Writer) {
+	fmt.Fprintln(w, "presets:", strings.Join(recipe.Presets, ", "))
+	for _, name := range recipe.TableNames() {
+		t, _ := recipe.Lookup(name)
+		cells := t.Cells()
+		fmt.Fprintf(w, "table %s (%d cells):\n", name, len(cells))
+		line := " "
+		for _, c := range cells {
+			if len(line)+1+len(c.Name) > 79 {
+				fmt.Fprintln(w, line)
+				line = " "
+			}
+			line += " " + c.Name
+		}
+		fmt.Fprintln(w, line)
+	}
 }

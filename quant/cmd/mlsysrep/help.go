@@ -1,0 +1,78 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+)
+
+// errHelp is returned when -h printed a command's help: exit status 0.
+var errHelp = errors.New("help printed")
+
+// helpOut is where a command's help goes (tests capture it).
+var helpOut io.Writer = os.Stdout
+
+// commandHelp is each command's synopsis and examples, printed above its
+// flags by "mlsysrep <command> -h".
+var commandHelp = map[string]string{
+	"run": `usage: mlsysrep run -table NAME|all [-preset smoke|quick|paper] [flags]
+
+Runs the cells of reference tables, reusing complete records and resuming
+interrupted cells from their checkpoints, and prints each table.
+
+examples:
+  mlsysrep run -list                                   # tables, presets and cells
+  mlsysrep run -table pact -preset quick -cells resnet18/pact:w4a4
+  mlsysrep run -table all -preset smoke                # every table in minutes (synthetic data without a local copy)
+  mlsysrep run -table lsq -preset quick -report        # print the table from saved records only`,
+	"results": `usage: mlsysrep results [-preset quick] [-in results] [-o FILE] [flags]
+
+Renders the replication ledger from saved records; runs nothing.
+
+examples:
+  mlsysrep results -preset quick -in results -o RESULTS.md
+  mlsysrep results -tables pact,lsq                    # to the terminal`,
+	"demo": `usage: mlsysrep demo [-preset tiny|smoke|quick|gpu] [flags]
+
+Trains the full-precision CIFAR ResNet-18 end to end with progress and
+prints its test accuracy.
+
+examples:
+  mlsysrep demo -preset smoke
+  mlsysrep demo -preset quick -archives ../shared/data`,
+	"backend": `usage: mlsysrep backend [-backend NAME]
+
+Prints which compute engine would run, and why.
+
+examples:
+  mlsysrep backend
+  mlsysrep backend -backend purego:v1`,
+	"setup-xla": `usage: mlsysrep setup-xla [-plugins cpu,cuda] [-libdir DIR]
+
+Downloads the XLA/PJRT plugins (needs internet; never done implicitly).
+
+examples:
+  mlsysrep setup-xla
+  mlsysrep setup-xla -plugins cuda -libdir /usr/local/lib`,
+}
+
+// parseFlags parses a command's flags. -h prints the command's help (its
+// synopsis, examples and flags) on standard output and returns errHelp;
+// a bad flag is a usage error.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	fs.SetOutput(io.Discard) // the flag package's own messages: ours follow
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(helpOut, commandHelp[fs.Name()])
+		fmt.Fprintln(helpOut, "\nflags:")
+		fs.SetOutput(helpOut)
+		fs.PrintDefaults()
+		return errHelp
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %v (mlsysrep %s -h lists the flags)", errUsage, err, fs.Name())
+	}
+	return nil
+}
