@@ -14,6 +14,7 @@ Arguments: notebook names to run (default: all).
 import glob
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -55,6 +56,24 @@ def rendered(path):
     return tables, svgs, errors
 
 
+# GoNB v0.11.5 logs three test messages at start-up when given a log file,
+# and, through a nil *os.File passed as an io.Writer, also when it is not:
+# the ERROR one reaches stderr as "E... main.go:191] [id] Error message",
+# once per notebook. It says nothing; every other line is passed on.
+SPURIOUS = re.compile(r"^E\d{4} .*main\.go:\d+\] .*Error message\s*$")
+
+
+def run_filtered(cmd, env, cwd):
+    """Runs cmd with its stderr passed through line by line, minus GoNB's
+    spurious start-up line; returns the exit status."""
+    p = subprocess.Popen(cmd, env=env, cwd=cwd, stderr=subprocess.PIPE, text=True, errors="replace")
+    for line in p.stderr:
+        if not SPURIOUS.match(line):
+            sys.stderr.write(line)
+            sys.stderr.flush()
+    return p.wait()
+
+
 def main():
     out = os.environ.get("NOTEBOOKS_OUT", os.path.join(HERE, "_out"))
     os.makedirs(out, exist_ok=True)
@@ -83,12 +102,12 @@ def main():
                 os.remove(old)
         # --allow-errors: the executed notebook is written even when a cell
         # fails, so that the cell's own error line can be shown below.
-        r = subprocess.run([PYTHON, "-m", "nbconvert", "--to", "notebook", "--execute", "--allow-errors", src,
-                            "--output-dir", out, f"--ExecutePreprocessor.timeout={timeout}"], env=env, cwd=HERE)
+        returncode = run_filtered([PYTHON, "-m", "nbconvert", "--to", "notebook", "--execute", "--allow-errors", src,
+                                   "--output-dir", out, f"--ExecutePreprocessor.timeout={timeout}"], env, HERE)
         seconds = time.time() - start
         problem = None
-        if r.returncode != 0 or not os.path.exists(executed):
-            problem = f"nbconvert exited with {r.returncode} (see its messages above)"
+        if returncode != 0 or not os.path.exists(executed):
+            problem = f"nbconvert exited with {returncode} (see its messages above)"
         else:
             tables, svgs, errors = rendered(executed)
             if errors:

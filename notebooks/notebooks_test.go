@@ -169,3 +169,26 @@ func TestExecuteReportsCellError(t *testing.T) {
 		t.Errorf("execute.rendered printed %q, want %q", out, want)
 	}
 }
+
+// TestExecuteDropsOnlyGoNBsStartupLine: execute.py drops the one
+// meaningless line GoNB logs to stderr at start-up, and nothing else.
+func TestExecuteDropsOnlyGoNBsStartupLine(t *testing.T) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("no python3: execute.py cannot run here either")
+	}
+	script := `import execute
+for line, dropped in [
+    ("E1202 13:02:05.642489   20600 main.go:191] \x1b[7;39;32m[a2a317b0]\x1b[0m Error message\n", True),
+    ("E1202 13:02:05.642489   20600 kernel.go:88] failed to compile cell\n", False),
+    ("error: no such table\n", False),
+    ("Error message\n", False),
+]:
+    assert bool(execute.SPURIOUS.match(line)) == dropped, line
+print("ok")`
+	cmd := exec.Command(python, "-c", script)
+	out, err := cmd.CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "ok" {
+		t.Fatalf("%v: %s", err, out)
+	}
+}
