@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/gomlx/compute"
 	"github.com/mlsysrep/mlsysrep/pkg/backend/kernels"
@@ -21,6 +22,9 @@ type Backend struct {
 	// segment (for A/B comparisons and tests).
 	native bool
 	pool   bufferPool // dead buffers, reused for native outputs
+	// factors are the batch-norm forward's small v1 executables (batchnorm.go).
+	factorsMu sync.Mutex
+	factors   map[bnFactorKey]compute.Executable
 }
 
 var _ compute.Backend = (*Backend)(nil)

@@ -24,8 +24,8 @@ import (
 type bnKernel struct {
 	bn   kernels.BatchNorm
 	grad bool
-	// factor, for the v1-exact forward, maps (variance, scale) to a.
-	factor compute.Executable
+	// exact selects the v1-exact forward.
+	exact bool
 }
 
 // bnKernelFor covers both ops' nodes: arguments (operand, scale, offset,
@@ -35,7 +35,8 @@ func bnKernelFor(b *builder, n *node) kernel {
 	x := b.slots[n.inputs[0]].shape
 	epsilon, _ := n.args[len(n.args)-2].(float32)
 	axis, _ := n.args[len(n.args)-1].(int)
-	if x.DType != dtypes.Float32 || x.Rank() < 1 || axis != x.Rank()-1 {
+	// Rank 2 at least: engine v1 reduces a rank-1 operand over every axis.
+	if x.DType != dtypes.Float32 || x.Rank() < 2 || axis != x.Rank()-1 || x.Dimensions[axis] < 1 {
 		return nil
 	}
 	for _, s := range n.inputs {
@@ -48,13 +49,35 @@ func bnKernelFor(b *builder, n *node) kernel {
 	if k.bn.Validate() != nil {
 		return nil
 	}
-	if !k.grad && !listed(ExperimentalEnvVar, n.op) {
-		var err error
-		if k.factor, err = compileBNFactor(b.backend.inner, c, epsilon); err != nil {
-			return nil
-		}
-	}
+	k.exact = !k.grad && !listed(ExperimentalEnvVar, n.op)
 	return k
+}
+
+// bnFactorKey names a compiled factor executable.
+type bnFactorKey struct {
+	c       int
+	epsilon float32
+}
+
+// bnFactor returns the executable computing a = scale * rsqrt(variance +
+// epsilon) for c channels, compiled on first use and kept by the backend
+// (one per channel count and epsilon: a handful per model).
+func (b *Backend) bnFactor(c int, epsilon float32) (compute.Executable, error) {
+	b.factorsMu.Lock()
+	defer b.factorsMu.Unlock()
+	key := bnFactorKey{c, epsilon}
+	if exec := b.factors[key]; exec != nil {
+		return exec, nil
+	}
+	exec, err := compileBNFactor(b.inner, c, epsilon)
+	if err != nil {
+		return nil, err
+	}
+	if b.factors == nil {
+		b.factors = make(map[bnFactorKey]compute.Executable)
+	}
+	b.factors[key] = exec
+	return exec, nil
 }
 
 // compileBNFactor compiles, on the v1 engine, a = scale * rsqrt(variance +
@@ -128,21 +151,38 @@ func (k *bnKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer, error
 	switch {
 	case k.grad: // operand, scale, mean, variance, gradOutput -> dx, dScale, dOffset
 		k.bn.Grad(data[0], data[1], data[2], flats[0], flats[1], flats[2], flats[3], flats[4], workers)
-	case k.factor == nil: // operand, scale, offset -> normalized, mean, variance
+	case !k.exact: // operand, scale, offset -> normalized, mean, variance
 		k.bn.Train(data[0], data[1], data[2], flats[0], flats[1], flats[2], workers)
 	default:
-		k.bn.SequentialStats(data[1], data[2], flats[0], workers)
-		res, err := k.factor.Execute([]compute.Buffer{outs[2], in[1]}, []bool{false, false}, 0)
-		if err != nil {
+		if err := k.exactForward(b, data, flats, outs[2], in[1], workers); err != nil {
+			for _, buf := range outs {
+				b.pool.put(buf)
+			}
 			return nil, err
 		}
-		a, err := flat32(res[0])
-		if err != nil {
-			return nil, err
-		}
-		k.bn.Normalize(data[0], flats[0], data[1], a, flats[2], workers)
-		_ = res[0].Finalize()
 	}
 	bnRuns.Add(1)
 	return outs, nil
+}
+
+// exactForward is the v1-exact training forward: the statistics into
+// data[1] and data[2], then a from the factor executable (given the
+// variance buffer and the scale), then the normalized output into data[0].
+func (k *bnKernel) exactForward(b *Backend, data, flats [][]float32, variance, scale compute.Buffer, workers int) error {
+	factor, err := b.bnFactor(k.bn.C, k.bn.Epsilon)
+	if err != nil {
+		return err
+	}
+	k.bn.SequentialStats(data[1], data[2], flats[0], workers)
+	res, err := factor.Execute([]compute.Buffer{variance, scale}, []bool{false, false}, 0)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = res[0].Finalize() }()
+	a, err := flat32(res[0])
+	if err != nil {
+		return err
+	}
+	k.bn.Normalize(data[0], flats[0], data[1], a, flats[2], workers)
+	return nil
 }

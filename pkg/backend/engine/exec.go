@@ -53,6 +53,7 @@ func (e *planExecutable) Outputs() []shapes.Shape { return e.outShape }
 // did not donate are never freed or donated.
 func (e *planExecutable) Execute(inputs []compute.Buffer, donate []bool, device compute.DeviceNum) (outs []compute.Buffer, err error) {
 	p := e.p
+	defer e.backend.pool.executed()
 	if len(inputs) != len(p.params) {
 		return nil, fmt.Errorf("engine: %d inputs given, the graph takes %d", len(inputs), len(p.params))
 	}
@@ -126,7 +127,6 @@ func (e *planExecutable) Execute(inputs []compute.Buffer, donate []bool, device 
 	if run != nil {
 		run.done(&e.backend.pool)
 	}
-	defer e.backend.pool.executed()
 	outs = make([]compute.Buffer, len(p.outs))
 	returned := make(map[int]compute.Buffer, len(p.outs))
 	for i, s := range p.outs {

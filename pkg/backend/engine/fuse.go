@@ -217,18 +217,24 @@ func treeKernel(b *builder, members []*node) *tree {
 	}
 	var t tree
 	var scalar []bool
-	operand := make(map[int]int) // external slot -> input number
+	operand := make(map[int]int)  // external slot -> input number
+	bySource := make(map[int]int) // slot read -> input number
 	for _, m := range ordered {
 		for _, s := range m.inputs {
 			if _, internal := inTree[s]; internal {
 				continue
 			}
-			if _, seen := operand[s]; !seen {
-				operand[s] = len(t.inputs)
-				src, isScalar := scalarSource(b, s)
-				t.inputs = append(t.inputs, src)
-				scalar = append(scalar, isScalar)
+			if _, seen := operand[s]; seen {
+				continue
 			}
+			src, isScalar := scalarSource(b, s)
+			if i, read := bySource[src]; read && scalar[i] == isScalar {
+				operand[s] = i // two broadcasts of one value: one input
+				continue
+			}
+			operand[s], bySource[src] = len(t.inputs), len(t.inputs)
+			t.inputs = append(t.inputs, src)
+			scalar = append(scalar, isScalar)
 		}
 	}
 	root := members[0]

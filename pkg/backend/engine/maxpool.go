@@ -74,8 +74,11 @@ func maxPoolKernelFor(b *builder, n *node) kernel {
 	windowDil, _ := n.args[5].([]int)
 	paddings, _ := n.args[6].([][2]int)
 	p, ok := maxPoolOf(b.slots[n.inputs[0]].shape, window, strides, paddings)
+	if !ok || !ones(baseDil) || !ones(windowDil) {
+		return nil
+	}
 	out := shapes.Make(dtypes.Float32, p.N, p.OutH(), p.OutW(), p.C)
-	if !ok || !ones(baseDil) || !ones(windowDil) || !b.slots[n.outs[0]].shape.Equal(out) {
+	if !b.slots[n.outs[0]].shape.Equal(out) {
 		return nil
 	}
 	return &maxPoolKernel{pool: p, outShape: out}

@@ -111,3 +111,42 @@ func TestMaxPoolMatchesStock(t *testing.T) {
 		})
 	}
 }
+
+// TestMaxPoolOtherFormsStayStock: pooling the kernels do not take (1-D, a
+// window over the channels) is left to the stock op, with its results, and
+// building the graph does not fail.
+func TestMaxPoolOtherFormsStayStock(t *testing.T) {
+	v1, err := purego.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2 := mustNew(t, "")
+	xs := []float32{3, -1, 4, 1, -5, 9, 2, 6, -5, 3, 5, 8}
+	for name, build := range map[string]func(x *graph.Node) *graph.Node{
+		"1-D":                func(x *graph.Node) *graph.Node { return graph.MaxPool(x).Window(2).Done() },
+		"window on channels": func(x *graph.Node) *graph.Node { return graph.MaxPool(x).FullShape().WindowPerAxis(1, 1, 2).Done() },
+	} {
+		t.Run(name, func(t *testing.T) {
+			run := func(b compute.Backend) []float32 {
+				exec, err := graph.NewExec(b, build)
+				if err != nil {
+					t.Fatal(err)
+				}
+				outs, err := exec.Call(tensors.FromFlatDataAndDimensions(append([]float32(nil), xs...), 2, 3, 2))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return tensors.MustCopyFlatData[float32](outs[0])
+			}
+			want := run(v1)
+			before := maxPoolRuns.Load()
+			got := run(v2)
+			if ran := maxPoolRuns.Load() - before; ran != 0 {
+				t.Errorf("%d native max pooling kernels ran on a form they do not take", ran)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("v2 %v, v1 %v", got, want)
+			}
+		})
+	}
+}
