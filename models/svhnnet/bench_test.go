@@ -4,11 +4,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/gomlx/gomlx/core/tensors"
-	"github.com/gomlx/gomlx/ml/model"
-	"github.com/gomlx/gomlx/ml/train"
-	"github.com/gomlx/gomlx/ml/train/loss"
-	"github.com/gomlx/gomlx/ml/train/optimizer"
 	"github.com/mlsysrep/mlsysrep/models/internal/modeltest"
 	"github.com/mlsysrep/mlsysrep/pkg/backend"
 	"github.com/mlsysrep/mlsysrep/pkg/quant"
@@ -33,31 +28,7 @@ func BenchmarkTrainStep(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/batch=%d/%s", names[bi], batch, method), func(b *testing.B) {
 				cfg := Default
 				cfg.Quant = q
-				store := model.NewStore()
-				trainer := train.NewTrainer(be, store, cfg.ModelFn(), loss.SparseCategoricalCrossEntropyLogits,
-					optimizer.StochasticGradientDescent(), nil, nil)
-				seed := uint64(1)
-				newBatch := func() train.Batch {
-					seed++
-					images, labels := modeltest.Images(batch, InputSize, 10, seed)
-					return train.Batch{Inputs: []*tensors.Tensor{images}, Labels: []*tensors.Tensor{labels}}
-				}
-				// Untimed warm-up: the first step compiles, the next ones
-				// fault in the memory the later ones reuse.
-				for range 3 {
-					if _, err := trainer.TrainStep(newBatch()); err != nil {
-						b.Fatal(err)
-					}
-				}
-				for b.Loop() {
-					b.StopTimer()
-					next := newBatch()
-					b.StartTimer()
-					if _, err := trainer.TrainStep(next); err != nil {
-						b.Fatal(err)
-					}
-				}
-				b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "images/s")
+				modeltest.BenchTrainStep(b, be, cfg.ModelFn(), batch, InputSize, 10)
 			})
 		}
 	}

@@ -170,19 +170,29 @@ func TestBatchNormStatsAccuracy(t *testing.T) {
 // statistics included, must be engine v1's to the bit (so a run with it on is
 // a v1 run; the accurate form is not, see ExperimentalEnvVar).
 func TestNativeBatchNormForwardExact(t *testing.T) {
+	before := bnRuns.Load()
+	trainAgainstV1(t, map[string]func(*builder, *node) kernel{"BatchNormForTraining": bnKernelFor})
+	if ran := bnRuns.Load() - before; ran < 2*exactSteps {
+		t.Fatalf("%d native batch-norm forwards ran, want at least %d (2 layers x %d steps)", ran, 2*exactSteps, exactSteps)
+	}
+}
+
+// exactSteps is how many steps trainAgainstV1 trains.
+const exactSteps = 4
+
+// trainAgainstV1 trains residualBNCNN for exactSteps steps on engine v1 and
+// on engine v2 with only the given native kernels, and requires the two runs
+// to be the same bit for bit (compareRuns).
+func trainAgainstV1(t *testing.T, only map[string]func(*builder, *node) kernel) {
+	t.Helper()
 	v1, err := purego.New("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	const steps = 4
-	wantLoss, wantStore := trainModel(t, v1, residualBNCNN, steps)
+	wantLoss, wantStore := trainModel(t, v1, residualBNCNN, exactSteps)
 	clearKernelSwitches(t)
-	withOnlyNatives(t, map[string]func(*builder, *node) kernel{"BatchNormForTraining": bnKernelFor})
-	before := bnRuns.Load()
-	gotLoss, gotStore := trainModel(t, mustNew(t, ""), residualBNCNN, steps)
-	if ran := bnRuns.Load() - before; ran < 2*steps {
-		t.Fatalf("%d native batch-norm forwards ran, want at least %d (2 layers x %d steps)", ran, 2*steps, steps)
-	}
+	withOnlyNatives(t, only)
+	gotLoss, gotStore := trainModel(t, mustNew(t, ""), residualBNCNN, exactSteps)
 	compareRuns(t, wantLoss, gotLoss, wantStore, gotStore)
 }
 
@@ -318,26 +328,17 @@ func residualBNCNN(scope *model.Scope, x *graph.Node) *graph.Node {
 // differences from v1 in ResNet-18 training (natives.go): the same run with
 // the real kernel differs only by the kernel's more accurate statistics.
 func TestNativeBatchNormNodesExact(t *testing.T) {
-	v1, err := purego.New("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	const steps = 4
-	wantLoss, wantStore := trainModel(t, v1, residualBNCNN, steps)
-	clearKernelSwitches(t)
-	withOnlyNatives(t, map[string]func(*builder, *node) kernel{
-		"BatchNormForTraining": stockBNKernelFor,
-		"BatchNormGradient":    stockBNKernelFor,
-	})
 	before := map[string]int64{}
 	for op, runs := range stockBNRuns {
 		before[op] = runs.Load()
 	}
-	gotLoss, gotStore := trainModel(t, mustNew(t, ""), residualBNCNN, steps)
+	trainAgainstV1(t, map[string]func(*builder, *node) kernel{
+		"BatchNormForTraining": stockBNKernelFor,
+		"BatchNormGradient":    stockBNKernelFor,
+	})
 	for op, runs := range stockBNRuns {
 		if runs.Load() == before[op] {
 			t.Fatalf("no native %s ran", op)
 		}
 	}
-	compareRuns(t, wantLoss, gotLoss, wantStore, gotStore)
 }
