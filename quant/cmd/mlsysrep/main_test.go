@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mlsysrep/mlsysrep/pkg/report"
 	"github.com/mlsysrep/mlsysrep/quant/recipe"
 )
 
@@ -79,5 +80,32 @@ func TestListFitsTerminal(t *testing.T) {
 				t.Errorf("cell %s of %s not listed", c.Name, name)
 			}
 		}
+	}
+}
+
+// TestRunSummary: a run ends by naming each table's data copy and where the
+// records are, and says how to get real data only when a table ran on
+// synthetic images.
+func TestRunSummary(t *testing.T) {
+	pact, _ := recipe.Lookup("pact")
+	lsq, _ := recipe.Lookup("lsq")
+	real := &recipe.Result{Table: pact, Records: map[string]*report.Record{
+		"a": {Data: "CIFAR-10 (JPEG q75 mirror)"}, "b": {Data: "CIFAR-10 (JPEG q75 mirror)"}}}
+	fake := &recipe.Result{Table: lsq, Records: map[string]*report.Record{"c": {Data: "synthetic cifar10"}}}
+	var out strings.Builder
+	printRunSummary(&out, []*recipe.Result{real}, "results", "quick")
+	text := out.String()
+	for _, want := range []string{"records in results/quick", "pact", "CIFAR-10 (JPEG q75 mirror) (2 cells)"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("summary lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "-archives") {
+		t.Errorf("real data only, yet the summary tells how to get it:\n%s", text)
+	}
+	out.Reset()
+	printRunSummary(&out, []*recipe.Result{real, fake}, "results", "smoke")
+	if text := out.String(); !strings.Contains(text, "synthetic cifar10 (1 cell)") || !strings.Contains(text, "MLSYSREP_ARCHIVES") {
+		t.Errorf("synthetic table, yet no hint:\n%s", text)
 	}
 }

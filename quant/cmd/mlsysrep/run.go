@@ -4,8 +4,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/mlsysrep/mlsysrep/pkg/backend"
@@ -89,6 +91,7 @@ func runTables(args []string) error {
 	}
 	ctx, stop := interruptContext(os.Stderr)
 	defer stop()
+	var results []*recipe.Result
 	for _, name := range tables {
 		res, err := recipe.Run(ctx, recipe.Options{Table: name, Preset: *preset, Cells: cellList,
 			Data: recipe.DataOptions{Source: source, DataDir: *dataDir, ArchiveDirs: dirs, Progress: os.Stdout},
@@ -96,12 +99,46 @@ func runTables(args []string) error {
 		if res != nil && len(res.Records) > 0 {
 			fmt.Println()
 			fmt.Println(res.Markdown())
+			results = append(results, res)
 		}
 		if err != nil {
 			return fmt.Errorf("table %s: %w%s", name, err, savedNote(res, *out))
 		}
 	}
+	printRunSummary(os.Stdout, results, *out, *preset)
 	return nil
+}
+
+// printRunSummary ends a run with what a reader needs to trust its tables:
+// the data copy each table's records were computed on, where the records
+// are, and, when a table ran on synthetic images, how to get the real data.
+func printRunSummary(w io.Writer, results []*recipe.Result, out, preset string) {
+	if len(results) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "Summary: records in %s\n", filepath.Join(out, preset))
+	synthetic := false
+	for _, res := range results {
+		copies := map[string]int{}
+		for _, r := range res.Records {
+			copies[r.Data]++
+		}
+		var parts []string
+		for _, name := range slices.Sorted(maps.Keys(copies)) {
+			cells := "1 cell"
+			if copies[name] != 1 {
+				cells = fmt.Sprintf("%d cells", copies[name])
+			}
+			parts = append(parts, fmt.Sprintf("%s (%s)", name, cells))
+			synthetic = synthetic || strings.Contains(strings.ToLower(name), "synthetic")
+		}
+		fmt.Fprintf(w, "  %-16s %s\n", res.Table.Name, strings.Join(parts, ", "))
+	}
+	if synthetic {
+		fmt.Fprintln(w, "Synthetic images stand in where no data copy was found: those accuracies say nothing about the methods.\n"+
+			"For real data, put the CIFAR-10 archive (or the offline JPEG mirror cifar10-jpeg.tar.gz) in a folder and pass it\n"+
+			"with -archives DIR or MLSYSREP_ARCHIVES=DIR, or use -data auto to download it (needs internet).")
+	}
 }
 
 // validSource tells whether a -data value is one the runner knows.
