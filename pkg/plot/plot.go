@@ -58,8 +58,12 @@ type Chart struct {
 	LogY bool
 }
 
-// palette is colour-blind friendly (Okabe-Ito).
-var palette = []string{"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"}
+// palette is Okabe-Ito's colour-blind friendly set without its yellow
+// (too pale on white), then five darker colours of Paul Tol's sets: twelve
+// distinct colours, each at least 2:1 against white, so that a table's ten
+// or so curves do not share one (TestPalette).
+var palette = []string{"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000",
+	"#882255", "#999933", "#44AA99", "#AA4499", "#661100"}
 
 // Color returns the i-th colour of the charts' palette.
 func Color(i int) string { return palette[i%len(palette)] }
@@ -95,7 +99,11 @@ func (c Chart) SVG() string {
 		fmt.Fprintf(&b, `<text x="%d" y="17" text-anchor="middle" font-size="13" font-weight="bold">%s</text>`, w/2, esc(c.Title))
 	}
 	// Grid and ticks.
-	for _, t := range ticks(x0, x1, 6) {
+	xTicks := ticks(x0, x1, 6)
+	if c.integerX() {
+		xTicks = integerTicks(x0, x1, xTicks)
+	}
+	for _, t := range xTicks {
 		x := sx(t)
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%.1f" stroke="#e5e5e5"/>`, x, top, x, float64(top)+ph)
 		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`, x, float64(top)+ph+14, tickLabel(t))
@@ -329,6 +337,38 @@ func ticks(lo, hi float64, n int) []float64 {
 		if math.Abs(t) < step*1e-9 {
 			t = 0
 		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// integerX says whether every series' x values are whole numbers (epochs,
+// bit widths): their axis then gets no fractional ticks.
+func (c Chart) integerX() bool {
+	n := 0
+	for _, s := range c.Series {
+		for _, x := range s.X {
+			if x != math.Trunc(x) {
+				return false
+			}
+			n++
+		}
+	}
+	return n > 0
+}
+
+// integerTicks replaces ticks closer than 1 apart by every whole number in
+// [lo, hi]; wider ticks are whole already (rounded off their float noise).
+func integerTicks(lo, hi float64, ts []float64) []float64 {
+	if len(ts) >= 2 && ts[1]-ts[0] >= 1 {
+		out := make([]float64, len(ts))
+		for i, t := range ts {
+			out[i] = math.Round(t)
+		}
+		return out
+	}
+	var out []float64
+	for t := math.Ceil(lo); t <= hi; t++ {
 		out = append(out, t)
 	}
 	return out

@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -108,5 +109,54 @@ func TestFixedRangeClipsPoints(t *testing.T) {
 	}
 	if !strings.Contains(c.SVG(), "clip-path=") {
 		t.Error("no clip path")
+	}
+}
+
+// TestPalette: enough distinct colours for a table's curves, none too pale
+// to read on white (WCAG contrast of at least 2:1; Okabe-Ito's yellow has
+// 1.3).
+func TestPalette(t *testing.T) {
+	if len(palette) < 10 {
+		t.Errorf("%d colours: a 10-curve chart repeats one", len(palette))
+	}
+	seen := map[string]bool{}
+	for i, c := range palette {
+		if seen[c] {
+			t.Errorf("colour %s twice", c)
+		}
+		seen[c] = true
+		if Color(i) != c {
+			t.Errorf("Color(%d) = %s, want %s", i, Color(i), c)
+		}
+		var rgb [3]float64
+		for k := range rgb {
+			v, err := strconv.ParseUint(c[1+2*k:3+2*k], 16, 8)
+			if err != nil {
+				t.Fatalf("colour %q: %v", c, err)
+			}
+			x := float64(v) / 255
+			if x <= 0.03928 {
+				rgb[k] = x / 12.92
+			} else {
+				rgb[k] = math.Pow((x+0.055)/1.055, 2.4)
+			}
+		}
+		lum := 0.2126*rgb[0] + 0.7152*rgb[1] + 0.0722*rgb[2]
+		if contrast := 1.05 / (lum + 0.05); contrast < 2 {
+			t.Errorf("colour %s has contrast %.2f:1 against white, want at least 2:1", c, contrast)
+		}
+	}
+}
+
+// TestIntegerXTicks: an axis of whole numbers (epochs) gets no fractional
+// ticks; other axes keep theirs.
+func TestIntegerXTicks(t *testing.T) {
+	epochs := Chart{Series: []Series{{X: []float64{1, 2}, Y: []float64{10, 20}}}}.SVG()
+	if !strings.Contains(epochs, ">1</text>") || !strings.Contains(epochs, ">2</text>") || strings.Contains(epochs, ">1.5</text>") {
+		t.Errorf("epoch axis 1-2: want ticks 1 and 2 only:\n%s", epochs)
+	}
+	frac := Chart{Series: []Series{{X: []float64{1, 1.5, 2}, Y: []float64{10, 15, 20}}}}.SVG()
+	if !strings.Contains(frac, ">1.2</text>") {
+		t.Errorf("fractional axis lost its ticks:\n%s", frac)
 	}
 }
