@@ -28,8 +28,11 @@ setup-jupyter:
 		echo "setup: Jupyter already installed"; \
 	else \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
-			jupyter-notebook python3-nbconvert python3-nbclient python3-ipykernel python3-jupyter-kernel-test; \
+		log=$${TMPDIR:-/tmp}/mlsysrep-setup-apt.log; \
+		echo "setup: installing Jupyter with apt (full log: $$log)"; \
+		{ $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+			jupyter-notebook python3-nbconvert python3-nbclient python3-ipykernel; } >"$$log" 2>&1 || \
+			{ tail -n 30 "$$log"; echo "setup: apt failed; full log in $$log"; exit 1; }; \
 	fi
 
 # GoNB from the version pinned as a module tool, and its kernel with the two

@@ -84,6 +84,8 @@ def main():
     timeout = "1800" if env["MLSYSREP_PRESET"] == "smoke" else "-1"
     names = sys.argv[1:] or sorted(os.path.basename(p)[:-6] for p in glob.glob(os.path.join(HERE, "*.ipynb")))
     failures, summary = [], []
+    print("compiling: GoNB builds each cell as a Go program; the first build of a fresh machine takes a few minutes",
+          flush=True)
     for name in names:
         src = os.path.join(HERE, name + ".ipynb")
         start = time.time()
