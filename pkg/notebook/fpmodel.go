@@ -105,14 +105,11 @@ func LoadOrTrainFP() (*FPModel, error) {
 	if os.Getenv(NoTrainVar) == "1" {
 		// Training is off: the tour's own model, if an earlier run trained
 		// it to the end, else nothing.
-		var progress struct {
-			Completed int `json:"completed_epochs"` // as train.Run checkpoints it
-		}
-		err := train.LoadCheckpoint(tourCkpt, tourKey.String(), m.Store, &progress)
+		completed, err := train.LoadRunCheckpoint(tourCkpt, tourKey.String(), m.Store)
 		if err != nil && !errors.Is(err, train.ErrNoCheckpoint) {
 			return nil, err
 		}
-		if err != nil || progress.Completed < epochs {
+		if err != nil || completed < epochs {
 			return nil, fmt.Errorf("%w: no FP ResNet-18 checkpoint at %s (the runner's) or %s (the tour's); "+
 				"run the notebook without %s=1, or `mlsysrep run -table ptq-resnet18 -preset %s`, to train one",
 				ErrNotTrained, ckpt, tourCkpt, NoTrainVar, preset)

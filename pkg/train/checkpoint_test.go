@@ -236,6 +236,9 @@ func TestResumeRestoresPlateauSchedule(t *testing.T) {
 	full := run(t.TempDir(), len(want))
 	dir := t.TempDir()
 	run(dir, 2)
+	if completed, err := LoadRunCheckpoint(dir, "plateau", model.NewStore()); err != nil || completed != 2 {
+		t.Errorf("LoadRunCheckpoint after 2 epochs: %d, %v", completed, err)
+	}
 	resumed := run(dir, len(want))
 	for _, r := range []struct {
 		name string

@@ -92,6 +92,16 @@ type loopState struct {
 	Schedule  json.RawMessage `json:"schedule"`
 }
 
+// LoadRunCheckpoint loads a checkpoint written by Run (see LoadCheckpoint)
+// and returns how many epochs the run had completed when it was written.
+func LoadRunCheckpoint(dir, key string, store *model.Store) (completed int, err error) {
+	var state loopState
+	if err := LoadCheckpoint(dir, key, store, &state); err != nil {
+		return 0, err
+	}
+	return state.Completed, nil
+}
+
 // ErrNonFinite is wrapped by the error of a run whose loss became NaN or Inf.
 var ErrNonFinite = errors.New("loss is not finite")
 
