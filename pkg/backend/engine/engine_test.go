@@ -134,6 +134,7 @@ func TestPlansTrainLikeV1(t *testing.T) {
 		{name: "whole graph", config: "nonative"},
 		{name: "one segment per op", config: "nonative", profile: "3"},
 		{name: "native Add", add: true},
+		{name: "native Add, profiled by shape", add: true, profile: "3:shapes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv(ProfileEnvVar, tc.profile)
@@ -161,12 +162,20 @@ func TestPlansTrainLikeV1(t *testing.T) {
 			if tc.add && addRuns == 0 {
 				t.Error("the native Add kernel never ran")
 			}
-			if tc.profile != "" {
+			switch {
+			case strings.HasSuffix(tc.profile, ":shapes"):
+				// One row per native op and input shapes; stock ops as segments.
+				out := profile.String()
+				if !strings.Contains(out, "execution 3") || !strings.Contains(out, "Add (native) (Float32)[") ||
+					!strings.Contains(out, "stock segment") {
+					t.Errorf("profile by shape missing or incomplete:\n%s", out)
+				}
+			case tc.profile != "":
 				out := profile.String()
 				if !strings.Contains(out, "execution 3") || !strings.Contains(out, "ConvGeneral") {
 					t.Errorf("profile table missing or incomplete:\n%s", out)
 				}
-			} else if profile.Len() > 0 {
+			case profile.Len() > 0:
 				t.Errorf("profile printed while off:\n%s", profile.String())
 			}
 		})

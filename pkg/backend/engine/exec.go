@@ -108,7 +108,7 @@ func (e *planExecutable) Execute(inputs []compute.Buffer, donate []bool, device 
 			return nil, fmt.Errorf("engine: step %d (%s): %w", k, st.ops[0], err)
 		}
 		if run != nil {
-			run.add(st, time.Since(start))
+			run.add(st, in, time.Since(start))
 		}
 		for _, s := range st.in {
 			if buf := bufs[s]; buf != nil && owned[s] && p.lastUse[s] == k {

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"text/tabwriter"
 	"time"
+
+	"github.com/gomlx/compute"
 )
 
 // ProfileEnvVar names the environment variable that turns the profiler on:
@@ -17,7 +19,9 @@ import (
 // of the N-th execution of each graph (N >= 1; use 2 or more to skip the
 // first, cold step), running each stock op alone to time it;
 // MLSYSREP_ENGINE_PROFILE=N:segments keeps the normal plan and times its
-// steps (stock segments and native kernels) instead.
+// steps (stock segments and native kernels) instead;
+// MLSYSREP_ENGINE_PROFILE=N:shapes does the same with one row per native op
+// and input shapes (which convolution layer is slow).
 const ProfileEnvVar = "MLSYSREP_ENGINE_PROFILE"
 
 // profileOut is where tables go (tests redirect it).
@@ -32,24 +36,30 @@ func profileStep() int {
 
 // profilePerOp says whether the profiler splits stock ops one per segment.
 func profilePerOp() bool {
-	n, segments := profileSetting()
-	return n > 0 && !segments
+	n, mode := profileSetting()
+	return n > 0 && mode == ""
 }
 
-func profileSetting() (step int, segments bool) {
+// profileByShape says whether native steps are told apart by input shapes.
+func profileByShape() bool {
+	_, mode := profileSetting()
+	return mode == "shapes"
+}
+
+func profileSetting() (step int, mode string) {
 	v := os.Getenv(ProfileEnvVar)
 	if v == "" {
-		return 0, false
+		return 0, ""
 	}
 	num, mode, _ := strings.Cut(v, ":")
 	n, err := strconv.Atoi(num)
-	if err != nil || n < 1 || (mode != "" && mode != "segments") {
+	if err != nil || n < 1 || (mode != "" && mode != "segments" && mode != "shapes") {
 		warnOnce.Do(func() {
-			fmt.Fprintf(os.Stderr, "engine: %s=%q is not N or N:segments with N >= 1; profiling is off\n", ProfileEnvVar, v)
+			fmt.Fprintf(os.Stderr, "engine: %s=%q is not N, N:segments or N:shapes with N >= 1; profiling is off\n", ProfileEnvVar, v)
 		})
-		return 0, false
+		return 0, ""
 	}
-	return n, mode == "segments"
+	return n, mode
 }
 
 var warnOnce sync.Once
@@ -69,6 +79,8 @@ type profileRun struct {
 	index int
 	total time.Duration
 	byOp  map[string]*opTime
+	// byShape: one row per native op and input shapes.
+	byShape bool
 }
 
 type opTime struct {
@@ -85,12 +97,25 @@ func (p *profiler) start() *profileRun {
 	if index != profileStep() {
 		return nil
 	}
-	return &profileRun{prof: p, index: index, byOp: map[string]*opTime{}}
+	return &profileRun{prof: p, index: index, byOp: map[string]*opTime{}, byShape: profileByShape()}
 }
 
-func (r *profileRun) add(st *step, d time.Duration) {
+// inputShapes lists the shapes of a step's inputs, for the profiler.
+func inputShapes(in []compute.Buffer) string {
+	var sb strings.Builder
+	for _, buf := range in {
+		if s, err := buf.Shape(); err == nil {
+			sb.WriteString(" " + s.String())
+		}
+	}
+	return sb.String()
+}
+
+func (r *profileRun) add(st *step, in []compute.Buffer, d time.Duration) {
 	op := strings.Join(st.ops, "+")
 	switch {
+	case st.native != nil && r.byShape:
+		op += " (native)" + inputShapes(in)
 	case st.native != nil:
 		op += " (native)"
 	case len(st.ops) > 1:

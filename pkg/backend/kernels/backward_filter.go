@@ -457,7 +457,7 @@ func (w *filterWorker) run(p *filterPlan, ks *kernelSet, sums, in, dy []float32,
 			for cbl := range ncb {
 				ci0 := (g.cb0 + cbl) * ciBlock
 				valid := min(ciBlock, p.C-ci0)
-				ntiles := (valid + ks.maxR - 1) / ks.maxR
+				ntiles := (valid + len(kerns) - 1) / len(kerns) // the table's tallest tile
 				for kh := range p.KH {
 					// Output rows of the chunk whose tap row is inside the
 					// (dilated) input: hd = oh*StrideH + kh*DilH - PadTop in

@@ -34,29 +34,21 @@ func (bn BatchNorm) Train(out, mean, variance, x, scale, offset []float32, worke
 	bn.check(len(out), len(x))
 	ops := currentRowOps()
 	sums := bn.reduce(workers, 1, func(acc []float32, lo, hi int) {
-		for r := lo; r < hi; r++ {
-			ops.add(acc, x[r*bn.C:(r+1)*bn.C])
-		}
+		ops.sumRows(acc, x[lo*bn.C:], hi-lo, bn.C)
 	})
 	inv := 1 / float64(bn.Rows)
 	for c := range bn.C {
 		mean[c] = float32(sums[0][c] * inv)
 	}
 	sq := bn.reduce(workers, 1, func(acc []float32, lo, hi int) {
-		for r := lo; r < hi; r++ {
-			ops.addSqDiff(acc, x[r*bn.C:(r+1)*bn.C], mean)
-		}
+		ops.sqDiffRows(acc, x[lo*bn.C:], mean, hi-lo, bn.C)
 	})
 	a := make([]float32, bn.C)
 	for c := range bn.C {
 		variance[c] = float32(sq[0][c] * inv)
 		a[c] = scale[c] * float32(1/math.Sqrt(float64(variance[c]+bn.Epsilon)))
 	}
-	splitUnits(bn.Rows, statsChunk, workers, func(_, lo, hi int) {
-		for r := lo; r < hi; r++ {
-			ops.affine(out[r*bn.C:(r+1)*bn.C], x[r*bn.C:(r+1)*bn.C], mean, a, offset)
-		}
-	})
+	bn.Normalize(out, x, mean[:bn.C], a, offset, workers)
 }
 
 // Grad is the gradient of Train given the output gradient dy, with
@@ -69,12 +61,7 @@ func (bn BatchNorm) Grad(dx, dScale, dOffset, x, scale, mean, variance, dy []flo
 	bn.check(len(dy), len(x))
 	ops := currentRowOps()
 	sums := bn.reduce(workers, 2, func(acc []float32, lo, hi int) {
-		sumDy, sumDyX := acc[:bn.C], acc[bn.C:]
-		for r := lo; r < hi; r++ {
-			d := dy[r*bn.C : (r+1)*bn.C]
-			ops.add(sumDy, d)
-			ops.addMulDiff(sumDyX, d, x[r*bn.C:(r+1)*bn.C], mean)
-		}
+		ops.gradSumRows(acc[:bn.C], acc[bn.C:], dy[lo*bn.C:], x[lo*bn.C:], mean, hi-lo, bn.C)
 	})
 	inv := 1 / float64(bn.Rows)
 	a := make([]float32, bn.C)
@@ -89,8 +76,9 @@ func (bn BatchNorm) Grad(dx, dScale, dOffset, x, scale, mean, variance, dy []flo
 		m[c] = float32(float64(dOffset[c]) * inv)
 	}
 	splitUnits(bn.Rows, statsChunk, workers, func(_, lo, hi int) {
-		for r := lo; r < hi; r++ {
-			ops.gradRow(dx[r*bn.C:(r+1)*bn.C], dy[r*bn.C:(r+1)*bn.C], x[r*bn.C:(r+1)*bn.C], mean, m, b, a)
+		for r := lo; r < hi; r += statsChunk {
+			at := r * bn.C
+			ops.gradRows(dx[at:], dy[at:], x[at:], mean[:bn.C], m, b, a, min(statsChunk, hi-r), bn.C)
 		}
 	})
 }
@@ -152,8 +140,13 @@ func (bn BatchNorm) SequentialStats(mean, variance, x []float32, workers int) {
 	}
 	ops := currentRowOps()
 	inv := float32(1 / float64(bn.Rows))
-	// Channel blocks of whole vectors, at most one per worker.
-	const block = 16
+	// Channel blocks of whole vectors, at most one per worker; blocks of 8
+	// when there are fewer blocks of 16 than workers (16 channels: both
+	// cores work).
+	block := 16
+	if (bn.C+15)/16 < workers {
+		block = 8
+	}
 	blocks := (bn.C + block - 1) / block
 	splitUnits(blocks, 1, workers, func(_, lo, hi int) {
 		c0, c1 := lo*block, min(bn.C, hi*block)
@@ -162,8 +155,8 @@ func (bn BatchNorm) SequentialStats(mean, variance, x []float32, workers int) {
 		}
 		m, v := mean[c0:c1], variance[c0:c1]
 		copy(m, x[c0:c1])
-		for r := 1; r < bn.Rows; r++ {
-			ops.add(m, x[r*bn.C+c0:r*bn.C+c1])
+		for r := 1; r < bn.Rows; r += statsChunk {
+			ops.sumRows(m, x[r*bn.C+c0:], min(statsChunk, bn.Rows-r), bn.C)
 		}
 		for c := range m {
 			m[c] *= inv
@@ -171,8 +164,8 @@ func (bn BatchNorm) SequentialStats(mean, variance, x []float32, workers int) {
 		// The squares are never -0, so summing them from +0 equals v1's
 		// sum that starts from the first row's squares.
 		clear(v)
-		for r := range bn.Rows {
-			ops.addSqDiff(v, x[r*bn.C+c0:r*bn.C+c1], m)
+		for r := 0; r < bn.Rows; r += statsChunk {
+			ops.sqDiffRows(v, x[r*bn.C+c0:], m, min(statsChunk, bn.Rows-r), bn.C)
 		}
 		for c := range v {
 			v[c] *= inv
@@ -187,8 +180,9 @@ func (bn BatchNorm) Normalize(out, x, mean, a, offset []float32, workers int) {
 	bn.check(len(out), len(x))
 	ops := currentRowOps()
 	splitUnits(bn.Rows, statsChunk, workers, func(_, lo, hi int) {
-		for r := lo; r < hi; r++ {
-			ops.affine(out[r*bn.C:(r+1)*bn.C], x[r*bn.C:(r+1)*bn.C], mean, a, offset)
+		for r := lo; r < hi; r += statsChunk {
+			at := r * bn.C
+			ops.affineRows(out[at:], x[at:], mean[:bn.C], a, offset, min(statsChunk, hi-r), bn.C)
 		}
 	})
 }

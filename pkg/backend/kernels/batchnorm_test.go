@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -62,7 +63,7 @@ func randomSlice(rng *rand.Rand, n int, mean, std float64) []float32 {
 func TestBatchNorm(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, tc := range []struct{ rows, c, workers int }{
-		{1, 1, 1}, {7, 3, 2}, {64, 16, 2}, {200, 17, 3}, {1000, 64, 2}, {4096, 130, 2}, {32 * 32 * 8, 32, 2},
+		{1, 1, 1}, {7, 3, 2}, {64, 16, 2}, {200, 17, 3}, {1000, 64, 2}, {4096, 130, 2}, {32 * 32 * 8, 32, 2}, {300, 27, 2}, {1000, 24, 3},
 	} {
 		bn := BatchNorm{Rows: tc.rows, C: tc.c, Epsilon: 1e-5}
 		x := randomSlice(rng, tc.rows*tc.c, 3, 2) // a mean far from 0 tests the centred variance
@@ -106,24 +107,90 @@ func TestBatchNorm(t *testing.T) {
 	}
 }
 
+// TestSequentialStats checks SequentialStats and Normalize against scalar
+// loops in engine v1's order (per channel, rows added one after the other in
+// float32, then times float32(1/rows)), bit for bit, on every path and for
+// channel counts that split into blocks of 16, 8 and single channels.
+func TestSequentialStats(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, tc := range []struct{ rows, c, workers int }{
+		{1, 1, 2}, {5, 8, 2}, {130, 16, 2}, {130, 16, 1}, {77, 17, 2}, {200, 24, 3}, {65, 40, 2}, {300, 130, 2},
+	} {
+		bn := BatchNorm{Rows: tc.rows, C: tc.c, Epsilon: 1e-5}
+		x := randomSlice(rng, tc.rows*tc.c, 3, 2)
+		a, offset := randomSlice(rng, tc.c, 1, 0.5), randomSlice(rng, tc.c, 0, 1)
+		inv := float32(1 / float64(tc.rows))
+		wantMean, wantVar := make([]float32, tc.c), make([]float32, tc.c)
+		wantOut := make([]float32, len(x))
+		for c := range tc.c {
+			sum := x[c]
+			for r := 1; r < tc.rows; r++ {
+				sum += x[r*tc.c+c]
+			}
+			wantMean[c] = sum * inv
+			var sq float32
+			for r := range tc.rows {
+				d := x[r*tc.c+c] - wantMean[c]
+				sq += float32(d * d)
+			}
+			wantVar[c] = sq * inv
+			for r := range tc.rows {
+				wantOut[r*tc.c+c] = float32((x[r*tc.c+c]-wantMean[c])*a[c]) + offset[c]
+			}
+		}
+		for _, path := range Paths() {
+			if err := SetPath(path); err != nil {
+				t.Fatal(err)
+			}
+			mean, variance, out := make([]float32, tc.c), make([]float32, tc.c), make([]float32, len(x))
+			bn.SequentialStats(mean, variance, x, tc.workers)
+			bn.Normalize(out, x, mean, a, offset, tc.workers)
+			for name, pair := range map[string][2][]float32{"mean": {mean, wantMean}, "variance": {variance, wantVar}, "out": {out, wantOut}} {
+				for i := range pair[1] {
+					if math.Float32bits(pair[0][i]) != math.Float32bits(pair[1][i]) {
+						t.Fatalf("%s rows=%d c=%d workers=%d: %s[%d] = %v, want %v", path, tc.rows, tc.c, tc.workers, name, i, pair[0][i], pair[1][i])
+					}
+				}
+			}
+		}
+	}
+	if err := SetPath("auto"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// BenchmarkBatchNorm times the kernels on ResNet-18's first stage at full
+// width, batch 32 (64 channels), and at width 1/4, batch 128 (16 channels).
 func BenchmarkBatchNorm(b *testing.B) {
-	// ResNet-18's first stage at full width, batch 32.
-	bn := BatchNorm{Rows: 32 * 32 * 32, C: 64, Epsilon: 1e-5}
-	rng := rand.New(rand.NewPCG(1, 2))
-	x, dy := randomSlice(rng, bn.Rows*bn.C, 0, 1), randomSlice(rng, bn.Rows*bn.C, 0, 1)
-	scale, offset := randomSlice(rng, bn.C, 1, 0.1), randomSlice(rng, bn.C, 0, 0.1)
-	out, dx := make([]float32, len(x)), make([]float32, len(x))
-	mean, variance, ds, do := make([]float32, bn.C), make([]float32, bn.C), make([]float32, bn.C), make([]float32, bn.C)
-	b.Run("train", func(b *testing.B) {
-		for b.Loop() {
-			bn.Train(out, mean, variance, x, scale, offset, 2)
+	for _, shape := range []struct{ rows, c int }{{32 * 32 * 32, 64}, {128 * 32 * 32, 16}} {
+		bn := BatchNorm{Rows: shape.rows, C: shape.c, Epsilon: 1e-5}
+		rng := rand.New(rand.NewPCG(1, 2))
+		x, dy := randomSlice(rng, bn.Rows*bn.C, 0, 1), randomSlice(rng, bn.Rows*bn.C, 0, 1)
+		scale, offset := randomSlice(rng, bn.C, 1, 0.1), randomSlice(rng, bn.C, 0, 0.1)
+		out, dx := make([]float32, len(x)), make([]float32, len(x))
+		mean, variance, ds, do := make([]float32, bn.C), make([]float32, bn.C), make([]float32, bn.C), make([]float32, bn.C)
+		gbs := func(b *testing.B, passes int) {
+			b.ReportMetric(float64(4*len(x)*passes*b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
 		}
-		b.ReportMetric(float64(4*len(x)*4*b.N)/b.Elapsed().Seconds()/1e9, "GB/s") // 3 reads of x, 1 write
-	})
-	b.Run("grad", func(b *testing.B) {
-		for b.Loop() {
-			bn.Grad(dx, ds, do, x, scale, mean, variance, dy, 2)
-		}
-		b.ReportMetric(float64(4*len(x)*5*b.N)/b.Elapsed().Seconds()/1e9, "GB/s") // x, dy twice each, 1 write
-	})
+		name := fmt.Sprintf("rows=%d/c=%d/", bn.Rows, bn.C)
+		b.Run(name+"train", func(b *testing.B) {
+			for b.Loop() {
+				bn.Train(out, mean, variance, x, scale, offset, 2)
+			}
+			gbs(b, 4) // 3 reads of x, 1 write
+		})
+		b.Run(name+"sequential", func(b *testing.B) {
+			for b.Loop() {
+				bn.SequentialStats(mean, variance, x, 2)
+				bn.Normalize(out, x, mean, scale, offset, 2)
+			}
+			gbs(b, 4)
+		})
+		b.Run(name+"grad", func(b *testing.B) {
+			for b.Loop() {
+				bn.Grad(dx, ds, do, x, scale, mean, variance, dy, 2)
+			}
+			gbs(b, 5) // x, dy twice each, 1 write
+		})
+	}
 }

@@ -23,6 +23,17 @@ var benchConvs = []struct {
 	// gradient dilated by 2, padded (1, 2), with the reversed kernel.
 	{"indil2_3x3_128to64_16x16to32x32_b32", Conv2D{N: 32, H: 16, W: 16, C: 128, KH: 3, KW: 3, O: 64,
 		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadTop: 1, PadBottom: 2, PadLeft: 1, PadRight: 2, InDilH: 2, InDilW: 2}},
+	// ResNet-18 at width 1/4, batch 128: the first stage's 16-channel
+	// convolution, the stem (3 input channels), and the input gradient of
+	// the stride-2 1x1 shortcut (three output pixels in four are zeros).
+	{"3x3_16to16_32x32_b128", Conv2D{N: 128, H: 32, W: 32, C: 16, KH: 3, KW: 3, O: 16,
+		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
+	{"3x3_3to16_32x32_b128", Conv2D{N: 128, H: 32, W: 32, C: 3, KH: 3, KW: 3, O: 16,
+		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
+	{"indil2_1x1_32to16_16x16to32x32_b128", Conv2D{N: 128, H: 16, W: 16, C: 32, KH: 1, KW: 1, O: 16,
+		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadBottom: 1, PadRight: 1, InDilH: 2, InDilW: 2}},
+	{"3x3_128to128_4x4_b128", Conv2D{N: 128, H: 4, W: 4, C: 128, KH: 3, KW: 3, O: 128,
+		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
 }
 
 // BenchmarkConv2DForward measures Forward on the current path (see Path;
@@ -66,6 +77,12 @@ var filterBenchConvs = []struct {
 	{"3x3_256to256_8x8_b32", Conv2D{N: 32, H: 8, W: 8, C: 256, KH: 3, KW: 3, O: 256,
 		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
 	{"3x3_512to512_4x4_b32", Conv2D{N: 32, H: 4, W: 4, C: 512, KH: 3, KW: 3, O: 512,
+		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
+	// ResNet-18 at width 1/4, batch 128: the first stage (16 channels) and
+	// the stem (3 input channels).
+	{"3x3_16to16_32x32_b128", Conv2D{N: 128, H: 32, W: 32, C: 16, KH: 3, KW: 3, O: 16,
+		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
+	{"3x3_3to16_32x32_b128", Conv2D{N: 128, H: 32, W: 32, C: 3, KH: 3, KW: 3, O: 16,
 		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
 }
 

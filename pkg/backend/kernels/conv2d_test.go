@@ -413,22 +413,30 @@ func TestSetPath(t *testing.T) {
 }
 
 // TestEveryTileKernel runs every micro-kernel of every path: a row of W = P
-// output pixels is one tile of width P, and O = 48 is a 32- and a 16-wide
-// output block.
+// output pixels is one tile of width P. O = 48 is a 32- and a 16-wide
+// output block (tiles up to the 32-wide table's width); O = 16 and O = 5 are
+// one 16-wide block alone, whose table may be wider.
 func TestEveryTileKernel(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	forEachPath(t, func(t *testing.T) {
-		for p := 1; p <= current.Load().maxP; p++ {
-			c := Conv2D{N: 1, H: 2, W: p, C: 20, KH: 3, KW: 3, O: 48, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1,
-				PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}
-			in := randSlice(r, c.InputSize())
-			kernel := randSlice(r, c.KH*c.KW*c.C*c.O)
-			packed := make([]float32, c.PackedSize())
-			packHWIO(c, packed, kernel)
-			out := make([]float32, c.OutputSize())
-			c.Forward(out, in, packed, 1)
-			if e := relErr(out, refConv2D(c, in, kernel)); !(e <= 1e-5) {
-				t.Errorf("P=%d: relative error %.3g > 1e-5", p, e)
+		ks := current.Load()
+		for _, o := range []int{48, 16, 5} {
+			maxP := len(ks.tiles32)
+			if o <= 16 {
+				maxP = len(ks.tiles16)
+			}
+			for p := 1; p <= maxP; p++ {
+				c := Conv2D{N: 1, H: 2, W: p, C: 20, KH: 3, KW: 3, O: o, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1,
+					PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}
+				in := randSlice(r, c.InputSize())
+				kernel := randSlice(r, c.KH*c.KW*c.C*c.O)
+				packed := make([]float32, c.PackedSize())
+				packHWIO(c, packed, kernel)
+				out := make([]float32, c.OutputSize())
+				c.Forward(out, in, packed, 1)
+				if e := relErr(out, refConv2D(c, in, kernel)); !(e <= 1e-5) {
+					t.Errorf("O=%d P=%d: relative error %.3g > 1e-5", o, p, e)
+				}
 			}
 		}
 	})

@@ -396,7 +396,8 @@ func (w *worker) item(set *phaseSet, ks *kernelSet, out, in, packed []float32, n
 				continue
 			}
 			w.buildSteps(g, pk, ks, packed, oh, hp0)
-			ntiles := (g.ow + ks.maxP - 1) / ks.maxP
+			maxP := ks.tileWidth(g.blocks)
+			ntiles := (g.ow + maxP - 1) / maxP
 			ow0 := 0
 			for t := range ntiles {
 				p := g.ow / ntiles

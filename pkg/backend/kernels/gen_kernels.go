@@ -66,7 +66,11 @@ import (
 // AVX-512, 15 with AVX2: X15 is its fixed zero register).
 const (
 	maxP512 = 10 // AVX-512: 2P accumulators + 2 weights + broadcasts <= 31 registers
-	maxP256 = 5  // AVX2: 2P accumulators + 2 weights + broadcasts <= 15 registers
+	// AVX-512, 16-channel blocks: the kernels are gen_asm.go's, in assembly,
+	// with up to 16 pixels and 16 rows (its asmMaxP and asmMaxR).
+	maxP512W16 = 16
+	maxR512W16 = 16
+	maxP256    = 5 // AVX2: 2P accumulators + 2 weights + broadcasts <= 15 registers
 
 	// Weight-gradient tiles: rows (input channels) x 32 or 16 lanes. Eight
 	// rows of two AVX-512 vectors (16 accumulators) measured faster than
@@ -104,13 +108,21 @@ func genAVX512() []byte {
 	var b bytes.Buffer
 	header(&b)
 	for _, bw := range []int{32, 16} {
+		maxP := maxP512
+		if bw == 16 {
+			maxP = maxP512W16
+		}
 		fmt.Fprintf(&b, "// avx512Tiles%d holds the AVX-512 kernels for %d-channel weight blocks, by tile width P-1.\n", bw, bw)
 		fmt.Fprintf(&b, "var avx512Tiles%d = [...]tileFunc{", bw)
-		for p := 1; p <= maxP512; p++ {
-			fmt.Fprintf(&b, "avx512W%dP%d, ", bw, p)
+		for p := 1; p <= maxP; p++ {
+			if bw == 16 {
+				fmt.Fprintf(&b, "avx512AsmW16P%d, ", p)
+			} else {
+				fmt.Fprintf(&b, "avx512W%dP%d, ", bw, p)
+			}
 		}
 		fmt.Fprintf(&b, "}\n\n")
-		for p := 1; p <= maxP512; p++ {
+		for p := 1; p <= maxP && bw == 32; p++ {
 			genKernel(&b, kernelSpec{
 				name: fmt.Sprintf("avx512W%dP%d", bw, p), vec: "Float32x16", lanes: 16,
 				nv: bw / 16, p: p, rowBytes: bw * 4, regs: 31,
@@ -120,11 +132,19 @@ func genAVX512() []byte {
 	for _, bw := range []int{32, 16} {
 		fmt.Fprintf(&b, "// avx512Filter%d holds the AVX-512 weight-gradient kernels for %d-lane output-gradient blocks, by tile rows R-1.\n", bw, bw)
 		fmt.Fprintf(&b, "var avx512Filter%d = [...]filterFunc{", bw)
-		for r := 1; r <= maxR512; r++ {
-			fmt.Fprintf(&b, "avx512F%dR%d, ", bw, r)
+		maxR := maxR512
+		if bw == 16 {
+			maxR = maxR512W16
+		}
+		for r := 1; r <= maxR; r++ {
+			if bw == 16 {
+				fmt.Fprintf(&b, "avx512AsmF16R%d, ", r)
+			} else {
+				fmt.Fprintf(&b, "avx512F%dR%d, ", bw, r)
+			}
 		}
 		fmt.Fprintf(&b, "}\n\n")
-		for r := 1; r <= maxR512; r++ {
+		for r := 1; r <= maxR512 && bw == 32; r++ {
 			genFilterKernel(&b, kernelSpec{
 				name: fmt.Sprintf("avx512F%dR%d", bw, r), vec: "Float32x16", lanes: 16,
 				nv: bw / 16, p: r, rowBytes: bw * 4, regs: 31,

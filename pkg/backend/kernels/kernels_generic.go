@@ -12,7 +12,7 @@ const (
 // genericKernels returns the portable path: the tileFunc contract in plain
 // Go, for CPUs and builds without the SIMD paths.
 func genericKernels() *kernelSet {
-	ks := &kernelSet{name: "generic", maxP: genericMaxP, maxR: genericMaxR}
+	ks := &kernelSet{name: "generic", maxP: genericMaxP}
 	for r := 1; r <= genericMaxR; r++ {
 		ks.filter16 = append(ks.filter16, func(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, _ *[16]float32) {
 			genericFilter(x, dy, n, dst, dstStride, r, 16)

@@ -15,14 +15,13 @@ const EnvPath = "MLSYSREP_KERNELS"
 // kernelSet is one implementation path: its micro-kernels and tile sizes.
 type kernelSet struct {
 	name    string
-	maxP    int        // widest tile: the number of kernels in each table
+	maxP    int        // widest tile with a 32-wide block: the length of tiles32
 	halves  bool       // each call covers 16 output channels; a 32-wide block takes two
 	tiles16 []tileFunc // kernels for 16-wide weight blocks, by tile width P-1
 	tiles32 []tileFunc // kernels for 32-wide weight blocks, by tile width P-1
 
-	// Weight-gradient kernels (BackwardFilter), by tile rows R-1; halves
-	// applies to them too.
-	maxR     int          // most input-channel rows per tile: the number of kernels in each table
+	// Weight-gradient kernels (BackwardFilter), by tile rows R-1 (a table's
+	// length is its tallest tile); halves applies to them too.
 	filter16 []filterFunc // kernels for 16-wide output-gradient blocks
 	filter32 []filterFunc // kernels for 32-wide output-gradient blocks
 }
@@ -104,3 +103,15 @@ func SetPath(name string) error {
 // it was unset or honoured. The problem is also printed to standard error
 // once, at start-up.
 func EnvError() error { return envErr }
+
+// tileWidth is the widest tile the path has for every one of a
+// convolution's output blocks: tiles16's length when all of them are 16
+// wide (16 or fewer output channels), maxP otherwise.
+func (ks *kernelSet) tileWidth(blocks []oBlock) int {
+	for _, b := range blocks {
+		if b.width != 16 {
+			return ks.maxP
+		}
+	}
+	return len(ks.tiles16)
+}

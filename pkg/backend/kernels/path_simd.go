@@ -15,7 +15,7 @@ func simdPaths() []pathInfo {
 		avx512 = pathInfo{name: "avx512", set: &kernelSet{
 			name: "avx512", maxP: len(avx512Tiles32),
 			tiles16: avx512Tiles16[:], tiles32: avx512Tiles32[:],
-			maxR: len(avx512Filter32), filter16: avx512Filter16[:], filter32: avx512Filter32[:],
+			filter16: avx512Filter16[:], filter32: avx512Filter32[:],
 		}}
 	}
 	avx2 := pathInfo{name: "avx2", missing: "the CPU lacks AVX2 and FMA"}
@@ -23,7 +23,7 @@ func simdPaths() []pathInfo {
 		avx2 = pathInfo{name: "avx2", set: &kernelSet{
 			name: "avx2", maxP: len(avx2Tiles32), halves: true,
 			tiles16: avx2Tiles16[:], tiles32: avx2Tiles32[:],
-			maxR: len(avx2Filter32), filter16: avx2Filter16[:], filter32: avx2Filter32[:],
+			filter16: avx2Filter16[:], filter32: avx2Filter32[:],
 		}}
 	}
 	return []pathInfo{avx512, avx2}

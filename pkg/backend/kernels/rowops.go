@@ -1,17 +1,22 @@
 package kernels
 
-// rowOps are the vector operations of the batch-norm and ReLU kernels, over
-// one row of C channels; per-channel operands are slices of C.
+// rowOps are the vector operations of the batch-norm, ReLU and depthwise
+// kernels. The batch-norm ones ("Rows") go over a block of rows of C
+// channels: x[r*stride+c] is row r's channel c, for r < rows and c < C, where
+// C is the length of the per-channel operands (acc, mean, a...). A SIMD path
+// keeps a vector of channels in registers while it walks the rows, and adds
+// each channel's rows in row order, so every path gives the same bits.
 type rowOps struct {
-	add        func(acc, x []float32)                   // acc += x
-	addSqDiff  func(acc, x, mean []float32)             // acc += (x - mean)^2
-	addMulDiff func(acc, d, x, mean []float32)          // acc += d * (x - mean)
-	affine     func(out, x, mean, a, offset []float32)  // out = (x - mean)*a + offset
-	gradRow    func(dx, dy, x, mean, m, b, a []float32) // dx = (dy - m - (x - mean)*b) * a
-	relu       func(out, x []float32)                   // out = x < 0 ? 0 : x
-	reluGrad   func(dx, ref, dOut []float32)            // dx = ref > 0 ? dOut : 0
-	mulAdd     func(acc, a, b []float32)                // acc += a * b
-	tapSum     func(out []float32, xs, ws [][]float32)  // out = sum over t of xs[t] * ws[t], in t order
+	add         func(acc, x []float32)                                       // acc += x
+	sumRows     func(acc, x []float32, rows, stride int)                     // acc += x, per row
+	sqDiffRows  func(acc, x, mean []float32, rows, stride int)               // acc += (x - mean)^2, per row
+	gradSumRows func(sumDy, sumDyX, dy, x, mean []float32, rows, stride int) // sumDy += dy; sumDyX += dy * (x - mean), per row
+	affineRows  func(out, x, mean, a, offset []float32, rows, stride int)    // out = (x - mean)*a + offset
+	gradRows    func(dx, dy, x, mean, m, b, a []float32, rows, stride int)   // dx = (dy - m - (x - mean)*b) * a
+	relu        func(out, x []float32)                                       // out = x < 0 ? 0 : x
+	reluGrad    func(dx, ref, dOut []float32)                                // dx = ref > 0 ? dOut : 0
+	mulAdd      func(acc, a, b []float32)                                    // acc += a * b
+	tapSum      func(out []float32, xs, ws [][]float32)                      // out = sum over t of xs[t] * ws[t], in t order
 }
 
 // currentRowOps is the implementation of the kernel path in use.
@@ -32,29 +37,52 @@ var genericRowOps = rowOps{
 			acc[c] += x[c]
 		}
 	},
-	addSqDiff: func(acc, x, mean []float32) {
-		x, mean = x[:len(acc)], mean[:len(acc)]
-		for c := range acc {
-			d := x[c] - mean[c]
-			acc[c] += float32(d * d)
+	sumRows: func(acc, x []float32, rows, stride int) {
+		for r := range rows {
+			row := x[r*stride:][:len(acc)]
+			for c := range acc {
+				acc[c] += row[c]
+			}
 		}
 	},
-	addMulDiff: func(acc, d, x, mean []float32) {
-		d, x, mean = d[:len(acc)], x[:len(acc)], mean[:len(acc)]
-		for c := range acc {
-			acc[c] += float32(d[c] * (x[c] - mean[c]))
+	sqDiffRows: func(acc, x, mean []float32, rows, stride int) {
+		mean = mean[:len(acc)]
+		for r := range rows {
+			row := x[r*stride:][:len(acc)]
+			for c := range acc {
+				d := row[c] - mean[c]
+				acc[c] += float32(d * d)
+			}
 		}
 	},
-	affine: func(out, x, mean, a, offset []float32) {
-		x, mean, a, offset = x[:len(out)], mean[:len(out)], a[:len(out)], offset[:len(out)]
-		for c := range out {
-			out[c] = float32((x[c]-mean[c])*a[c]) + offset[c]
+	gradSumRows: func(sumDy, sumDyX, dy, x, mean []float32, rows, stride int) {
+		sumDyX, mean = sumDyX[:len(sumDy)], mean[:len(sumDy)]
+		for r := range rows {
+			d, xr := dy[r*stride:][:len(sumDy)], x[r*stride:][:len(sumDy)]
+			for c := range sumDy {
+				sumDy[c] += d[c]
+				sumDyX[c] += float32(d[c] * (xr[c] - mean[c]))
+			}
 		}
 	},
-	gradRow: func(dx, dy, x, mean, m, b, a []float32) {
-		dy, x, mean, m, b, a = dy[:len(dx)], x[:len(dx)], mean[:len(dx)], m[:len(dx)], b[:len(dx)], a[:len(dx)]
-		for c := range dx {
-			dx[c] = float32((dy[c]-m[c])-float32((x[c]-mean[c])*b[c])) * a[c]
+	affineRows: func(out, x, mean, a, offset []float32, rows, stride int) {
+		n := len(mean)
+		a, offset = a[:n], offset[:n]
+		for r := range rows {
+			o, xr := out[r*stride:][:n], x[r*stride:][:n]
+			for c := range n {
+				o[c] = float32((xr[c]-mean[c])*a[c]) + offset[c]
+			}
+		}
+	},
+	gradRows: func(dx, dy, x, mean, m, b, a []float32, rows, stride int) {
+		n := len(mean)
+		m, b, a = m[:n], b[:n], a[:n]
+		for r := range rows {
+			o, d, xr := dx[r*stride:][:n], dy[r*stride:][:n], x[r*stride:][:n]
+			for c := range n {
+				o[c] = float32((d[c]-m[c])-float32((xr[c]-mean[c])*b[c])) * a[c]
+			}
 		}
 	},
 	relu: func(out, x []float32) {

@@ -26,39 +26,6 @@ var avx512RowOps = rowOps{
 		}
 		genericRowOps.add(acc[c:], x[c:])
 	},
-	addSqDiff: func(acc, x, mean []float32) {
-		c := 0
-		for ; c+16 <= len(acc); c += 16 {
-			d := archsimd.LoadFloat32x16(x[c:]).Sub(archsimd.LoadFloat32x16(mean[c:]))
-			archsimd.LoadFloat32x16(acc[c:]).Add(d.Mul(d)).Store(acc[c:])
-		}
-		genericRowOps.addSqDiff(acc[c:], x[c:], mean[c:])
-	},
-	addMulDiff: func(acc, d, x, mean []float32) {
-		c := 0
-		for ; c+16 <= len(acc); c += 16 {
-			diff := archsimd.LoadFloat32x16(x[c:]).Sub(archsimd.LoadFloat32x16(mean[c:]))
-			archsimd.LoadFloat32x16(acc[c:]).Add(archsimd.LoadFloat32x16(d[c:]).Mul(diff)).Store(acc[c:])
-		}
-		genericRowOps.addMulDiff(acc[c:], d[c:], x[c:], mean[c:])
-	},
-	affine: func(out, x, mean, a, offset []float32) {
-		c := 0
-		for ; c+16 <= len(out); c += 16 {
-			diff := archsimd.LoadFloat32x16(x[c:]).Sub(archsimd.LoadFloat32x16(mean[c:]))
-			diff.Mul(archsimd.LoadFloat32x16(a[c:])).Add(archsimd.LoadFloat32x16(offset[c:])).Store(out[c:])
-		}
-		genericRowOps.affine(out[c:], x[c:], mean[c:], a[c:], offset[c:])
-	},
-	gradRow: func(dx, dy, x, mean, m, b, a []float32) {
-		c := 0
-		for ; c+16 <= len(dx); c += 16 {
-			xhat := archsimd.LoadFloat32x16(x[c:]).Sub(archsimd.LoadFloat32x16(mean[c:])).Mul(archsimd.LoadFloat32x16(b[c:]))
-			centered := archsimd.LoadFloat32x16(dy[c:]).Sub(archsimd.LoadFloat32x16(m[c:])).Sub(xhat)
-			centered.Mul(archsimd.LoadFloat32x16(a[c:])).Store(dx[c:])
-		}
-		genericRowOps.gradRow(dx[c:], dy[c:], x[c:], mean[c:], m[c:], b[c:], a[c:])
-	},
 	relu: func(out, x []float32) {
 		zero := archsimd.BroadcastFloat32x16(0)
 		i := 0
@@ -112,39 +79,6 @@ var avx2RowOps = rowOps{
 			archsimd.LoadFloat32x8(acc[c:]).Add(archsimd.LoadFloat32x8(x[c:])).Store(acc[c:])
 		}
 		genericRowOps.add(acc[c:], x[c:])
-	},
-	addSqDiff: func(acc, x, mean []float32) {
-		c := 0
-		for ; c+8 <= len(acc); c += 8 {
-			d := archsimd.LoadFloat32x8(x[c:]).Sub(archsimd.LoadFloat32x8(mean[c:]))
-			archsimd.LoadFloat32x8(acc[c:]).Add(d.Mul(d)).Store(acc[c:])
-		}
-		genericRowOps.addSqDiff(acc[c:], x[c:], mean[c:])
-	},
-	addMulDiff: func(acc, d, x, mean []float32) {
-		c := 0
-		for ; c+8 <= len(acc); c += 8 {
-			diff := archsimd.LoadFloat32x8(x[c:]).Sub(archsimd.LoadFloat32x8(mean[c:]))
-			archsimd.LoadFloat32x8(acc[c:]).Add(archsimd.LoadFloat32x8(d[c:]).Mul(diff)).Store(acc[c:])
-		}
-		genericRowOps.addMulDiff(acc[c:], d[c:], x[c:], mean[c:])
-	},
-	affine: func(out, x, mean, a, offset []float32) {
-		c := 0
-		for ; c+8 <= len(out); c += 8 {
-			diff := archsimd.LoadFloat32x8(x[c:]).Sub(archsimd.LoadFloat32x8(mean[c:]))
-			diff.Mul(archsimd.LoadFloat32x8(a[c:])).Add(archsimd.LoadFloat32x8(offset[c:])).Store(out[c:])
-		}
-		genericRowOps.affine(out[c:], x[c:], mean[c:], a[c:], offset[c:])
-	},
-	gradRow: func(dx, dy, x, mean, m, b, a []float32) {
-		c := 0
-		for ; c+8 <= len(dx); c += 8 {
-			xhat := archsimd.LoadFloat32x8(x[c:]).Sub(archsimd.LoadFloat32x8(mean[c:])).Mul(archsimd.LoadFloat32x8(b[c:]))
-			centered := archsimd.LoadFloat32x8(dy[c:]).Sub(archsimd.LoadFloat32x8(m[c:])).Sub(xhat)
-			centered.Mul(archsimd.LoadFloat32x8(a[c:])).Store(dx[c:])
-		}
-		genericRowOps.gradRow(dx[c:], dy[c:], x[c:], mean[c:], m[c:], b[c:], a[c:])
 	},
 	relu: func(out, x []float32) {
 		zero := archsimd.BroadcastFloat32x8(0)

@@ -26,7 +26,7 @@ func BenchmarkTileKernel(b *testing.B) {
 			if width == 16 {
 				tiles = ks.tiles16
 			}
-			for p := 1; p <= ks.maxP; p++ {
+			for p := 1; p <= len(tiles); p++ {
 				b.Run(fmt.Sprintf("%s/w%d/P%d", name, width, p), func(b *testing.B) {
 					in := make([]float32, maxTile*ciBlock)
 					wts := make([]float32, ciBlock*width)
@@ -74,9 +74,9 @@ func BenchmarkFilterKernel(b *testing.B) {
 			if width == 16 {
 				kerns = ks.filter16
 			}
-			for r := 1; r <= ks.maxR; r++ {
+			for r := 1; r <= len(kerns); r++ {
 				for _, steps := range []int{4, 16, 64} {
-					if steps != 16 && r != ks.maxR {
+					if steps != 16 && r != len(kerns) {
 						continue
 					}
 					b.Run(fmt.Sprintf("%s/w%d/R%d/steps%d", name, width, r, steps), func(b *testing.B) {
@@ -85,7 +85,7 @@ func BenchmarkFilterKernel(b *testing.B) {
 						// kernels leave them one step on: a step more each.)
 						x := make([]float32, 17*ciBlock*16)
 						dy := make([]float32, 17*width*16)
-						dst := make([]float32, ks.maxR*width)
+						dst := make([]float32, len(kerns)*width)
 						var sink [16]float32
 						calls := 1
 						if ks.halves {

@@ -1,0 +1,196 @@
+//go:build goexperiment.simd && amd64
+
+package kernels
+
+import "simd/archsimd"
+
+// The batch-norm row-block operations of the SIMD paths (see rowOps): each
+// vector of channels is held in registers while the rows go by; a 16-lane
+// loop (AVX-512), then an 8-lane one, then the generic loop for the last
+// channels. Products are rounded before they are added, as in the generic
+// loops.
+
+// init completes the paths' rowOps (rowops_simd.go) with these.
+func init() {
+	avx512RowOps.sumRows = func(acc, x []float32, rows, stride int) {
+		c := sumRows16(0, acc, x, rows, stride)
+		c = sumRows8(c, acc, x, rows, stride)
+		genericRowOps.sumRows(acc[c:], x[c:], rows, stride)
+	}
+	avx512RowOps.sqDiffRows = func(acc, x, mean []float32, rows, stride int) {
+		c := sqDiffRows16(0, acc, x, mean, rows, stride)
+		c = sqDiffRows8(c, acc, x, mean, rows, stride)
+		genericRowOps.sqDiffRows(acc[c:], x[c:], mean[c:], rows, stride)
+	}
+	avx512RowOps.gradSumRows = func(sumDy, sumDyX, dy, x, mean []float32, rows, stride int) {
+		c := gradSumRows16(0, sumDy, sumDyX, dy, x, mean, rows, stride)
+		c = gradSumRows8(c, sumDy, sumDyX, dy, x, mean, rows, stride)
+		genericRowOps.gradSumRows(sumDy[c:], sumDyX[c:], dy[c:], x[c:], mean[c:], rows, stride)
+	}
+	avx512RowOps.affineRows = func(out, x, mean, a, offset []float32, rows, stride int) {
+		c := affineRows16(0, out, x, mean, a, offset, rows, stride)
+		c = affineRows8(c, out, x, mean, a, offset, rows, stride)
+		genericRowOps.affineRows(out[c:], x[c:], mean[c:], a[c:], offset[c:], rows, stride)
+	}
+	avx512RowOps.gradRows = func(dx, dy, x, mean, m, b, a []float32, rows, stride int) {
+		c := gradRows16(0, dx, dy, x, mean, m, b, a, rows, stride)
+		c = gradRows8(c, dx, dy, x, mean, m, b, a, rows, stride)
+		genericRowOps.gradRows(dx[c:], dy[c:], x[c:], mean[c:], m[c:], b[c:], a[c:], rows, stride)
+	}
+	avx2RowOps.sumRows = func(acc, x []float32, rows, stride int) {
+		c := sumRows8(0, acc, x, rows, stride)
+		genericRowOps.sumRows(acc[c:], x[c:], rows, stride)
+	}
+	avx2RowOps.sqDiffRows = func(acc, x, mean []float32, rows, stride int) {
+		c := sqDiffRows8(0, acc, x, mean, rows, stride)
+		genericRowOps.sqDiffRows(acc[c:], x[c:], mean[c:], rows, stride)
+	}
+	avx2RowOps.gradSumRows = func(sumDy, sumDyX, dy, x, mean []float32, rows, stride int) {
+		c := gradSumRows8(0, sumDy, sumDyX, dy, x, mean, rows, stride)
+		genericRowOps.gradSumRows(sumDy[c:], sumDyX[c:], dy[c:], x[c:], mean[c:], rows, stride)
+	}
+	avx2RowOps.affineRows = func(out, x, mean, a, offset []float32, rows, stride int) {
+		c := affineRows8(0, out, x, mean, a, offset, rows, stride)
+		genericRowOps.affineRows(out[c:], x[c:], mean[c:], a[c:], offset[c:], rows, stride)
+	}
+	avx2RowOps.gradRows = func(dx, dy, x, mean, m, b, a []float32, rows, stride int) {
+		c := gradRows8(0, dx, dy, x, mean, m, b, a, rows, stride)
+		genericRowOps.gradRows(dx[c:], dy[c:], x[c:], mean[c:], m[c:], b[c:], a[c:], rows, stride)
+	}
+}
+
+// sumRows16 runs sumRows 16 channels at a time from channel c on and
+// returns the first channel it left.
+func sumRows16(c int, acc, x []float32, rows, stride int) int {
+	for ; c+16 <= len(acc); c += 16 {
+		s := archsimd.LoadFloat32x16(acc[c:])
+		for r := range rows {
+			s = s.Add(archsimd.LoadFloat32x16(x[r*stride+c:]))
+		}
+		s.Store(acc[c:])
+	}
+	return c
+}
+
+// sumRows8 runs sumRows 8 channels at a time from channel c on and
+// returns the first channel it left.
+func sumRows8(c int, acc, x []float32, rows, stride int) int {
+	for ; c+8 <= len(acc); c += 8 {
+		s := archsimd.LoadFloat32x8(acc[c:])
+		for r := range rows {
+			s = s.Add(archsimd.LoadFloat32x8(x[r*stride+c:]))
+		}
+		s.Store(acc[c:])
+	}
+	return c
+}
+
+// sqDiffRows16 runs sqDiffRows 16 channels at a time from channel c on and
+// returns the first channel it left.
+func sqDiffRows16(c int, acc, x, mean []float32, rows, stride int) int {
+	for ; c+16 <= len(acc); c += 16 {
+		s, mu := archsimd.LoadFloat32x16(acc[c:]), archsimd.LoadFloat32x16(mean[c:])
+		for r := range rows {
+			d := archsimd.LoadFloat32x16(x[r*stride+c:]).Sub(mu)
+			s = s.Add(d.Mul(d))
+		}
+		s.Store(acc[c:])
+	}
+	return c
+}
+
+// sqDiffRows8 runs sqDiffRows 8 channels at a time from channel c on and
+// returns the first channel it left.
+func sqDiffRows8(c int, acc, x, mean []float32, rows, stride int) int {
+	for ; c+8 <= len(acc); c += 8 {
+		s, mu := archsimd.LoadFloat32x8(acc[c:]), archsimd.LoadFloat32x8(mean[c:])
+		for r := range rows {
+			d := archsimd.LoadFloat32x8(x[r*stride+c:]).Sub(mu)
+			s = s.Add(d.Mul(d))
+		}
+		s.Store(acc[c:])
+	}
+	return c
+}
+
+// gradSumRows16 runs gradSumRows 16 channels at a time from channel c on and
+// returns the first channel it left.
+func gradSumRows16(c int, sumDy, sumDyX, dy, x, mean []float32, rows, stride int) int {
+	for ; c+16 <= len(sumDy); c += 16 {
+		s, sx, mu := archsimd.LoadFloat32x16(sumDy[c:]), archsimd.LoadFloat32x16(sumDyX[c:]), archsimd.LoadFloat32x16(mean[c:])
+		for r := range rows {
+			d := archsimd.LoadFloat32x16(dy[r*stride+c:])
+			s = s.Add(d)
+			sx = sx.Add(d.Mul(archsimd.LoadFloat32x16(x[r*stride+c:]).Sub(mu)))
+		}
+		s.Store(sumDy[c:])
+		sx.Store(sumDyX[c:])
+	}
+	return c
+}
+
+// gradSumRows8 runs gradSumRows 8 channels at a time from channel c on and
+// returns the first channel it left.
+func gradSumRows8(c int, sumDy, sumDyX, dy, x, mean []float32, rows, stride int) int {
+	for ; c+8 <= len(sumDy); c += 8 {
+		s, sx, mu := archsimd.LoadFloat32x8(sumDy[c:]), archsimd.LoadFloat32x8(sumDyX[c:]), archsimd.LoadFloat32x8(mean[c:])
+		for r := range rows {
+			d := archsimd.LoadFloat32x8(dy[r*stride+c:])
+			s = s.Add(d)
+			sx = sx.Add(d.Mul(archsimd.LoadFloat32x8(x[r*stride+c:]).Sub(mu)))
+		}
+		s.Store(sumDy[c:])
+		sx.Store(sumDyX[c:])
+	}
+	return c
+}
+
+// affineRows16 runs affineRows 16 channels at a time from channel c on and
+// returns the first channel it left.
+func affineRows16(c int, out, x, mean, a, offset []float32, rows, stride int) int {
+	for ; c+16 <= len(mean); c += 16 {
+		mu, av, off := archsimd.LoadFloat32x16(mean[c:]), archsimd.LoadFloat32x16(a[c:]), archsimd.LoadFloat32x16(offset[c:])
+		for r := range rows {
+			archsimd.LoadFloat32x16(x[r*stride+c:]).Sub(mu).Mul(av).Add(off).Store(out[r*stride+c:])
+		}
+	}
+	return c
+}
+
+// affineRows8 runs affineRows 8 channels at a time from channel c on and
+// returns the first channel it left.
+func affineRows8(c int, out, x, mean, a, offset []float32, rows, stride int) int {
+	for ; c+8 <= len(mean); c += 8 {
+		mu, av, off := archsimd.LoadFloat32x8(mean[c:]), archsimd.LoadFloat32x8(a[c:]), archsimd.LoadFloat32x8(offset[c:])
+		for r := range rows {
+			archsimd.LoadFloat32x8(x[r*stride+c:]).Sub(mu).Mul(av).Add(off).Store(out[r*stride+c:])
+		}
+	}
+	return c
+}
+
+// gradRows16 runs gradRows 16 channels at a time from channel c on and
+// returns the first channel it left.
+func gradRows16(c int, dx, dy, x, mean, m, b, a []float32, rows, stride int) int {
+	for ; c+16 <= len(mean); c += 16 {
+		mu, mv, bv, av := archsimd.LoadFloat32x16(mean[c:]), archsimd.LoadFloat32x16(m[c:]), archsimd.LoadFloat32x16(b[c:]), archsimd.LoadFloat32x16(a[c:])
+		for r := range rows {
+			xhat := archsimd.LoadFloat32x16(x[r*stride+c:]).Sub(mu).Mul(bv)
+			archsimd.LoadFloat32x16(dy[r*stride+c:]).Sub(mv).Sub(xhat).Mul(av).Store(dx[r*stride+c:])
+		}
+	}
+	return c
+}
+
+// gradRows8 runs gradRows 8 channels at a time from channel c on and
+// returns the first channel it left.
+func gradRows8(c int, dx, dy, x, mean, m, b, a []float32, rows, stride int) int {
+	for ; c+8 <= len(mean); c += 8 {
+		mu, mv, bv, av := archsimd.LoadFloat32x8(mean[c:]), archsimd.LoadFloat32x8(m[c:]), archsimd.LoadFloat32x8(b[c:]), archsimd.LoadFloat32x8(a[c:])
+		for r := range rows {
+			xhat := archsimd.LoadFloat32x8(x[r*stride+c:]).Sub(mu).Mul(bv)
+			archsimd.LoadFloat32x8(dy[r*stride+c:]).Sub(mv).Sub(xhat).Mul(av).Store(dx[r*stride+c:])
+		}
+	}
+	return c
+}
