@@ -64,6 +64,18 @@ func (k *fusedKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer, er
 		switch data := data.(type) {
 		case []float32:
 			inputs[i] = data
+		case []uint32: // random bits: float32(v), as the Go backend's ConvertDType rounds
+			shape, err := buf.Shape()
+			if err != nil {
+				return nil, err
+			}
+			tmp, flat, err := b.pool.get(b, shapes.Make(dtypes.Float32, shape.Dimensions...))
+			if err != nil {
+				return nil, err
+			}
+			defer b.pool.put(tmp)
+			kernels.Uint32ToFloat32(flat, data, runtime.GOMAXPROCS(0))
+			inputs[i] = flat
 		case []bool: // a condition computed outside the tree: as 1 and 0
 			shape, err := buf.Shape()
 			if err != nil {
@@ -98,7 +110,9 @@ func (k *fusedKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer, er
 // of a tree of output shape dims), and whether it can. Its float32 operands
 // must have the tree's dimensions or be scalars; boolean values (what
 // comparisons give, Where reads and ConvertDType turns into 1 and 0) are
-// 1 and 0 inside the program, and a tree's root gives float32.
+// 1 and 0 inside the program, uint32 values (random bits, which
+// ConvertDType turns into floats) are converted as the program reads them,
+// and a tree's root gives float32.
 func elementOpOf(b *builder, n *node) (kernels.ElementOp, bool) {
 	op, ok := elementOps[n.op]
 	if !ok || n.native != nil || len(n.outs) != 1 || n.outs[0] < 0 {
@@ -122,22 +136,22 @@ func elementOpOf(b *builder, n *node) (kernels.ElementOp, bool) {
 	if out.DType != wantOut || len(n.inputs) != op.Arity() {
 		return 0, false
 	}
-	// Min and Max stay stock: for NaN and equal zeros the Go backend's
-	// result depends on where the element sits (its SIMD loop returns one
-	// operand, its loop over the last partial vector follows Go's min and
-	// max), which a program run in tiles would have to mimic position by
-	// position.
-	if op == kernels.OpMin || op == kernels.OpMax {
+	// Min and Max are fused only where their stock results are known to
+	// the bit, NaN and zeros included (see minmax.go).
+	if (op == kernels.OpMin || op == kernels.OpMax) && !minMaxFusable(b, n) {
 		return 0, false
 	}
 	for i, s := range n.inputs {
 		in := b.slots[s].shape
-		if in.Rank() != 0 && !slices.Equal(in.Dimensions, out.Dimensions) {
+		if _, ok := spreadOf(in, out); !ok {
 			return 0, false
 		}
 		wantIn := dtypes.Float32
 		if (op == kernels.OpWhere && i == 0) || (op == kernels.OpCopy && in.DType == dtypes.Bool) {
 			wantIn = dtypes.Bool
+		}
+		if op == kernels.OpCopy && in.DType == dtypes.Uint32 {
+			wantIn = dtypes.Uint32 // random bits made uniform: converted on input (see fusedKernel.run)
 		}
 		if in.DType != wantIn {
 			return 0, false
@@ -217,6 +231,8 @@ func treeKernel(b *builder, members []*node) *tree {
 	}
 	var t tree
 	var scalar []bool
+	var spread []kernels.Spread
+	out := b.slots[members[0].outs[0]].shape
 	operand := make(map[int]int)  // external slot -> input number
 	bySource := make(map[int]int) // slot read -> input number
 	for _, m := range ordered {
@@ -235,10 +251,17 @@ func treeKernel(b *builder, members []*node) *tree {
 			operand[s], bySource[src] = len(t.inputs), len(t.inputs)
 			t.inputs = append(t.inputs, src)
 			scalar = append(scalar, isScalar)
+			sp := kernels.Spread{}
+			if !isScalar {
+				sp, _ = spreadOf(b.slots[src].shape, out)
+			}
+			spread = append(spread, sp)
 		}
 	}
 	root := members[0]
-	prog := kernels.Program{Size: b.slots[root.outs[0]].shape.Size(), NumInputs: len(t.inputs), Scalar: scalar}
+	size := b.slots[root.outs[0]].shape.Size()
+	prog := kernels.Program{Size: size, NumInputs: len(t.inputs), Scalar: scalar, Spread: spread,
+		TailFrom: size / minMaxVectorLen * minMaxVectorLen}
 	for k, m := range ordered {
 		op, ok := elementOpOf(b, m)
 		if !ok {
@@ -251,6 +274,12 @@ func treeKernel(b *builder, members []*node) *tree {
 			} else {
 				ins.Args[j] = operand[s]
 			}
+		}
+		if op == kernels.OpMin || op == kernels.OpMax {
+			if minMaxScalarFirst(b, m) {
+				ins.Args[0], ins.Args[1] = ins.Args[1], ins.Args[0]
+			}
+			ins.SwapInTail = true
 		}
 		prog.Code = append(prog.Code, ins)
 		inTree[m.outs[0]] = len(t.inputs) + k
@@ -276,6 +305,42 @@ func scalarSource(b *builder, s int) (int, bool) {
 		}
 	}
 	return s, b.slots[s].shape.Rank() == 0
+}
+
+// spreadOf says how a tree of shape out reads an operand of shape in: as a
+// full tensor or a scalar (the zero Spread), or as a broadcast operand of the
+// same rank whose kept axes (those not of size 1) are consecutive, such as a
+// per-channel [1, 1, 1, C] or a per-example [N, 1, 1, 1] (see
+// kernels.Spread); ok is false for any other shape.
+func spreadOf(in, out shapes.Shape) (kernels.Spread, bool) {
+	if in.Rank() == 0 || slices.Equal(in.Dimensions, out.Dimensions) {
+		return kernels.Spread{}, true
+	}
+	if in.Rank() != out.Rank() || in.IsDynamic() {
+		return kernels.Spread{}, false
+	}
+	first, last := -1, -1 // the kept axes, where in has more than one value
+	for axis, d := range in.Dimensions {
+		switch {
+		case d == out.Dimensions[axis] && d > 1:
+			if first < 0 {
+				first = axis
+			} else if last != axis-1 {
+				return kernels.Spread{}, false // kept axes apart: no (i / Every) % Count
+			}
+			last = axis
+		case d != 1:
+			return kernels.Spread{}, false
+		}
+	}
+	if first < 0 { // one value
+		return kernels.Spread{Count: 1, Every: out.Size()}, true
+	}
+	every := 1
+	for _, d := range out.Dimensions[last+1:] {
+		every *= d
+	}
+	return kernels.Spread{Count: in.Size(), Every: every}, true
 }
 
 // uniqueSlots is the slots a node reads, each once.

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/mlsysrep/mlsysrep/pkg/backend/purego"
@@ -14,7 +15,8 @@ import (
 )
 
 // quantizerGraph applies every quantizer of pkg/quant (forward and
-// straight-through gradients) and ReLU6 to x, the chains fusion takes, and
+// straight-through gradients), ReLU6 and tensor Min and Max to x, the chains
+// fusion takes, and
 // returns the results and the gradients with respect to x, the PACT alpha
 // and the LSQ step.
 func quantizerGraph(x, alpha, step, noise *graph.Node) []*graph.Node {
@@ -28,6 +30,13 @@ func quantizerGraph(x, alpha, step, noise *graph.Node) []*graph.Node {
 		quant.DoReFaGradient(x, 6, noise),
 		relu6,
 		quant.FakeQuantAffine(x, graph.Scalar(g, x.DType(), 0.05), graph.Scalar(g, x.DType(), 3), 0, 15),
+		// Min and Max of two tensors, a broadcast zero among them (a tensor
+		// to the Go backend, unlike a scalar): NaN and zeros of both signs
+		// in x meet both operand orders.
+		graph.Max(x, noise),
+		graph.Min(noise, x),
+		graph.Max(graph.ZerosLike(x), x),
+		graph.Min(x, graph.ZerosLike(x)),
 	}
 	var loss *graph.Node
 	for i, o := range outs {
@@ -199,6 +208,127 @@ func TestFusionTakesBroadcastScalars(t *testing.T) {
 	for i := range want {
 		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 			t.Errorf("element %d (x=%v): %v on v2, %v on v1", i, xs[i], got[i], want[i])
+		}
+	}
+}
+
+// TestFusionTakesRandomBits: GoMLX's RandomUniform turns random bits into
+// floats with ConvertDType, a scale, Abs and a Min; the tree takes the
+// conversion too (no stock step is left for it) and gives v1's bits, on
+// values around float32's rounding steps and at the tensor's end.
+func TestFusionTakesRandomBits(t *testing.T) {
+	defer func(size int) { minFusedSize = size }(minFusedSize)
+	minFusedSize = 2
+	var stockOps []string
+	compiledHook = func(p *plan) {
+		for _, st := range p.steps {
+			if st.native == nil {
+				stockOps = append(stockOps, st.ops...)
+			}
+		}
+	}
+	defer func() { compiledHook = nil }()
+	bits := []uint32{0, 1, 1<<24 + 1, 1<<25 + 6, 1<<31 - 1, 1 << 31, 1<<32 - 129, 1<<32 - 128, 1<<32 - 1}
+	for i := range 40 {
+		bits = append(bits, uint32(i)*2654435761)
+	}
+	run := func(b compute.Backend) []float32 {
+		exec, err := graph.NewExec(b, func(x *graph.Node) *graph.Node {
+			v := graph.MulScalar(graph.ConvertDType(x, dtypes.Float32), 1.0/float64(1<<32))
+			return graph.MinScalar(graph.Abs(v), float64(math.Nextafter32(1, 0)))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs, err := exec.Call(tensors.FromFlatDataAndDimensions(slices.Clone(bits), len(bits)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tensors.MustCopyFlatData[float32](outs[0])
+	}
+	v1, err := purego.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := run(v1)
+	stockOps = nil
+	got := run(mustNew(t, ""))
+	if slices.Contains(stockOps, "ConvertDType") {
+		t.Errorf("ConvertDType stayed in a stock segment: %v", stockOps)
+	}
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Errorf("bits %d: %v on v2, %v on v1", bits[i], got[i], want[i])
+		}
+	}
+}
+
+// TestFusionTakesBroadcastOperands: per-channel ([1, 1, 1, C]) and
+// per-example ([N, 1, 1, 1]) operands are read by the tree itself (no stock
+// Mul or Add is left), with v1's bits; a Min with a per-channel operand,
+// whose stock result for NaN depends on the row, stays stock.
+func TestFusionTakesBroadcastOperands(t *testing.T) {
+	defer func(size int) { minFusedSize = size }(minFusedSize)
+	minFusedSize = 2
+	var stockOps []string
+	compiledHook = func(p *plan) {
+		for _, st := range p.steps {
+			if st.native == nil {
+				stockOps = append(stockOps, st.ops...)
+			}
+		}
+	}
+	defer func() { compiledHook = nil }()
+	const n, h, w, c = 3, 5, 4, 72
+	build := func(x, ch, ex *graph.Node) []*graph.Node {
+		y := graph.Add(graph.Mul(x, ch), ex)
+		return []*graph.Node{graph.Sub(graph.Div(y, ch), graph.Mul(ex, x)), graph.Min(x, ch)}
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	xs, chs, exs := make([]float32, n*h*w*c), make([]float32, c), make([]float32, n)
+	for i := range xs {
+		xs[i] = float32(rng.NormFloat64())
+	}
+	xs[7], xs[len(xs)-1] = float32(math.NaN()), float32(math.NaN())
+	for i := range chs {
+		chs[i] = float32(rng.NormFloat64())
+	}
+	for i := range exs {
+		exs[i] = float32(rng.NormFloat64())
+	}
+	run := func(b compute.Backend) [][]float32 {
+		exec, err := graph.NewExec(b, build)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs, err := exec.Call(tensors.FromFlatDataAndDimensions(slices.Clone(xs), n, h, w, c),
+			tensors.FromFlatDataAndDimensions(slices.Clone(chs), 1, 1, 1, c),
+			tensors.FromFlatDataAndDimensions(slices.Clone(exs), n, 1, 1, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return [][]float32{tensors.MustCopyFlatData[float32](outs[0]), tensors.MustCopyFlatData[float32](outs[1])}
+	}
+	v1, err := purego.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := run(v1)
+	stockOps = nil
+	got := run(mustNew(t, ""))
+	for _, op := range []string{"Mul", "Add", "Sub", "Div"} {
+		if slices.Contains(stockOps, op) {
+			t.Errorf("a %s stayed in a stock segment: %v", op, stockOps)
+		}
+	}
+	if !slices.Contains(stockOps, "Min") {
+		t.Errorf("the per-channel Min was fused (stock ops: %v)", stockOps)
+	}
+	for r := range want {
+		for i := range want[r] {
+			if math.Float32bits(got[r][i]) != math.Float32bits(want[r][i]) {
+				t.Fatalf("result %d, element %d: %v on v2, %v on v1", r, i, got[r][i], want[r][i])
+			}
 		}
 	}
 }

@@ -32,10 +32,13 @@ type bufferPool struct {
 // outlive their last use.
 const poolIdleExecutions = 8
 
-// poolDepth is how many dead buffers of one shape are kept: enough for the
-// few live native outputs of one shape at a time; the rest go back to the v1
-// engine.
-const poolDepth = 4
+// poolDepth bounds how many dead buffers of one shape are kept. A training
+// step keeps many activations of one shape alive for the backward pass
+// (MobileNetV2: dozens), and every one the pool lets go is a fresh
+// allocation, zeroed and faulted in, in the next step's forward pass. The
+// pool holds no more than the step had alive at once, and lets idle shapes
+// go (poolIdleExecutions), so the bound is only a guard.
+const poolDepth = 256
 
 // get returns a buffer of the float32 shape and its storage: a parked one,
 // or a new shared buffer.

@@ -20,8 +20,9 @@ import (
 // first, cold step), running each stock op alone to time it;
 // MLSYSREP_ENGINE_PROFILE=N:segments keeps the normal plan and times its
 // steps (stock segments and native kernels) instead;
-// MLSYSREP_ENGINE_PROFILE=N:shapes does the same with one row per native op
-// and input shapes (which convolution layer is slow).
+// MLSYSREP_ENGINE_PROFILE=N:shapes does the same with one row per op and
+// input shapes for native ops and stock ops alone in a step (which
+// convolution layer is slow).
 const ProfileEnvVar = "MLSYSREP_ENGINE_PROFILE"
 
 // profileOut is where tables go (tests redirect it).
@@ -120,6 +121,8 @@ func (r *profileRun) add(st *step, in []compute.Buffer, d time.Duration) {
 		op += " (native)"
 	case len(st.ops) > 1:
 		op = "stock segment"
+	case r.byShape:
+		op += inputShapes(in)
 	}
 	t := r.byOp[op]
 	if t == nil {

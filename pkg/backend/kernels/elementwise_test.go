@@ -126,3 +126,59 @@ func TestProgram(t *testing.T) {
 		t.Error("a program reading its own result was accepted")
 	}
 }
+
+// TestUint32ToFloat32 checks the conversion against Go's, by way of
+// float64 (exact for every uint32), on values around float32's rounding
+// steps.
+func TestUint32ToFloat32(t *testing.T) {
+	in := []uint32{0, 1, 2, 1<<24 - 1, 1 << 24, 1<<24 + 1, 1<<24 + 3, 1<<25 + 2, 1<<25 + 6, 1<<31 - 1, 1 << 31, 1<<32 - 129, 1<<32 - 128, 1<<32 - 1}
+	for i := range 70000 { // more than one chunk
+		in = append(in, uint32(i)*2654435761)
+	}
+	out := make([]float32, len(in))
+	Uint32ToFloat32(out, in, 3)
+	for i, v := range in {
+		if want := float32(float64(v)); out[i] != want {
+			t.Fatalf("float32(%d) = %v, want %v", v, out[i], want)
+		}
+	}
+}
+
+// TestProgramSpread runs x * channel + example with a per-channel operand
+// (Every 1) and a per-example one (Every = elements per example) over shapes
+// whose rows and examples straddle tiles, against the operands expanded by
+// hand; and rejects spreads that do not divide the size.
+func TestProgramSpread(t *testing.T) {
+	for _, tc := range []struct{ n, hw, c int }{{2, 3, 5}, {3, 40, 72}, {4, 17, 16}, {1, 1, 1}} {
+		size := tc.n * tc.hw * tc.c
+		x, _, _ := elementInputs(size)
+		ch, ex := make([]float32, tc.c), make([]float32, tc.n)
+		for i := range ch {
+			ch[i] = float32(i) + 0.25
+		}
+		for i := range ex {
+			ex[i] = -float32(i) - 0.5
+		}
+		p := &Program{Size: size, NumInputs: 3, Scalar: []bool{false, false, false},
+			Spread: []Spread{{}, {Count: tc.c, Every: 1}, {Count: tc.n, Every: tc.hw * tc.c}},
+			Code:   []Instruction{{Op: OpMul, Args: [3]int{0, 1}}, {Op: OpAdd, Args: [3]int{3, 2}}}}
+		if err := p.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		for _, workers := range []int{1, 3} {
+			got := make([]float32, size)
+			p.Run(got, [][]float32{x, ch, ex}, workers)
+			for i := range got {
+				want := float32(x[i]*ch[i%tc.c]) + ex[i/(tc.hw*tc.c)] // no FMA
+				if math.Float32bits(got[i]) != math.Float32bits(want) {
+					t.Fatalf("%+v, %d workers: element %d = %v, want %v", tc, workers, i, got[i], want)
+				}
+			}
+		}
+	}
+	bad := &Program{Size: 10, NumInputs: 2, Scalar: []bool{false, false}, Spread: []Spread{{}, {Count: 3, Every: 1}},
+		Code: []Instruction{{Op: OpAdd, Args: [3]int{0, 1}}}}
+	if bad.Validate() == nil {
+		t.Error("a spread of 3 values over 10 elements was accepted")
+	}
+}
