@@ -54,8 +54,29 @@ type fusedKernel struct {
 	outShape shapes.Shape
 }
 
+// floatInput returns a pooled float32 buffer of buf's dimensions, filled by
+// convert, and its storage: a non-float32 input as the program reads it.
+func (b *Backend) floatInput(buf compute.Buffer, convert func(flat []float32)) (compute.Buffer, []float32, error) {
+	shape, err := buf.Shape()
+	if err != nil {
+		return nil, nil, err
+	}
+	tmp, flat, err := b.pool.get(b, shapes.Make(dtypes.Float32, shape.Dimensions...))
+	if err != nil {
+		return nil, nil, err
+	}
+	convert(flat)
+	return tmp, flat, nil
+}
+
 func (k *fusedKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer, error) {
 	inputs := make([][]float32, len(in))
+	var converted []compute.Buffer // float32 copies of bool and uint32 inputs, pooled again at the end
+	defer func() {
+		for _, buf := range converted {
+			b.pool.put(buf)
+		}
+	}()
 	for i, buf := range in {
 		data, err := buf.Data()
 		if err != nil {
@@ -65,34 +86,24 @@ func (k *fusedKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer, er
 		case []float32:
 			inputs[i] = data
 		case []uint32: // random bits: float32(v), as the Go backend's ConvertDType rounds
-			shape, err := buf.Shape()
+			tmp, flat, err := b.floatInput(buf, func(flat []float32) { kernels.Uint32ToFloat32(flat, data, runtime.GOMAXPROCS(0)) })
 			if err != nil {
 				return nil, err
 			}
-			tmp, flat, err := b.pool.get(b, shapes.Make(dtypes.Float32, shape.Dimensions...))
-			if err != nil {
-				return nil, err
-			}
-			defer b.pool.put(tmp)
-			kernels.Uint32ToFloat32(flat, data, runtime.GOMAXPROCS(0))
-			inputs[i] = flat
+			converted, inputs[i] = append(converted, tmp), flat
 		case []bool: // a condition computed outside the tree: as 1 and 0
-			shape, err := buf.Shape()
-			if err != nil {
-				return nil, err
-			}
-			tmp, flat, err := b.pool.get(b, shapes.Make(dtypes.Float32, shape.Dimensions...))
-			if err != nil {
-				return nil, err
-			}
-			defer b.pool.put(tmp)
-			for j, v := range data {
-				flat[j] = 0
-				if v {
-					flat[j] = 1
+			tmp, flat, err := b.floatInput(buf, func(flat []float32) {
+				for j, v := range data {
+					flat[j] = 0
+					if v {
+						flat[j] = 1
+					}
 				}
+			})
+			if err != nil {
+				return nil, err
 			}
-			inputs[i] = flat
+			converted, inputs[i] = append(converted, tmp), flat
 		default:
 			return nil, fmt.Errorf("engine: fused element-wise input %d is %T", i, data)
 		}

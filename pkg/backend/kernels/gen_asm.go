@@ -21,6 +21,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"go/format"
 	"log"
 	"os"
 )
@@ -51,7 +52,11 @@ func main() {
 	if err := os.WriteFile("kernels_avx512_amd64.s", s.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
-	if err := os.WriteFile("kernels_avx512_asm.go", g.Bytes(), 0o644); err != nil {
+	decls, err := format.Source(g.Bytes())
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := os.WriteFile("kernels_avx512_asm.go", decls, 0o644); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -81,9 +86,7 @@ func tileKernel(s *bytes.Buffer, name string, p int) {
 	fmt.Fprintf(s, "// func %s(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)\n", name)
 	fmt.Fprintf(s, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
 	fmt.Fprintf(s, "\tMOVQ steps_base+0(FP), SI\n\tMOVQ steps_len+8(FP), CX\n\tMOVQ dst+24(FP), DI\n\tMOVQ dstStride+32(FP), DX\n")
-	for i := range ns * p {
-		fmt.Fprintf(s, "\tVPXORD %s, %s, %s\n", accReg(i), accReg(i), accReg(i))
-	}
+	zeroAccs(s, ns*p)
 	fmt.Fprintf(s, "\tMOVQ DI, R8\n")
 	for pix := range p {
 		if pix > 0 {
@@ -103,9 +106,7 @@ func tileKernel(s *bytes.Buffer, name string, p int) {
 	fmt.Fprintf(s, "\tADDQ $16, SI\n\tDECQ CX\n\tJNZ %s_step\n", name)
 	fmt.Fprintf(s, "%s_done:\n", name)
 	for pix := range p {
-		for set := 1; set < ns; set++ {
-			fmt.Fprintf(s, "\tVADDPS %s, %s, %s\n", acc(pix, set), acc(pix, 0), acc(pix, 0))
-		}
+		foldSets(s, pix, p, ns)
 		if pix > 0 {
 			fmt.Fprintf(s, "\tADDQ DX, DI\n")
 		}
@@ -123,9 +124,7 @@ func filterKernel(s *bytes.Buffer, name string, r int) {
 	fmt.Fprintf(s, "// func %s(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)\n", name)
 	fmt.Fprintf(s, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
 	fmt.Fprintf(s, "\tMOVQ x+0(FP), AX\n\tMOVQ dy+8(FP), BX\n\tMOVQ n+16(FP), CX\n\tMOVQ dst+24(FP), DI\n\tMOVQ dstStride+32(FP), DX\n")
-	for i := range ns * r {
-		fmt.Fprintf(s, "\tVPXORD %s, %s, %s\n", accReg(i), accReg(i), accReg(i))
-	}
+	zeroAccs(s, ns*r)
 	fmt.Fprintf(s, "\tTESTQ CX, CX\n\tJLE %s_done\n", name)
 	fmt.Fprintf(s, "%s_group:\n", name)
 	for q := range 16 {
@@ -138,9 +137,7 @@ func filterKernel(s *bytes.Buffer, name string, r int) {
 	fmt.Fprintf(s, "\tADDQ $1024, AX\n\tADDQ $1024, BX\n\tDECQ CX\n\tJNZ %s_group\n", name)
 	fmt.Fprintf(s, "%s_done:\n", name)
 	for row := range r {
-		for set := 1; set < ns; set++ {
-			fmt.Fprintf(s, "\tVADDPS %s, %s, %s\n", acc(row, set), acc(row, 0), acc(row, 0))
-		}
+		foldSets(s, row, r, ns)
 		if row > 0 {
 			fmt.Fprintf(s, "\tADDQ DX, DI\n")
 		}
@@ -148,4 +145,20 @@ func filterKernel(s *bytes.Buffer, name string, r int) {
 		fmt.Fprintf(s, "\tVADDPS (DI), %s, %s\n\tVMOVUPS %s, (DI)\n", acc(row, 0), acc(row, 0), acc(row, 0))
 	}
 	fmt.Fprintf(s, "\tVZEROUPPER\n\tRET\n\n")
+}
+
+// zeroAccs writes the zeroing of accumulators 0 to n-1.
+func zeroAccs(s *bytes.Buffer, n int) {
+	for i := range n {
+		fmt.Fprintf(s, "\tVPXORD %s, %s, %s\n", accReg(i), accReg(i), accReg(i))
+	}
+}
+
+// foldSets adds accumulator i of sets 1 to ns-1 (per accumulators a set)
+// into set 0's, in set order: ((set0 + set1) + set2) + ..., as the Go
+// kernels' Add chain.
+func foldSets(s *bytes.Buffer, i, per, ns int) {
+	for set := 1; set < ns; set++ {
+		fmt.Fprintf(s, "\tVADDPS %s, %s, %s\n", accReg(set*per+i), accReg(i), accReg(i))
+	}
 }
