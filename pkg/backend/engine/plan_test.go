@@ -235,3 +235,51 @@ func TestPoolLetsIdleShapesGo(t *testing.T) {
 		t.Error("no buffer of shape [5], in use, parked")
 	}
 }
+
+// TestPoolKeepsOnlyWhatIsTaken: buffers parked but never taken (a donated
+// variable whose update a stock segment writes elsewhere) do not pile up
+// from one execution to the next: the pool keeps per shape no more than one
+// execution took.
+func TestPoolKeepsOnlyWhatIsTaken(t *testing.T) {
+	b := mustNew(t, "")
+	shape := shapes.Make(dtypes.Float32, 7)
+	parked := func() int {
+		b.pool.mu.Lock()
+		defer b.pool.mu.Unlock()
+		return len(b.pool.byShape[shape.String()])
+	}
+	cycle := func(take, put int) {
+		t.Helper()
+		var bufs []compute.Buffer
+		for range take {
+			buf, _, err := b.pool.get(b, shape)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bufs = append(bufs, buf)
+		}
+		for range put - take {
+			buf, _, err := b.inner.NewSharedBuffer(0, shape) // made elsewhere, dead here
+			if err != nil {
+				t.Fatal(err)
+			}
+			bufs = append(bufs, buf)
+		}
+		for _, buf := range bufs {
+			b.pool.put(buf)
+		}
+		b.pool.executed()
+	}
+	for range 5 {
+		cycle(0, 3)
+	}
+	if n := parked(); n != 0 {
+		t.Errorf("%d buffers parked that no execution took", n)
+	}
+	for range 5 {
+		cycle(2, 5)
+		if n := parked(); n != 2 {
+			t.Fatalf("%d buffers parked, want the 2 an execution takes", n)
+		}
+	}
+}

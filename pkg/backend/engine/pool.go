@@ -26,7 +26,18 @@ type bufferPool struct {
 	// evaluation) are let go instead of held for the whole run.
 	gen  uint64
 	used map[string]uint64
+	// taken counts, per shape, the buffers taken in the current execution,
+	// and peak the most taken in one execution since the shape was last
+	// idle: the pool keeps no more parked buffers of a shape than that.
+	taken, peak map[string]int
+	bytes       int64 // parked, in all
 }
+
+// poolBudget bounds the bytes parked in all: a buffer that would pass it is
+// finalized instead (back to engine v1's pool). It keeps a process that
+// trains and evaluates many models (the runner's tests) near engine v1's
+// memory, while a MobileNetV2 step's dead activations still fit.
+const poolBudget = 2 << 30
 
 // poolIdleExecutions is how many executions a shape's parked buffers
 // outlive their last use.
@@ -35,9 +46,11 @@ const poolIdleExecutions = 8
 // poolDepth bounds how many dead buffers of one shape are kept. A training
 // step keeps many activations of one shape alive for the backward pass
 // (MobileNetV2: dozens), and every one the pool lets go is a fresh
-// allocation, zeroed and faulted in, in the next step's forward pass. The
-// pool holds no more than the step had alive at once, and lets idle shapes
-// go (poolIdleExecutions), so the bound is only a guard.
+// allocation, zeroed and faulted in, in the next step's forward pass. At the
+// end of each execution the pool keeps, per shape, only as many buffers as
+// one execution has taken (peak): buffers that are parked but never taken
+// (a donated variable whose update a stock segment writes into a buffer of
+// its own) would otherwise pile up every step. So the bound is only a guard.
 const poolDepth = 256
 
 // get returns a buffer of the float32 shape and its storage: a parked one,
@@ -56,9 +69,14 @@ func (p *bufferPool) getAny(b *Backend, shape shapes.Shape) (compute.Buffer, any
 	key := shape.String()
 	p.mu.Lock()
 	p.touch(key)
+	if p.taken == nil {
+		p.taken = make(map[string]int)
+	}
+	p.taken[key]++
 	if list := p.byShape[key]; len(list) > 0 {
 		buf := list[len(list)-1]
 		p.byShape[key] = list[:len(list)-1]
+		p.bytes -= int64(shape.ByteSize())
 		p.mu.Unlock()
 		flat, err := buf.Data()
 		if err == nil {
@@ -85,8 +103,10 @@ func (p *bufferPool) put(buf compute.Buffer) {
 		p.byShape = make(map[string][]compute.Buffer)
 	}
 	p.touch(key)
-	if list := p.byShape[key]; len(list) < poolDepth {
+	size := int64(shape.ByteSize())
+	if list := p.byShape[key]; len(list) < poolDepth && p.bytes+size <= poolBudget {
 		p.byShape[key] = append(list, buf)
+		p.bytes += size
 		p.mu.Unlock()
 		return
 	}
@@ -102,17 +122,36 @@ func (p *bufferPool) touch(key string) {
 	p.used[key] = p.gen
 }
 
-// executed ends one execution: the parked buffers of shapes unused for
-// poolIdleExecutions executions are finalized.
+// executed ends one execution: parked buffers beyond a shape's peak, and
+// those of shapes unused for poolIdleExecutions executions, are finalized.
 func (p *bufferPool) executed() {
 	var idle []compute.Buffer
 	p.mu.Lock()
 	p.gen++
+	if p.peak == nil {
+		p.peak = make(map[string]int)
+	}
+	for key, n := range p.taken {
+		p.peak[key] = max(p.peak[key], n)
+	}
+	clear(p.taken)
+	for key, list := range p.byShape {
+		if keep := p.peak[key]; len(list) > keep {
+			idle = append(idle, list[keep:]...)
+			p.byShape[key] = list[:keep]
+		}
+	}
 	for key, last := range p.used {
 		if p.gen-last > poolIdleExecutions {
 			idle = append(idle, p.byShape[key]...)
 			delete(p.byShape, key)
 			delete(p.used, key)
+			delete(p.peak, key)
+		}
+	}
+	for _, buf := range idle {
+		if s, err := buf.Shape(); err == nil {
+			p.bytes -= int64(s.ByteSize())
 		}
 	}
 	p.mu.Unlock()
