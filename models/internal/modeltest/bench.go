@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/train"
@@ -58,4 +59,47 @@ func FastestStep(best, d time.Duration) time.Duration {
 		return d
 	}
 	return best
+}
+
+// BenchEvalStep times inference-mode forward passes of build on be (the
+// per-epoch evaluation of the training loop: logits reduced to one scalar,
+// batch norm with its running statistics), after two training steps that
+// create and move the variables. It reports images/s, mean and of the
+// fastest pass.
+func BenchEvalStep(b *testing.B, be compute.Backend, build Build, batch, size, classes int) {
+	store := model.NewStore()
+	trainer := train.NewTrainer(be, store, build, loss.SparseCategoricalCrossEntropyLogits,
+		optimizer.StochasticGradientDescent(), nil, nil)
+	for seed := range uint64(2) {
+		images, labels := Images(batch, size, classes, seed+100)
+		if _, err := trainer.TrainStep(train.Batch{Inputs: []*tensors.Tensor{images}, Labels: []*tensors.Tensor{labels}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	exec, err := model.NewExec(be, store, func(scope *model.Scope, x *graph.Node) *graph.Node {
+		return graph.ReduceAllSum(build(scope, x))
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	images, _ := Images(batch, size, classes, 7)
+	for range 3 {
+		out, err := exec.Call(images)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out[0].MustFinalizeAll()
+	}
+	var best time.Duration
+	for b.Loop() {
+		start := time.Now()
+		out, err := exec.Call(images)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out[0].MustFinalizeAll()
+		best = FastestStep(best, time.Since(start))
+	}
+	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "images/s")
+	b.ReportMetric(float64(batch)/best.Seconds(), "best-images/s")
 }

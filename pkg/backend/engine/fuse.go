@@ -272,7 +272,7 @@ func treeKernel(b *builder, members []*node) *tree {
 	root := members[0]
 	size := b.slots[root.outs[0]].shape.Size()
 	prog := kernels.Program{Size: size, NumInputs: len(t.inputs), Scalar: scalar, Spread: spread,
-		TailFrom: size / minMaxVectorLen * minMaxVectorLen}
+		TailFrom: tailFrom(size)}
 	for k, m := range ordered {
 		op, ok := elementOpOf(b, m)
 		if !ok {

@@ -20,7 +20,9 @@ import "slices"
 // pick(a, b) with its scalar operand (if any) as a, and with a and b swapped
 // from TailFrom = Size rounded down to the vector length on
 // (kernels.Instruction.SwapInTail). This was measured with AVX-512, where
-// the vector is 16 floats; elsewhere Min and Max stay stock.
+// the vector is 16 floats, and with AVX2 (an AMD EPYC without AVX-512), where
+// it is 8; with any other vector length (no GOEXPERIMENT=simd, other
+// architectures) Min and Max stay stock.
 //
 // A scalar is what the Go backend sees as one: an operand of one element,
 // or a BroadcastInDim of one whose input is a scalar or has the operand's
@@ -29,15 +31,26 @@ import "slices"
 // becomes a row-by-row broadcast there, whose partial vectors are per row:
 // such a Min or Max stays stock.
 
-// minMaxVectorLen is the stock vector length the rule above was measured
-// with.
-const minMaxVectorLen = 16
+// minMaxVectorLens are the stock vector lengths the rule above was
+// measured with.
+var minMaxVectorLens = []int{8, 16}
+
+// tailFrom is where the stock Go backend's last partial vector starts in a
+// tensor of size elements (size itself when there is none, or when Min and
+// Max do not fuse: then no instruction swaps).
+func tailFrom(size int) int {
+	l := stockVectorLen()
+	if !slices.Contains(minMaxVectorLens, l) {
+		return size
+	}
+	return size / l * l
+}
 
 // minMaxFusable says whether fusion can give a Min or Max node the stock
 // bits: with the measured vector length, and no operand the Go backend
 // broadcasts row by row.
 func minMaxFusable(b *builder, n *node) bool {
-	if stockVectorLen() != minMaxVectorLen {
+	if !slices.Contains(minMaxVectorLens, stockVectorLen()) {
 		return false
 	}
 	out := b.slots[n.outs[0]].shape

@@ -21,7 +21,7 @@ type Program struct {
 	Code   []Instruction
 	// TailFrom is where the tail starts: from element TailFrom on, the
 	// instructions marked SwapInTail read their operands a and b swapped.
-	// It is a multiple of 16 (or Size).
+	// It is a multiple of 8 (or Size).
 	TailFrom int
 }
 
@@ -81,8 +81,8 @@ func (p *Program) Validate() error {
 			return fmt.Errorf("kernels: element program input %d: spread %+v over %d elements", i, sp, p.Size)
 		}
 	}
-	if p.TailFrom < 0 || p.TailFrom > p.Size || (p.TailFrom%16 != 0 && p.TailFrom != p.Size) {
-		return fmt.Errorf("kernels: element program tail from %d of %d elements: not a multiple of 16", p.TailFrom, p.Size)
+	if p.TailFrom < 0 || p.TailFrom > p.Size || (p.TailFrom%8 != 0 && p.TailFrom != p.Size) {
+		return fmt.Errorf("kernels: element program tail from %d of %d elements: not a multiple of 8", p.TailFrom, p.Size)
 	}
 	for k, ins := range p.Code {
 		if ins.Op >= numElementOps {
@@ -157,8 +157,9 @@ func (p *Program) Run(out []float32, inputs [][]float32, workers int) {
 				}
 				a, b, c := vals[ins.Args[0]], vals[ins.Args[1]], vals[ins.Args[2]]
 				if ins.SwapInTail && t1 > p.TailFrom {
-					// Tiles start at multiples of tileSize: the cut is a
-					// multiple of 16, the SIMD paths' vector width.
+					// Each part is computed element by element alike
+					// (pick(a, b) in vectors and in scalars): the cut may
+					// fall anywhere.
 					cut := max(0, p.TailFrom-t0)
 					apply(ins.Op, dst[:cut], a[:cut], b[:cut], nil)
 					apply(ins.Op, dst[cut:], b[cut:m], a[cut:m], nil)

@@ -119,6 +119,7 @@ func avx512Apply(op ElementOp, out, a, b, c []float32) {
 			archsimd.LoadFloat32x16(b[i:]).Merge(archsimd.LoadFloat32x16(c[i:]), archsimd.LoadFloat32x16(a[i:]).NotEqual(zero)).Store(out[i:])
 		}
 	}
+	archsimd.ClearAVXUpperBits() // before scalar code: see doc.go
 	if i < n {
 		applyGeneric(op, out[i:], a[i:], tail(b, i), tail(c, i))
 	}
@@ -217,6 +218,7 @@ func avx2Apply(op ElementOp, out, a, b, c []float32) {
 			archsimd.LoadFloat32x8(b[i:]).Merge(archsimd.LoadFloat32x8(c[i:]), archsimd.LoadFloat32x8(a[i:]).NotEqual(zero)).Store(out[i:])
 		}
 	}
+	archsimd.ClearAVXUpperBits() // before scalar code: see doc.go
 	if i < n {
 		applyGeneric(op, out[i:], a[i:], tail(b, i), tail(c, i))
 	}

@@ -84,6 +84,7 @@ func %sApply(op ElementOp, out, a, b, c []float32) {
 	fmt.Fprintf(w, "\tcase OpWhere:\n\t\tzero := %s(0)\n", bcast)
 	loop(fmt.Sprintf("\t\t\t%s(b[i:]).Merge(%s(c[i:]), %s(a[i:]).NotEqual(zero)).Store(out[i:])\n", load, load, load))
 	fmt.Fprintf(w, `	}
+	archsimd.ClearAVXUpperBits() // before scalar code: see doc.go
 	if i < n {
 		applyGeneric(op, out[i:], a[i:], tail(b, i), tail(c, i))
 	}

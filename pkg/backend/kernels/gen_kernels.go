@@ -282,7 +282,7 @@ func genKernel(b *bytes.Buffer, k kernelSpec) {
 			fmt.Fprintf(b, "\t%s.StoreArray((*[%d]float32)(unsafe.Add(dst, %d)))\n", sum, k.lanes, v*k.lanes*4)
 		}
 	}
-	fmt.Fprintf(b, "}\n\n")
+	fmt.Fprintf(b, "\tarchsimd.ClearAVXUpperBits() // see doc.go\n}\n\n")
 }
 
 // genFilterKernel writes one weight-gradient kernel (see filterFunc): a tile
@@ -356,5 +356,5 @@ func genFilterKernel(b *bytes.Buffer, k kernelSpec) {
 			fmt.Fprintf(b, "\tarchsimd.Load%sArray(%s).Add(%s).StoreArray(%s)\n", k.vec, ptr, sum, ptr)
 		}
 	}
-	fmt.Fprintf(b, "}\n\n")
+	fmt.Fprintf(b, "\tarchsimd.ClearAVXUpperBits() // see doc.go\n}\n\n")
 }

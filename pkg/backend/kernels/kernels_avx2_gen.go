@@ -126,6 +126,7 @@ func avx2W32P1(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]fl
 	}
 	c0_0.Add(c0_0_1).Add(c0_0_2).Add(c0_0_3).StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
 	c0_1.Add(c0_1_1).Add(c0_1_2).Add(c0_1_3).StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx2W32P2 computes a 2-pixel x 16-channel tile; see tileFunc.
@@ -277,6 +278,7 @@ func avx2W32P2(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]fl
 	dst = unsafe.Add(dst, dstStride)
 	c1_0.Add(c1_0_1).StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
 	c1_1.Add(c1_1_1).StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx2W32P3 computes a 3-pixel x 16-channel tile; see tileFunc.
@@ -462,6 +464,7 @@ func avx2W32P3(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]fl
 	dst = unsafe.Add(dst, dstStride)
 	c2_0.StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
 	c2_1.StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx2W32P4 computes a 4-pixel x 16-channel tile; see tileFunc.
@@ -683,6 +686,7 @@ func avx2W32P4(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]fl
 	dst = unsafe.Add(dst, dstStride)
 	c3_0.StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
 	c3_1.StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx2W32P5 computes a 5-pixel x 16-channel tile; see tileFunc.
@@ -940,6 +944,7 @@ func avx2W32P5(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]fl
 	dst = unsafe.Add(dst, dstStride)
 	c4_0.StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
 	c4_1.StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx2Tiles16 holds the AVX2 kernels for 16 channels of a 16-channel weight block, by tile width P-1.
@@ -1059,6 +1064,7 @@ func avx2W16P1(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]fl
 	}
 	c0_0.Add(c0_0_1).Add(c0_0_2).Add(c0_0_3).StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
 	c0_1.Add(c0_1_1).Add(c0_1_2).Add(c0_1_3).StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx2W16P2 computes a 2-pixel x 16-channel tile; see tileFunc.
@@ -1210,6 +1216,7 @@ func avx2W16P2(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]fl
 	dst = unsafe.Add(dst, dstStride)
 	c1_0.Add(c1_0_1).StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
 	c1_1.Add(c1_1_1).StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx2W16P3 computes a 3-pixel x 16-channel tile; see tileFunc.
@@ -1395,6 +1402,7 @@ func avx2W16P3(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]fl
 	dst = unsafe.Add(dst, dstStride)
 	c2_0.StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
 	c2_1.StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx2W16P4 computes a 4-pixel x 16-channel tile; see tileFunc.
@@ -1616,6 +1624,7 @@ func avx2W16P4(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]fl
 	dst = unsafe.Add(dst, dstStride)
 	c3_0.StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
 	c3_1.StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx2W16P5 computes a 5-pixel x 16-channel tile; see tileFunc.
@@ -1873,6 +1882,7 @@ func avx2W16P5(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]fl
 	dst = unsafe.Add(dst, dstStride)
 	c4_0.StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
 	c4_1.StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx2Filter32 holds the AVX2 weight-gradient kernels for 16 lanes of a 32-lane output-gradient block, by tile rows R-1.
@@ -1985,6 +1995,7 @@ func avx2F32R1(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintpt
 	}
 	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 0))).Add(c0_0.Add(c0_0_1).Add(c0_0_2).Add(c0_0_3)).StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
 	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 32))).Add(c0_1.Add(c0_1_1).Add(c0_1_2).Add(c0_1_3)).StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx2F32R2 accumulates a 2-row x 16-lane weight-gradient tile; see filterFunc.
@@ -2129,6 +2140,7 @@ func avx2F32R2(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintpt
 	dst = unsafe.Add(dst, dstStride)
 	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 0))).Add(c1_0.Add(c1_0_1)).StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
 	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 32))).Add(c1_1.Add(c1_1_1)).StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx2F32R3 accumulates a 3-row x 16-lane weight-gradient tile; see filterFunc.
@@ -2307,6 +2319,7 @@ func avx2F32R3(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintpt
 	dst = unsafe.Add(dst, dstStride)
 	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 0))).Add(c2_0).StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
 	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 32))).Add(c2_1).StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx2F32R4 accumulates a 4-row x 16-lane weight-gradient tile; see filterFunc.
@@ -2521,6 +2534,7 @@ func avx2F32R4(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintpt
 	dst = unsafe.Add(dst, dstStride)
 	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 0))).Add(c3_0).StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
 	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 32))).Add(c3_1).StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx2Filter16 holds the AVX2 weight-gradient kernels for 16 lanes of a 16-lane output-gradient block, by tile rows R-1.
@@ -2633,6 +2647,7 @@ func avx2F16R1(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintpt
 	}
 	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 0))).Add(c0_0.Add(c0_0_1).Add(c0_0_2).Add(c0_0_3)).StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
 	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 32))).Add(c0_1.Add(c0_1_1).Add(c0_1_2).Add(c0_1_3)).StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx2F16R2 accumulates a 2-row x 16-lane weight-gradient tile; see filterFunc.
@@ -2777,6 +2792,7 @@ func avx2F16R2(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintpt
 	dst = unsafe.Add(dst, dstStride)
 	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 0))).Add(c1_0.Add(c1_0_1)).StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
 	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 32))).Add(c1_1.Add(c1_1_1)).StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx2F16R3 accumulates a 3-row x 16-lane weight-gradient tile; see filterFunc.
@@ -2955,6 +2971,7 @@ func avx2F16R3(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintpt
 	dst = unsafe.Add(dst, dstStride)
 	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 0))).Add(c2_0).StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
 	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 32))).Add(c2_1).StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx2F16R4 accumulates a 4-row x 16-lane weight-gradient tile; see filterFunc.
@@ -3169,4 +3186,5 @@ func avx2F16R4(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintpt
 	dst = unsafe.Add(dst, dstStride)
 	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 0))).Add(c3_0).StoreArray((*[8]float32)(unsafe.Add(dst, 0)))
 	archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(dst, 32))).Add(c3_1).StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }

@@ -126,6 +126,7 @@ func avx512W32P1(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]
 	}
 	c0_0.Add(c0_0_1).Add(c0_0_2).Add(c0_0_3).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
 	c0_1.Add(c0_1_1).Add(c0_1_2).Add(c0_1_3).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx512W32P2 computes a 2-pixel x 32-channel tile; see tileFunc.
@@ -277,6 +278,7 @@ func avx512W32P2(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]
 	dst = unsafe.Add(dst, dstStride)
 	c1_0.Add(c1_0_1).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
 	c1_1.Add(c1_1_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx512W32P3 computes a 3-pixel x 32-channel tile; see tileFunc.
@@ -465,6 +467,7 @@ func avx512W32P3(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]
 	dst = unsafe.Add(dst, dstStride)
 	c2_0.Add(c2_0_1).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
 	c2_1.Add(c2_1_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx512W32P4 computes a 4-pixel x 32-channel tile; see tileFunc.
@@ -686,6 +689,7 @@ func avx512W32P4(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]
 	dst = unsafe.Add(dst, dstStride)
 	c3_0.StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
 	c3_1.StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx512W32P5 computes a 5-pixel x 32-channel tile; see tileFunc.
@@ -943,6 +947,7 @@ func avx512W32P5(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]
 	dst = unsafe.Add(dst, dstStride)
 	c4_0.StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
 	c4_1.StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx512W32P6 computes a 6-pixel x 32-channel tile; see tileFunc.
@@ -1236,6 +1241,7 @@ func avx512W32P6(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]
 	dst = unsafe.Add(dst, dstStride)
 	c5_0.StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
 	c5_1.StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx512W32P7 computes a 7-pixel x 32-channel tile; see tileFunc.
@@ -1565,6 +1571,7 @@ func avx512W32P7(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]
 	dst = unsafe.Add(dst, dstStride)
 	c6_0.StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
 	c6_1.StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx512W32P8 computes a 8-pixel x 32-channel tile; see tileFunc.
@@ -1930,6 +1937,7 @@ func avx512W32P8(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]
 	dst = unsafe.Add(dst, dstStride)
 	c7_0.StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
 	c7_1.StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx512W32P9 computes a 9-pixel x 32-channel tile; see tileFunc.
@@ -2331,6 +2339,7 @@ func avx512W32P9(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]
 	dst = unsafe.Add(dst, dstStride)
 	c8_0.StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
 	c8_1.StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx512W32P10 computes a 10-pixel x 32-channel tile; see tileFunc.
@@ -2768,6 +2777,7 @@ func avx512W32P10(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16
 	dst = unsafe.Add(dst, dstStride)
 	c9_0.StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
 	c9_1.StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx512Tiles16 holds the AVX-512 kernels for 16-channel weight blocks, by tile width P-1.
@@ -2883,6 +2893,7 @@ func avx512F32R1(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uint
 	}
 	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c0_0.Add(c0_0_1).Add(c0_0_2).Add(c0_0_3)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
 	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c0_1.Add(c0_1_1).Add(c0_1_2).Add(c0_1_3)).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx512F32R2 accumulates a 2-row x 32-lane weight-gradient tile; see filterFunc.
@@ -3027,6 +3038,7 @@ func avx512F32R2(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uint
 	dst = unsafe.Add(dst, dstStride)
 	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c1_0.Add(c1_0_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
 	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c1_1.Add(c1_1_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx512F32R3 accumulates a 3-row x 32-lane weight-gradient tile; see filterFunc.
@@ -3208,6 +3220,7 @@ func avx512F32R3(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uint
 	dst = unsafe.Add(dst, dstStride)
 	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c2_0.Add(c2_0_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
 	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c2_1.Add(c2_1_1)).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx512F32R4 accumulates a 4-row x 32-lane weight-gradient tile; see filterFunc.
@@ -3422,6 +3435,7 @@ func avx512F32R4(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uint
 	dst = unsafe.Add(dst, dstStride)
 	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c3_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
 	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c3_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx512F32R5 accumulates a 5-row x 32-lane weight-gradient tile; see filterFunc.
@@ -3672,6 +3686,7 @@ func avx512F32R5(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uint
 	dst = unsafe.Add(dst, dstStride)
 	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c4_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
 	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c4_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx512F32R6 accumulates a 6-row x 32-lane weight-gradient tile; see filterFunc.
@@ -3958,6 +3973,7 @@ func avx512F32R6(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uint
 	dst = unsafe.Add(dst, dstStride)
 	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c5_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
 	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c5_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx512F32R7 accumulates a 7-row x 32-lane weight-gradient tile; see filterFunc.
@@ -4280,6 +4296,7 @@ func avx512F32R7(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uint
 	dst = unsafe.Add(dst, dstStride)
 	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c6_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
 	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c6_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx512F32R8 accumulates a 8-row x 32-lane weight-gradient tile; see filterFunc.
@@ -4638,6 +4655,7 @@ func avx512F32R8(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uint
 	dst = unsafe.Add(dst, dstStride)
 	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 0))).Add(c7_0).StoreArray((*[16]float32)(unsafe.Add(dst, 0)))
 	archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(dst, 64))).Add(c7_1).StoreArray((*[16]float32)(unsafe.Add(dst, 64)))
+	archsimd.ClearAVXUpperBits() // see doc.go
 }
 
 // avx512Filter16 holds the AVX-512 weight-gradient kernels for 16-lane output-gradient blocks, by tile rows R-1.

@@ -55,6 +55,7 @@ func copy16(dst, src *[16]float32) {
 		hi := archsimd.LoadFloat32x8Array((*[8]float32)(src[8:]))
 		lo.StoreArray((*[8]float32)(dst[:8]))
 		hi.StoreArray((*[8]float32)(dst[8:]))
+		archsimd.ClearAVXUpperBits() // see doc.go
 		return
 	}
 	*dst = *src
@@ -75,6 +76,7 @@ func copyGroups(dst, src unsafe.Pointer, n int, dstStride, srcStride uintptr) {
 		for {
 			archsimd.LoadFloat32x16Array((*[16]float32)(src)).StoreArray((*[16]float32)(dst))
 			if n--; n == 0 {
+				archsimd.ClearAVXUpperBits() // see doc.go
 				return
 			}
 			dst, src = unsafe.Add(dst, dstStride), unsafe.Add(src, srcStride)
@@ -86,6 +88,7 @@ func copyGroups(dst, src unsafe.Pointer, n int, dstStride, srcStride uintptr) {
 			lo.StoreArray((*[8]float32)(dst))
 			hi.StoreArray((*[8]float32)(unsafe.Add(dst, 32)))
 			if n--; n == 0 {
+				archsimd.ClearAVXUpperBits() // see doc.go
 				return
 			}
 			dst, src = unsafe.Add(dst, dstStride), unsafe.Add(src, srcStride)

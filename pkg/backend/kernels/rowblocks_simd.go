@@ -69,6 +69,7 @@ func sumRows16(c int, acc, x []float32, rows, stride int) int {
 		}
 		s.Store(acc[c:])
 	}
+	archsimd.ClearAVXUpperBits() // see doc.go
 	return c
 }
 
@@ -82,6 +83,7 @@ func sumRows8(c int, acc, x []float32, rows, stride int) int {
 		}
 		s.Store(acc[c:])
 	}
+	archsimd.ClearAVXUpperBits() // see doc.go
 	return c
 }
 
@@ -96,6 +98,7 @@ func sqDiffRows16(c int, acc, x, mean []float32, rows, stride int) int {
 		}
 		s.Store(acc[c:])
 	}
+	archsimd.ClearAVXUpperBits() // see doc.go
 	return c
 }
 
@@ -110,6 +113,7 @@ func sqDiffRows8(c int, acc, x, mean []float32, rows, stride int) int {
 		}
 		s.Store(acc[c:])
 	}
+	archsimd.ClearAVXUpperBits() // see doc.go
 	return c
 }
 
@@ -126,6 +130,7 @@ func gradSumRows16(c int, sumDy, sumDyX, dy, x, mean []float32, rows, stride int
 		s.Store(sumDy[c:])
 		sx.Store(sumDyX[c:])
 	}
+	archsimd.ClearAVXUpperBits() // see doc.go
 	return c
 }
 
@@ -142,6 +147,7 @@ func gradSumRows8(c int, sumDy, sumDyX, dy, x, mean []float32, rows, stride int)
 		s.Store(sumDy[c:])
 		sx.Store(sumDyX[c:])
 	}
+	archsimd.ClearAVXUpperBits() // see doc.go
 	return c
 }
 
@@ -154,6 +160,7 @@ func affineRows16(c int, out, x, mean, a, offset []float32, rows, stride int) in
 			archsimd.LoadFloat32x16(x[r*stride+c:]).Sub(mu).Mul(av).Add(off).Store(out[r*stride+c:])
 		}
 	}
+	archsimd.ClearAVXUpperBits() // see doc.go
 	return c
 }
 
@@ -166,6 +173,7 @@ func affineRows8(c int, out, x, mean, a, offset []float32, rows, stride int) int
 			archsimd.LoadFloat32x8(x[r*stride+c:]).Sub(mu).Mul(av).Add(off).Store(out[r*stride+c:])
 		}
 	}
+	archsimd.ClearAVXUpperBits() // see doc.go
 	return c
 }
 
@@ -179,6 +187,7 @@ func gradRows16(c int, dx, dy, x, mean, m, b, a []float32, rows, stride int) int
 			archsimd.LoadFloat32x16(dy[r*stride+c:]).Sub(mv).Sub(xhat).Mul(av).Store(dx[r*stride+c:])
 		}
 	}
+	archsimd.ClearAVXUpperBits() // see doc.go
 	return c
 }
 
@@ -192,5 +201,6 @@ func gradRows8(c int, dx, dy, x, mean, m, b, a []float32, rows, stride int) int 
 			archsimd.LoadFloat32x8(dy[r*stride+c:]).Sub(mv).Sub(xhat).Mul(av).Store(dx[r*stride+c:])
 		}
 	}
+	archsimd.ClearAVXUpperBits() // see doc.go
 	return c
 }

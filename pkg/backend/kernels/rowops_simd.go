@@ -24,6 +24,7 @@ var avx512RowOps = rowOps{
 		for ; c+16 <= len(acc); c += 16 {
 			archsimd.LoadFloat32x16(acc[c:]).Add(archsimd.LoadFloat32x16(x[c:])).Store(acc[c:])
 		}
+		archsimd.ClearAVXUpperBits() // before scalar code: see doc.go
 		genericRowOps.add(acc[c:], x[c:])
 	},
 	relu: func(out, x []float32) {
@@ -33,6 +34,7 @@ var avx512RowOps = rowOps{
 			// x.Max(0) keeps NaN and -0, as the generic loop does.
 			archsimd.LoadFloat32x16(x[i:]).Max(zero).Store(out[i:])
 		}
+		archsimd.ClearAVXUpperBits() // before scalar code: see doc.go
 		genericRowOps.relu(out[i:], x[i:])
 	},
 	reluGrad: func(dx, ref, dOut []float32) {
@@ -42,6 +44,7 @@ var avx512RowOps = rowOps{
 			positive := archsimd.LoadFloat32x16(ref[i:]).Greater(zero)
 			archsimd.LoadFloat32x16(dOut[i:]).Masked(positive).Store(dx[i:])
 		}
+		archsimd.ClearAVXUpperBits() // before scalar code: see doc.go
 		genericRowOps.reluGrad(dx[i:], ref[i:], dOut[i:])
 	},
 	mulAdd: func(acc, a, b []float32) {
@@ -49,6 +52,7 @@ var avx512RowOps = rowOps{
 		for ; c+16 <= len(acc); c += 16 {
 			archsimd.LoadFloat32x16(acc[c:]).Add(archsimd.LoadFloat32x16(a[c:]).Mul(archsimd.LoadFloat32x16(b[c:]))).Store(acc[c:])
 		}
+		archsimd.ClearAVXUpperBits() // before scalar code: see doc.go
 		genericRowOps.mulAdd(acc[c:], a[c:], b[c:])
 	},
 	tapSum: func(out []float32, xs, ws [][]float32) {
@@ -59,6 +63,7 @@ var avx512RowOps = rowOps{
 				sum = sum.Add(archsimd.LoadFloat32x16(x[c:]).Mul(archsimd.LoadFloat32x16(ws[t][c:])))
 			}
 			sum.Store(out[c:])
+			archsimd.ClearAVXUpperBits() // the next zero vector is a legacy-SSE XORPS
 		}
 		if c+8 <= len(out) {
 			sum := archsimd.BroadcastFloat32x8(0)
@@ -66,8 +71,10 @@ var avx512RowOps = rowOps{
 				sum = sum.Add(archsimd.LoadFloat32x8(x[c:]).Mul(archsimd.LoadFloat32x8(ws[t][c:])))
 			}
 			sum.Store(out[c:])
+			archsimd.ClearAVXUpperBits() // the next zero vector is a legacy-SSE XORPS
 			c += 8
 		}
+		archsimd.ClearAVXUpperBits() // before scalar code: see doc.go
 		tapSumFrom(c, out, xs, ws)
 	},
 }
@@ -78,6 +85,7 @@ var avx2RowOps = rowOps{
 		for ; c+8 <= len(acc); c += 8 {
 			archsimd.LoadFloat32x8(acc[c:]).Add(archsimd.LoadFloat32x8(x[c:])).Store(acc[c:])
 		}
+		archsimd.ClearAVXUpperBits() // before scalar code: see doc.go
 		genericRowOps.add(acc[c:], x[c:])
 	},
 	relu: func(out, x []float32) {
@@ -86,6 +94,7 @@ var avx2RowOps = rowOps{
 		for ; i+8 <= len(out); i += 8 {
 			archsimd.LoadFloat32x8(x[i:]).Max(zero).Store(out[i:])
 		}
+		archsimd.ClearAVXUpperBits() // before scalar code: see doc.go
 		genericRowOps.relu(out[i:], x[i:])
 	},
 	reluGrad: func(dx, ref, dOut []float32) {
@@ -95,6 +104,7 @@ var avx2RowOps = rowOps{
 			positive := archsimd.LoadFloat32x8(ref[i:]).Greater(zero)
 			archsimd.LoadFloat32x8(dOut[i:]).Masked(positive).Store(dx[i:])
 		}
+		archsimd.ClearAVXUpperBits() // before scalar code: see doc.go
 		genericRowOps.reluGrad(dx[i:], ref[i:], dOut[i:])
 	},
 	mulAdd: func(acc, a, b []float32) {
@@ -102,6 +112,7 @@ var avx2RowOps = rowOps{
 		for ; c+8 <= len(acc); c += 8 {
 			archsimd.LoadFloat32x8(acc[c:]).Add(archsimd.LoadFloat32x8(a[c:]).Mul(archsimd.LoadFloat32x8(b[c:]))).Store(acc[c:])
 		}
+		archsimd.ClearAVXUpperBits() // before scalar code: see doc.go
 		genericRowOps.mulAdd(acc[c:], a[c:], b[c:])
 	},
 	tapSum: func(out []float32, xs, ws [][]float32) {
@@ -112,7 +123,9 @@ var avx2RowOps = rowOps{
 				sum = sum.Add(archsimd.LoadFloat32x8(x[c:]).Mul(archsimd.LoadFloat32x8(ws[t][c:])))
 			}
 			sum.Store(out[c:])
+			archsimd.ClearAVXUpperBits() // the next zero vector is a legacy-SSE XORPS
 		}
+		archsimd.ClearAVXUpperBits() // before scalar code: see doc.go
 		tapSumFrom(c, out, xs, ws)
 	},
 }
