@@ -64,7 +64,7 @@ func TestFusionMatchesStock(t *testing.T) {
 	}
 	v2 := mustNew(t, "")
 	defer func(size int) { minFusedSize = size }(minFusedSize)
-	minFusedSize = 2                                          // fuse small tensors too, as the bigger ones are
+	minFusedSize = 2 // fuse small tensors too, as the bigger ones are
 	// The Go backend's loops differ with the size; remainders mod 16 below
 	// and above 8 tell 8-float (AVX2) from 16-float (AVX-512) vectors apart.
 	for _, n := range []int{1<<14 + 37, 3*1024 + 37, 1<<12 + 13, 29, 21, 5} {
