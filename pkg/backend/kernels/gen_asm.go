@@ -1,8 +1,9 @@
 //go:build ignore
 
-// gen_asm writes the AVX-512 micro-kernels for 16-channel blocks in Go
-// assembly: kernels_avx512_amd64.s and their declarations,
-// kernels_avx512_asm.go. Run it with `go generate` in this directory.
+// gen_asm writes the AVX-512 micro-kernels for 16-channel blocks and all
+// AVX2 micro-kernels in Go assembly: kernels_avx512_amd64.s and their
+// declarations, kernels_avx512_asm.go (the names are older than the AVX2
+// kernels). Run it with `go generate` in this directory.
 //
 // Why assembly for these: with a single 16-lane weight (or output-gradient)
 // vector per pixel, every FMA needs a broadcast of its own. Go's compiler
@@ -48,6 +49,20 @@ func main() {
 		fmt.Fprintf(&g, "// %s accumulates a %d-row x 16-lane weight-gradient tile; see filterFunc. It needs AVX-512.\n//\n//go:noescape\n", name, r)
 		fmt.Fprintf(&g, "func %s(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)\n\n", name)
 		filterKernel(&s, name, r)
+	}
+	for _, bw := range []int{32, 16} {
+		for p := 1; p <= avx2AsmMaxP; p++ {
+			name := fmt.Sprintf("avx2AsmW%dP%d", bw, p)
+			fmt.Fprintf(&g, "// %s computes a %d-pixel x 16-channel tile of a %d-channel weight block; see tileFunc. It needs AVX2 and FMA.\n//\n//go:noescape\n", name, p, bw)
+			fmt.Fprintf(&g, "func %s(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)\n\n", name)
+			tileKernelAVX2(&s, name, p, bw*4)
+		}
+		for r := 1; r <= avx2AsmMaxR; r++ {
+			name := fmt.Sprintf("avx2AsmF%dR%d", bw, r)
+			fmt.Fprintf(&g, "// %s accumulates a %d-row x 16-lane weight-gradient tile of a %d-lane block; see filterFunc. It needs AVX2 and FMA.\n//\n//go:noescape\n", name, r, bw)
+			fmt.Fprintf(&g, "func %s(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)\n\n", name)
+			filterKernelAVX2(&s, name, r, bw*4)
+		}
 	}
 	if err := os.WriteFile("kernels_avx512_amd64.s", s.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
@@ -143,6 +158,115 @@ func filterKernel(s *bytes.Buffer, name string, r int) {
 		}
 		// dst += sum, as the Go kernel's Load(dst).Add(sum).
 		fmt.Fprintf(s, "\tVADDPS (DI), %s, %s\n\tVMOVUPS %s, (DI)\n", acc(row, 0), acc(row, 0), acc(row, 0))
+	}
+	fmt.Fprintf(s, "\tVZEROUPPER\n\tRET\n\n")
+}
+
+// AVX2 kernels: 16 output channels (two 8-lane vectors) per call, as
+// gen_kernels.go's AVX2 kernels were, for 32- and 16-channel blocks (a
+// 32-channel block's kernel is called once per half). Go's compiler wrote
+// each broadcast there as a scalar load, a register VBROADCASTSS (a shuffle
+// on a vector port) and a register copy; here it is one VBROADCASTSS from
+// memory, a load and nothing else, and the 15 registers Go leaves allocatable
+// (X15 is its zero) take 6-pixel tiles: 12 accumulators, 2 weights, 1
+// broadcast. The arithmetic is gen_kernels.go's AVX2 kernels': each FMA
+// rounds once, input channel (or pixel) i feeds accumulator set i%sets, and
+// the sets are added in set order.
+const (
+	avx2AsmMaxP = 6 // forward tiles: pixels
+	avx2AsmMaxR = 6 // weight-gradient tiles: input-channel rows
+)
+
+// avx2Sets is gen_kernels.go's split of an AVX2 tile of n pixels (or rows),
+// two vectors each, over accumulator sets.
+func avx2Sets(n int) int {
+	return min(4, (chainsAsm+2*n-1)/(2*n), max(1, (15-2-2)/(2*n)))
+}
+
+// avx2Acc names accumulator i (Y0-Y11); Y12 and Y13 hold the two weight or
+// output-gradient vectors, Y14 the broadcast.
+func avx2Acc(i int) string { return fmt.Sprintf("Y%d", i) }
+
+// tileKernelAVX2 writes one AVX2 forward tile kernel; rowBytes is the bytes
+// of one input channel's row of packed weights (the block width times 4).
+func tileKernelAVX2(s *bytes.Buffer, name string, p, rowBytes int) {
+	ns := avx2Sets(p)
+	acc := func(pix, v, set int) string { return avx2Acc((set*p+pix)*2 + v) }
+	fmt.Fprintf(s, "// func %s(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)\n", name)
+	fmt.Fprintf(s, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
+	fmt.Fprintf(s, "\tMOVQ steps_base+0(FP), SI\n\tMOVQ steps_len+8(FP), CX\n\tMOVQ dst+24(FP), DI\n\tMOVQ dstStride+32(FP), DX\n")
+	for i := range ns * p * 2 {
+		fmt.Fprintf(s, "\tVXORPS %s, %s, %s\n", avx2Acc(i), avx2Acc(i), avx2Acc(i))
+	}
+	fmt.Fprintf(s, "\tMOVQ DI, R8\n")
+	for pix := range p {
+		if pix > 0 {
+			fmt.Fprintf(s, "\tADDQ DX, R8\n")
+		}
+		fmt.Fprintf(s, "\tVMOVUPS Y0, (R8)\n\tVMOVUPS Y0, 32(R8)\n")
+	}
+	fmt.Fprintf(s, "\tTESTQ CX, CX\n\tJZ %s_done\n", name)
+	fmt.Fprintf(s, "%s_step:\n\tMOVQ (SI), AX\n\tMOVQ 8(SI), BX\n", name)
+	for ci := range 16 {
+		set := ci % ns
+		fmt.Fprintf(s, "\tVMOVUPS %d(BX), Y12\n\tVMOVUPS %d(BX), Y13\n", ci*rowBytes, ci*rowBytes+32)
+		for pix := range p {
+			fmt.Fprintf(s, "\tVBROADCASTSS %d(AX), Y14\n", pix*64+ci*4)
+			fmt.Fprintf(s, "\tVFMADD231PS Y12, Y14, %s\n\tVFMADD231PS Y13, Y14, %s\n", acc(pix, 0, set), acc(pix, 1, set))
+		}
+	}
+	fmt.Fprintf(s, "\tADDQ $16, SI\n\tDECQ CX\n\tJNZ %s_step\n", name)
+	fmt.Fprintf(s, "%s_done:\n", name)
+	for pix := range p {
+		if pix > 0 {
+			fmt.Fprintf(s, "\tADDQ DX, DI\n")
+		}
+		for v := range 2 {
+			for set := 1; set < ns; set++ {
+				fmt.Fprintf(s, "\tVADDPS %s, %s, %s\n", acc(pix, v, set), acc(pix, v, 0), acc(pix, v, 0))
+			}
+			fmt.Fprintf(s, "\tVMOVUPS %s, %d(DI)\n", acc(pix, v, 0), v*32)
+		}
+	}
+	fmt.Fprintf(s, "\tVZEROUPPER\n\tRET\n\n")
+}
+
+// filterKernelAVX2 writes one AVX2 weight-gradient kernel: R rows x 16
+// lanes summed over n groups of 16 pixels (pixel q feeding set q%sets),
+// then added to dst; rowBytes is the bytes of one pixel's packed output
+// gradient.
+func filterKernelAVX2(s *bytes.Buffer, name string, r, rowBytes int) {
+	ns := avx2Sets(r)
+	acc := func(row, v, set int) string { return avx2Acc((set*r+row)*2 + v) }
+	fmt.Fprintf(s, "// func %s(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)\n", name)
+	fmt.Fprintf(s, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
+	fmt.Fprintf(s, "\tMOVQ x+0(FP), AX\n\tMOVQ dy+8(FP), BX\n\tMOVQ n+16(FP), CX\n\tMOVQ dst+24(FP), DI\n\tMOVQ dstStride+32(FP), DX\n")
+	for i := range ns * r * 2 {
+		fmt.Fprintf(s, "\tVXORPS %s, %s, %s\n", avx2Acc(i), avx2Acc(i), avx2Acc(i))
+	}
+	fmt.Fprintf(s, "\tTESTQ CX, CX\n\tJLE %s_done\n", name)
+	fmt.Fprintf(s, "%s_group:\n", name)
+	for q := range 16 {
+		set := q % ns
+		fmt.Fprintf(s, "\tVMOVUPS %d(BX), Y12\n\tVMOVUPS %d(BX), Y13\n", q*rowBytes, q*rowBytes+32)
+		for row := range r {
+			fmt.Fprintf(s, "\tVBROADCASTSS %d(AX), Y14\n", q*64+row*4)
+			fmt.Fprintf(s, "\tVFMADD231PS Y12, Y14, %s\n\tVFMADD231PS Y13, Y14, %s\n", acc(row, 0, set), acc(row, 1, set))
+		}
+	}
+	fmt.Fprintf(s, "\tADDQ $1024, AX\n\tADDQ $%d, BX\n\tDECQ CX\n\tJNZ %s_group\n", 16*rowBytes, name)
+	fmt.Fprintf(s, "%s_done:\n", name)
+	for row := range r {
+		if row > 0 {
+			fmt.Fprintf(s, "\tADDQ DX, DI\n")
+		}
+		for v := range 2 {
+			for set := 1; set < ns; set++ {
+				fmt.Fprintf(s, "\tVADDPS %s, %s, %s\n", acc(row, v, set), acc(row, v, 0), acc(row, v, 0))
+			}
+			// dst += sum, as the Go kernel's Load(dst).Add(sum).
+			fmt.Fprintf(s, "\tVADDPS %d(DI), %s, %s\n\tVMOVUPS %s, %d(DI)\n", v*32, acc(row, v, 0), acc(row, v, 0), acc(row, v, 0), v*32)
+		}
 	}
 	fmt.Fprintf(s, "\tVZEROUPPER\n\tRET\n\n")
 }

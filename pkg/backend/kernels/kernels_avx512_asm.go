@@ -165,3 +165,123 @@ func avx512AsmF16R15(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride 
 //
 //go:noescape
 func avx512AsmF16R16(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx2AsmW32P1 computes a 1-pixel x 16-channel tile of a 32-channel weight block; see tileFunc. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmW32P1(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx2AsmW32P2 computes a 2-pixel x 16-channel tile of a 32-channel weight block; see tileFunc. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmW32P2(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx2AsmW32P3 computes a 3-pixel x 16-channel tile of a 32-channel weight block; see tileFunc. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmW32P3(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx2AsmW32P4 computes a 4-pixel x 16-channel tile of a 32-channel weight block; see tileFunc. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmW32P4(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx2AsmW32P5 computes a 5-pixel x 16-channel tile of a 32-channel weight block; see tileFunc. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmW32P5(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx2AsmW32P6 computes a 6-pixel x 16-channel tile of a 32-channel weight block; see tileFunc. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmW32P6(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx2AsmF32R1 accumulates a 1-row x 16-lane weight-gradient tile of a 32-lane block; see filterFunc. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmF32R1(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx2AsmF32R2 accumulates a 2-row x 16-lane weight-gradient tile of a 32-lane block; see filterFunc. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmF32R2(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx2AsmF32R3 accumulates a 3-row x 16-lane weight-gradient tile of a 32-lane block; see filterFunc. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmF32R3(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx2AsmF32R4 accumulates a 4-row x 16-lane weight-gradient tile of a 32-lane block; see filterFunc. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmF32R4(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx2AsmF32R5 accumulates a 5-row x 16-lane weight-gradient tile of a 32-lane block; see filterFunc. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmF32R5(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx2AsmF32R6 accumulates a 6-row x 16-lane weight-gradient tile of a 32-lane block; see filterFunc. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmF32R6(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx2AsmW16P1 computes a 1-pixel x 16-channel tile of a 16-channel weight block; see tileFunc. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmW16P1(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx2AsmW16P2 computes a 2-pixel x 16-channel tile of a 16-channel weight block; see tileFunc. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmW16P2(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx2AsmW16P3 computes a 3-pixel x 16-channel tile of a 16-channel weight block; see tileFunc. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmW16P3(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx2AsmW16P4 computes a 4-pixel x 16-channel tile of a 16-channel weight block; see tileFunc. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmW16P4(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx2AsmW16P5 computes a 5-pixel x 16-channel tile of a 16-channel weight block; see tileFunc. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmW16P5(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx2AsmW16P6 computes a 6-pixel x 16-channel tile of a 16-channel weight block; see tileFunc. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmW16P6(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx2AsmF16R1 accumulates a 1-row x 16-lane weight-gradient tile of a 16-lane block; see filterFunc. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmF16R1(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx2AsmF16R2 accumulates a 2-row x 16-lane weight-gradient tile of a 16-lane block; see filterFunc. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmF16R2(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx2AsmF16R3 accumulates a 3-row x 16-lane weight-gradient tile of a 16-lane block; see filterFunc. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmF16R3(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx2AsmF16R4 accumulates a 4-row x 16-lane weight-gradient tile of a 16-lane block; see filterFunc. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmF16R4(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx2AsmF16R5 accumulates a 5-row x 16-lane weight-gradient tile of a 16-lane block; see filterFunc. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmF16R5(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx2AsmF16R6 accumulates a 6-row x 16-lane weight-gradient tile of a 16-lane block; see filterFunc. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmF16R6(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
