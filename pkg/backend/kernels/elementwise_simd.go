@@ -4,7 +4,10 @@
 
 package kernels
 
-import "simd/archsimd"
+import (
+	"simd/archsimd"
+	"unsafe"
+)
 
 // simdApply returns the element-op implementation of a SIMD path, or nil.
 func simdApply(path string) applyFunc {
@@ -30,6 +33,21 @@ func tail(v []float32, i int) []float32 {
 // generic loops, which round the same way.
 func avx512Apply(op ElementOp, out, a, b, c []float32) {
 	n := len(out)
+	if n == 0 {
+		return
+	}
+	// The operands the op reads hold n elements (the loops below index
+	// them through unsafe pointers).
+	_ = a[n-1]
+	if op.Arity() >= 2 {
+		_ = b[n-1]
+	}
+	if op.Arity() == 3 {
+		_ = c[n-1]
+	}
+	pa, pb, pc, po := unsafe.Pointer(unsafe.SliceData(a)), unsafe.Pointer(unsafe.SliceData(b)),
+		unsafe.Pointer(unsafe.SliceData(c)), unsafe.Pointer(unsafe.SliceData(out))
+	_, _ = pb, pc
 	i := 0
 	switch op {
 	case OpCopy:
@@ -37,86 +55,86 @@ func avx512Apply(op ElementOp, out, a, b, c []float32) {
 		return
 	case OpAdd:
 		for ; i+16 <= n; i += 16 {
-			x, y := archsimd.LoadFloat32x16(a[i:]), archsimd.LoadFloat32x16(b[i:])
-			x.Add(y).Store(out[i:])
+			x, y := archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pa, i*4))), archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pb, i*4)))
+			x.Add(y).StoreArray((*[16]float32)(unsafe.Add(po, i*4)))
 		}
 	case OpSub:
 		for ; i+16 <= n; i += 16 {
-			x, y := archsimd.LoadFloat32x16(a[i:]), archsimd.LoadFloat32x16(b[i:])
-			x.Sub(y).Store(out[i:])
+			x, y := archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pa, i*4))), archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pb, i*4)))
+			x.Sub(y).StoreArray((*[16]float32)(unsafe.Add(po, i*4)))
 		}
 	case OpMul:
 		for ; i+16 <= n; i += 16 {
-			x, y := archsimd.LoadFloat32x16(a[i:]), archsimd.LoadFloat32x16(b[i:])
-			x.Mul(y).Store(out[i:])
+			x, y := archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pa, i*4))), archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pb, i*4)))
+			x.Mul(y).StoreArray((*[16]float32)(unsafe.Add(po, i*4)))
 		}
 	case OpDiv:
 		for ; i+16 <= n; i += 16 {
-			x, y := archsimd.LoadFloat32x16(a[i:]), archsimd.LoadFloat32x16(b[i:])
-			x.Div(y).Store(out[i:])
+			x, y := archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pa, i*4))), archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pb, i*4)))
+			x.Div(y).StoreArray((*[16]float32)(unsafe.Add(po, i*4)))
 		}
 	case OpMin:
 		for ; i+16 <= n; i += 16 {
-			x, y := archsimd.LoadFloat32x16(a[i:]), archsimd.LoadFloat32x16(b[i:])
-			x.Min(y).Store(out[i:])
+			x, y := archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pa, i*4))), archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pb, i*4)))
+			x.Min(y).StoreArray((*[16]float32)(unsafe.Add(po, i*4)))
 		}
 	case OpMax:
 		for ; i+16 <= n; i += 16 {
-			x, y := archsimd.LoadFloat32x16(a[i:]), archsimd.LoadFloat32x16(b[i:])
-			x.Max(y).Store(out[i:])
+			x, y := archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pa, i*4))), archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pb, i*4)))
+			x.Max(y).StoreArray((*[16]float32)(unsafe.Add(po, i*4)))
 		}
 	case OpEqual:
 		one := archsimd.BroadcastFloat32x16(1)
 		for ; i+16 <= n; i += 16 {
-			one.Masked(archsimd.LoadFloat32x16(a[i:]).Equal(archsimd.LoadFloat32x16(b[i:]))).Store(out[i:])
+			one.Masked(archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pa, i*4))).Equal(archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pb, i*4))))).StoreArray((*[16]float32)(unsafe.Add(po, i*4)))
 		}
 	case OpNotEqual:
 		one := archsimd.BroadcastFloat32x16(1)
 		for ; i+16 <= n; i += 16 {
-			one.Masked(archsimd.LoadFloat32x16(a[i:]).NotEqual(archsimd.LoadFloat32x16(b[i:]))).Store(out[i:])
+			one.Masked(archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pa, i*4))).NotEqual(archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pb, i*4))))).StoreArray((*[16]float32)(unsafe.Add(po, i*4)))
 		}
 	case OpLess:
 		one := archsimd.BroadcastFloat32x16(1)
 		for ; i+16 <= n; i += 16 {
-			one.Masked(archsimd.LoadFloat32x16(a[i:]).Less(archsimd.LoadFloat32x16(b[i:]))).Store(out[i:])
+			one.Masked(archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pa, i*4))).Less(archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pb, i*4))))).StoreArray((*[16]float32)(unsafe.Add(po, i*4)))
 		}
 	case OpLessEqual:
 		one := archsimd.BroadcastFloat32x16(1)
 		for ; i+16 <= n; i += 16 {
-			one.Masked(archsimd.LoadFloat32x16(a[i:]).LessEqual(archsimd.LoadFloat32x16(b[i:]))).Store(out[i:])
+			one.Masked(archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pa, i*4))).LessEqual(archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pb, i*4))))).StoreArray((*[16]float32)(unsafe.Add(po, i*4)))
 		}
 	case OpGreater:
 		one := archsimd.BroadcastFloat32x16(1)
 		for ; i+16 <= n; i += 16 {
-			one.Masked(archsimd.LoadFloat32x16(a[i:]).Greater(archsimd.LoadFloat32x16(b[i:]))).Store(out[i:])
+			one.Masked(archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pa, i*4))).Greater(archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pb, i*4))))).StoreArray((*[16]float32)(unsafe.Add(po, i*4)))
 		}
 	case OpGreaterEqual:
 		one := archsimd.BroadcastFloat32x16(1)
 		for ; i+16 <= n; i += 16 {
-			one.Masked(archsimd.LoadFloat32x16(a[i:]).GreaterEqual(archsimd.LoadFloat32x16(b[i:]))).Store(out[i:])
+			one.Masked(archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pa, i*4))).GreaterEqual(archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pb, i*4))))).StoreArray((*[16]float32)(unsafe.Add(po, i*4)))
 		}
 	case OpNeg:
 		for ; i+16 <= n; i += 16 {
-			archsimd.LoadFloat32x16(a[i:]).Neg().Store(out[i:])
+			archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pa, i*4))).Neg().StoreArray((*[16]float32)(unsafe.Add(po, i*4)))
 		}
 	case OpAbs:
 		for ; i+16 <= n; i += 16 {
-			archsimd.LoadFloat32x16(a[i:]).Abs().Store(out[i:])
+			archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pa, i*4))).Abs().StoreArray((*[16]float32)(unsafe.Add(po, i*4)))
 		}
 	case OpSign:
 		zero, one, minus := archsimd.BroadcastFloat32x16(0), archsimd.BroadcastFloat32x16(1), archsimd.BroadcastFloat32x16(-1)
 		for ; i+16 <= n; i += 16 {
-			x := archsimd.LoadFloat32x16(a[i:])
-			one.Merge(minus.Merge(zero, x.Less(zero)), x.Greater(zero)).Store(out[i:])
+			x := archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pa, i*4)))
+			one.Merge(minus.Merge(zero, x.Less(zero)), x.Greater(zero)).StoreArray((*[16]float32)(unsafe.Add(po, i*4)))
 		}
 	case OpRound:
 		for ; i+16 <= n; i += 16 {
-			archsimd.LoadFloat32x16(a[i:]).RoundScaled(0).Store(out[i:])
+			archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pa, i*4))).RoundScaled(0).StoreArray((*[16]float32)(unsafe.Add(po, i*4)))
 		}
 	case OpWhere:
 		zero := archsimd.BroadcastFloat32x16(0)
 		for ; i+16 <= n; i += 16 {
-			archsimd.LoadFloat32x16(b[i:]).Merge(archsimd.LoadFloat32x16(c[i:]), archsimd.LoadFloat32x16(a[i:]).NotEqual(zero)).Store(out[i:])
+			archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pb, i*4))).Merge(archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pc, i*4))), archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pa, i*4))).NotEqual(zero)).StoreArray((*[16]float32)(unsafe.Add(po, i*4)))
 		}
 	}
 	archsimd.ClearAVXUpperBits() // before scalar code: see doc.go
@@ -129,6 +147,21 @@ func avx512Apply(op ElementOp, out, a, b, c []float32) {
 // generic loops, which round the same way.
 func avx2Apply(op ElementOp, out, a, b, c []float32) {
 	n := len(out)
+	if n == 0 {
+		return
+	}
+	// The operands the op reads hold n elements (the loops below index
+	// them through unsafe pointers).
+	_ = a[n-1]
+	if op.Arity() >= 2 {
+		_ = b[n-1]
+	}
+	if op.Arity() == 3 {
+		_ = c[n-1]
+	}
+	pa, pb, pc, po := unsafe.Pointer(unsafe.SliceData(a)), unsafe.Pointer(unsafe.SliceData(b)),
+		unsafe.Pointer(unsafe.SliceData(c)), unsafe.Pointer(unsafe.SliceData(out))
+	_, _ = pb, pc
 	i := 0
 	switch op {
 	case OpCopy:
@@ -136,86 +169,86 @@ func avx2Apply(op ElementOp, out, a, b, c []float32) {
 		return
 	case OpAdd:
 		for ; i+8 <= n; i += 8 {
-			x, y := archsimd.LoadFloat32x8(a[i:]), archsimd.LoadFloat32x8(b[i:])
-			x.Add(y).Store(out[i:])
+			x, y := archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pa, i*4))), archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pb, i*4)))
+			x.Add(y).StoreArray((*[8]float32)(unsafe.Add(po, i*4)))
 		}
 	case OpSub:
 		for ; i+8 <= n; i += 8 {
-			x, y := archsimd.LoadFloat32x8(a[i:]), archsimd.LoadFloat32x8(b[i:])
-			x.Sub(y).Store(out[i:])
+			x, y := archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pa, i*4))), archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pb, i*4)))
+			x.Sub(y).StoreArray((*[8]float32)(unsafe.Add(po, i*4)))
 		}
 	case OpMul:
 		for ; i+8 <= n; i += 8 {
-			x, y := archsimd.LoadFloat32x8(a[i:]), archsimd.LoadFloat32x8(b[i:])
-			x.Mul(y).Store(out[i:])
+			x, y := archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pa, i*4))), archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pb, i*4)))
+			x.Mul(y).StoreArray((*[8]float32)(unsafe.Add(po, i*4)))
 		}
 	case OpDiv:
 		for ; i+8 <= n; i += 8 {
-			x, y := archsimd.LoadFloat32x8(a[i:]), archsimd.LoadFloat32x8(b[i:])
-			x.Div(y).Store(out[i:])
+			x, y := archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pa, i*4))), archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pb, i*4)))
+			x.Div(y).StoreArray((*[8]float32)(unsafe.Add(po, i*4)))
 		}
 	case OpMin:
 		for ; i+8 <= n; i += 8 {
-			x, y := archsimd.LoadFloat32x8(a[i:]), archsimd.LoadFloat32x8(b[i:])
-			x.Min(y).Store(out[i:])
+			x, y := archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pa, i*4))), archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pb, i*4)))
+			x.Min(y).StoreArray((*[8]float32)(unsafe.Add(po, i*4)))
 		}
 	case OpMax:
 		for ; i+8 <= n; i += 8 {
-			x, y := archsimd.LoadFloat32x8(a[i:]), archsimd.LoadFloat32x8(b[i:])
-			x.Max(y).Store(out[i:])
+			x, y := archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pa, i*4))), archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pb, i*4)))
+			x.Max(y).StoreArray((*[8]float32)(unsafe.Add(po, i*4)))
 		}
 	case OpEqual:
 		one := archsimd.BroadcastFloat32x8(1)
 		for ; i+8 <= n; i += 8 {
-			one.Masked(archsimd.LoadFloat32x8(a[i:]).Equal(archsimd.LoadFloat32x8(b[i:]))).Store(out[i:])
+			one.Masked(archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pa, i*4))).Equal(archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pb, i*4))))).StoreArray((*[8]float32)(unsafe.Add(po, i*4)))
 		}
 	case OpNotEqual:
 		one := archsimd.BroadcastFloat32x8(1)
 		for ; i+8 <= n; i += 8 {
-			one.Masked(archsimd.LoadFloat32x8(a[i:]).NotEqual(archsimd.LoadFloat32x8(b[i:]))).Store(out[i:])
+			one.Masked(archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pa, i*4))).NotEqual(archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pb, i*4))))).StoreArray((*[8]float32)(unsafe.Add(po, i*4)))
 		}
 	case OpLess:
 		one := archsimd.BroadcastFloat32x8(1)
 		for ; i+8 <= n; i += 8 {
-			one.Masked(archsimd.LoadFloat32x8(a[i:]).Less(archsimd.LoadFloat32x8(b[i:]))).Store(out[i:])
+			one.Masked(archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pa, i*4))).Less(archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pb, i*4))))).StoreArray((*[8]float32)(unsafe.Add(po, i*4)))
 		}
 	case OpLessEqual:
 		one := archsimd.BroadcastFloat32x8(1)
 		for ; i+8 <= n; i += 8 {
-			one.Masked(archsimd.LoadFloat32x8(a[i:]).LessEqual(archsimd.LoadFloat32x8(b[i:]))).Store(out[i:])
+			one.Masked(archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pa, i*4))).LessEqual(archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pb, i*4))))).StoreArray((*[8]float32)(unsafe.Add(po, i*4)))
 		}
 	case OpGreater:
 		one := archsimd.BroadcastFloat32x8(1)
 		for ; i+8 <= n; i += 8 {
-			one.Masked(archsimd.LoadFloat32x8(a[i:]).Greater(archsimd.LoadFloat32x8(b[i:]))).Store(out[i:])
+			one.Masked(archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pa, i*4))).Greater(archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pb, i*4))))).StoreArray((*[8]float32)(unsafe.Add(po, i*4)))
 		}
 	case OpGreaterEqual:
 		one := archsimd.BroadcastFloat32x8(1)
 		for ; i+8 <= n; i += 8 {
-			one.Masked(archsimd.LoadFloat32x8(a[i:]).GreaterEqual(archsimd.LoadFloat32x8(b[i:]))).Store(out[i:])
+			one.Masked(archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pa, i*4))).GreaterEqual(archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pb, i*4))))).StoreArray((*[8]float32)(unsafe.Add(po, i*4)))
 		}
 	case OpNeg:
 		for ; i+8 <= n; i += 8 {
-			archsimd.LoadFloat32x8(a[i:]).Neg().Store(out[i:])
+			archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pa, i*4))).Neg().StoreArray((*[8]float32)(unsafe.Add(po, i*4)))
 		}
 	case OpAbs:
 		for ; i+8 <= n; i += 8 {
-			archsimd.LoadFloat32x8(a[i:]).Abs().Store(out[i:])
+			archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pa, i*4))).Abs().StoreArray((*[8]float32)(unsafe.Add(po, i*4)))
 		}
 	case OpSign:
 		zero, one, minus := archsimd.BroadcastFloat32x8(0), archsimd.BroadcastFloat32x8(1), archsimd.BroadcastFloat32x8(-1)
 		for ; i+8 <= n; i += 8 {
-			x := archsimd.LoadFloat32x8(a[i:])
-			one.Merge(minus.Merge(zero, x.Less(zero)), x.Greater(zero)).Store(out[i:])
+			x := archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pa, i*4)))
+			one.Merge(minus.Merge(zero, x.Less(zero)), x.Greater(zero)).StoreArray((*[8]float32)(unsafe.Add(po, i*4)))
 		}
 	case OpRound:
 		for ; i+8 <= n; i += 8 {
-			archsimd.LoadFloat32x8(a[i:]).Round().Store(out[i:])
+			archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pa, i*4))).Round().StoreArray((*[8]float32)(unsafe.Add(po, i*4)))
 		}
 	case OpWhere:
 		zero := archsimd.BroadcastFloat32x8(0)
 		for ; i+8 <= n; i += 8 {
-			archsimd.LoadFloat32x8(b[i:]).Merge(archsimd.LoadFloat32x8(c[i:]), archsimd.LoadFloat32x8(a[i:]).NotEqual(zero)).Store(out[i:])
+			archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pb, i*4))).Merge(archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pc, i*4))), archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pa, i*4))).NotEqual(zero)).StoreArray((*[8]float32)(unsafe.Add(po, i*4)))
 		}
 	}
 	archsimd.ClearAVXUpperBits() // before scalar code: see doc.go
