@@ -49,12 +49,39 @@ func (d Depthwise) Forward(out, in, w []float32, workers int) {
 	oh, ow, c := d.OutH(), d.OutW(), d.C
 	ops := currentRowOps()
 	rows := d.N * oh
+	// The run of output columns whose taps all lie inside the input, for
+	// tapRow: [oxLo, oxHi).
+	oxLo, oxHi := 0, 0
+	var taps []int
+	if ops.tapRow != nil && d.InDilH == 1 && d.InDilW == 1 && d.W+d.PadLeft >= d.KW {
+		oxLo = (d.PadLeft + d.StrideW - 1) / d.StrideW
+		oxHi = min(ow, (d.W-d.KW+d.PadLeft)/d.StrideW+1)
+		for ky := range d.KH {
+			for kx := range d.KW {
+				taps = append(taps, (ky*d.W+kx)*c)
+			}
+		}
+	}
 	splitUnits(rows, 1, workers, func(_, lo, hi int) {
 		xs := make([][]float32, 0, d.KH*d.KW)
 		ws := make([][]float32, 0, d.KH*d.KW)
 		for r := lo; r < hi; r++ {
 			n, oy := r/oh, r%oh
+			fast := false // columns [oxLo, oxHi) done by tapRow
+			if iy0 := oy*d.StrideH - d.PadTop; taps != nil && oxLo < oxHi && iy0 >= 0 && iy0+d.KH <= d.H {
+				pixels := oxHi - oxLo
+				at := ((n*oh+oy)*ow + oxLo) * c
+				base := ((n*d.H+iy0)*d.W + oxLo*d.StrideW - d.PadLeft) * c
+				inStep := d.StrideW * c
+				_ = in[base+(pixels-1)*inStep+taps[len(taps)-1]+c-1] // every load of tapRow inside in
+				_ = out[at+pixels*c-1]
+				ops.tapRow(out[at:], in[base:], w, taps, pixels, c, inStep)
+				fast = true
+			}
 			for ox := range ow {
+				if fast && ox >= oxLo && ox < oxHi {
+					continue
+				}
 				xs, ws = xs[:0], ws[:0]
 				for ky := range d.KH {
 					iy, ok := dilated(oy*d.StrideH+ky-d.PadTop, d.InDilH, d.H)

@@ -123,6 +123,10 @@ func (p *Program) Run(out []float32, inputs [][]float32, workers int) {
 			return t
 		}
 		spreadTile := make([][]float32, n)
+		constAt := make([]int, n) // per spread input: the value its whole tile holds, or -1
+		for i := range constAt {
+			constAt[i] = -1
+		}
 		for i := range n {
 			switch {
 			case p.Scalar[i]:
@@ -144,7 +148,22 @@ func (p *Program) Run(out []float32, inputs [][]float32, workers int) {
 			for i := range n {
 				switch {
 				case spreadTile[i] != nil:
-					p.Spread[i].fill(spreadTile[i][:m], inputs[i], t0)
+					sp := p.Spread[i]
+					if g := t0 / sp.Every; sp.Every > 1 && (t1-1)/sp.Every == g {
+						// One value over the whole tile (a per-example
+						// operand): the tile already holds it when the
+						// previous tile did too.
+						if v := g % sp.Count; constAt[i] != v {
+							t := spreadTile[i][:tileSize]
+							for j := range t {
+								t[j] = inputs[i][v]
+							}
+							constAt[i] = v
+						}
+					} else {
+						sp.fill(spreadTile[i][:m], inputs[i], t0)
+						constAt[i] = -1
+					}
 					vals[i] = spreadTile[i]
 				case !p.Scalar[i]:
 					vals[i] = inputs[i][t0:t1]

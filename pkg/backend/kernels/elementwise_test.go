@@ -149,7 +149,8 @@ func TestUint32ToFloat32(t *testing.T) {
 // whose rows and examples straddle tiles, against the operands expanded by
 // hand; and rejects spreads that do not divide the size.
 func TestProgramSpread(t *testing.T) {
-	for _, tc := range []struct{ n, hw, c int }{{2, 3, 5}, {3, 40, 72}, {4, 17, 16}, {1, 1, 1}} {
+	// (Examples of 8 and 2.05 tiles: whole tiles of one per-example value, reused.)
+	for _, tc := range []struct{ n, hw, c int }{{2, 3, 5}, {3, 40, 72}, {4, 17, 16}, {1, 1, 1}, {3, 1024, 8}, {5, 300, 7}} {
 		size := tc.n * tc.hw * tc.c
 		x, _, _ := elementInputs(size)
 		ch, ex := make([]float32, tc.c), make([]float32, tc.n)

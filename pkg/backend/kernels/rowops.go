@@ -17,6 +17,11 @@ type rowOps struct {
 	reluGrad    func(dx, ref, dOut []float32)                                // dx = ref > 0 ? dOut : 0
 	mulAdd      func(acc, a, b []float32)                                    // acc += a * b
 	tapSum      func(out []float32, xs, ws [][]float32)                      // out = sum over t of xs[t] * ws[t], in t order
+	// tapRow, where a path has it (nil otherwise), is tapSum over a run of
+	// pixels whose taps all lie inside the input: pixel p's output is
+	// out[p*c:][:c], its tap t in[p*inStep+taps[t]:][:c] times w[t*c:][:c].
+	// The caller checks the bounds.
+	tapRow func(out, in, w []float32, taps []int, pixels, c, inStep int)
 }
 
 // currentRowOps is the implementation of the kernel path in use.
@@ -123,5 +128,19 @@ func tapSumFrom(c0 int, out []float32, xs, ws [][]float32) {
 			sum += float32(x[c] * ws[t][c])
 		}
 		out[c] = sum
+	}
+}
+
+// genericTapRow is rowOps.tapRow in plain Go for channels c0 to c-1.
+func genericTapRow(out, in, w []float32, taps []int, pixels, c, inStep, c0 int) {
+	for p := range pixels {
+		o := out[p*c:][:c]
+		for ch := c0; ch < c; ch++ {
+			var sum float32
+			for t, off := range taps {
+				sum += float32(in[p*inStep+off+ch] * w[t*c+ch])
+			}
+			o[ch] = sum
+		}
 	}
 }

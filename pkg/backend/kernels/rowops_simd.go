@@ -2,7 +2,10 @@
 
 package kernels
 
-import "simd/archsimd"
+import (
+	"simd/archsimd"
+	"unsafe"
+)
 
 // simdRowOps returns the row operations of a SIMD path, or nil. Like the
 // generic ones they multiply and add in two roundings (no FMA), so every
@@ -129,3 +132,53 @@ var avx2RowOps = rowOps{
 		tapSumFrom(c, out, xs, ws)
 	},
 }
+
+func init() { avx2RowOps.tapRow = avx2TapRow }
+
+// avx2TapRow is rowOps.tapRow on 8-lane vectors, four pixels at a time
+// (four independent sums hide the adds' latency), each sum started from
+// zero and its products rounded before they are added, in tap order, as
+// tapSum does.
+func avx2TapRow(out, in, w []float32, taps []int, pixels, c, inStep int) {
+	po, pi, pw := unsafe.Pointer(unsafe.SliceData(out)), unsafe.Pointer(unsafe.SliceData(in)), unsafe.Pointer(unsafe.SliceData(w))
+	ld := func(p unsafe.Pointer, i int) archsimd.Float32x8 {
+		return archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(p, i*4)))
+	}
+	cv := c &^ 7
+	for ch := 0; ch < cv; ch += 8 {
+		p := 0
+		for ; p+4 <= pixels; p += 4 {
+			zero := ld(unsafe.Pointer(&zeros8), 0)
+			s0, s1, s2, s3 := zero, zero, zero, zero
+			b := p*inStep + ch
+			for t, off := range taps {
+				wt := ld(pw, t*c+ch)
+				s0 = s0.Add(ld(pi, b+off).Mul(wt))
+				s1 = s1.Add(ld(pi, b+inStep+off).Mul(wt))
+				s2 = s2.Add(ld(pi, b+2*inStep+off).Mul(wt))
+				s3 = s3.Add(ld(pi, b+3*inStep+off).Mul(wt))
+			}
+			o := p*c + ch
+			s0.StoreArray((*[8]float32)(unsafe.Add(po, o*4)))
+			s1.StoreArray((*[8]float32)(unsafe.Add(po, (o+c)*4)))
+			s2.StoreArray((*[8]float32)(unsafe.Add(po, (o+2*c)*4)))
+			s3.StoreArray((*[8]float32)(unsafe.Add(po, (o+3*c)*4)))
+		}
+		for ; p < pixels; p++ {
+			s := ld(unsafe.Pointer(&zeros8), 0)
+			b := p*inStep + ch
+			for t, off := range taps {
+				s = s.Add(ld(pi, b+off).Mul(ld(pw, t*c+ch)))
+			}
+			s.StoreArray((*[8]float32)(unsafe.Add(po, (p*c+ch)*4)))
+		}
+	}
+	archsimd.ClearAVXUpperBits() // before scalar code: see doc.go
+	if cv < c {
+		genericTapRow(out, in, w, taps, pixels, c, inStep, cv)
+	}
+}
+
+// zeros8 is a zero vector to load: BroadcastFloat32x8(0) compiles to a
+// legacy-SSE XORPS (see doc.go).
+var zeros8 [8]float32
