@@ -55,8 +55,9 @@ func bnKernelFor(b *builder, n *node) kernel {
 
 // bnFactorKey names a compiled factor executable.
 type bnFactorKey struct {
-	c       int
-	epsilon float32
+	c         int
+	epsilon   float32
+	inference bool // the inference factors (batchnorm_inference.go)
 }
 
 // bnFactor returns the executable computing a = scale * rsqrt(variance +
@@ -65,7 +66,7 @@ type bnFactorKey struct {
 func (b *Backend) bnFactor(c int, epsilon float32) (compute.Executable, error) {
 	b.factorsMu.Lock()
 	defer b.factorsMu.Unlock()
-	key := bnFactorKey{c, epsilon}
+	key := bnFactorKey{c: c, epsilon: epsilon}
 	if exec := b.factors[key]; exec != nil {
 		return exec, nil
 	}

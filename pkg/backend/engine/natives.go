@@ -9,14 +9,15 @@ import (
 // recorded node, or nil when no kernel covers that node (then the op runs in
 // a stock segment).
 var natives = map[string]func(b *builder, n *node) kernel{
-	"ConvGeneral":          convKernelFor,
-	"BatchNormForTraining": bnKernelFor,
-	"BatchNormGradient":    bnKernelFor,
-	"FusedActivation":      reluKernelFor,
-	"FusedActivationVJP":   reluGradKernelFor,
-	"RNGBitGenerator":      rngKernelFor,
-	"ReduceWindow":         maxPoolKernelFor,
-	"SelectAndScatterMax":  maxPoolGradKernelFor,
+	"ConvGeneral":           convKernelFor,
+	"BatchNormForTraining":  bnKernelFor,
+	"BatchNormGradient":     bnKernelFor,
+	"BatchNormForInference": bnInferenceKernelFor,
+	"FusedActivation":       reluKernelFor,
+	"FusedActivationVJP":    reluGradKernelFor,
+	"RNGBitGenerator":       rngKernelFor,
+	"ReduceWindow":          maxPoolKernelFor,
+	"SelectAndScatterMax":   maxPoolGradKernelFor,
 }
 
 // OffEnvVar lists ops whose native kernels are switched off
