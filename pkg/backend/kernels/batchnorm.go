@@ -140,13 +140,10 @@ func (bn BatchNorm) SequentialStats(mean, variance, x []float32, workers int) {
 	}
 	ops := currentRowOps()
 	inv := float32(1 / float64(bn.Rows))
-	// Channel blocks of whole vectors, at most one per worker; blocks of 8
-	// when there are fewer blocks of 16 than workers (16 channels: both
-	// cores work).
-	block := 16
-	if (bn.C+15)/16 < workers {
-		block = 8
-	}
+	// Workers take runs of 8-channel blocks (a path's row ops walk a run
+	// 16 channels at a time where they can): 72 channels split 40 and 32
+	// where blocks of 16 split 48 and 24 and kept one core waiting.
+	const block = 8
 	blocks := (bn.C + block - 1) / block
 	splitUnits(blocks, 1, workers, func(_, lo, hi int) {
 		c0, c1 := lo*block, min(bn.C, hi*block)
