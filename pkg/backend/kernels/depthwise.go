@@ -150,12 +150,42 @@ func (d DepthwiseFilter) Compute(dw, in, dy []float32, workers int) {
 	rows := d.N * d.OH
 	workers = max(1, min(workers, rows))
 	partial := make([][]float32, workers)
+	// The run of output columns whose taps all lie inside the input, for
+	// filterRow: [oxLo, oxHi).
+	oxLo, oxHi := 0, 0
+	var offs []int
+	if ops.filterRow != nil && d.W+d.PadLeft >= d.KW {
+		oxLo = (d.PadLeft + d.StrideW - 1) / d.StrideW
+		oxHi = min(d.OW, (d.W-d.KW+d.PadLeft)/d.StrideW+1)
+		for ky := range d.KH {
+			for kx := range d.KW {
+				offs = append(offs, (ky*d.W+kx)*c)
+			}
+		}
+	}
 	splitUnits(rows, 1, workers, func(wk, lo, hi int) {
 		acc := make([]float32, taps*c)
 		partial[wk] = acc
 		for r := lo; r < hi; r++ {
 			n, oy := r/d.OH, r%d.OH
+			// Pixels in order: those left of the run, the run, the rest.
+			runAt := -1
+			if iy0 := oy*d.StrideH - d.PadTop; offs != nil && oxLo < oxHi && iy0 >= 0 && iy0+d.KH <= d.H {
+				runAt = oxLo
+			}
 			for ox := range d.OW {
+				if ox == runAt {
+					pixels := oxHi - oxLo
+					g := ((n*d.OH+oy)*d.OW + oxLo) * c
+					base := ((n*d.H+oy*d.StrideH-d.PadTop)*d.W + oxLo*d.StrideW - d.PadLeft) * c
+					inStep := d.StrideW * c
+					_ = in[base+(pixels-1)*inStep+offs[len(offs)-1]+c-1] // every load of filterRow inside in
+					_ = dy[g+pixels*c-1]
+					ops.filterRow(acc, in[base:], dy[g:], offs, pixels, c, inStep)
+				}
+				if runAt >= 0 && ox >= oxLo && ox < oxHi {
+					continue
+				}
 				at := ((n*d.OH+oy)*d.OW + ox) * c
 				g := dy[at : at+c]
 				for ky := range d.KH {

@@ -22,6 +22,11 @@ type rowOps struct {
 	// out[p*c:][:c], its tap t in[p*inStep+taps[t]:][:c] times w[t*c:][:c].
 	// The caller checks the bounds.
 	tapRow func(out, in, w []float32, taps []int, pixels, c, inStep int)
+	// filterRow, where a path has it (nil otherwise), is mulAdd over a run
+	// of pixels whose taps all lie inside the input: for every tap t and
+	// pixel p in order, acc[t*c:][:c] += in[p*inStep+taps[t]:][:c] *
+	// dy[p*c:][:c]. The caller checks the bounds.
+	filterRow func(acc, in, dy []float32, taps []int, pixels, c, inStep int)
 }
 
 // currentRowOps is the implementation of the kernel path in use.
@@ -141,6 +146,19 @@ func genericTapRow(out, in, w []float32, taps []int, pixels, c, inStep, c0 int) 
 				sum += float32(in[p*inStep+off+ch] * w[t*c+ch])
 			}
 			o[ch] = sum
+		}
+	}
+}
+
+// genericFilterRow is rowOps.filterRow in plain Go for channels c0 to c-1.
+func genericFilterRow(acc, in, dy []float32, taps []int, pixels, c, inStep, c0 int) {
+	for p := range pixels {
+		g := dy[p*c:][:c]
+		for t, off := range taps {
+			a, x := acc[t*c:][:c], in[p*inStep+off:][:c]
+			for ch := c0; ch < c; ch++ {
+				a[ch] += float32(x[ch] * g[ch])
+			}
 		}
 	}
 }

@@ -133,7 +133,10 @@ var avx2RowOps = rowOps{
 	},
 }
 
-func init() { avx2RowOps.tapRow = avx2TapRow }
+func init() {
+	avx2RowOps.tapRow = avx2TapRow
+	avx2RowOps.filterRow = avx2FilterRow
+}
 
 // avx2TapRow is rowOps.tapRow on 8-lane vectors, four pixels at a time
 // (four independent sums hide the adds' latency), each sum started from
@@ -182,3 +185,47 @@ func avx2TapRow(out, in, w []float32, taps []int, pixels, c, inStep int) {
 // zeros8 is a zero vector to load: BroadcastFloat32x8(0) compiles to a
 // legacy-SSE XORPS (see doc.go).
 var zeros8 [8]float32
+
+// avx2FilterRow is rowOps.filterRow on 8-lane vectors: for each vector of
+// channels, up to four taps' sums are held in registers while the pixels
+// go by (four independent sums hide the adds' latency), each product
+// rounded before it is added, the pixels in order, as mulAdd does.
+func avx2FilterRow(acc, in, dy []float32, taps []int, pixels, c, inStep int) {
+	pa, pi, pd := unsafe.Pointer(unsafe.SliceData(acc)), unsafe.Pointer(unsafe.SliceData(in)), unsafe.Pointer(unsafe.SliceData(dy))
+	ld := func(p unsafe.Pointer, i int) archsimd.Float32x8 {
+		return archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(p, i*4)))
+	}
+	st := func(v archsimd.Float32x8, p unsafe.Pointer, i int) {
+		v.StoreArray((*[8]float32)(unsafe.Add(p, i*4)))
+	}
+	cv := c &^ 7
+	for ch := 0; ch < cv; ch += 8 {
+		t := 0
+		for ; t+4 <= len(taps); t += 4 {
+			o0, o1, o2, o3 := taps[t]+ch, taps[t+1]+ch, taps[t+2]+ch, taps[t+3]+ch
+			a0, a1, a2, a3 := ld(pa, t*c+ch), ld(pa, (t+1)*c+ch), ld(pa, (t+2)*c+ch), ld(pa, (t+3)*c+ch)
+			for p := range pixels {
+				g, b := ld(pd, p*c+ch), p*inStep
+				a0 = a0.Add(ld(pi, b+o0).Mul(g))
+				a1 = a1.Add(ld(pi, b+o1).Mul(g))
+				a2 = a2.Add(ld(pi, b+o2).Mul(g))
+				a3 = a3.Add(ld(pi, b+o3).Mul(g))
+			}
+			st(a0, pa, t*c+ch)
+			st(a1, pa, (t+1)*c+ch)
+			st(a2, pa, (t+2)*c+ch)
+			st(a3, pa, (t+3)*c+ch)
+		}
+		for ; t < len(taps); t++ {
+			o, a := taps[t]+ch, ld(pa, t*c+ch)
+			for p := range pixels {
+				a = a.Add(ld(pi, p*inStep+o).Mul(ld(pd, p*c+ch)))
+			}
+			st(a, pa, t*c+ch)
+		}
+	}
+	archsimd.ClearAVXUpperBits() // before scalar code: see doc.go
+	if cv < c {
+		genericFilterRow(acc, in, dy, taps, pixels, c, inStep, cv)
+	}
+}
