@@ -22,7 +22,8 @@ import (
 // A tree is a root op and, recursively, the element-wise producers of its
 // operands whose result nothing else reads: so no value inside a tree is
 // needed outside it, and replacing the tree by one node cannot create a
-// cycle. Operands are full tensors of the root's shape or scalars. Every
+// cycle. The exception are cheap shared ops (recomputable), which every
+// reader's tree computes again for itself. Operands are full tensors of the root's shape or scalars. Every
 // op keeps the stock op's rounding (kernels.ElementOp), so fusion changes no
 // bit of any result: MLSYSREP_ENGINE_OFF=Fusion switches it off to compare.
 
@@ -188,6 +189,7 @@ func fuseElementwise(b *builder) {
 	for _, s := range b.outs {
 		readers[s] += 2 // a returned value is needed outside any tree
 	}
+	shared := recomputable(b, live, readers)
 	absorbed := make(map[*node]bool)
 	replace := make(map[*node]*node) // root -> fused node
 	for i := len(live) - 1; i >= 0; i-- {
@@ -201,14 +203,19 @@ func fuseElementwise(b *builder) {
 		}
 		dims := b.slots[root.outs[0]].shape.Dimensions
 		members := []*node{root}
+		inTree := map[*node]bool{root: true}
 		for k := 0; k < len(members); k++ {
 			for _, s := range uniqueSlots(members[k].inputs) {
 				p := b.slots[s].producer
-				if p == nil || absorbed[p] || readers[s] != 1 || !slices.Equal(b.slots[s].shape.Dimensions, dims) {
+				if p == nil || absorbed[p] || inTree[p] || !slices.Equal(b.slots[s].shape.Dimensions, dims) {
+					continue
+				}
+				if readers[s] != 1 && !shared[p] {
 					continue
 				}
 				if _, ok := elementOpOf(b, p); ok {
-					absorbed[p] = true
+					absorbed[p] = !shared[p] // a shared op stays for its other readers' trees
+					inTree[p] = true
 					members = append(members, p)
 				}
 			}
@@ -223,6 +230,53 @@ func fuseElementwise(b *builder) {
 			b.slots[f.outs[0]].producer = f
 		}
 	}
+}
+
+// recomputable returns the element-wise ops that every tree reading them
+// computes again for itself instead of reading them from memory: one op
+// whose operands are computed anyway (no element-wise value only it reads,
+// which its own tree would have absorbed), whose every reader is an
+// element-wise op of its shape, and which the graph does not return. Such
+// an op (LSQ's x / step, read by the clipping, the gradient mask and the
+// straight-through term) costs a pass writing its result and one reading it
+// per reader when stored; recomputed, it costs an instruction per reader
+// and no pass. Its output is then read by no one and dropped from the plan.
+// The op and its operands are the same in every copy, so the results are.
+func recomputable(b *builder, live []*node, readers map[int]int) map[*node]bool {
+	readBy := make(map[int][]*node)
+	for _, n := range live {
+		for _, s := range uniqueSlots(n.inputs) {
+			readBy[s] = append(readBy[s], n)
+		}
+	}
+	returned := make(map[int]bool)
+	for _, s := range b.outs {
+		returned[s] = true
+	}
+	shared := make(map[*node]bool)
+	for _, n := range live {
+		if _, ok := elementOpOf(b, n); !ok || returned[n.outs[0]] || readers[n.outs[0]] < 2 {
+			continue
+		}
+		dims := b.slots[n.outs[0]].shape.Dimensions
+		ok := true
+		for _, s := range n.inputs {
+			p := b.slots[s].producer
+			if p == nil || readers[s] != 1 || !slices.Equal(b.slots[s].shape.Dimensions, dims) {
+				continue // a graph input, a value read elsewhere too, a scalar or a spread operand
+			}
+			if _, elementwise := elementOpOf(b, p); elementwise {
+				ok = false // its own tree would absorb it: copies would store it instead
+			}
+		}
+		for _, r := range readBy[n.outs[0]] {
+			if _, elementwise := elementOpOf(b, r); !elementwise || !slices.Equal(b.slots[r.outs[0]].shape.Dimensions, dims) {
+				ok = false
+			}
+		}
+		shared[n] = ok
+	}
+	return shared
 }
 
 // tree is a fused tree's kernel and the slots it reads, in operand order.

@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/mlsysrep/mlsysrep/pkg/backend/kernels"
 	"github.com/mlsysrep/mlsysrep/pkg/backend/purego"
 	"github.com/mlsysrep/mlsysrep/pkg/quant"
 )
@@ -155,7 +156,9 @@ func TestFusionComputesEachOpOnce(t *testing.T) {
 	}
 	defer func() { compiledHook = nil }()
 	exec, err := graph.NewExec(v2, func(x *graph.Node) []*graph.Node {
-		y := graph.MulScalar(x, 2) // read by both outputs' trees
+		// y, read by both outputs' trees, is its own tree (with the Abs only
+		// it reads), not a cheap shared op both recompute.
+		y := graph.MulScalar(graph.Abs(x), 2)
 		return []*graph.Node{graph.AddScalar(y, 1), graph.Mul(y, graph.Sub(x, graph.Neg(x)))}
 	})
 	if err != nil {
@@ -164,9 +167,68 @@ func TestFusionComputesEachOpOnce(t *testing.T) {
 	if _, err := exec.Call(tensors.FromFlatDataAndDimensions([]float32{1, 2, 3, 4, 5, 6}, 6)); err != nil {
 		t.Fatal(err)
 	}
-	// MulScalar, AddScalar, Mul, Sub, Neg: five ops, each run once.
-	if len(counted) != 1 || counted[0] != 5 {
-		t.Errorf("element-wise ops run per plan: %v, want [5]", counted)
+	// Abs, MulScalar, AddScalar, Mul, Sub, Neg: six ops, each run once.
+	if len(counted) != 1 || counted[0] != 6 {
+		t.Errorf("element-wise ops run per plan: %v, want [6]", counted)
+	}
+}
+
+// TestFusionRecomputesSharedOps: a cheap op read by several trees (LSQ's
+// x / step) is computed again inside each of them and not on its own, with
+// engine v1's bits.
+func TestFusionRecomputesSharedOps(t *testing.T) {
+	defer func(size int) { minFusedSize = size }(minFusedSize)
+	minFusedSize = 2
+	stockOps := recordStockOps(t)
+	var divs, programs []int // per plan: fused programs computing a Div, and fused programs
+	compiledHook = func(p *plan) {
+		d, n := 0, 0
+		for _, st := range p.steps {
+			if k, ok := st.native.(*fusedKernel); ok {
+				n++
+				if slices.ContainsFunc(k.prog.Code, func(ins kernels.Instruction) bool { return ins.Op == kernels.OpDiv }) {
+					d++
+				}
+			}
+		}
+		divs, programs = append(divs, d), append(programs, n)
+	}
+	defer func() { compiledHook = nil }()
+	build := func(x, s *graph.Node) []*graph.Node {
+		z := graph.Div(x, s)
+		zero := graph.ScalarZero(x.Graph(), x.DType())
+		return []*graph.Node{graph.Mul(graph.Round(z), s), graph.Where(graph.GreaterOrEqual(z, zero), z, graph.Neg(z))}
+	}
+	xs := []float32{-1.5, 0, float32(math.Copysign(0, -1)), 2.5, float32(math.NaN()), 3, -4.25, 5, float32(math.Inf(1)), 0.49}
+	run := func(b compute.Backend) [][]float32 {
+		exec, err := graph.NewExec(b, build)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs, err := exec.Call(tensors.FromFlatDataAndDimensions(slices.Clone(xs), 2, 5), tensors.FromScalar(float32(0.5)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return [][]float32{tensors.MustCopyFlatData[float32](outs[0]), tensors.MustCopyFlatData[float32](outs[1])}
+	}
+	v1, err := purego.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := run(v1)
+	got := run(mustNew(t, ""))
+	if !slices.Equal(divs, []int{2}) || !slices.Equal(programs, []int{2}) {
+		t.Errorf("per plan %v fused programs, %v of them with the Div; want [2] and [2] (recomputed in both trees, not on its own)", programs, divs)
+	}
+	if slices.Contains(*stockOps, "Div") {
+		t.Errorf("the Div ran in a stock segment: %v", *stockOps)
+	}
+	for i := range want {
+		for j := range want[i] {
+			if g, w := got[i][j], want[i][j]; math.Float32bits(g) != math.Float32bits(w) && !(g != g && w != w) {
+				t.Errorf("output %d, element %d (x=%v): %v on v2, %v on v1", i, j, xs[j], g, w)
+			}
+		}
 	}
 }
 
