@@ -79,11 +79,19 @@ func TestShapes(t *testing.T) {
 
 // TestTrains trains each method at width 1/4 on one synthetic batch. DoReFa's
 // [0, 1] activations learn slowly here (as the reference found on this
-// network), hence the high learning rate.
+// network), hence the high learning rates; its run is chaotic at lr 0.2 and
+// 50 steps (a convolution's summation order decides whether the loss ends
+// at 0.01, plateaus or dies at 2.25: engine v1, the AVX2 and the generic
+// kernels each gave one), and reaches 0.004-0.011 on all three at lr 0.3
+// and 70 steps.
 func TestTrains(t *testing.T) {
-	for _, q := range []string{"fp", "dorefa:w8a8g8", "pact:w8a8", "lsq:w4a4"} {
-		t.Run(q, func(t *testing.T) {
-			modeltest.AssertLossFalls(t, modeltest.TrainLosses(t, withQuant(0.25, q).Build, 16, 10, 16, 50, 0.2))
+	for _, c := range []struct {
+		q     string
+		steps int
+		lr    float64
+	}{{"fp", 50, 0.2}, {"dorefa:w8a8g8", 70, 0.3}, {"pact:w8a8", 50, 0.2}, {"lsq:w4a4", 50, 0.2}} {
+		t.Run(c.q, func(t *testing.T) {
+			modeltest.AssertLossFalls(t, modeltest.TrainLosses(t, withQuant(0.25, c.q).Build, 16, 10, 16, c.steps, c.lr))
 		})
 	}
 }
