@@ -64,13 +64,20 @@ type bnFactorKey struct {
 // epsilon) for c channels, compiled on first use and kept by the backend
 // (one per channel count and epsilon: a handful per model).
 func (b *Backend) bnFactor(c int, epsilon float32) (compute.Executable, error) {
+	return b.cachedFactors(bnFactorKey{c: c, epsilon: epsilon}, func() (compute.Executable, error) {
+		return compileBNFactor(b.inner, c, epsilon)
+	})
+}
+
+// cachedFactors returns the batch-norm factor executable of key, compiled
+// by compile on first use and kept by the backend.
+func (b *Backend) cachedFactors(key bnFactorKey, compile func() (compute.Executable, error)) (compute.Executable, error) {
 	b.factorsMu.Lock()
 	defer b.factorsMu.Unlock()
-	key := bnFactorKey{c: c, epsilon: epsilon}
 	if exec := b.factors[key]; exec != nil {
 		return exec, nil
 	}
-	exec, err := compileBNFactor(b.inner, c, epsilon)
+	exec, err := compile()
 	if err != nil {
 		return nil, err
 	}

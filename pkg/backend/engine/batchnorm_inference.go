@@ -91,21 +91,9 @@ func (k *bnInferenceKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buff
 // (variance, scale, mean, offset), compiled on engine v1 on first use and
 // kept by the backend.
 func (b *Backend) bnInferenceFactors(c int, epsilon float32) (compute.Executable, error) {
-	b.factorsMu.Lock()
-	defer b.factorsMu.Unlock()
-	key := bnFactorKey{c: c, epsilon: epsilon, inference: true}
-	if exec := b.factors[key]; exec != nil {
-		return exec, nil
-	}
-	exec, err := compileBNInferenceFactors(b.inner, c, epsilon)
-	if err != nil {
-		return nil, err
-	}
-	if b.factors == nil {
-		b.factors = make(map[bnFactorKey]compute.Executable)
-	}
-	b.factors[key] = exec
-	return exec, nil
+	return b.cachedFactors(bnFactorKey{c: c, epsilon: epsilon, inference: true}, func() (compute.Executable, error) {
+		return compileBNInferenceFactors(b.inner, c, epsilon)
+	})
 }
 
 // compileBNInferenceFactors builds bnInferenceFactors' executable with the
