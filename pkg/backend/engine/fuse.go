@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"sync/atomic"
 
 	"github.com/gomlx/compute"
@@ -68,6 +69,16 @@ func (b *Backend) floatInput(buf compute.Buffer, convert func(flat []float32)) (
 	}
 	convert(flat)
 	return tmp, flat, nil
+}
+
+// describe lists the program's ops in order, for the profiler's rows by
+// shape: [Div Max Min Round Mul] tells an LSQ quantizer's tree from others.
+func (k *fusedKernel) describe() string {
+	names := make([]string, len(k.prog.Code))
+	for i, ins := range k.prog.Code {
+		names[i] = ins.Op.String()
+	}
+	return "[" + strings.Join(names, " ") + "]"
 }
 
 func (k *fusedKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer, error) {

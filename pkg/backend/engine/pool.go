@@ -87,6 +87,8 @@ func (p *bufferPool) getAny(b *Backend, shape shapes.Shape) (compute.Buffer, any
 	} else {
 		p.mu.Unlock()
 	}
+	poolMisses.Add(1)
+	poolMissBytes.Add(int64(shape.ByteSize()))
 	return b.inner.NewSharedBuffer(0, shape)
 }
 
@@ -104,7 +106,14 @@ func (p *bufferPool) put(buf compute.Buffer) {
 	}
 	p.touch(key)
 	size := int64(shape.ByteSize())
-	if list := p.byShape[key]; len(list) < poolDepth && p.bytes+size <= poolBudget {
+	list := p.byShape[key]
+	// Once an execution has shown how many buffers of the shape native
+	// kernels take, parking more only holds memory that stock segments
+	// (which allocate through engine v1) then allocate afresh: the
+	// surplus goes back to engine v1 instead, and the budget stays for the
+	// shapes native kernels need.
+	need, known := p.peak[key]
+	if (!known || len(list) < max(need, p.taken[key])) && len(list) < poolDepth && p.bytes+size <= poolBudget {
 		p.byShape[key] = append(list, buf)
 		p.bytes += size
 		p.mu.Unlock()
@@ -134,6 +143,9 @@ func (p *bufferPool) executed() {
 	for key, n := range p.taken {
 		p.peak[key] = max(p.peak[key], n)
 	}
+	for key := range p.byShape { // parked but not taken: known to need none
+		p.peak[key] = max(p.peak[key], 0)
+	}
 	clear(p.taken)
 	for key, list := range p.byShape {
 		if keep := p.peak[key]; len(list) > keep {
@@ -162,6 +174,11 @@ func (p *bufferPool) executed() {
 
 // poolHits counts outputs served from the pool (tests check reuse happens).
 var poolHits atomic.Int64
+
+// poolMisses and poolMissBytes count the buffers the pool had to allocate
+// (the profiler prints those of the execution it times: each is memory
+// zeroed and faulted in).
+var poolMisses, poolMissBytes atomic.Int64
 
 // stats reports how many dead buffers the pool holds and their size in
 // bytes (the profiler prints them).

@@ -82,6 +82,8 @@ type profileRun struct {
 	byOp  map[string]*opTime
 	// byShape: one row per native op and input shapes.
 	byShape bool
+	// misses and missBytes: the pool's counters when the execution began.
+	misses, missBytes int64
 }
 
 type opTime struct {
@@ -98,7 +100,8 @@ func (p *profiler) start() *profileRun {
 	if index != profileStep() {
 		return nil
 	}
-	return &profileRun{prof: p, index: index, byOp: map[string]*opTime{}, byShape: profileByShape()}
+	return &profileRun{prof: p, index: index, byOp: map[string]*opTime{}, byShape: profileByShape(),
+		misses: poolMisses.Load(), missBytes: poolMissBytes.Load()}
 }
 
 // inputShapes lists the shapes of a step's inputs, for the profiler.
@@ -116,6 +119,9 @@ func (r *profileRun) add(st *step, in []compute.Buffer, d time.Duration) {
 	op := strings.Join(st.ops, "+")
 	switch {
 	case st.native != nil && r.byShape:
+		if d, ok := st.native.(interface{ describe() string }); ok {
+			op += " " + d.describe()
+		}
 		op += " (native)" + inputShapes(in)
 	case st.native != nil:
 		op += " (native)"
@@ -154,7 +160,8 @@ func (r *profileRun) done(pool *bufferPool) {
 	}
 	_ = w.Flush()
 	n, bytes := pool.stats()
-	fmt.Fprintf(profileOut, "engine profile: %d dead buffers (%.1f MB) parked for reuse after this execution\n", n, float64(bytes)/1e6)
+	fmt.Fprintf(profileOut, "engine profile: %d buffers (%.1f MB) newly allocated by native kernels in this execution; %d dead buffers (%.1f MB) parked for reuse after it\n",
+		poolMisses.Load()-r.misses, float64(poolMissBytes.Load()-r.missBytes)/1e6, n, float64(bytes)/1e6)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
