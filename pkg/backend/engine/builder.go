@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/shapes"
@@ -90,6 +91,12 @@ func (b *builder) Compile() (compute.Executable, error) {
 		}
 		return b.compileWhole()
 	}
+	flags := flagSlots(b)
+	var special *builder // the recording with every flag true (flags.go)
+	if len(flags) > 0 {
+		special = b.clone()
+		assumeTrue(special, flags)
+	}
 	p, err := newPlan(b, profilePerOp())
 	if err != nil {
 		return nil, err
@@ -97,7 +104,18 @@ func (b *builder) Compile() (compute.Executable, error) {
 	if p == nil { // nothing native: the shadow graph is the best plan.
 		return b.compileWhole()
 	}
-	return b.planExecutable(p), nil
+	e := b.planExecutable(p)
+	if special != nil {
+		if e.whenTrue, err = newPlan(special, profilePerOp()); err != nil {
+			return nil, err
+		}
+		for i, s := range b.params {
+			if slices.Contains(flags, s) {
+				e.flags = append(e.flags, i)
+			}
+		}
+	}
+	return e, nil
 }
 
 // plannable says why the planner cannot take the graph, or "".

@@ -16,9 +16,15 @@
 //     native kernel form as few maximal stock segments as possible; each
 //     segment is replayed into its own v1 builder and compiled once. Native
 //     nodes run kernels from pkg/backend/kernels on the segments' buffers,
-//     without copies (a stock buffer's Data is its storage).
-//  3. Execution. Buffers are freed, or donated to the next segment, after
-//     their last use.
+//     without copies (a stock buffer's Data is its storage). Trees of
+//     element-wise ops become one native program each (fuse.go). A graph
+//     with boolean flag parameters choosing a value with Where (LSQ's
+//     step_initialized) gets a second plan with every flag true, which
+//     drops the branch not taken (flags.go).
+//  3. Execution. Each execution runs the plan its flags choose. Buffers are
+//     parked in the engine's pool after their last use, for the next
+//     native output of their shape (pool.go); none is donated to a stock
+//     segment, which would drop it.
 //
 // A graph the planner cannot take (closures: While, If, Call, Sort) or with no
 // native op at all is compiled whole by the shadow builder: exactly the v1

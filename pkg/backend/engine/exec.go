@@ -10,7 +10,12 @@ import (
 
 // planExecutable runs a plan.
 type planExecutable struct {
-	p        *plan
+	p *plan
+	// whenTrue, when not nil, is the plan for executions whose flag
+	// parameters (by number) all hold true (flags.go).
+	whenTrue *plan
+	flags    []int
+
 	backend  *Backend
 	names    []string
 	inShapes []shapes.Shape
@@ -35,9 +40,14 @@ func (pb *builder) planExecutable(p *plan) *planExecutable {
 
 // Finalize implements compute.Executable.
 func (e *planExecutable) Finalize() {
-	for _, st := range e.p.steps {
-		if st.exec != nil {
-			st.exec.Finalize()
+	for _, p := range []*plan{e.p, e.whenTrue} {
+		if p == nil {
+			continue
+		}
+		for _, st := range p.steps {
+			if st.exec != nil {
+				st.exec.Finalize()
+			}
 		}
 	}
 }
@@ -54,6 +64,9 @@ func (e *planExecutable) Outputs() []shapes.Shape { return e.outShape }
 // did not donate are never freed or donated.
 func (e *planExecutable) Execute(inputs []compute.Buffer, donate []bool, device compute.DeviceNum) (outs []compute.Buffer, err error) {
 	p := e.p
+	if e.whenTrue != nil && flagsTrue(e.flags, inputs) {
+		p = e.whenTrue
+	}
 	defer e.backend.pool.executed()
 	if len(inputs) != len(p.params) {
 		return nil, fmt.Errorf("engine: %d inputs given, the graph takes %d", len(inputs), len(p.params))
