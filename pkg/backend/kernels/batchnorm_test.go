@@ -114,7 +114,7 @@ func TestBatchNorm(t *testing.T) {
 func TestSequentialStats(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, tc := range []struct{ rows, c, workers int }{
-		{1, 1, 2}, {5, 8, 2}, {130, 16, 2}, {130, 16, 1}, {77, 17, 2}, {200, 24, 3}, {65, 40, 2}, {300, 130, 2},
+		{1, 1, 2}, {5, 8, 2}, {130, 16, 2}, {130, 16, 1}, {77, 17, 2}, {200, 24, 3}, {65, 40, 2}, {70, 72, 1}, {300, 130, 2},
 	} {
 		bn := BatchNorm{Rows: tc.rows, C: tc.c, Epsilon: 1e-5}
 		x := randomSlice(rng, tc.rows*tc.c, 3, 2)

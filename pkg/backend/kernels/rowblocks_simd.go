@@ -76,6 +76,24 @@ func sumRows16(c int, acc, x []float32, rows, stride int) int {
 // sumRows8 runs sumRows 8 channels at a time from channel c on and
 // returns the first channel it left.
 func sumRows8(c int, acc, x []float32, rows, stride int) int {
+	// Four vectors of channels at a time: each channel's rows are still
+	// added one after the other, but four chains of additions overlap
+	// where one waited for each addition's latency.
+	for ; c+32 <= len(acc); c += 32 {
+		s0, s1 := archsimd.LoadFloat32x8(acc[c:]), archsimd.LoadFloat32x8(acc[c+8:])
+		s2, s3 := archsimd.LoadFloat32x8(acc[c+16:]), archsimd.LoadFloat32x8(acc[c+24:])
+		for r := range rows {
+			row := x[r*stride+c : r*stride+c+32]
+			s0 = s0.Add(archsimd.LoadFloat32x8(row[0:]))
+			s1 = s1.Add(archsimd.LoadFloat32x8(row[8:]))
+			s2 = s2.Add(archsimd.LoadFloat32x8(row[16:]))
+			s3 = s3.Add(archsimd.LoadFloat32x8(row[24:]))
+		}
+		s0.Store(acc[c:])
+		s1.Store(acc[c+8:])
+		s2.Store(acc[c+16:])
+		s3.Store(acc[c+24:])
+	}
 	for ; c+8 <= len(acc); c += 8 {
 		s := archsimd.LoadFloat32x8(acc[c:])
 		for r := range rows {
@@ -105,6 +123,27 @@ func sqDiffRows16(c int, acc, x, mean []float32, rows, stride int) int {
 // sqDiffRows8 runs sqDiffRows 8 channels at a time from channel c on and
 // returns the first channel it left.
 func sqDiffRows8(c int, acc, x, mean []float32, rows, stride int) int {
+	for ; c+32 <= len(acc); c += 32 { // four chains at a time, as in sumRows8
+		s0, s1 := archsimd.LoadFloat32x8(acc[c:]), archsimd.LoadFloat32x8(acc[c+8:])
+		s2, s3 := archsimd.LoadFloat32x8(acc[c+16:]), archsimd.LoadFloat32x8(acc[c+24:])
+		m0, m1 := archsimd.LoadFloat32x8(mean[c:]), archsimd.LoadFloat32x8(mean[c+8:])
+		m2, m3 := archsimd.LoadFloat32x8(mean[c+16:]), archsimd.LoadFloat32x8(mean[c+24:])
+		for r := range rows {
+			row := x[r*stride+c : r*stride+c+32]
+			d0 := archsimd.LoadFloat32x8(row[0:]).Sub(m0)
+			d1 := archsimd.LoadFloat32x8(row[8:]).Sub(m1)
+			d2 := archsimd.LoadFloat32x8(row[16:]).Sub(m2)
+			d3 := archsimd.LoadFloat32x8(row[24:]).Sub(m3)
+			s0 = s0.Add(d0.Mul(d0))
+			s1 = s1.Add(d1.Mul(d1))
+			s2 = s2.Add(d2.Mul(d2))
+			s3 = s3.Add(d3.Mul(d3))
+		}
+		s0.Store(acc[c:])
+		s1.Store(acc[c+8:])
+		s2.Store(acc[c+16:])
+		s3.Store(acc[c+24:])
+	}
 	for ; c+8 <= len(acc); c += 8 {
 		s, mu := archsimd.LoadFloat32x8(acc[c:]), archsimd.LoadFloat32x8(mean[c:])
 		for r := range rows {
@@ -137,6 +176,23 @@ func gradSumRows16(c int, sumDy, sumDyX, dy, x, mean []float32, rows, stride int
 // gradSumRows8 runs gradSumRows 8 channels at a time from channel c on and
 // returns the first channel it left.
 func gradSumRows8(c int, sumDy, sumDyX, dy, x, mean []float32, rows, stride int) int {
+	for ; c+16 <= len(sumDy); c += 16 { // two vectors, four chains at a time (see sumRows8)
+		s0, s1 := archsimd.LoadFloat32x8(sumDy[c:]), archsimd.LoadFloat32x8(sumDy[c+8:])
+		sx0, sx1 := archsimd.LoadFloat32x8(sumDyX[c:]), archsimd.LoadFloat32x8(sumDyX[c+8:])
+		m0, m1 := archsimd.LoadFloat32x8(mean[c:]), archsimd.LoadFloat32x8(mean[c+8:])
+		for r := range rows {
+			at := r*stride + c
+			d0, d1 := archsimd.LoadFloat32x8(dy[at:at+8]), archsimd.LoadFloat32x8(dy[at+8:at+16])
+			s0 = s0.Add(d0)
+			s1 = s1.Add(d1)
+			sx0 = sx0.Add(d0.Mul(archsimd.LoadFloat32x8(x[at : at+8]).Sub(m0)))
+			sx1 = sx1.Add(d1.Mul(archsimd.LoadFloat32x8(x[at+8 : at+16]).Sub(m1)))
+		}
+		s0.Store(sumDy[c:])
+		s1.Store(sumDy[c+8:])
+		sx0.Store(sumDyX[c:])
+		sx1.Store(sumDyX[c+8:])
+	}
 	for ; c+8 <= len(sumDy); c += 8 {
 		s, sx, mu := archsimd.LoadFloat32x8(sumDy[c:]), archsimd.LoadFloat32x8(sumDyX[c:]), archsimd.LoadFloat32x8(mean[c:])
 		for r := range rows {
