@@ -20,26 +20,36 @@ import (
 // execution whose flags are all true runs it. Where with a true condition
 // returns its first operand, so both plans give the same bits.
 
-// flagSlots returns the parameters (their slots) that are scalar booleans
-// and the condition of a Where whose first branch has the Where's shape.
-func flagSlots(b *builder) []int {
+// flagWhere says whether n is a Where whose condition is a scalar boolean
+// parameter (its slot is returned) and whose first branch has the Where's
+// shape: a Where a flag plan can replace by that branch.
+func flagWhere(b *builder, n *node, isParam map[int]bool) (int, bool) {
+	if n.op != "Where" || len(n.inputs) != 3 || len(n.outs) != 1 || n.outs[0] < 0 {
+		return 0, false
+	}
+	cond := n.inputs[0]
+	if shape := b.slots[cond].shape; !isParam[cond] || shape.DType != dtypes.Bool || shape.Rank() != 0 {
+		return 0, false
+	}
+	return cond, b.slots[n.inputs[1]].shape.Equal(b.slots[n.outs[0]].shape)
+}
+
+// paramSet is the set of b's parameter slots.
+func paramSet(b *builder) map[int]bool {
 	isParam := make(map[int]bool, len(b.params))
 	for _, s := range b.params {
 		isParam[s] = true
 	}
+	return isParam
+}
+
+// flagSlots returns the parameters (their slots) that are the condition of
+// a Where a flag plan can replace (flagWhere).
+func flagSlots(b *builder) []int {
+	isParam := paramSet(b)
 	var flags []int
 	for _, n := range b.nodes {
-		if n.op != "Where" || len(n.inputs) != 3 || len(n.outs) != 1 || n.outs[0] < 0 {
-			continue
-		}
-		cond := n.inputs[0]
-		if shape := b.slots[cond].shape; !isParam[cond] || shape.DType != dtypes.Bool || shape.Rank() != 0 {
-			continue
-		}
-		if !b.slots[n.inputs[1]].shape.Equal(b.slots[n.outs[0]].shape) {
-			continue
-		}
-		if !slices.Contains(flags, cond) {
+		if cond, ok := flagWhere(b, n, isParam); ok && !slices.Contains(flags, cond) {
 			flags = append(flags, cond)
 		}
 	}
@@ -50,9 +60,9 @@ func flagSlots(b *builder) []int {
 // Identity of its first branch (which elideIdentities then removes, unless
 // the graph returns it).
 func assumeTrue(b *builder, flags []int) {
+	isParam := paramSet(b)
 	for _, n := range b.nodes {
-		if n.op != "Where" || len(n.inputs) != 3 || len(n.outs) != 1 || n.outs[0] < 0 ||
-			!slices.Contains(flags, n.inputs[0]) || !b.slots[n.inputs[1]].shape.Equal(b.slots[n.outs[0]].shape) {
+		if cond, ok := flagWhere(b, n, isParam); !ok || !slices.Contains(flags, cond) {
 			continue
 		}
 		a := n.inputs[1]
