@@ -95,7 +95,7 @@ func (b *builder) Compile() (compute.Executable, error) {
 	var special *builder // the recording with every flag true (flags.go)
 	if len(flags) > 0 {
 		special = b.clone()
-		assumeTrue(special, flags)
+		assumeTrue(special)
 	}
 	p, err := newPlan(b, profilePerOp())
 	if err != nil {

@@ -56,17 +56,16 @@ func flagSlots(b *builder) []int {
 	return flags
 }
 
-// assumeTrue makes every Where whose condition is one of the flags an
-// Identity of its first branch (which elideIdentities then removes, unless
-// the graph returns it).
-func assumeTrue(b *builder, flags []int) {
+// assumeTrue makes every Where a flag plan can replace (flagWhere: those
+// whose conditions flagSlots lists) an Identity of its first branch, which
+// elideIdentities then removes unless the graph returns it.
+func assumeTrue(b *builder) {
 	isParam := paramSet(b)
 	for _, n := range b.nodes {
-		if cond, ok := flagWhere(b, n, isParam); !ok || !slices.Contains(flags, cond) {
-			continue
+		if _, ok := flagWhere(b, n, isParam); ok {
+			a := n.inputs[1]
+			n.op, n.args, n.inputs, n.native = "Identity", []any{slotArg(a)}, []int{a}, nil
 		}
-		a := n.inputs[1]
-		n.op, n.args, n.inputs, n.native = "Identity", []any{slotArg(a)}, []int{a}, nil
 	}
 }
 

@@ -143,8 +143,10 @@ func (p *bufferPool) executed() {
 	for key, n := range p.taken {
 		p.peak[key] = max(p.peak[key], n)
 	}
-	for key := range p.byShape { // parked but not taken: known to need none
-		p.peak[key] = max(p.peak[key], 0)
+	for key := range p.byShape { // parked but never taken: known to need none
+		if _, known := p.peak[key]; !known {
+			p.peak[key] = 0
+		}
 	}
 	clear(p.taken)
 	for key, list := range p.byShape {
@@ -176,8 +178,9 @@ func (p *bufferPool) executed() {
 var poolHits atomic.Int64
 
 // poolMisses and poolMissBytes count the buffers the pool had to allocate
-// (the profiler prints those of the execution it times: each is memory
-// zeroed and faulted in).
+// for native outputs and the engine's copies of returned values (the
+// profiler prints those of the execution it times: each is memory zeroed
+// and faulted in).
 var poolMisses, poolMissBytes atomic.Int64
 
 // stats reports how many dead buffers the pool holds and their size in

@@ -160,7 +160,7 @@ func (r *profileRun) done(pool *bufferPool) {
 	}
 	_ = w.Flush()
 	n, bytes := pool.stats()
-	fmt.Fprintf(profileOut, "engine profile: %d buffers (%.1f MB) newly allocated by native kernels in this execution; %d dead buffers (%.1f MB) parked for reuse after it\n",
+	fmt.Fprintf(profileOut, "engine profile: %d buffers (%.1f MB) newly allocated by the engine in this execution; %d dead buffers (%.1f MB) parked for reuse after it\n",
 		poolMisses.Load()-r.misses, float64(poolMissBytes.Load()-r.missBytes)/1e6, n, float64(bytes)/1e6)
 }
 
