@@ -17,7 +17,9 @@
 //     segment is replayed into its own v1 builder and compiled once. Native
 //     nodes run kernels from pkg/backend/kernels on the segments' buffers,
 //     without copies (a stock buffer's Data is its storage). Trees of
-//     element-wise ops become one native program each (fuse.go). A graph
+//     element-wise ops become one native program each (fuse.go), in which
+//     GoMLX's indicator idioms of every clip's gradient become one masked
+//     multiply (kernels.Program.Simplify: the same bits). A graph
 //     with boolean flag parameters choosing a value with Where (LSQ's
 //     step_initialized) gets a second plan with every flag true, which
 //     drops the branch not taken (flags.go).

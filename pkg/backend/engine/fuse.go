@@ -363,6 +363,11 @@ func treeKernel(b *builder, members []*node) *tree {
 	if prog.Validate() != nil || ordered[len(ordered)-1] != root {
 		return nil
 	}
+	// GoMLX's indicators (every clip's gradient) as one comparison each.
+	prog = prog.Simplify(func(input int) (float32, bool) { return scalarConstant(b, t.inputs[input]) })
+	if prog.Validate() != nil {
+		return nil
+	}
 	t.kernel = &fusedKernel{prog: prog, outShape: b.slots[root.outs[0]].shape}
 	return &t
 }
@@ -381,6 +386,19 @@ func scalarSource(b *builder, s int) (int, bool) {
 		}
 	}
 	return s, b.slots[s].shape.Rank() == 0
+}
+
+// scalarConstant returns the value of slot s when a one-element float32
+// Constant of the graph gives it.
+func scalarConstant(b *builder, s int) (float32, bool) {
+	p := b.slots[s].producer
+	if p == nil || p.op != "Constant" || len(p.args) == 0 {
+		return 0, false
+	}
+	if flat, ok := p.args[0].([]float32); ok && len(flat) == 1 {
+		return flat[0], true
+	}
+	return 0, false
 }
 
 // spreadOf says how a tree of shape out reads an operand of shape in: as a

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/compute"
@@ -396,4 +397,54 @@ func recordStockOps(t *testing.T) *[]string {
 	}
 	t.Cleanup(func() { compiledHook = nil })
 	return &ops
+}
+
+// TestFusionSimplifiesClipGradients: ReLU6's gradient, as GoMLX writes it
+// (two NonNegativeIndicators of differences, one of them through OneMinus),
+// ends in two masked multiplies (kernels.Program.Simplify finds
+// the graph's constant 1), with engine v1's bits.
+func TestFusionSimplifiesClipGradients(t *testing.T) {
+	defer func(size int) { minFusedSize = size }(minFusedSize)
+	minFusedSize = 2
+	var programs []string
+	compiledHook = func(p *plan) {
+		for _, st := range p.steps {
+			if k, ok := st.native.(*fusedKernel); ok {
+				programs = append(programs, k.describe())
+			}
+		}
+	}
+	defer func() { compiledHook = nil }()
+	build := func(x, g *graph.Node) []*graph.Node {
+		relu6 := graph.Min(graph.Max(x, graph.ScalarZero(x.Graph(), x.DType())), graph.Scalar(x.Graph(), x.DType(), 6))
+		return graph.Gradient(graph.ReduceAllSum(graph.Mul(relu6, g)), x)
+	}
+	negZero := float32(math.Copysign(0, -1))
+	xs := []float32{-1.5, 0, negZero, 2.5, float32(math.NaN()), 6, 6.5, 5.999, float32(math.Inf(1)), float32(math.Inf(-1)), 1e-40, -1e-40}
+	gs := []float32{1, -2, 3, -4, 5, -6, 7, -8, 9, -10, 11, float32(math.NaN())}
+	run := func(b compute.Backend) []float32 {
+		exec, err := graph.NewExec(b, build)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs, err := exec.Call(tensors.FromFlatDataAndDimensions(slices.Clone(xs), 3, 4), tensors.FromFlatDataAndDimensions(slices.Clone(gs), 3, 4))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tensors.MustCopyFlatData[float32](outs[0])
+	}
+	v1, err := purego.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := run(v1)
+	got := run(mustNew(t, ""))
+	if all := strings.Join(programs, " "); !strings.Contains(all, "MulLess MulNotLess]") || strings.Contains(all, "Sign") {
+		t.Errorf("fused programs %v; want ReLU6's gradient ending in MulLess MulNotLess, no Sign", programs)
+	}
+	for j := range want {
+		if g, w := got[j], want[j]; math.Float32bits(g) != math.Float32bits(w) && !(g != g && w != w) {
+			t.Errorf("element %d (x=%v, g=%v): %v on v2, %v on v1", j, xs[j], gs[j], g, w)
+		}
+	}
 }

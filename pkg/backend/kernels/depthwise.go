@@ -46,64 +46,88 @@ func (d Depthwise) Validate() error {
 // Each output sums its taps in filter order, products rounded before they
 // are added (no FMA), on every path.
 func (d Depthwise) Forward(out, in, w []float32, workers int) {
-	oh, ow, c := d.OutH(), d.OutW(), d.C
+	oh, ow := d.OutH(), d.OutW()
 	ops := currentRowOps()
 	rows := d.N * oh
-	// The run of output columns whose taps all lie inside the input, for
-	// tapRow: [oxLo, oxHi).
-	oxLo, oxHi := 0, 0
-	var taps []int
-	if ops.tapRow != nil && d.InDilH == 1 && d.InDilW == 1 && d.W+d.PadLeft >= d.KW {
-		oxLo = (d.PadLeft + d.StrideW - 1) / d.StrideW
-		oxHi = min(ow, (d.W-d.KW+d.PadLeft)/d.StrideW+1)
-		for ky := range d.KH {
-			for kx := range d.KW {
-				taps = append(taps, (ky*d.W+kx)*c)
-			}
-		}
+	_ = w[d.KH*d.KW*d.C-1] // every weight tapRow loads inside w
+	// A transposed convolution (input dilation): its taps fall on the
+	// zeros too, pixel by pixel.
+	if d.InDilH != 1 || d.InDilW != 1 {
+		splitUnits(rows, 1, workers, func(_, lo, hi int) { d.forwardDilated(out, in, w, ops, lo, hi) })
+		return
 	}
 	splitUnits(rows, 1, workers, func(_, lo, hi int) {
-		xs := make([][]float32, 0, d.KH*d.KW)
-		ws := make([][]float32, 0, d.KH*d.KW)
+		var inTaps, wTaps []int
 		for r := lo; r < hi; r++ {
 			n, oy := r/oh, r%oh
-			fast := false // columns [oxLo, oxHi) done by tapRow
-			if iy0 := oy*d.StrideH - d.PadTop; taps != nil && oxLo < oxHi && iy0 >= 0 && iy0+d.KH <= d.H {
-				pixels := oxHi - oxLo
-				at := ((n*oh+oy)*ow + oxLo) * c
-				base := ((n*d.H+iy0)*d.W + oxLo*d.StrideW - d.PadLeft) * c
-				inStep := d.StrideW * c
-				_ = in[base+(pixels-1)*inStep+taps[len(taps)-1]+c-1] // every load of tapRow inside in
-				_ = out[at+pixels*c-1]
-				ops.tapRow(out[at:], in[base:], w, taps, pixels, c, inStep)
-				fast = true
-			}
-			for ox := range ow {
-				if fast && ox >= oxLo && ox < oxHi {
-					continue
-				}
-				xs, ws = xs[:0], ws[:0]
-				for ky := range d.KH {
-					iy, ok := dilated(oy*d.StrideH+ky-d.PadTop, d.InDilH, d.H)
-					if !ok {
-						continue
+			iy0 := oy*d.StrideH - d.PadTop // the input row of tap row 0
+			kyLo, kyHi := max(0, -iy0), min(d.KH, d.H-iy0)
+			// The columns in runs whose taps lie inside the input alike:
+			// the left edge's columns one by one, the inner run, the right
+			// edge's; each run is one tapRow over the taps inside.
+			for ox0 := 0; ox0 < ow; {
+				ix0 := ox0*d.StrideW - d.PadLeft
+				kxLo, kxHi := max(0, -ix0), min(d.KW, d.W-ix0)
+				ox1 := ox0 + 1
+				for ox1 < ow {
+					ix := ox1*d.StrideW - d.PadLeft
+					if max(0, -ix) != kxLo || min(d.KW, d.W-ix) != kxHi {
+						break
 					}
-					for kx := range d.KW {
-						ix, ok := dilated(ox*d.StrideW+kx-d.PadLeft, d.InDilW, d.W)
-						if !ok {
-							continue
-						}
-						at := ((n*d.H+iy)*d.W + ix) * c
-						xs = append(xs, in[at:at+c])
-						t := (ky*d.KW + kx) * c
-						ws = append(ws, w[t:t+c])
+					ox1++
+				}
+				inTaps, wTaps = inTaps[:0], wTaps[:0]
+				base := ((n*d.H+iy0)*d.W + ix0) * d.C // of tap (0, 0): may lie outside, unlike every tap kept
+				last := 0
+				for ky := kyLo; ky < kyHi; ky++ {
+					for kx := kxLo; kx < kxHi; kx++ {
+						last = base + (ky*d.W+kx)*d.C
+						inTaps = append(inTaps, last)
+						wTaps = append(wTaps, (ky*d.KW+kx)*d.C)
 					}
 				}
-				at := ((n*oh+oy)*ow + ox) * c
-				ops.tapSum(out[at:at+c], xs, ws)
+				pixels, inStep, at := ox1-ox0, d.StrideW*d.C, ((n*oh+oy)*ow+ox0)*d.C
+				if len(inTaps) > 0 {
+					_ = in[last+(pixels-1)*inStep+d.C-1] // the furthest load of tapRow inside in (the nearest is inTaps[0] >= 0)
+				}
+				_ = out[at+pixels*d.C-1]
+				ops.tapRow(out[at:], in, w, inTaps, wTaps, pixels, d.C, inStep)
+				ox0 = ox1
 			}
 		}
 	})
+}
+
+// forwardDilated computes output rows [lo, hi) of a convolution with input
+// dilation, pixel by pixel.
+func (d Depthwise) forwardDilated(out, in, w []float32, ops *rowOps, lo, hi int) {
+	oh, ow, c := d.OutH(), d.OutW(), d.C
+	xs := make([][]float32, 0, d.KH*d.KW)
+	ws := make([][]float32, 0, d.KH*d.KW)
+	for r := lo; r < hi; r++ {
+		n, oy := r/oh, r%oh
+		for ox := range ow {
+			xs, ws = xs[:0], ws[:0]
+			for ky := range d.KH {
+				iy, ok := dilated(oy*d.StrideH+ky-d.PadTop, d.InDilH, d.H)
+				if !ok {
+					continue
+				}
+				for kx := range d.KW {
+					ix, ok := dilated(ox*d.StrideW+kx-d.PadLeft, d.InDilW, d.W)
+					if !ok {
+						continue
+					}
+					at := ((n*d.H+iy)*d.W + ix) * c
+					xs = append(xs, in[at:at+c])
+					t := (ky*d.KW + kx) * c
+					ws = append(ws, w[t:t+c])
+				}
+			}
+			at := ((n*oh+oy)*ow + ox) * c
+			ops.tapSum(out[at:at+c], xs, ws)
+		}
+	}
 }
 
 // dilated maps a coordinate of the dilated (zero-interleaved) input to the
@@ -150,59 +174,44 @@ func (d DepthwiseFilter) Compute(dw, in, dy []float32, workers int) {
 	rows := d.N * d.OH
 	workers = max(1, min(workers, rows))
 	partial := make([][]float32, workers)
-	// The run of output columns whose taps all lie inside the input, for
-	// filterRow: [oxLo, oxHi).
-	oxLo, oxHi := 0, 0
-	var offs []int
-	if ops.filterRow != nil && d.W+d.PadLeft >= d.KW {
-		oxLo = (d.PadLeft + d.StrideW - 1) / d.StrideW
-		oxHi = min(d.OW, (d.W-d.KW+d.PadLeft)/d.StrideW+1)
-		for ky := range d.KH {
-			for kx := range d.KW {
-				offs = append(offs, (ky*d.W+kx)*c)
-			}
-		}
-	}
 	splitUnits(rows, 1, workers, func(wk, lo, hi int) {
 		acc := make([]float32, taps*c)
 		partial[wk] = acc
+		var inTaps, accTaps []int
 		for r := lo; r < hi; r++ {
 			n, oy := r/d.OH, r%d.OH
-			// Pixels in order: those left of the run, the run, the rest.
-			runAt := -1
-			if iy0 := oy*d.StrideH - d.PadTop; offs != nil && oxLo < oxHi && iy0 >= 0 && iy0+d.KH <= d.H {
-				runAt = oxLo
-			}
-			for ox := range d.OW {
-				if ox == runAt {
-					pixels := oxHi - oxLo
-					g := ((n*d.OH+oy)*d.OW + oxLo) * c
-					base := ((n*d.H+oy*d.StrideH-d.PadTop)*d.W + oxLo*d.StrideW - d.PadLeft) * c
-					inStep := d.StrideW * c
-					_ = in[base+(pixels-1)*inStep+offs[len(offs)-1]+c-1] // every load of filterRow inside in
+			iy0 := oy*d.StrideH - d.PadTop // the input row of tap row 0
+			kyLo, kyHi := max(0, -iy0), min(d.KH, d.H-iy0)
+			// The columns in order, in runs whose taps lie inside the input
+			// alike (as Depthwise.Forward): one filterRow each.
+			for ox0 := 0; ox0 < d.OW; {
+				ix0 := ox0*d.StrideW - d.PadLeft
+				kxLo, kxHi := max(0, -ix0), min(d.KW, d.W-ix0)
+				ox1 := ox0 + 1
+				for ox1 < d.OW {
+					ix := ox1*d.StrideW - d.PadLeft
+					if max(0, -ix) != kxLo || min(d.KW, d.W-ix) != kxHi {
+						break
+					}
+					ox1++
+				}
+				inTaps, accTaps = inTaps[:0], accTaps[:0]
+				base := ((n*d.H+iy0)*d.W + ix0) * c // of tap (0, 0): may lie outside, unlike every tap kept
+				last := 0
+				for ky := kyLo; ky < kyHi; ky++ {
+					for kx := kxLo; kx < kxHi; kx++ {
+						last = base + (ky*d.W+kx)*c
+						inTaps = append(inTaps, last)
+						accTaps = append(accTaps, (ky*d.KW+kx)*c)
+					}
+				}
+				pixels, inStep, g := ox1-ox0, d.StrideW*c, ((n*d.OH+oy)*d.OW+ox0)*c
+				if len(inTaps) > 0 {
+					_ = in[last+(pixels-1)*inStep+c-1] // the furthest load of filterRow inside in (the nearest is inTaps[0] >= 0)
 					_ = dy[g+pixels*c-1]
-					ops.filterRow(acc, in[base:], dy[g:], offs, pixels, c, inStep)
+					ops.filterRow(acc, in, dy[g:], inTaps, accTaps, pixels, c, inStep)
 				}
-				if runAt >= 0 && ox >= oxLo && ox < oxHi {
-					continue
-				}
-				at := ((n*d.OH+oy)*d.OW + ox) * c
-				g := dy[at : at+c]
-				for ky := range d.KH {
-					iy := oy*d.StrideH + ky - d.PadTop
-					if iy < 0 || iy >= d.H {
-						continue
-					}
-					for kx := range d.KW {
-						ix := ox*d.StrideW + kx - d.PadLeft
-						if ix < 0 || ix >= d.W {
-							continue
-						}
-						at := ((n*d.H+iy)*d.W + ix) * c
-						t := (ky*d.KW + kx) * c
-						ops.mulAdd(acc[t:t+c], in[at:at+c], g)
-					}
-				}
+				ox0 = ox1
 			}
 		}
 	})

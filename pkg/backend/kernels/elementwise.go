@@ -34,11 +34,14 @@ const (
 	OpGreater                       // a > b ? 1 : 0
 	OpGreaterEqual                  // a >= b ? 1 : 0
 	OpWhere                         // a != 0 ? b : c
+	OpNotLess                       // a < b ? 0 : 1 (1 for NaN: GoMLX's NonNegativeIndicator(a - b), see Simplify)
+	OpMulLess                       // a * (b < c ? 1 : 0): a gradient masked by a clip's indicator
+	OpMulNotLess                    // a * (b < c ? 0 : 1)
 	numElementOps
 )
 
 var elementOpNames = [...]string{"Copy", "Add", "Sub", "Mul", "Div", "Min", "Max", "Neg", "Abs", "Sign", "Round",
-	"Equal", "NotEqual", "Less", "LessEqual", "Greater", "GreaterEqual", "Where"}
+	"Equal", "NotEqual", "Less", "LessEqual", "Greater", "GreaterEqual", "Where", "NotLess", "MulLess", "MulNotLess"}
 
 func (op ElementOp) String() string {
 	if int(op) < len(elementOpNames) {
@@ -52,7 +55,7 @@ func (op ElementOp) Arity() int {
 	switch op {
 	case OpCopy, OpNeg, OpAbs, OpSign, OpRound:
 		return 1
-	case OpWhere:
+	case OpWhere, OpMulLess, OpMulNotLess:
 		return 3
 	}
 	return 2
@@ -150,6 +153,18 @@ func applyGeneric(op ElementOp, out, a, b, c []float32) {
 	case OpGreaterEqual:
 		for i := range out {
 			out[i] = b2f(a[i] >= b[i])
+		}
+	case OpNotLess:
+		for i := range out {
+			out[i] = b2f(!(a[i] < b[i]))
+		}
+	case OpMulLess:
+		for i := range out {
+			out[i] = a[i] * b2f(b[i] < c[i])
+		}
+	case OpMulNotLess:
+		for i := range out {
+			out[i] = a[i] * b2f(!(b[i] < c[i]))
 		}
 	case OpWhere:
 		for i := range out {

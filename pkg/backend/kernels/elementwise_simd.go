@@ -113,6 +113,21 @@ func avx512Apply(op ElementOp, out, a, b, c []float32) {
 		for ; i+16 <= n; i += 16 {
 			one.Masked(archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pa, i*4))).GreaterEqual(archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pb, i*4))))).StoreArray((*[16]float32)(unsafe.Add(po, i*4)))
 		}
+	case OpNotLess:
+		zero, one := archsimd.BroadcastFloat32x16(0), archsimd.BroadcastFloat32x16(1)
+		for ; i+16 <= n; i += 16 {
+			zero.Merge(one, archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pa, i*4))).Less(archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pb, i*4))))).StoreArray((*[16]float32)(unsafe.Add(po, i*4)))
+		}
+	case OpMulLess:
+		zero, one := archsimd.BroadcastFloat32x16(0), archsimd.BroadcastFloat32x16(1)
+		for ; i+16 <= n; i += 16 {
+			archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pa, i*4))).Mul(one.Merge(zero, archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pb, i*4))).Less(archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pc, i*4)))))).StoreArray((*[16]float32)(unsafe.Add(po, i*4)))
+		}
+	case OpMulNotLess:
+		zero, one := archsimd.BroadcastFloat32x16(0), archsimd.BroadcastFloat32x16(1)
+		for ; i+16 <= n; i += 16 {
+			archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pa, i*4))).Mul(zero.Merge(one, archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pb, i*4))).Less(archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pc, i*4)))))).StoreArray((*[16]float32)(unsafe.Add(po, i*4)))
+		}
 	case OpNeg:
 		for ; i+16 <= n; i += 16 {
 			archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pa, i*4))).Neg().StoreArray((*[16]float32)(unsafe.Add(po, i*4)))
@@ -226,6 +241,21 @@ func avx2Apply(op ElementOp, out, a, b, c []float32) {
 		one := archsimd.BroadcastFloat32x8(1)
 		for ; i+8 <= n; i += 8 {
 			one.Masked(archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pa, i*4))).GreaterEqual(archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pb, i*4))))).StoreArray((*[8]float32)(unsafe.Add(po, i*4)))
+		}
+	case OpNotLess:
+		zero, one := archsimd.BroadcastFloat32x8(0), archsimd.BroadcastFloat32x8(1)
+		for ; i+8 <= n; i += 8 {
+			zero.Merge(one, archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pa, i*4))).Less(archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pb, i*4))))).StoreArray((*[8]float32)(unsafe.Add(po, i*4)))
+		}
+	case OpMulLess:
+		zero, one := archsimd.BroadcastFloat32x8(0), archsimd.BroadcastFloat32x8(1)
+		for ; i+8 <= n; i += 8 {
+			archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pa, i*4))).Mul(one.Merge(zero, archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pb, i*4))).Less(archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pc, i*4)))))).StoreArray((*[8]float32)(unsafe.Add(po, i*4)))
+		}
+	case OpMulNotLess:
+		zero, one := archsimd.BroadcastFloat32x8(0), archsimd.BroadcastFloat32x8(1)
+		for ; i+8 <= n; i += 8 {
+			archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pa, i*4))).Mul(zero.Merge(one, archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pb, i*4))).Less(archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pc, i*4)))))).StoreArray((*[8]float32)(unsafe.Add(po, i*4)))
 		}
 	case OpNeg:
 		for ; i+8 <= n; i += 8 {

@@ -72,6 +72,7 @@ func TestElementOpsAgreeAcrossPaths(t *testing.T) {
 		{OpSign, negZero, 0, 0, 0}, {OpSign, nan, 0, 0, 0}, {OpSign, -3, 0, 0, -1},
 		{OpWhere, 1, 5, 7, 5}, {OpWhere, 0, 5, 7, 7}, {OpNotEqual, nan, nan, 0, 1}, {OpLessEqual, 2, 2, 0, 1},
 		{OpDiv, 1, 3, 0, float32(1) / 3}, {OpAbs, negZero, 0, 0, 0},
+		{OpNotLess, nan, 0, 0, 1}, {OpNotLess, -1, 0, 0, 0}, {OpNotLess, negZero, 0, 0, 1}, {OpNotLess, 2, 2, 0, 1},
 	} {
 		out := []float32{0}
 		applyGeneric(tc.op, out, []float32{tc.a}, []float32{tc.b}, []float32{tc.c})

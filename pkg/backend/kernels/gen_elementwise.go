@@ -100,6 +100,12 @@ func %sApply(op ElementOp, out, a, b, c []float32) {
 		fmt.Fprintf(w, "\tcase %s:\n\t\tone := %s(1)\n", cmp.op, bcast)
 		loop(fmt.Sprintf("\t\t\tone.Masked(%s(a[i:]).%s(%s(b[i:]))).Store(out[i:])\n", load, cmp.method, load))
 	}
+	fmt.Fprintf(w, "\tcase OpNotLess:\n\t\tzero, one := %s(0), %s(1)\n", bcast, bcast)
+	loop(fmt.Sprintf("\t\t\tzero.Merge(one, %s(a[i:]).Less(%s(b[i:]))).Store(out[i:])\n", load, load))
+	fmt.Fprintf(w, "\tcase OpMulLess:\n\t\tzero, one := %s(0), %s(1)\n", bcast, bcast)
+	loop(fmt.Sprintf("\t\t\t%s(a[i:]).Mul(one.Merge(zero, %s(b[i:]).Less(%s(c[i:])))).Store(out[i:])\n", load, load, load))
+	fmt.Fprintf(w, "\tcase OpMulNotLess:\n\t\tzero, one := %s(0), %s(1)\n", bcast, bcast)
+	loop(fmt.Sprintf("\t\t\t%s(a[i:]).Mul(zero.Merge(one, %s(b[i:]).Less(%s(c[i:])))).Store(out[i:])\n", load, load, load))
 	fmt.Fprintf(w, "\tcase OpNeg:\n")
 	loop(fmt.Sprintf("\t\t\t%s(a[i:]).Neg().Store(out[i:])\n", load))
 	fmt.Fprintf(w, "\tcase OpAbs:\n")

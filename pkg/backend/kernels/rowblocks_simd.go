@@ -174,37 +174,27 @@ func gradSumRows16(c int, sumDy, sumDyX, dy, x, mean []float32, rows, stride int
 }
 
 // gradSumRows8 runs gradSumRows 8 channels at a time from channel c on and
-// returns the first channel it left.
+// returns the first channel it left. It walks the rows in order as
+// affineRows8, the sums of the row's vectors loaded from L1 and stored back
+// (each channel's rows still added one after the other): the rows stream
+// through once, where a vector of channels walked down the rows read every
+// cache line of the block once per vector.
 func gradSumRows8(c int, sumDy, sumDyX, dy, x, mean []float32, rows, stride int) int {
-	for ; c+16 <= len(sumDy); c += 16 { // two vectors, four chains at a time (see sumRows8)
-		s0, s1 := archsimd.LoadFloat32x8(sumDy[c:]), archsimd.LoadFloat32x8(sumDy[c+8:])
-		sx0, sx1 := archsimd.LoadFloat32x8(sumDyX[c:]), archsimd.LoadFloat32x8(sumDyX[c+8:])
-		m0, m1 := archsimd.LoadFloat32x8(mean[c:]), archsimd.LoadFloat32x8(mean[c+8:])
-		for r := range rows {
-			at := r*stride + c
-			d0, d1 := archsimd.LoadFloat32x8(dy[at:at+8]), archsimd.LoadFloat32x8(dy[at+8:at+16])
-			s0 = s0.Add(d0)
-			s1 = s1.Add(d1)
-			sx0 = sx0.Add(d0.Mul(archsimd.LoadFloat32x8(x[at : at+8]).Sub(m0)))
-			sx1 = sx1.Add(d1.Mul(archsimd.LoadFloat32x8(x[at+8 : at+16]).Sub(m1)))
-		}
-		s0.Store(sumDy[c:])
-		s1.Store(sumDy[c+8:])
-		sx0.Store(sumDyX[c:])
-		sx1.Store(sumDyX[c+8:])
+	cv := c + (len(sumDy)-c)&^7
+	if cv == c {
+		return c
 	}
-	for ; c+8 <= len(sumDy); c += 8 {
-		s, sx, mu := archsimd.LoadFloat32x8(sumDy[c:]), archsimd.LoadFloat32x8(sumDyX[c:]), archsimd.LoadFloat32x8(mean[c:])
-		for r := range rows {
-			d := archsimd.LoadFloat32x8(dy[r*stride+c:])
-			s = s.Add(d)
-			sx = sx.Add(d.Mul(archsimd.LoadFloat32x8(x[r*stride+c:]).Sub(mu)))
+	sumDy, sumDyX, mean = sumDy[:cv], sumDyX[:cv], mean[:cv]
+	for r := range rows {
+		dyr, xr := dy[r*stride:r*stride+cv], x[r*stride:r*stride+cv]
+		for k := c; k < cv; k += 8 {
+			d := archsimd.LoadFloat32x8(dyr[k:])
+			archsimd.LoadFloat32x8(sumDy[k:]).Add(d).Store(sumDy[k:])
+			archsimd.LoadFloat32x8(sumDyX[k:]).Add(d.Mul(archsimd.LoadFloat32x8(xr[k:]).Sub(archsimd.LoadFloat32x8(mean[k:])))).Store(sumDyX[k:])
 		}
-		s.Store(sumDy[c:])
-		sx.Store(sumDyX[c:])
 	}
 	archsimd.ClearAVXUpperBits() // see doc.go
-	return c
+	return cv
 }
 
 // affineRows16 runs affineRows 16 channels at a time from channel c on and
@@ -221,16 +211,26 @@ func affineRows16(c int, out, x, mean, a, offset []float32, rows, stride int) in
 }
 
 // affineRows8 runs affineRows 8 channels at a time from channel c on and
-// returns the first channel it left.
+// returns the first channel it left. It walks the rows in order, each
+// row's vectors in order (the per-channel operands read from L1): out is
+// written front to back as a stream, where a vector of channels walked down
+// the rows wrote every cache line of the block piecemeal, one pass per
+// vector.
 func affineRows8(c int, out, x, mean, a, offset []float32, rows, stride int) int {
-	for ; c+8 <= len(mean); c += 8 {
-		mu, av, off := archsimd.LoadFloat32x8(mean[c:]), archsimd.LoadFloat32x8(a[c:]), archsimd.LoadFloat32x8(offset[c:])
-		for r := range rows {
-			archsimd.LoadFloat32x8(x[r*stride+c:]).Sub(mu).Mul(av).Add(off).Store(out[r*stride+c:])
+	cv := c + (len(mean)-c)&^7
+	if cv == c {
+		return c
+	}
+	mean, a, offset = mean[:cv], a[:cv], offset[:cv]
+	for r := range rows {
+		xr, or := x[r*stride:r*stride+cv], out[r*stride:r*stride+cv]
+		for k := c; k < cv; k += 8 {
+			archsimd.LoadFloat32x8(xr[k:]).Sub(archsimd.LoadFloat32x8(mean[k:])).Mul(archsimd.LoadFloat32x8(a[k:])).
+				Add(archsimd.LoadFloat32x8(offset[k:])).Store(or[k:])
 		}
 	}
 	archsimd.ClearAVXUpperBits() // see doc.go
-	return c
+	return cv
 }
 
 // gradRows16 runs gradRows 16 channels at a time from channel c on and
@@ -248,15 +248,20 @@ func gradRows16(c int, dx, dy, x, mean, m, b, a []float32, rows, stride int) int
 }
 
 // gradRows8 runs gradRows 8 channels at a time from channel c on and
-// returns the first channel it left.
+// returns the first channel it left, row after row as affineRows8.
 func gradRows8(c int, dx, dy, x, mean, m, b, a []float32, rows, stride int) int {
-	for ; c+8 <= len(mean); c += 8 {
-		mu, mv, bv, av := archsimd.LoadFloat32x8(mean[c:]), archsimd.LoadFloat32x8(m[c:]), archsimd.LoadFloat32x8(b[c:]), archsimd.LoadFloat32x8(a[c:])
-		for r := range rows {
-			xhat := archsimd.LoadFloat32x8(x[r*stride+c:]).Sub(mu).Mul(bv)
-			archsimd.LoadFloat32x8(dy[r*stride+c:]).Sub(mv).Sub(xhat).Mul(av).Store(dx[r*stride+c:])
+	cv := c + (len(mean)-c)&^7
+	if cv == c {
+		return c
+	}
+	mean, m, b, a = mean[:cv], m[:cv], b[:cv], a[:cv]
+	for r := range rows {
+		xr, dyr, dxr := x[r*stride:r*stride+cv], dy[r*stride:r*stride+cv], dx[r*stride:r*stride+cv]
+		for k := c; k < cv; k += 8 {
+			xhat := archsimd.LoadFloat32x8(xr[k:]).Sub(archsimd.LoadFloat32x8(mean[k:])).Mul(archsimd.LoadFloat32x8(b[k:]))
+			archsimd.LoadFloat32x8(dyr[k:]).Sub(archsimd.LoadFloat32x8(m[k:])).Sub(xhat).Mul(archsimd.LoadFloat32x8(a[k:])).Store(dxr[k:])
 		}
 	}
 	archsimd.ClearAVXUpperBits() // see doc.go
-	return c
+	return cv
 }

@@ -17,16 +17,16 @@ type rowOps struct {
 	reluGrad    func(dx, ref, dOut []float32)                                // dx = ref > 0 ? dOut : 0
 	mulAdd      func(acc, a, b []float32)                                    // acc += a * b
 	tapSum      func(out []float32, xs, ws [][]float32)                      // out = sum over t of xs[t] * ws[t], in t order
-	// tapRow, where a path has it (nil otherwise), is tapSum over a run of
-	// pixels whose taps all lie inside the input: pixel p's output is
-	// out[p*c:][:c], its tap t in[p*inStep+taps[t]:][:c] times w[t*c:][:c].
-	// The caller checks the bounds.
-	tapRow func(out, in, w []float32, taps []int, pixels, c, inStep int)
-	// filterRow, where a path has it (nil otherwise), is mulAdd over a run
-	// of pixels whose taps all lie inside the input: for every tap t and
-	// pixel p in order, acc[t*c:][:c] += in[p*inStep+taps[t]:][:c] *
-	// dy[p*c:][:c]. The caller checks the bounds.
-	filterRow func(acc, in, dy []float32, taps []int, pixels, c, inStep int)
+	// tapRow is tapSum over a run of pixels with the same taps inside the
+	// input: pixel p's output is out[p*c:][:c], its tap t
+	// in[p*inStep+inTaps[t]:][:c] times w[wTaps[t]:][:c]. The caller checks
+	// the bounds.
+	tapRow func(out, in, w []float32, inTaps, wTaps []int, pixels, c, inStep int)
+	// filterRow is mulAdd over a run of pixels with the same taps inside
+	// the input: for every tap t and pixel p in order, acc[accTaps[t]:][:c]
+	// += in[p*inStep+inTaps[t]:][:c] * dy[p*c:][:c]. The caller checks the
+	// bounds.
+	filterRow func(acc, in, dy []float32, inTaps, accTaps []int, pixels, c, inStep int)
 }
 
 // currentRowOps is the implementation of the kernel path in use.
@@ -122,6 +122,12 @@ var genericRowOps = rowOps{
 		}
 	},
 	tapSum: func(out []float32, xs, ws [][]float32) { tapSumFrom(0, out, xs, ws) },
+	tapRow: func(out, in, w []float32, inTaps, wTaps []int, pixels, c, inStep int) {
+		genericTapRow(out, in, w, inTaps, wTaps, pixels, c, inStep, 0)
+	},
+	filterRow: func(acc, in, dy []float32, inTaps, accTaps []int, pixels, c, inStep int) {
+		genericFilterRow(acc, in, dy, inTaps, accTaps, pixels, c, inStep, 0)
+	},
 }
 
 // tapSumFrom is the generic tapSum over the channels from c0 on (all of
@@ -137,13 +143,13 @@ func tapSumFrom(c0 int, out []float32, xs, ws [][]float32) {
 }
 
 // genericTapRow is rowOps.tapRow in plain Go for channels c0 to c-1.
-func genericTapRow(out, in, w []float32, taps []int, pixels, c, inStep, c0 int) {
+func genericTapRow(out, in, w []float32, inTaps, wTaps []int, pixels, c, inStep, c0 int) {
 	for p := range pixels {
 		o := out[p*c:][:c]
 		for ch := c0; ch < c; ch++ {
 			var sum float32
-			for t, off := range taps {
-				sum += float32(in[p*inStep+off+ch] * w[t*c+ch])
+			for t, off := range inTaps {
+				sum += float32(in[p*inStep+off+ch] * w[wTaps[t]+ch])
 			}
 			o[ch] = sum
 		}
@@ -151,11 +157,11 @@ func genericTapRow(out, in, w []float32, taps []int, pixels, c, inStep, c0 int) 
 }
 
 // genericFilterRow is rowOps.filterRow in plain Go for channels c0 to c-1.
-func genericFilterRow(acc, in, dy []float32, taps []int, pixels, c, inStep, c0 int) {
+func genericFilterRow(acc, in, dy []float32, inTaps, accTaps []int, pixels, c, inStep, c0 int) {
 	for p := range pixels {
 		g := dy[p*c:][:c]
-		for t, off := range taps {
-			a, x := acc[t*c:][:c], in[p*inStep+off:][:c]
+		for t, off := range inTaps {
+			a, x := acc[accTaps[t]:][:c], in[p*inStep+off:][:c]
 			for ch := c0; ch < c; ch++ {
 				a[ch] += float32(x[ch] * g[ch])
 			}

@@ -135,6 +135,10 @@ var avx2RowOps = rowOps{
 
 func init() {
 	avx2RowOps.tapRow = avx2TapRow
+	// The AVX-512 path runs the 8-lane kernel too (every AVX-512 CPU has
+	// AVX2): the same bits, as every path sums the taps in the same order.
+	avx512RowOps.tapRow = avx2TapRow
+	avx512RowOps.filterRow = avx2FilterRow
 	avx2RowOps.filterRow = avx2FilterRow
 }
 
@@ -142,20 +146,20 @@ func init() {
 // (four independent sums hide the adds' latency), each sum started from
 // zero and its products rounded before they are added, in tap order, as
 // tapSum does.
-func avx2TapRow(out, in, w []float32, taps []int, pixels, c, inStep int) {
+func avx2TapRow(out, in, w []float32, inTaps, wTaps []int, pixels, c, inStep int) {
 	po, pi, pw := unsafe.Pointer(unsafe.SliceData(out)), unsafe.Pointer(unsafe.SliceData(in)), unsafe.Pointer(unsafe.SliceData(w))
 	ld := func(p unsafe.Pointer, i int) archsimd.Float32x8 {
 		return archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(p, i*4)))
 	}
 	cv := c &^ 7
-	for ch := 0; ch < cv; ch += 8 {
-		p := 0
-		for ; p+4 <= pixels; p += 4 {
+	p := 0
+	for ; p+4 <= pixels; p += 4 {
+		for ch := 0; ch < cv; ch += 8 {
 			zero := ld(unsafe.Pointer(&zeros8), 0)
 			s0, s1, s2, s3 := zero, zero, zero, zero
 			b := p*inStep + ch
-			for t, off := range taps {
-				wt := ld(pw, t*c+ch)
+			for t, off := range inTaps {
+				wt := ld(pw, wTaps[t]+ch)
 				s0 = s0.Add(ld(pi, b+off).Mul(wt))
 				s1 = s1.Add(ld(pi, b+inStep+off).Mul(wt))
 				s2 = s2.Add(ld(pi, b+2*inStep+off).Mul(wt))
@@ -167,18 +171,20 @@ func avx2TapRow(out, in, w []float32, taps []int, pixels, c, inStep int) {
 			s2.StoreArray((*[8]float32)(unsafe.Add(po, (o+2*c)*4)))
 			s3.StoreArray((*[8]float32)(unsafe.Add(po, (o+3*c)*4)))
 		}
-		for ; p < pixels; p++ {
+	}
+	for ; p < pixels; p++ {
+		for ch := 0; ch < cv; ch += 8 {
 			s := ld(unsafe.Pointer(&zeros8), 0)
 			b := p*inStep + ch
-			for t, off := range taps {
-				s = s.Add(ld(pi, b+off).Mul(ld(pw, t*c+ch)))
+			for t, off := range inTaps {
+				s = s.Add(ld(pi, b+off).Mul(ld(pw, wTaps[t]+ch)))
 			}
 			s.StoreArray((*[8]float32)(unsafe.Add(po, (p*c+ch)*4)))
 		}
 	}
 	archsimd.ClearAVXUpperBits() // before scalar code: see doc.go
 	if cv < c {
-		genericTapRow(out, in, w, taps, pixels, c, inStep, cv)
+		genericTapRow(out, in, w, inTaps, wTaps, pixels, c, inStep, cv)
 	}
 }
 
@@ -186,11 +192,23 @@ func avx2TapRow(out, in, w []float32, taps []int, pixels, c, inStep int) {
 // legacy-SSE XORPS (see doc.go).
 var zeros8 [8]float32
 
-// avx2FilterRow is rowOps.filterRow on 8-lane vectors: for each vector of
+// avx2FilterRow is rowOps.filterRow on 8-lane vectors, over blocks of
+// filterBlock pixels in order: a block's input and gradient stay in L1
+// while every vector of channels and tap walks them (a whole row's do not).
+func avx2FilterRow(acc, in, dy []float32, inTaps, accTaps []int, pixels, c, inStep int) {
+	for p0 := 0; p0 < pixels; p0 += filterBlock {
+		avx2FilterBlock(acc, in[p0*inStep:], dy[p0*c:], inTaps, accTaps, min(filterBlock, pixels-p0), c, inStep)
+	}
+}
+
+// filterBlock is how many pixels avx2FilterRow takes at a time.
+const filterBlock = 8
+
+// avx2FilterBlock is avx2FilterRow over one block: for each vector of
 // channels, up to four taps' sums are held in registers while the pixels
 // go by (four independent sums hide the adds' latency), each product
 // rounded before it is added, the pixels in order, as mulAdd does.
-func avx2FilterRow(acc, in, dy []float32, taps []int, pixels, c, inStep int) {
+func avx2FilterBlock(acc, in, dy []float32, inTaps, accTaps []int, pixels, c, inStep int) {
 	pa, pi, pd := unsafe.Pointer(unsafe.SliceData(acc)), unsafe.Pointer(unsafe.SliceData(in)), unsafe.Pointer(unsafe.SliceData(dy))
 	ld := func(p unsafe.Pointer, i int) archsimd.Float32x8 {
 		return archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(p, i*4)))
@@ -201,9 +219,10 @@ func avx2FilterRow(acc, in, dy []float32, taps []int, pixels, c, inStep int) {
 	cv := c &^ 7
 	for ch := 0; ch < cv; ch += 8 {
 		t := 0
-		for ; t+4 <= len(taps); t += 4 {
-			o0, o1, o2, o3 := taps[t]+ch, taps[t+1]+ch, taps[t+2]+ch, taps[t+3]+ch
-			a0, a1, a2, a3 := ld(pa, t*c+ch), ld(pa, (t+1)*c+ch), ld(pa, (t+2)*c+ch), ld(pa, (t+3)*c+ch)
+		for ; t+4 <= len(inTaps); t += 4 {
+			o0, o1, o2, o3 := inTaps[t]+ch, inTaps[t+1]+ch, inTaps[t+2]+ch, inTaps[t+3]+ch
+			q0, q1, q2, q3 := accTaps[t]+ch, accTaps[t+1]+ch, accTaps[t+2]+ch, accTaps[t+3]+ch
+			a0, a1, a2, a3 := ld(pa, q0), ld(pa, q1), ld(pa, q2), ld(pa, q3)
 			for p := range pixels {
 				g, b := ld(pd, p*c+ch), p*inStep
 				a0 = a0.Add(ld(pi, b+o0).Mul(g))
@@ -211,21 +230,22 @@ func avx2FilterRow(acc, in, dy []float32, taps []int, pixels, c, inStep int) {
 				a2 = a2.Add(ld(pi, b+o2).Mul(g))
 				a3 = a3.Add(ld(pi, b+o3).Mul(g))
 			}
-			st(a0, pa, t*c+ch)
-			st(a1, pa, (t+1)*c+ch)
-			st(a2, pa, (t+2)*c+ch)
-			st(a3, pa, (t+3)*c+ch)
+			st(a0, pa, q0)
+			st(a1, pa, q1)
+			st(a2, pa, q2)
+			st(a3, pa, q3)
 		}
-		for ; t < len(taps); t++ {
-			o, a := taps[t]+ch, ld(pa, t*c+ch)
+		for ; t < len(inTaps); t++ {
+			o, q := inTaps[t]+ch, accTaps[t]+ch
+			a := ld(pa, q)
 			for p := range pixels {
 				a = a.Add(ld(pi, p*inStep+o).Mul(ld(pd, p*c+ch)))
 			}
-			st(a, pa, t*c+ch)
+			st(a, pa, q)
 		}
 	}
 	archsimd.ClearAVXUpperBits() // before scalar code: see doc.go
 	if cv < c {
-		genericFilterRow(acc, in, dy, taps, pixels, c, inStep, cv)
+		genericFilterRow(acc, in, dy, inTaps, accTaps, pixels, c, inStep, cv)
 	}
 }
