@@ -20,9 +20,19 @@ type convKernel struct {
 	conv     kernels.Conv2D
 	outShape shapes.Shape
 	// element strides of the kernel tensor's kh, kw, input and output
-	// channel axes, for packing.
+	// channel axes, for packing (negative: read reversed, see reverse.go).
 	sKH, sKW, sCI, sCO int
+	spatial            [2]int    // the kernel tensor's kh and kw axes
 	packed             sync.Pool // *[]float32 of conv.PackedSize()
+}
+
+// flipped implements kernelFlipper.
+func (k *convKernel) flipped(axes []int) kernel {
+	sKH, sKW, ok := flipAxes(axes, k.spatial, k.sKH, k.sKW)
+	if !ok {
+		return nil
+	}
+	return &convKernel{conv: k.conv, outShape: k.outShape, sKH: sKH, sKW: sKW, sCI: k.sCI, sCO: k.sCO, spatial: k.spatial}
 }
 
 // convKernelFor covers ConvGeneral with 2 spatial axes, float32, no groups,
@@ -76,6 +86,7 @@ func convKernelFor(b *builder, n *node) kernel {
 		outShape: shapes.Make(dtypes.Float32, c.N, c.OutH(), c.OutW(), c.O),
 		sKH:      kstrides[axes.KernelSpatial[0]], sKW: kstrides[axes.KernelSpatial[1]],
 		sCI: kstrides[axes.KernelInputChannels], sCO: kstrides[axes.KernelOutputChannels],
+		spatial: [2]int{axes.KernelSpatial[0], axes.KernelSpatial[1]},
 	}
 	if out := b.slots[n.outs[0]].shape; !out.Equal(k.outShape) {
 		return nil // not the convolution this kernel computes: leave it to the stock op.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/gomlx/compute"
@@ -90,8 +91,12 @@ func TestConvMatchesStock(t *testing.T) {
 			k := randomTensor(rng, c.kernel*c.kernel*c.in*c.out).Value().([]float32)
 			v := randomTensor(rng, c.batch*c.size*c.size*c.out).Value().([]float32)
 			want := convAndGradients(t, v1, c, x, k, v)
+			stockOps := recordStockOps(t)
 			before := convRuns.Load()
 			got := convAndGradients(t, v2, c, x, k, v)
+			if slices.Contains(*stockOps, "Reverse") {
+				t.Errorf("the kernel's Reverse ran in a stock segment (%v): the input gradient should read the kernel reversed", *stockOps)
+			}
 			if ran := convRuns.Load() - before; ran != 3 {
 				t.Errorf("%d native convolutions ran, want 3 (forward, input gradient, kernel gradient)", ran)
 			}

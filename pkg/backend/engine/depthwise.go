@@ -22,8 +22,19 @@ import (
 type depthwiseKernel struct {
 	conv     kernels.Depthwise
 	outShape shapes.Shape
-	// element strides of the filter tensor's kh, kw and channel axes.
+	// element strides of the filter tensor's kh, kw and channel axes
+	// (negative: read reversed, see reverse.go).
 	sKH, sKW, sC int
+	spatial      [2]int // the filter tensor's kh and kw axes
+}
+
+// flipped implements kernelFlipper.
+func (k *depthwiseKernel) flipped(axes []int) kernel {
+	sKH, sKW, ok := flipAxes(axes, k.spatial, k.sKH, k.sKW)
+	if !ok {
+		return nil
+	}
+	return &depthwiseKernel{conv: k.conv, outShape: k.outShape, sKH: sKH, sKW: sKW, sC: k.sC, spatial: k.spatial}
 }
 
 // depthwiseFilterKernel runs the filter gradient of a depthwise convolution
@@ -94,7 +105,8 @@ func depthwiseKernelFor(b *builder, n *node) kernel {
 	}
 	ks := a.ks.Strides()
 	k := &depthwiseKernel{conv: c, outShape: shapes.Make(dtypes.Float32, c.N, c.OutH(), c.OutW(), c.C),
-		sKH: ks[a.axes.KernelSpatial[0]], sKW: ks[a.axes.KernelSpatial[1]], sC: ks[a.axes.KernelOutputChannels]}
+		sKH: ks[a.axes.KernelSpatial[0]], sKW: ks[a.axes.KernelSpatial[1]], sC: ks[a.axes.KernelOutputChannels],
+		spatial: [2]int{a.axes.KernelSpatial[0], a.axes.KernelSpatial[1]}}
 	if !a.out.Equal(k.outShape) {
 		return nil
 	}
@@ -106,11 +118,14 @@ func (k *depthwiseKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer
 		c := k.conv
 		packed := w
 		if k.sC != 1 || k.sKW != c.C || k.sKH != c.KW*c.C {
+			// Element (0, 0, 0) of the filter as read: its far end along a
+			// reversed axis.
+			origin := max(0, -k.sKH*(c.KH-1)) + max(0, -k.sKW*(c.KW-1))
 			packed = make([]float32, c.KH*c.KW*c.C)
 			for ky := range c.KH {
 				for kx := range c.KW {
 					for ch := range c.C {
-						packed[(ky*c.KW+kx)*c.C+ch] = w[ky*k.sKH+kx*k.sKW+ch*k.sC]
+						packed[(ky*c.KW+kx)*c.C+ch] = w[origin+ky*k.sKH+kx*k.sKW+ch*k.sC]
 					}
 				}
 			}

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/gomlx/compute"
@@ -68,8 +69,12 @@ func TestDepthwiseMatchesStock(t *testing.T) {
 			w := randomTensor(rng, c.k, c.k, c.c)
 			v := randomTensor(rng, c.batch, o(c.h), o(c.w), c.c)
 			want := depthwiseAndGradients(t, v1, c, x, w, v)
+			stockOps := recordStockOps(t)
 			before := depthwiseRuns.Load()
 			got := depthwiseAndGradients(t, v2, c, x, w, v)
+			if slices.Contains(*stockOps, "Reverse") {
+				t.Errorf("the kernel's Reverse ran in a stock segment (%v): the input gradient should read the kernel reversed", *stockOps)
+			}
 			if ran := depthwiseRuns.Load() - before; ran != 3 {
 				t.Errorf("%d native depthwise kernels ran, want 3 (forward, input gradient, filter gradient)", ran)
 			}

@@ -42,6 +42,7 @@ var compiledHook func(p *plan)
 // With perOp each stock op becomes its own segment, so that it can be timed.
 func newPlan(b *builder, perOp bool) (*plan, error) {
 	elideIdentities(b)
+	foldKernelReverses(b)
 	fuseElementwise(b)
 	live := liveNodes(b)
 	hasNative := false

@@ -234,9 +234,11 @@ func TestPackWeightsLayouts(t *testing.T) {
 		{KH: 2, KW: 1, C: 33, O: 16},
 	} {
 		hwio := randSlice(r, c.KH*c.KW*c.C*c.O)
-		// The same kernel transposed to OIHW and to HWOI.
+		// The same kernel transposed to OIHW and to HWOI, and flipped along
+		// kh and kw (read back with negative strides).
 		oihw := make([]float32, len(hwio))
 		hwoi := make([]float32, len(hwio))
+		flipped := make([]float32, len(hwio))
 		for kh := range c.KH {
 			for kw := range c.KW {
 				for ci := range c.C {
@@ -244,6 +246,7 @@ func TestPackWeightsLayouts(t *testing.T) {
 						v := hwio[((kh*c.KW+kw)*c.C+ci)*c.O+co]
 						oihw[((co*c.C+ci)*c.KH+kh)*c.KW+kw] = v
 						hwoi[((kh*c.KW+kw)*c.O+co)*c.C+ci] = v
+						flipped[(((c.KH-1-kh)*c.KW+c.KW-1-kw)*c.C+ci)*c.O+co] = v
 					}
 				}
 			}
@@ -251,12 +254,14 @@ func TestPackWeightsLayouts(t *testing.T) {
 		a := make([]float32, c.PackedSize())
 		b := make([]float32, c.PackedSize())
 		d := make([]float32, c.PackedSize())
+		f := make([]float32, c.PackedSize())
 		packHWIO(c, a, hwio)
 		c.PackWeights(b, oihw, c.KW, 1, c.KH*c.KW, c.C*c.KH*c.KW)
 		c.PackWeights(d, hwoi, c.KW*c.O*c.C, c.O*c.C, 1, c.C)
+		c.PackWeights(f, flipped, -c.KW*c.C*c.O, -c.C*c.O, c.O, 1)
 		for i := range a {
-			if a[i] != b[i] || a[i] != d[i] {
-				t.Fatalf("K%dx%d C%d O%d: packed[%d] HWIO %v, OIHW %v, HWOI %v", c.KH, c.KW, c.C, c.O, i, a[i], b[i], d[i])
+			if a[i] != b[i] || a[i] != d[i] || a[i] != f[i] {
+				t.Fatalf("K%dx%d C%d O%d: packed[%d] HWIO %v, OIHW %v, HWOI %v, flipped HWIO %v", c.KH, c.KW, c.C, c.O, i, a[i], b[i], d[i], f[i])
 			}
 		}
 	}

@@ -22,7 +22,10 @@ func (c Conv2D) PackedSize() int {
 // The kernel is given as flat data plus the element stride of each of its
 // four logical axes (kh, kw, ci, co), so any axis order is packed without a
 // transpose first. For HWIO (kh, kw, ci, co) data the strides are
-// (KW*C*O, C*O, O, 1); for OIHW they are (KW, 1, KH*KW, C*KH*KW).
+// (KW*C*O, C*O, O, 1); for OIHW they are (KW, 1, KH*KW, C*KH*KW). A
+// negative stride reads its axis from the far end (a kernel flipped along
+// it, as a convolution's input gradient wants, without the copy): index i
+// of an axis of size d and stride -s is at (d-1-i)*s.
 //
 // dst must hold PackedSize() floats. The packed weights depend only on the
 // convolution's shape, not on the kernel path, and can be reused for any
@@ -34,10 +37,15 @@ func (c Conv2D) PackWeights(dst, kernel []float32, strideKH, strideKW, strideCI,
 	if n := c.PackedSize(); len(dst) < n {
 		panic(fmt.Sprintf("kernels: PackWeights: dst has %d floats, need %d", len(dst), n))
 	}
-	if strideKH < 0 || strideKW < 0 || strideCI < 0 || strideCO < 0 {
-		panic("kernels: PackWeights: negative stride")
+	// origin is the index of element (0, 0, 0, 0); last the furthest index
+	// from it.
+	origin, last := 0, 0
+	for _, a := range [4]struct{ size, stride int }{{c.KH, strideKH}, {c.KW, strideKW}, {c.C, strideCI}, {c.O, strideCO}} {
+		if a.stride < 0 {
+			origin -= (a.size - 1) * a.stride
+		}
+		last += (a.size - 1) * max(a.stride, -a.stride)
 	}
-	last := (c.KH-1)*strideKH + (c.KW-1)*strideKW + (c.C-1)*strideCI + (c.O-1)*strideCO
 	if last >= len(kernel) {
 		panic(fmt.Sprintf("kernels: PackWeights: kernel has %d floats, strides (%d, %d, %d, %d) reach index %d",
 			len(kernel), strideKH, strideKW, strideCI, strideCO, last))
@@ -54,7 +62,7 @@ func (c Conv2D) PackWeights(dst, kernel []float32, strideKH, strideKW, strideCI,
 						clear(row)
 						continue
 					}
-					src := kh*strideKH + kw*strideKW + ci*strideCI
+					src := origin + kh*strideKH + kw*strideKW + ci*strideCI
 					for j := range row {
 						if co := b.co0 + j; co < c.O {
 							row[j] = kernel[src+co*strideCO]
