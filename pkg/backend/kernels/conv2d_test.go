@@ -206,6 +206,10 @@ func TestForwardWorkerSplits(t *testing.T) {
 		{Conv2D{N: 2, H: 9, W: 9, C: 20, KH: 3, KW: 3, O: 16, StrideH: 2, StrideW: 2, DilH: 1, DilW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}, 7},
 		// Rows of 4*512*(120/2+1)... floats: more than packBudget allows per item.
 		{Conv2D{N: 1, H: 6, W: 600, C: 512, KH: 3, KW: 1, O: 16, StrideH: 1, StrideW: 2, DilH: 1, DilW: 1, PadTop: 1, PadBottom: 1}, 2},
+		// Weights of more than chunkBytes per kernel call: the calls in
+		// chunks (the last block 16 wide, 6 channels of it real), each over
+		// every row of the item.
+		{Conv2D{N: 2, H: 4, W: 5, C: 250, KH: 3, KW: 3, O: 70, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}, 2},
 	} {
 		c := tc.c
 		in := randSlice(r, c.InputSize())
@@ -213,8 +217,11 @@ func TestForwardWorkerSplits(t *testing.T) {
 		packed := make([]float32, c.PackedSize())
 		packHWIO(c, packed, kernel)
 		want := refConv2D(c, in, kernel)
-		if set := c.plainSet(); tc.workers == 2 && set.rowsPerItem(2) >= set.oh {
+		if set := c.plainSet(); tc.workers == 2 && c.W == 600 && set.rowsPerItem(2) >= set.oh {
 			t.Errorf("%s: expected the packing budget to split the rows", caseName(c))
+		}
+		if g, ks := c.plainSet().phases[0], current.Load(); c.C == 250 && ks != nil && g.callsPerChunk(ks) >= len(g.calls(ks)) {
+			t.Errorf("%s: expected the kernel calls in chunks (%d per chunk of %d)", caseName(c), g.callsPerChunk(ks), len(g.calls(ks)))
 		}
 		forEachPath(t, func(t *testing.T) {
 			out := make([]float32, c.OutputSize())
