@@ -102,7 +102,7 @@ func (k *convKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer, err
 			packed = &p
 		}
 		defer k.packed.Put(packed)
-		k.conv.PackWeights(*packed, w, k.sKH, k.sKW, k.sCI, k.sCO)
+		k.conv.PackWeights(*packed, w, k.sKH, k.sKW, k.sCI, k.sCO, runtime.GOMAXPROCS(0))
 		k.conv.Forward(out, x, *packed, runtime.GOMAXPROCS(0))
 		convRuns.Add(1)
 	})

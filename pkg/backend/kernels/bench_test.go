@@ -34,6 +34,12 @@ var benchConvs = []struct {
 		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadBottom: 1, PadRight: 1, InDilH: 2, InDilW: 2}},
 	{"3x3_128to128_4x4_b128", Conv2D{N: 128, H: 4, W: 4, C: 128, KH: 3, KW: 3, O: 128,
 		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
+	// ResNet-18 at width 1, batch 32: the last stages' convolutions, whose
+	// rows are 8 and 4 pixels and whose weights do not fit L2.
+	{"3x3_256to256_8x8_b32", Conv2D{N: 32, H: 8, W: 8, C: 256, KH: 3, KW: 3, O: 256,
+		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
+	{"3x3_512to512_4x4_b32", Conv2D{N: 32, H: 4, W: 4, C: 512, KH: 3, KW: 3, O: 512,
+		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
 }
 
 // BenchmarkConv2DForward measures Forward on the current path (see Path;

@@ -55,7 +55,7 @@ func refConv2D(c Conv2D, in, kernel []float32) []float64 {
 
 // packHWIO packs an HWIO kernel.
 func packHWIO(c Conv2D, dst, kernel []float32) {
-	c.PackWeights(dst, kernel, c.KW*c.C*c.O, c.C*c.O, c.O, 1)
+	c.PackWeights(dst, kernel, c.KW*c.C*c.O, c.C*c.O, c.O, 1, 1)
 }
 
 func randSlice(r *rand.Rand, n int) []float32 {
@@ -263,9 +263,9 @@ func TestPackWeightsLayouts(t *testing.T) {
 		d := make([]float32, c.PackedSize())
 		f := make([]float32, c.PackedSize())
 		packHWIO(c, a, hwio)
-		c.PackWeights(b, oihw, c.KW, 1, c.KH*c.KW, c.C*c.KH*c.KW)
-		c.PackWeights(d, hwoi, c.KW*c.O*c.C, c.O*c.C, 1, c.C)
-		c.PackWeights(f, flipped, -c.KW*c.C*c.O, -c.C*c.O, c.O, 1)
+		c.PackWeights(b, oihw, c.KW, 1, c.KH*c.KW, c.C*c.KH*c.KW, 2)
+		c.PackWeights(d, hwoi, c.KW*c.O*c.C, c.O*c.C, 1, c.C, 3)
+		c.PackWeights(f, flipped, -c.KW*c.C*c.O, -c.C*c.O, c.O, 1, 1)
 		for i := range a {
 			if a[i] != b[i] || a[i] != d[i] || a[i] != f[i] {
 				t.Fatalf("K%dx%d C%d O%d: packed[%d] HWIO %v, OIHW %v, HWOI %v, flipped HWIO %v", c.KH, c.KW, c.C, c.O, i, a[i], b[i], d[i], f[i])

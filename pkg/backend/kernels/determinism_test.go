@@ -20,7 +20,7 @@ func TestRepeatable(t *testing.T) {
 		dy := randomSlice(rng, c.OutputSize(), 0, 1)
 		w := randomSlice(rng, c.KH*c.KW*c.C*c.O, 0, 1)
 		p := make([]float32, c.PackedSize())
-		c.PackWeights(p, w, c.KW*c.C*c.O, c.C*c.O, c.O, 1)
+		c.PackWeights(p, w, c.KW*c.C*c.O, c.C*c.O, c.O, 1, 2)
 		bn := BatchNorm{Rows: c.N * c.H * c.W, C: c.C, Epsilon: 1e-5}
 		scale, offset := randomSlice(rng, c.C, 1, 0.1), randomSlice(rng, c.C, 0, 0.1)
 		run := func() [][]float32 {

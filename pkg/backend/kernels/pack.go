@@ -29,8 +29,10 @@ func (c Conv2D) PackedSize() int {
 //
 // dst must hold PackedSize() floats. The packed weights depend only on the
 // convolution's shape, not on the kernel path, and can be reused for any
-// Forward call with the same KH, KW, C and O.
-func (c Conv2D) PackWeights(dst, kernel []float32, strideKH, strideKW, strideCI, strideCO int) {
+// Forward call with the same KH, KW, C and O. Workers goroutines pack the
+// output blocks: a ResNet-18 512x512 3x3 kernel took 4-5 ms on one core,
+// a quarter of its batch-32 convolution.
+func (c Conv2D) PackWeights(dst, kernel []float32, strideKH, strideKW, strideCI, strideCO, workers int) {
 	if c.KH < 1 || c.KW < 1 || c.C < 1 || c.O < 1 {
 		panic(fmt.Sprintf("kernels: PackWeights: bad kernel shape KH=%d KW=%d C=%d O=%d", c.KH, c.KW, c.C, c.O))
 	}
@@ -50,28 +52,43 @@ func (c Conv2D) PackWeights(dst, kernel []float32, strideKH, strideKW, strideCI,
 		panic(fmt.Sprintf("kernels: PackWeights: kernel has %d floats, strides (%d, %d, %d, %d) reach index %d",
 			len(kernel), strideKH, strideKW, strideCI, strideCO, last))
 	}
+	blocks := c.oBlocks()
+	splitUnits(len(blocks), 1, workers, func(_, lo, hi int) {
+		for _, b := range blocks[lo:hi] {
+			c.packBlock(dst, kernel, b, origin, strideKH, strideKW, strideCI, strideCO)
+		}
+	})
+}
+
+// packBlock writes output block b of PackWeights: per tap, one row of
+// b.width floats per padded input channel.
+func (c Conv2D) packBlock(dst, kernel []float32, b oBlock, origin, strideKH, strideKW, strideCI, strideCO int) {
 	cp := c.paddedC()
-	for _, b := range c.oBlocks() {
-		i := b.off
-		for kh := range c.KH {
-			for kw := range c.KW {
-				for ci := range cp {
-					row := dst[i : i+b.width]
-					i += b.width
-					if ci >= c.C {
-						clear(row)
-						continue
-					}
-					src := origin + kh*strideKH + kw*strideKW + ci*strideCI
-					for j := range row {
-						if co := b.co0 + j; co < c.O {
-							row[j] = kernel[src+co*strideCO]
-						} else {
-							row[j] = 0
-						}
+	valid := min(b.width, c.O-b.co0) // lanes that are output channels
+	i := b.off
+	for kh := range c.KH {
+		for kw := range c.KW {
+			rows := dst[i : i+cp*b.width]
+			i += cp * b.width
+			tap := origin + kh*strideKH + kw*strideKW
+			if strideCO == 1 { // each row a slice of the kernel
+				for ci := range c.C {
+					row := rows[ci*b.width : (ci+1)*b.width]
+					copy(row[:valid], kernel[tap+ci*strideCI+b.co0:][:valid])
+					clear(row[valid:])
+				}
+			} else { // gathered: one output channel at a time, along its input channels
+				for j := range valid {
+					src := tap + (b.co0+j)*strideCO
+					for ci := range c.C {
+						rows[ci*b.width+j] = kernel[src+ci*strideCI]
 					}
 				}
+				for ci := range c.C {
+					clear(rows[ci*b.width+valid : (ci+1)*b.width])
+				}
 			}
+			clear(rows[c.C*b.width:]) // the padding input channels
 		}
 	}
 }
