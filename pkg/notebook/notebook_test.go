@@ -14,7 +14,6 @@ import (
 	"github.com/janpfeifer/must"
 	"github.com/mlsysrep/mlsysrep/pkg/quant"
 	"github.com/mlsysrep/mlsysrep/pkg/report"
-	"github.com/mlsysrep/mlsysrep/pkg/train"
 	"github.com/mlsysrep/mlsysrep/quant/recipe"
 )
 
@@ -101,7 +100,7 @@ func TestTableHTML(t *testing.T) {
 	r.SetReference("78.86")
 	steal := 0.25
 	fp := &report.Record{Cell: "resnet18/fp", Final: 80, Complete: true, EpochsRun: 1, ModelSize: "width 0.125", WallSeconds: 3,
-		Curve: []train.Epoch{{Epoch: 1, Images: 30, Seconds: 3, CPUSteal: &steal}}}
+		Curve: []report.Epoch{{Epoch: 1, Images: 30, Seconds: 3, CPUSteal: &steal}}}
 	h := TableHTML(&recipe.Result{Table: tb, Records: map[string]*report.Record{r.Cell: r, fp.Cell: fp}})
 	for _, want := range []string{`class="mlsysrep-table"`, "77.00", "-1.86", "FP model <b>resnet18/fp</b>", "beyond the reference",
 		"Cells with a record: 1 of 60", "training 10.0 images/s (host CPU steal 25% over the 1 of 1 epochs that measured it)", "commit abc"} {

@@ -8,8 +8,6 @@ package report
 import (
 	"fmt"
 	"strings"
-
-	"github.com/mlsysrep/mlsysrep/pkg/train"
 )
 
 // Recipe is how a cell was trained (or calibrated).
@@ -28,30 +26,51 @@ type Recipe struct {
 	Init        string  `json:"init"`
 }
 
+// Epoch is one epoch of a cell's training curve. Its fields are those of
+// pkg/train's Epoch, which the recipes convert (train.Epoch and Epoch
+// convert to each other while they keep the same fields): the record
+// schema is report's own, so this package needs nothing of training.
+type Epoch struct {
+	Epoch int     `json:"epoch"` // 1-based
+	LR    float64 `json:"lr"`
+	// TrainLoss is the mean of the minimized objective over the epoch's
+	// batches (cross-entropy plus any regularization term).
+	TrainLoss float64 `json:"train_loss"`
+	// TestLoss is the mean cross-entropy on the evaluation set, alone.
+	TestLoss     float64 `json:"test_loss"`
+	TestAccuracy float64 `json:"test_accuracy"`
+	Images       int     `json:"images"`
+	Seconds      float64 `json:"seconds"`
+	// CPUSteal is the share of the machine's CPU time the hypervisor gave to
+	// other guests during the epoch's training (0 to 1; nil where the host
+	// does not account it, and in records from before it was measured).
+	CPUSteal *float64 `json:"cpu_steal,omitempty"`
+}
+
 // Record is the result of one table cell (PROTOCOL section 7).
 type Record struct {
-	Table       string        `json:"table"`
-	Cell        string        `json:"cell"` // model/quant config, e.g. "resnet18/pact:w4a4"
-	Preset      string        `json:"preset"`
-	Model       string        `json:"model"`
-	ModelSize   string        `json:"model_size"` // e.g. "width 0.25, 701466 parameters"
-	Data        string        `json:"data"`       // which copy, e.g. "CIFAR-10 (JPEG q75 mirror)"
-	Backend     string        `json:"backend"`
-	Seed        uint64        `json:"seed"`
-	Recipe      Recipe        `json:"recipe"`
-	EpochsRun   int           `json:"epochs_run"`
-	Curve       []train.Epoch `json:"curve,omitempty"`
-	Final       float64       `json:"final_accuracy"` // percent
-	Best        float64       `json:"best_accuracy"`  // percent
-	WallSeconds float64       `json:"wall_seconds"`
-	ImagesPerS  float64       `json:"images_per_second"`
-	Commit      string        `json:"commit"`
-	Dirty       bool          `json:"dirty"`
-	Reference   *float64      `json:"reference,omitempty"` // percent; nil: none or "not converged"
-	RefText     string        `json:"reference_text"`      // as the reference table prints it
-	Difference  *float64      `json:"difference,omitempty"`
-	Complete    bool          `json:"complete"`
-	Note        string        `json:"note,omitempty"`
+	Table       string   `json:"table"`
+	Cell        string   `json:"cell"` // model/quant config, e.g. "resnet18/pact:w4a4"
+	Preset      string   `json:"preset"`
+	Model       string   `json:"model"`
+	ModelSize   string   `json:"model_size"` // e.g. "width 0.25, 701466 parameters"
+	Data        string   `json:"data"`       // which copy, e.g. "CIFAR-10 (JPEG q75 mirror)"
+	Backend     string   `json:"backend"`
+	Seed        uint64   `json:"seed"`
+	Recipe      Recipe   `json:"recipe"`
+	EpochsRun   int      `json:"epochs_run"`
+	Curve       []Epoch  `json:"curve,omitempty"`
+	Final       float64  `json:"final_accuracy"` // percent
+	Best        float64  `json:"best_accuracy"`  // percent
+	WallSeconds float64  `json:"wall_seconds"`
+	ImagesPerS  float64  `json:"images_per_second"`
+	Commit      string   `json:"commit"`
+	Dirty       bool     `json:"dirty"`
+	Reference   *float64 `json:"reference,omitempty"` // percent; nil: none or "not converged"
+	RefText     string   `json:"reference_text"`      // as the reference table prints it
+	Difference  *float64 `json:"difference,omitempty"`
+	Complete    bool     `json:"complete"`
+	Note        string   `json:"note,omitempty"`
 }
 
 // SetReference fills the reference columns from the reference table's text

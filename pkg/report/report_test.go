@@ -4,8 +4,6 @@ import (
 	"math"
 	"strings"
 	"testing"
-
-	"github.com/mlsysrep/mlsysrep/pkg/train"
 )
 
 func TestRecordRoundTripAndReference(t *testing.T) {
@@ -84,8 +82,8 @@ func TestHTMLTable(t *testing.T) {
 
 func TestCurves(t *testing.T) {
 	recs := map[string]*Record{
-		"b": {Curve: []train.Epoch{{Epoch: 1, TestAccuracy: 0.5}, {Epoch: 2, TestAccuracy: 0.6}}},
-		"a": {Curve: []train.Epoch{{Epoch: 1, TestLoss: 2}}},
+		"b": {Curve: []Epoch{{Epoch: 1, TestAccuracy: 0.5}, {Epoch: 2, TestAccuracy: 0.6}}},
+		"a": {Curve: []Epoch{{Epoch: 1, TestLoss: 2}}},
 		"p": {}, // a PTQ cell: no curve
 	}
 	c := Curves("t", TestAccuracy, recs)

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/mlsysrep/mlsysrep/pkg/report"
-	"github.com/mlsysrep/mlsysrep/pkg/train"
 )
 
 // saveRecord writes a record of the dorefa table's quick preset under dir.
@@ -17,7 +16,7 @@ func saveRecord(t *testing.T, dir, cell string, complete, dirty bool, wall float
 	t.Helper()
 	r := &report.Record{Table: "dorefa", Cell: cell, Preset: Quick, Backend: "purego", Data: "CIFAR-10 (test copy)",
 		Seed: 1, Final: 50, Complete: complete, Dirty: dirty, WallSeconds: wall, Commit: commit,
-		Curve: []train.Epoch{{Epoch: 1, Images: 1000, Seconds: 10}}}
+		Curve: []report.Epoch{{Epoch: 1, Images: 1000, Seconds: 10}}}
 	r.SetReference("89.60")
 	if err := r.Save(dir); err != nil {
 		t.Fatal(err)
@@ -99,7 +98,7 @@ func TestFormatDuration(t *testing.T) {
 func TestCostWeighsCPUSteal(t *testing.T) {
 	dir := t.TempDir()
 	f := func(v float64) *float64 { return &v }
-	for cell, curve := range map[string][]train.Epoch{
+	for cell, curve := range map[string][]report.Epoch{
 		"resnet18/dorefa:w6a6g6": {{Epoch: 1, Images: 100, Seconds: 10}, {Epoch: 2, Images: 100, Seconds: 10, CPUSteal: f(0.5)}},
 		"resnet18/dorefa:w2a2g2": {{Epoch: 1, Images: 300, Seconds: 30, CPUSteal: f(0.1)}},
 	} {

@@ -63,6 +63,15 @@ func (r *Result) Markdown() string {
 	return s
 }
 
+// curve is a training history's epochs in the record's schema.
+func curve(epochs []train.Epoch) []report.Epoch {
+	out := make([]report.Epoch, len(epochs))
+	for i, e := range epochs {
+		out[i] = report.Epoch(e)
+	}
+	return out
+}
+
 // Run runs (or reuses the records of) the selected cells of a table.
 func Run(ctx context.Context, opts Options) (*Result, error) {
 	t, err := Lookup(opts.Table)
@@ -367,7 +376,7 @@ func (r *runner) runQAT(ctx context.Context, c Cell, name string) (*report.Recor
 		return old, store, true, nil
 	}
 	rec.WallSeconds = h.WallSeconds // across resumed runs
-	rec.Curve, rec.EpochsRun, rec.ImagesPerS = h.Epochs, len(h.Epochs), h.ImagesPerSecond()
+	rec.Curve, rec.EpochsRun, rec.ImagesPerS = curve(h.Epochs), len(h.Epochs), h.ImagesPerSecond()
 	for _, e := range h.Epochs {
 		rec.Best = max(rec.Best, 100*e.TestAccuracy)
 	}
