@@ -65,13 +65,15 @@ func RunTable(name string) (*recipe.Result, error) {
 		BackendName: backend.RecordName(be), Seed: Seed, Progress: p})
 }
 
-// TableHTML renders a table's results: the reference layout (three numbers
-// per cell, coloured by closeness), for PTQ the FP models the cells start
-// from and the "beyond the reference" observer rows, and what the records
-// cost and where they came from.
+// TableHTML renders a table's results: the reference layout (the numbers
+// per cell, coloured by closeness or, at a scaled-down preset, by the
+// table's shape) with its reading computed from the records, for PTQ the FP
+// models the cells start from and the "beyond the reference" observer rows,
+// and what the records cost and where they came from.
 func TableHTML(res *recipe.Result) string {
 	var b strings.Builder
 	b.WriteString(res.Table.Layout.HTML(res.Records))
+	b.WriteString(res.Table.Layout.ReadingHTML(res.Records))
 	for _, m := range []recipe.Model{recipe.ResNet18, recipe.MobileNetV2} {
 		fp := res.Records[string(m)+"/fp"]
 		if fp == nil || !fp.Complete {
@@ -83,6 +85,7 @@ func TableHTML(res *recipe.Result) string {
 	}
 	if res.Table.Extra != nil {
 		b.WriteString(res.Table.Extra.HTML(res.Records))
+		b.WriteString(res.Table.Extra.ReadingHTML(res.Records))
 	}
 	c := res.Cost()
 	fmt.Fprintf(&b, `<p style="font-family:sans-serif;font-size:12px;color:#333">Cells with a record: %d of %d; wall time %s`, c.Done, c.Cells, recipe.FormatDuration(c.Seconds))

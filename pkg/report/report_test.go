@@ -72,11 +72,82 @@ func TestHTMLTable(t *testing.T) {
 		}
 	}
 	far := mk("m/x:w4a2", 70, "90.00")
-	if got := cellColor(far); got != closeness[3].color {
+	if got := cellColor(far, nil); got != closeness[3].color {
 		t.Errorf("20 points away coloured %s", got)
 	}
-	if got := cellColor(mk("c", 60, "not converged")); got != closeness[3].color {
+	if got := cellColor(mk("c", 60, "not converged"), nil); got != closeness[3].color {
 		t.Errorf("converged where the reference did not: %s", got)
+	}
+}
+
+// TestHTMLShape: at a scaled-down preset a cell is coloured by how its drop
+// from the best cell of its network compares with the reference's drop, not
+// by its distance from the paper's number; at the paper's preset by that
+// distance. Each table's legend names the colouring it uses.
+func TestHTMLShape(t *testing.T) {
+	l := Layout{Title: "T", Corner: "bits", Rows: []string{"2", "4", "6"}, Columns: []string{"A", "B"},
+		Cells:     [][]string{{"a2", "b2"}, {"a4", "b4"}, {"a6", "b6"}},
+		Reference: [][]string{{"80.00", "70.00"}, {"90.00", "85.00"}, {"91.00", "not converged"}}}
+	rec := func(preset string, final float64, ref string) *Record {
+		r := &Record{Final: final, Complete: true, Data: "d", Preset: preset, Backend: "b", Seed: 1}
+		r.SetReference(ref)
+		return r
+	}
+	quick := map[string]*Record{
+		"a2": rec("quick", 50, "80.00"),   // drop 11 against the reference's 11: the same shape, 30 points below
+		"a4": rec("quick", 60.5, "90.00"), // drop 0.5 against 1
+		"a6": rec("quick", 61, "91.00"),   // the column's best: drop 0
+		"b2": rec("quick", 10, "70.00"),   // at chance: drop 62 against 15
+		"b4": rec("quick", 72, "85.00"),   // the column's best (b6's reference is no number)
+	}
+	drops := l.drops(quick)
+	for name, want := range map[string]drop{"a2": {11, 11}, "a4": {0.5, 1}, "a6": {0, 0}, "b2": {62, 15}, "b4": {0, 0}} {
+		if got, ok := drops[name]; !ok || math.Abs(got.ours-want.ours) > 1e-9 || math.Abs(got.ref-want.ref) > 1e-9 {
+			t.Errorf("drop of %s = %+v (found %v), want %+v", name, got, ok, want)
+		}
+	}
+	h := l.HTML(quick)
+	for _, want := range []string{
+		`title="a2" style="border:1px solid #bbb;padding:4px 8px;text-align:center;background:` + closeness[0].color,
+		`drop 11.00 (ref 11.00)`,
+		`title="b2" style="border:1px solid #bbb;padding:4px 8px;text-align:center;background:` + closeness[3].color,
+		"drop from the best cell of its column",
+		"Colour, at a scaled-down preset",
+	} {
+		if !strings.Contains(h, want) {
+			t.Errorf("quick table lacks %q:\n%s", want, h)
+		}
+	}
+	if strings.Contains(h, "Colour: how close ours is to the reference") {
+		t.Errorf("quick table explains the paper's colouring too:\n%s", h)
+	}
+	// The same numbers at the paper's preset: 30 points below is far.
+	paper := map[string]*Record{"a2": rec("paper", 50, "80.00")}
+	hp := l.HTML(paper)
+	if want := `title="a2" style="border:1px solid #bbb;padding:4px 8px;text-align:center;background:` + closeness[3].color; !strings.Contains(hp, want) {
+		t.Errorf("paper table lacks %q:\n%s", want, hp)
+	}
+	if strings.Contains(hp, "drop ") || strings.Contains(hp, "scaled-down") {
+		t.Errorf("paper table shows drops:\n%s", hp)
+	}
+	reading := strings.Join(l.Reading(quick), "\n")
+	for _, want := range []string{
+		"A: ours is best at a6 (61.00%) and worst at a2 (50.00%), 11.00 points lower; the reference's a2 is 11.00 points below its a6.",
+		"B: ours is best at b4 (72.00%) and worst at b2 (10.00%), 62.00 points lower; the reference's b2 is 15.00 points below its b4.",
+		"Near chance (10 classes: 10%), 1 cell: B b2 (10.00%).",
+		"Ours is 13.00 to 60.00 points below the paper's numbers",
+	} {
+		if !strings.Contains(reading, want) {
+			t.Errorf("reading lacks %q:\n%s", want, reading)
+		}
+	}
+	if r := strings.Join(l.Reading(paper), "\n"); strings.Contains(r, "paper's numbers") {
+		t.Errorf("the paper's preset told to compare drops:\n%s", r)
+	}
+	// One network across the whole table: the best is the table's.
+	l.Networks = WholeTable
+	if d := l.drops(quick)["b2"]; math.Abs(d.ours-62) > 1e-9 || math.Abs(d.ref-21) > 1e-9 {
+		t.Errorf("whole-table drop of b2 = %+v, want 62 and 21 (from a6's 91)", d)
 	}
 }
 

@@ -15,6 +15,9 @@ type Layout struct {
 	Columns   []string
 	Cells     [][]string
 	Reference [][]string
+	// Networks says which cells train one network (see Grouping), for the
+	// comparison a scaled-down preset can make (shape.go).
+	Networks Grouping
 }
 
 // Markdown renders the layout with "ours (reference, difference)" per cell

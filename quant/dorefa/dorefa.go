@@ -50,7 +50,7 @@ func init() {
 	}
 	recipe.Register(&recipe.Table{Name: "dorefa", Layout: main, Recipe: Spec})
 
-	svhn := report.Layout{Name: "dorefa-svhn", Title: "DoReFa-Net QAT on SVHN (Model A), W-A-G", Corner: "bitW-bitA-bitG",
+	svhn := report.Layout{Name: "dorefa-svhn", Title: "DoReFa-Net QAT on SVHN (Model A), W-A-G", Corner: "bitW-bitA-bitG", Networks: report.WholeTable,
 		Columns: []string{"2-2-6", "2-2-32", "6-6-2", "6-6-32"}, Rows: []string{"accuracy"},
 		Cells:     [][]string{{"svhn/dorefa:w2a2g6", "svhn/dorefa:w2a2g32", "svhn/dorefa:w6a6g2", "svhn/dorefa:w6a6g32"}},
 		Reference: [][]string{{"83.9", "84.5", "19.6", "87.0"}}}

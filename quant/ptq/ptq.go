@@ -38,8 +38,8 @@ var (
 var Variants = []string{"perchannel", "percentile", "mse"}
 
 func layouts(model recipe.Model, title string, ref [][]string) (report.Layout, *report.Layout) {
-	main := report.Layout{Title: title, Corner: "bitW \\ bitA", Reference: ref}
-	extra := &report.Layout{Title: title + ": beyond the reference (our observers)", Corner: "variant, bitW \\ bitA"}
+	main := report.Layout{Title: title, Corner: "bitW \\ bitA", Reference: ref, Networks: report.WholeTable}
+	extra := &report.Layout{Title: title + ": beyond the reference (our observers)", Corner: "variant, bitW \\ bitA", Networks: report.WholeTable}
 	for _, a := range activationBits {
 		main.Columns = append(main.Columns, fmt.Sprint(a))
 		extra.Columns = append(extra.Columns, fmt.Sprint(a))
