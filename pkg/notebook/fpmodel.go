@@ -126,7 +126,7 @@ func LoadOrTrainFP() (*FPModel, error) {
 			Transform: pipeline.NewCIFARTrain()},
 		Eval:   &pipeline.Loader{Images: testSet.FirstN(1000), Batch: 250, Last: pipeline.Keep, Transform: pipeline.NewCIFAREval()},
 		Epochs: epochs, Optimizer: train.SGD{Momentum: 0.9, WeightDecay: 5e-4},
-		Schedule: train.MultiStep{Base: spec.LR}, CheckpointDir: tourCkpt, CheckpointKey: tourKey.String(), Progress: p, ProgressEvery: 5})
+		Schedule: train.MultiStep{Base: spec.LR}, CheckpointDir: tourCkpt, CheckpointKey: tourKey.String(), Events: p.Event, ProgressEvery: 5})
 	if err != nil {
 		return nil, err
 	}

@@ -5,20 +5,18 @@ import (
 	"fmt"
 	"html"
 	"os"
-	"regexp"
 	"sync"
 
 	"github.com/janpfeifer/gonb/gonbui"
+	"github.com/mlsysrep/mlsysrep/pkg/train"
 )
 
-// stepLine matches the training loop's per-step progress lines, which a
-// notebook shows in one updating line instead of hundreds.
-var stepLine = regexp.MustCompile(`^epoch \d+/\d+ step \d+/\d+ `)
-
-// Progress is an io.Writer for the recipes' progress output: in a notebook
-// the per-step lines (loss, images/s, ETA) update a single line in place and
-// everything else (epoch summaries, cell results) is printed; outside a
-// notebook every line is printed.
+// Progress shows a run's progress: its Event method takes the training
+// loop's reports, and in a notebook the step reports (loss, images/s, ETA)
+// update a single line in place instead of filling hundreds; everything else
+// (epoch summaries, and the lines the recipes write to it as an io.Writer:
+// which cell, reuse, results) is printed. Outside a notebook every report
+// is printed as its line.
 type Progress struct {
 	mu      sync.Mutex
 	partial []byte
@@ -47,12 +45,20 @@ func (p *Progress) Write(b []byte) (int, error) {
 	}
 }
 
-func (p *Progress) line(line string) {
-	if inNotebook() && stepLine.MatchString(line) {
-		gonbui.UpdateHTML(p.id, `<pre style="margin:0">`+html.EscapeString(line)+`</pre>`)
+// Event shows one report of the training loop (give it as the run's
+// Events).
+func (p *Progress) Event(e train.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e.Kind == train.StepDone && inNotebook() {
+		gonbui.UpdateHTML(p.id, `<pre style="margin:0">`+html.EscapeString(e.Line())+`</pre>`)
 		p.shown = true
 		return
 	}
+	p.line(e.Line())
+}
+
+func (p *Progress) line(line string) {
 	fmt.Fprintln(os.Stdout, line)
 }
 

@@ -62,7 +62,7 @@ func RunTable(name string) (*recipe.Result, error) {
 	defer p.Close()
 	return recipe.Run(context.Background(), recipe.Options{Table: name, Preset: preset,
 		Data: recipe.DataOptions{Source: recipe.DefaultSource(preset), Progress: p}, Out: dir, Backend: be,
-		BackendName: backend.RecordName(be), Seed: Seed, Progress: p})
+		BackendName: backend.RecordName(be), Seed: Seed, Progress: p, Events: p.Event})
 }
 
 // TableHTML renders a table's results: the reference layout (the numbers

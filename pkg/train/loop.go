@@ -38,9 +38,11 @@ type Config struct {
 	// CheckpointKey names the run (its seed, data, recipe...): a checkpoint
 	// saved under another key is refused, never resumed.
 	CheckpointKey string
-	// Progress receives the progress lines (nil: quiet).
+	// Events, when set, receives the run's progress reports (see Event);
+	// otherwise Progress gets each one's line (both nil: quiet).
+	Events   func(Event)
 	Progress io.Writer
-	// ProgressEvery is the number of steps between progress lines (default 20).
+	// ProgressEvery is the number of steps between step reports (default 20).
 	ProgressEvery int
 }
 
@@ -122,7 +124,7 @@ func Run(ctx context.Context, cfg Config) (*History, error) {
 			if err := cfg.Schedule.Restore(state.Schedule); err != nil {
 				return nil, fmt.Errorf("checkpoint: schedule state: %w", err)
 			}
-			progressf(cfg.Progress, "resuming after epoch %d from %s\n", state.Completed, cfg.CheckpointDir)
+			cfg.emit(Event{Kind: Resumed, Epoch: state.Completed, Epochs: cfg.Epochs, Dir: cfg.CheckpointDir})
 		}
 	}
 	if s, ok := cfg.Train.(epochSetter); ok {
@@ -181,14 +183,13 @@ func Run(ctx context.Context, cfg Config) (*History, error) {
 			e.Images += n
 			runImages += n
 			if step%every == 0 || step == steps {
-				rate := float64(runImages) / (trainSeconds + time.Since(start).Seconds())
-				eta := ""
+				ev := Event{Kind: StepDone, Epoch: epoch + 1, Epochs: cfg.Epochs, Step: step, Steps: steps, Loss: l,
+					ImagesPerSecond: float64(runImages) / (trainSeconds + time.Since(start).Seconds())}
 				if steps > 0 {
 					left := (cfg.Epochs-epoch-1)*steps + steps - step
-					eta = " ETA " + time.Duration(float64(left*n)/rate*float64(time.Second)).Round(time.Second).String()
+					ev.ETA = time.Duration(float64(left*n) / ev.ImagesPerSecond * float64(time.Second))
 				}
-				progressf(cfg.Progress, "epoch %d/%d step %d/%d loss %.4f %.1f images/s%s\n", epoch+1, cfg.Epochs, step,
-					steps, l, rate, eta)
+				cfg.emit(ev)
 			}
 		}
 		e.Seconds = time.Since(start).Seconds()
@@ -210,8 +211,7 @@ func Run(ctx context.Context, cfg Config) (*History, error) {
 		state.History.WallSeconds += time.Since(start).Seconds()
 		state.Completed = epoch + 1
 		state.Schedule = cfg.Schedule.State()
-		progressf(cfg.Progress, "epoch %d/%d: lr %g, train loss %.4f, test loss %.4f, test accuracy %.2f%%, %.1f images/s%s\n",
-			e.Epoch, cfg.Epochs, lr, e.TrainLoss, e.TestLoss, 100*e.TestAccuracy, float64(e.Images)/e.Seconds, stealNote(e.CPUSteal))
+		cfg.emit(Event{Kind: EpochDone, Epoch: e.Epoch, Epochs: cfg.Epochs, Result: e})
 		if cfg.CheckpointDir != "" {
 			if err := SaveCheckpoint(cfg.CheckpointDir, cfg.CheckpointKey, cfg.Store, state); err != nil {
 				return &state.History, err
@@ -242,12 +242,6 @@ func stealNote(steal *float64) string {
 		return ""
 	}
 	return fmt.Sprintf(" (host CPU steal %.0f%%)", 100**steal)
-}
-
-func progressf(w io.Writer, format string, args ...any) {
-	if w != nil {
-		fmt.Fprintf(w, format, args...)
-	}
 }
 
 // newEvalExec returns an inference graph giving the summed cross-entropy and

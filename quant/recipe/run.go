@@ -32,7 +32,10 @@ type Options struct {
 	Backend       compute.Backend
 	BackendName   string // as recorded, e.g. "purego (pure-Go engine, 2 CPUs)"
 	Seed          uint64
-	Progress      io.Writer
+	// Progress gets the run's lines (which cell, reuse, results), and each
+	// training report's line unless Events takes the reports.
+	Progress io.Writer
+	Events   func(train.Event)
 }
 
 // Result holds a table's records by cell name.
@@ -366,7 +369,7 @@ func (r *runner) runQAT(ctx context.Context, c Cell, name string) (*report.Recor
 	h, err := train.Run(ctx, train.Config{Backend: r.opts.Backend, Store: store, Model: fn, Train: trainL, Eval: testL,
 		Epochs: spec.Epochs, Optimizer: train.SGD{Momentum: 0.9, WeightDecay: 5e-4, ClipNorm: spec.ClipNorm},
 		Schedule: spec.Schedule(), CheckpointDir: CheckpointDir(r.opts.Out, rec), CheckpointKey: rec.Key().String(),
-		Progress: r.opts.Progress})
+		Progress: r.opts.Progress, Events: r.opts.Events})
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("%s %s: %w", r.table.Name, name, err)
 	}
