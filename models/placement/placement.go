@@ -28,13 +28,6 @@ func New(c quant.Config) (Quantizers, error) {
 	return Quantizers{c}, c.Validate()
 }
 
-func must(n *graph.Node, err error) *graph.Node {
-	if err != nil {
-		panic(err)
-	}
-	return n
-}
-
 // IsPTQ tells whether the model is built in its PTQ form (BN folded,
 // observers at every PTQ site).
 func (q Quantizers) IsPTQ() bool { return q.Method == quant.PTQ }
@@ -45,11 +38,11 @@ func (q Quantizers) Weights() nn.WeightQuantizer {
 	switch q.Method {
 	case quant.DoReFa, quant.PACTM:
 		f = func(scope *model.Scope, w *graph.Node, bits int) *graph.Node {
-			return must(quant.DoReFaWeightLayer(scope, w).Bits(bits).Done())
+			return quant.DoReFaWeightLayer(scope, w).Bits(bits).Done()
 		}
 	case quant.LSQM:
 		f = func(scope *model.Scope, w *graph.Node, bits int) *graph.Node {
-			return must(quant.LSQLayer(scope.In("lsq_weights"), w).Signed(true).Bits(bits).Done())
+			return quant.LSQLayer(scope.In("lsq_weights"), w).Signed(true).Bits(bits).Done()
 		}
 	case quant.PTQ:
 		f = func(scope *model.Scope, w *graph.Node, bits int) *graph.Node {
@@ -57,7 +50,7 @@ func (q Quantizers) Weights() nn.WeightQuantizer {
 			if model.GetParamOr(scope, ParamPerChannelWeights, false) {
 				b = b.PerChannel(-1)
 			}
-			return must(b.Done())
+			return b.Done()
 		}
 	default:
 		return nil
@@ -76,11 +69,11 @@ func (q Quantizers) Activation(scope *model.Scope, x *graph.Node, fp func(*graph
 	bits := q.activationBits(scope)
 	switch q.Method {
 	case quant.DoReFa:
-		y = must(quant.DoReFaActivationLayer(scope, x).Bits(bits).Done())
+		y = quant.DoReFaActivationLayer(scope, x).Bits(bits).Done()
 	case quant.PACTM:
-		y = must(quant.PACTLayer(scope.In("pact"), x).Bits(bits).Done())
+		y = quant.PACTLayer(scope.In("pact"), x).Bits(bits).Done()
 	case quant.LSQM:
-		y = must(quant.LSQLayer(scope.In("lsq_activations"), x).Bits(bits).Done())
+		y = quant.LSQLayer(scope.In("lsq_activations"), x).Bits(bits).Done()
 	default:
 		return fp(x)
 	}
@@ -94,7 +87,7 @@ func (q Quantizers) Gradient(scope *model.Scope, x *graph.Node) *graph.Node {
 		return x
 	}
 	nn.Record(scope, nn.QuantizerGradient, fmt.Sprintf("dorefa:g%d", q.GBits), x, 0)
-	return must(quant.DoReFaGradientLayer(scope.In("gradient"), x).Bits(q.GBits).Done())
+	return quant.DoReFaGradientLayer(scope.In("gradient"), x).Bits(q.GBits).Done()
 }
 
 // Observe places a PTQ activation fake-quantizer (with its observer) in the
@@ -105,7 +98,7 @@ func (q Quantizers) Observe(scope *model.Scope, x *graph.Node) *graph.Node {
 	}
 	bits := q.activationBits(scope)
 	nn.Record(scope, nn.QuantizerActivation, fmt.Sprintf("ptq:a%d", bits), x, 0)
-	return must(quant.PTQActivationLayer(scope.In("ptq"), x).Bits(bits).Observer(observer(scope)).Done())
+	return quant.PTQActivationLayer(scope.In("ptq"), x).Bits(bits).Observer(observer(scope)).Done()
 }
 
 // ParamWeightBits and ParamActivationBits (int), set on a scope, replace the

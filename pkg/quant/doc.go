@@ -20,6 +20,23 @@
 //   - forward values are computed exactly as the formula reads (the straight-
 //     through construction adds an exact zero, never x + (q - x));
 //   - a bit width outside a function's valid range panics with a message that
-//     names the function and the range, as GoMLX graph functions do; the
-//     layers and Config parsing return errors instead.
+//     names the function and the range, as GoMLX graph functions do; Config
+//     parsing returns errors instead.
+//
+// Layers (one file per method: its formula, then its layer) wrap the graph
+// functions for use inside models, GoMLX-style builders ending in Done:
+//
+//	y := quant.PACTLayer(scope.In("act1"), x).Bits(4).Done()
+//
+// They read their bit widths from the builder or the scope's
+// hyperparameters (params.go), own their trainable parameters (PACT's alpha,
+// LSQ's step) as variables of the scope they are given (so give each site
+// its own scope), and, as GoMLX's own builders do, Done panics on a bad bit
+// width or PTQ mode: a model function runs inside GoMLX's executor, which
+// returns the panic as the error of the call that built the graph.
+//
+// Adding a method: its formula and layer in pkg/quant/<method>.go, its
+// config syntax in config.go, where the models place it in
+// models/placement, and its recipe (reference table, presets) in
+// quant/<method>/.
 package quant

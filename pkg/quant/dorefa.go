@@ -2,6 +2,7 @@ package quant
 
 import (
 	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/support/exceptions"
 )
 
@@ -88,4 +89,88 @@ func quantizeGradient(g *graph.Node, bits int, noise *graph.Node) *graph.Node {
 	arg := graph.Add(graph.Add(graph.Div(g, safe), scalarLike(g, 0.5)), n)
 	q := quantizeUnitValue(clip(arg, scalarLike(g, 0), scalarLike(g, 1)), bits)
 	return graph.Mul(twoM, graph.Sub(q, scalarLike(g, 0.5)))
+}
+
+// WeightLayerBuilder quantizes a weight tensor with DoReFa-Net's weight
+// quantizer. Create it with DoReFaWeightLayer.
+type WeightLayerBuilder struct {
+	scope *model.Scope
+	w     *graph.Node
+	bits  int
+}
+
+// DoReFaWeightLayer returns a builder quantizing w with DoReFaWeight; the bit
+// width defaults to the scope's ParamWeightBits (32 if unset).
+func DoReFaWeightLayer(scope *model.Scope, w *graph.Node) *WeightLayerBuilder {
+	return &WeightLayerBuilder{scope: scope, w: w}
+}
+
+// Bits sets the bit width (1..8, or 32 for none).
+func (b *WeightLayerBuilder) Bits(bits int) *WeightLayerBuilder { b.bits = bits; return b }
+
+// Done returns the quantized weights.
+func (b *WeightLayerBuilder) Done() *graph.Node {
+	bits := bitsOr(b.scope, b.bits, ParamWeightBits)
+	if err := unitBits.check("DoReFaWeightLayer", bits); err != nil {
+		panic(err)
+	}
+	return DoReFaWeight(b.w, bits)
+}
+
+// ActivationLayerBuilder quantizes activations with DoReFa-Net's activation
+// quantizer. Create it with DoReFaActivationLayer.
+type ActivationLayerBuilder struct {
+	scope *model.Scope
+	x     *graph.Node
+	bits  int
+}
+
+// DoReFaActivationLayer returns a builder applying DoReFaActivation to x; the
+// bit width defaults to the scope's ParamActivationBits.
+func DoReFaActivationLayer(scope *model.Scope, x *graph.Node) *ActivationLayerBuilder {
+	return &ActivationLayerBuilder{scope: scope, x: x}
+}
+
+// Bits sets the bit width (1..8, or 32 for none).
+func (b *ActivationLayerBuilder) Bits(bits int) *ActivationLayerBuilder { b.bits = bits; return b }
+
+// Done returns the quantized activations.
+func (b *ActivationLayerBuilder) Done() *graph.Node {
+	bits := bitsOr(b.scope, b.bits, ParamActivationBits)
+	if err := unitBits.check("DoReFaActivationLayer", bits); err != nil {
+		panic(err)
+	}
+	return DoReFaActivation(b.x, bits)
+}
+
+// GradientLayerBuilder quantizes the gradient flowing back through x. Create
+// it with DoReFaGradientLayer.
+type GradientLayerBuilder struct {
+	scope *model.Scope
+	x     *graph.Node
+	bits  int
+}
+
+// DoReFaGradientLayer returns a builder applying DoReFaGradient to x with
+// fresh noise u ~ U[-1/2, 1/2) drawn every step from the model's random
+// generator (only in training graphs; elsewhere it is the identity). The bit
+// width defaults to the scope's ParamGradientBits.
+func DoReFaGradientLayer(scope *model.Scope, x *graph.Node) *GradientLayerBuilder {
+	return &GradientLayerBuilder{scope: scope, x: x}
+}
+
+// Bits sets the bit width (1..16, or 32 for none).
+func (b *GradientLayerBuilder) Bits(bits int) *GradientLayerBuilder { b.bits = bits; return b }
+
+// Done returns x, with its gradient quantized in the backward pass.
+func (b *GradientLayerBuilder) Done() *graph.Node {
+	bits := bitsOr(b.scope, b.bits, ParamGradientBits)
+	if err := gradientBits.check("DoReFaGradientLayer", bits); err != nil {
+		panic(err)
+	}
+	if bits == FullPrecision || !b.scope.IsTraining(b.x.Graph()) {
+		return b.x
+	}
+	u := b.scope.Store().RandomUniform(b.x.Graph(), b.x.Shape())
+	return DoReFaGradient(b.x, bits, graph.Sub(u, scalarLike(u, 0.5)))
 }

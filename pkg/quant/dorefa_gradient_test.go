@@ -145,7 +145,7 @@ func TestDoReFaGradientLayerNoise(t *testing.T) {
 	v := tensors.FromFlatDataAndDimensions(incoming, rows, cols)
 	exec, err := model.NewExec(testBackend(), store, func(scope *model.Scope, x, v *graph.Node) *graph.Node {
 		scope.SetTraining(x.Graph(), true)
-		y := must(DoReFaGradientLayer(scope.In("gradient"), x).Bits(bits).Done())
+		y := DoReFaGradientLayer(scope.In("gradient"), x).Bits(bits).Done()
 		return graph.Gradient(graph.ReduceAllSum(graph.Mul(y, v)), x)[0]
 	})
 	if err != nil {

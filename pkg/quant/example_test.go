@@ -14,11 +14,7 @@ import (
 func ExamplePACTLayer() {
 	store := model.NewStore()
 	exec, err := model.NewExec(gobackend.GetBackend(), store, func(scope *model.Scope, x *graph.Node) *graph.Node {
-		y, err := quant.PACTLayer(scope.In("pact"), x).Bits(2).Done()
-		if err != nil {
-			panic(err)
-		}
-		return y
+		return quant.PACTLayer(scope.In("pact"), x).Bits(2).Done()
 	})
 	if err != nil {
 		panic(err)

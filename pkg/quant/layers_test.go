@@ -1,6 +1,7 @@
 package quant
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -34,18 +35,27 @@ func callModel(t *testing.T, store *model.Store, training bool, fn func(scope *m
 	return res
 }
 
-func must(n *graph.Node, err error) *graph.Node {
-	if err != nil {
-		panic(err)
-	}
-	return n
+// panicOf runs f and returns the error it panicked with (nil when it did
+// not panic): the layers' Done panics on bad input, as GoMLX's builders do.
+func panicOf(f func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if e, ok := r.(error); ok {
+				err = e
+			} else {
+				err = fmt.Errorf("%v", r)
+			}
+		}
+	}()
+	f()
+	return nil
 }
 
 func TestPACTLayer(t *testing.T) {
 	store := model.NewStore()
 	store.RootScope().SetParam(ParamActivationBits, 2)
 	out := callModel(t, store, true, func(scope *model.Scope, x *graph.Node) []*graph.Node {
-		y := must(PACTLayer(scope.In("act"), x).Done())
+		y := PACTLayer(scope.In("act"), x).Done()
 		reg := train.GetRegularizationLoss(x.Graph())
 		return []*graph.Node{y, reg}
 	}, vec(-1, 5, 20))
@@ -60,7 +70,7 @@ func TestPACTLayer(t *testing.T) {
 	if !alpha.Trainable {
 		t.Error("PACT alpha must be trainable")
 	}
-	if _, err := PACTLayer(store.RootScope().In("bad"), nil).Bits(9).Done(); err == nil ||
+	if err := panicOf(func() { PACTLayer(store.RootScope().In("bad"), nil).Bits(9).Done() }); err == nil ||
 		!strings.Contains(err.Error(), "quant.PACTLayer: bits must be 1..8 or 32, got 9") {
 		t.Errorf("bad bits error = %v", err)
 	}
@@ -69,7 +79,7 @@ func TestPACTLayer(t *testing.T) {
 func TestLSQLayerInitializesFromFirstBatch(t *testing.T) {
 	store := model.NewStore()
 	fn := func(scope *model.Scope, x *graph.Node) []*graph.Node {
-		return []*graph.Node{must(LSQLayer(scope.In("w"), x).Signed(true).Bits(3).Done())}
+		return []*graph.Node{LSQLayer(scope.In("w"), x).Signed(true).Bits(3).Done()}
 	}
 	x := vec(-2, 1, 0.5, -0.5)
 	callModel(t, store, true, fn, x)
@@ -91,7 +101,7 @@ func TestDoReFaGradientLayer(t *testing.T) {
 	x := tensors.FromFlatDataAndDimensions([]float32{0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8}, 2, 4)
 	grads := func(training bool) []float64 {
 		return callModel(t, store, training, func(scope *model.Scope, x *graph.Node) []*graph.Node {
-			y := must(DoReFaGradientLayer(scope, x).Bits(2).Done())
+			y := DoReFaGradientLayer(scope, x).Bits(2).Done()
 			// Incoming gradient x^2's derivative: 2x, then quantized.
 			return graph.Gradient(graph.ReduceAllSum(graph.Square(y)), x)
 		}, x)[0]
@@ -119,7 +129,7 @@ func calibrate(t *testing.T, obs Observer, bits int, batches []*tensors.Tensor, 
 	t.Helper()
 	store = model.NewStore()
 	layer := func(scope *model.Scope, x *graph.Node) []*graph.Node {
-		return []*graph.Node{must(PTQActivationLayer(scope.In("act"), x).Bits(bits).Observer(obs).Done())}
+		return []*graph.Node{PTQActivationLayer(scope.In("act"), x).Bits(bits).Observer(obs).Done()}
 	}
 	store.RootScope().SetParam(ParamPTQMode, string(PTQCalibrate))
 	for _, b := range batches {
@@ -209,14 +219,14 @@ func TestPTQErrors(t *testing.T) {
 	g := graph.NewGraph(testBackend(), "ptq-errors")
 	x := graph.Const(g, []float32{1, 2})
 	scope := store.RootScope().In("act")
-	if _, err := PTQActivationLayer(scope, x).Bits(4).Done(); err == nil || !strings.Contains(err.Error(), "never calibrated") {
+	if err := panicOf(func() { PTQActivationLayer(scope, x).Bits(4).Done() }); err == nil || !strings.Contains(err.Error(), "never calibrated") {
 		t.Errorf("frozen before calibration: err = %v", err)
 	}
 	store.RootScope().SetParam(ParamPTQMode, "sometimes")
-	if _, err := PTQActivationLayer(scope, x).Bits(4).Done(); err == nil || !strings.Contains(err.Error(), "valid modes are off, calibrate, frozen") {
+	if err := panicOf(func() { PTQActivationLayer(scope, x).Bits(4).Done() }); err == nil || !strings.Contains(err.Error(), "valid modes are off, calibrate, frozen") {
 		t.Errorf("bad mode: err = %v", err)
 	}
-	if _, err := PTQWeightLayer(scope, x).Bits(1).Done(); err == nil || !strings.Contains(err.Error(), "bits must be 2..8 or 32, got 1") {
+	if err := panicOf(func() { PTQWeightLayer(scope, x).Bits(1).Done() }); err == nil || !strings.Contains(err.Error(), "bits must be 2..8 or 32, got 1") {
 		t.Errorf("bad weight bits: err = %v", err)
 	}
 }
@@ -228,8 +238,8 @@ func TestPTQWeights(t *testing.T) {
 	w := tensors.FromFlatDataAndDimensions([]float32{1, 0.2, -4, 0.3}, 2, 2)
 	out := callModel(t, store, false, func(scope *model.Scope, w *graph.Node) []*graph.Node {
 		return []*graph.Node{
-			must(PTQWeightLayer(scope, w).Bits(3).Done()),
-			must(PTQWeightLayer(scope, w).Bits(3).PerChannel(-1).Done()),
+			PTQWeightLayer(scope, w).Bits(3).Done(),
+			PTQWeightLayer(scope, w).Bits(3).PerChannel(-1).Done(),
 		}
 	}, w)
 	s := 4. / 3

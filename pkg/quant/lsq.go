@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/model"
 )
 
 // LSQ is learned step size quantization (Esser et al.):
@@ -50,4 +51,55 @@ func lsqRange(bits int, signed bool) (qn, qp float64) {
 func scaleGradient(x *graph.Node, g float64) *graph.Node {
 	gn := scalarLike(x, g)
 	return graph.Add(graph.StopGradient(x), graph.Mul(graph.Sub(x, graph.StopGradient(x)), gn))
+}
+
+// LSQLayerBuilder configures an LSQ quantizer. Create it with LSQLayer.
+type LSQLayerBuilder struct {
+	scope  *model.Scope
+	v      *graph.Node
+	bits   int
+	signed bool
+}
+
+// LSQLayer returns a builder applying LSQ to v with a trainable scalar step,
+// the variable "step" of scope (give each quantizer its own scope). The step
+// is initialized from the first training batch it sees, as 2*mean(|v|)/sqrt(Qp);
+// the variable "step_initialized" records that it was. Use Signed(true) for
+// weights (bits default ParamWeightBits) and the default unsigned form for
+// activations (bits default ParamActivationBits).
+func LSQLayer(scope *model.Scope, v *graph.Node) *LSQLayerBuilder {
+	return &LSQLayerBuilder{scope: scope, v: v}
+}
+
+// Bits sets the bit width (2..8 signed, 1..8 unsigned, or 32 for none).
+func (b *LSQLayerBuilder) Bits(bits int) *LSQLayerBuilder { b.bits = bits; return b }
+
+// Signed selects the signed grid (weights) instead of the unsigned one.
+func (b *LSQLayerBuilder) Signed(signed bool) *LSQLayerBuilder { b.signed = signed; return b }
+
+// Done returns the quantized values.
+func (b *LSQLayerBuilder) Done() *graph.Node {
+	param, r := ParamActivationBits, unitBits
+	if b.signed {
+		param, r = ParamWeightBits, signedBits
+	}
+	bits := bitsOr(b.scope, b.bits, param)
+	if err := r.check("LSQLayer", bits); err != nil {
+		panic(err)
+	}
+	if bits == FullPrecision {
+		return b.v
+	}
+	g := b.v.Graph()
+	_, qp := lsqRange(bits, b.signed)
+	stepVar := b.scope.VariableWithValue("step", float32(1))
+	doneVar := b.scope.VariableWithValue("step_initialized", false).SetTrainable(false)
+	initial := graph.StopGradient(graph.MulScalar(graph.ReduceAllMean(graph.Abs(b.v)), 2/math.Sqrt(qp)))
+	initial = graph.ConvertDType(initial, stepVar.Shape().DType)
+	step := graph.Where(doneVar.NodeValue(g), stepVar.NodeValue(g), initial)
+	if b.scope.IsTraining(g) {
+		stepVar.SetNodeValue(step)
+		doneVar.SetNodeValue(graph.Const(g, true))
+	}
+	return LSQ(b.v, graph.ConvertDType(step, b.v.DType()), bits, b.signed)
 }

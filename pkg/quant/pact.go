@@ -1,6 +1,10 @@
 package quant
 
-import "github.com/gomlx/gomlx/core/graph"
+import (
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/train"
+)
 
 // PACT is the parameterized clipping activation of Choi et al.:
 //
@@ -24,4 +28,58 @@ func PACT(x, alpha *graph.Node, bits int) *graph.Node {
 	// Add mask*(alpha - StopGradient(alpha)): zero forward, gradient mask to alpha.
 	alphaMask := graph.ConvertDType(graph.GreaterOrEqual(x, alphaFull), x.DType())
 	return graph.Add(out, graph.Mul(alphaMask, graph.Sub(alphaFull, graph.StopGradient(alphaFull))))
+}
+
+// PACTLayerBuilder configures a PACT activation. Create it with PACTLayer.
+type PACTLayerBuilder struct {
+	scope     *model.Scope
+	x         *graph.Node
+	bits      int
+	alphaInit float64
+	lambda    float64
+	lambdaSet bool
+}
+
+// PACTLayer returns a builder applying PACT to x with a trainable scalar
+// alpha, the variable "alpha" of scope (one per scope: give each site its
+// own), initialized to ParamPACTAlphaInit (default 10). In training graphs it
+// adds lambda*alpha^2 to the loss as a regularization term (ParamPACTLambda,
+// default 2e-4), so the total is lambda*sum(alpha^2) over the sites.
+func PACTLayer(scope *model.Scope, x *graph.Node) *PACTLayerBuilder {
+	return &PACTLayerBuilder{scope: scope, x: x,
+		alphaInit: model.GetParamOr(scope, ParamPACTAlphaInit, DefaultPACTAlphaInit)}
+}
+
+// Bits sets the bit width (1..8, or 32 to clip without quantizing).
+func (b *PACTLayerBuilder) Bits(bits int) *PACTLayerBuilder { b.bits = bits; return b }
+
+// InitialAlpha sets alpha's initial value.
+func (b *PACTLayerBuilder) InitialAlpha(alpha float64) *PACTLayerBuilder {
+	b.alphaInit = alpha
+	return b
+}
+
+// Lambda sets the weight of the alpha^2 regularizer (0 turns it off).
+func (b *PACTLayerBuilder) Lambda(lambda float64) *PACTLayerBuilder {
+	b.lambda, b.lambdaSet = lambda, true
+	return b
+}
+
+// Done returns the PACT activation.
+func (b *PACTLayerBuilder) Done() *graph.Node {
+	bits := bitsOr(b.scope, b.bits, ParamActivationBits)
+	if err := unitBits.check("PACTLayer", bits); err != nil {
+		panic(err)
+	}
+	g := b.x.Graph()
+	alphaVar := b.scope.VariableWithValue("alpha", float32(b.alphaInit))
+	alpha := graph.ConvertDType(alphaVar.NodeValue(g), b.x.DType())
+	lambda := b.lambda
+	if !b.lambdaSet {
+		lambda = model.GetParamOr(b.scope, ParamPACTLambda, DefaultPACTLambda)
+	}
+	if lambda > 0 && b.scope.IsTraining(g) {
+		train.AddRegularizationLoss(graph.MulScalar(graph.Square(alphaVar.NodeValue(g)), lambda))
+	}
+	return PACT(b.x, alpha, bits)
 }

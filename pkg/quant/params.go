@@ -1,5 +1,7 @@
 package quant
 
+import "github.com/gomlx/gomlx/ml/model"
+
 // Scope hyperparameters read by the layers (set them with scope.SetParam, or
 // override per layer with the builders' methods).
 const (
@@ -22,3 +24,11 @@ const (
 	DefaultPACTAlphaInit = 10.0
 	DefaultPACTLambda    = 2e-4
 )
+
+// bitsOr returns the builder's bits if set, else the scope's param, else 32.
+func bitsOr(scope *model.Scope, bits int, param string) int {
+	if bits != 0 {
+		return bits
+	}
+	return model.GetParamOr(scope, param, FullPrecision)
+}

@@ -70,14 +70,17 @@ func (b *PTQActivationLayerBuilder) Observer(o Observer) *PTQActivationLayerBuil
 }
 
 // Done returns x observed (calibrate), fake-quantized (frozen) or untouched (off).
-func (b *PTQActivationLayerBuilder) Done() (*graph.Node, error) {
+func (b *PTQActivationLayerBuilder) Done() *graph.Node {
 	bits := bitsOr(b.scope, b.bits, ParamActivationBits)
 	if err := unitBits.check("PTQActivationLayer", bits); err != nil {
-		return nil, err
+		panic(err)
 	}
 	mode, err := ptqMode(b.scope)
-	if err != nil || mode == PTQOff || bits == FullPrecision {
-		return b.x, err
+	if err != nil {
+		panic(err)
+	}
+	if mode == PTQOff || bits == FullPrecision {
+		return b.x
 	}
 	g := b.x.Graph()
 	minVar := b.scope.VariableWithValue("observer_min", float32(0)).SetTrainable(false)
@@ -90,15 +93,15 @@ func (b *PTQActivationLayerBuilder) Done() (*graph.Node, error) {
 		minVar.SetNodeValue(lo)
 		maxVar.SetNodeValue(hi)
 		countVar.SetNodeValue(graph.OnePlus(count))
-		return b.x, nil
+		return b.x
 	}
 	if n, err := countVar.Value(); err == nil && n.Value().(float32) == 0 {
-		return nil, fmt.Errorf("quant: PTQ activation quantizer %q is frozen but was never calibrated: run calibration batches with %s=%q first",
-			b.scope.Scope(), ParamPTQMode, PTQCalibrate)
+		panic(fmt.Errorf("quant: PTQ activation quantizer %q is frozen but was never calibrated: run calibration batches with %s=%q first",
+			b.scope.Scope(), ParamPTQMode, PTQCalibrate))
 	}
 	scale, zero := AffineParams(minVar.NodeValue(g), maxVar.NodeValue(g), bits)
 	dt := b.x.DType()
-	return FakeQuantAffine(b.x, graph.ConvertDType(scale, dt), graph.ConvertDType(zero, dt), 0, int(levels(bits))), nil
+	return FakeQuantAffine(b.x, graph.ConvertDType(scale, dt), graph.ConvertDType(zero, dt), 0, int(levels(bits)))
 }
 
 // AffineParams is PyTorch's unsigned affine (scale, zero point) for a range
@@ -152,16 +155,19 @@ func (b *PTQWeightLayerBuilder) PerChannel(channelAxis int) *PTQWeightLayerBuild
 }
 
 // Done returns the (fake-quantized in frozen mode) weights.
-func (b *PTQWeightLayerBuilder) Done() (*graph.Node, error) {
+func (b *PTQWeightLayerBuilder) Done() *graph.Node {
 	bits := bitsOr(b.scope, b.bits, ParamWeightBits)
 	if err := signedBits.check("PTQWeightLayer", bits); err != nil {
-		return nil, err
+		panic(err)
 	}
 	mode, err := ptqMode(b.scope)
-	if err != nil || mode != PTQFrozen || bits == FullPrecision {
-		return b.w, err
+	if err != nil {
+		panic(err)
 	}
-	return SymmetricFakeQuant(b.w, bits, b.perChannel, b.channelAxis), nil
+	if mode != PTQFrozen || bits == FullPrecision {
+		return b.w
+	}
+	return SymmetricFakeQuant(b.w, bits, b.perChannel, b.channelAxis)
 }
 
 // SymmetricFakeQuant fake-quantizes w on the symmetric grid

@@ -20,13 +20,8 @@ import (
 func decayModel(scope *model.Scope, x *graph.Node) *graph.Node {
 	y := nn.Dense(scope.In("fc"), x, 4, nil)
 	y = nn.BatchNorm(scope.In("bn"), y).Done()
-	y, err := quant.PACTLayer(scope.In("pact"), y).Bits(4).Lambda(0).Done()
-	if err != nil {
-		panic(err)
-	}
-	if y, err = quant.LSQLayer(scope.In("lsq"), y).Bits(4).Done(); err != nil {
-		panic(err)
-	}
+	y = quant.PACTLayer(scope.In("pact"), y).Bits(4).Lambda(0).Done()
+	y = quant.LSQLayer(scope.In("lsq"), y).Bits(4).Done()
 	return graph.ReduceAllSum(graph.Mul(y, graph.Iota(x.Graph(), y.Shape(), 0)))
 }
 
