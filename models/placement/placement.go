@@ -123,17 +123,15 @@ func (q Quantizers) activationBits(scope *model.Scope) int {
 const ParamPerChannelWeights = "ptq_weight_per_channel"
 
 // ParamObserver names the scope hyperparameter choosing the PTQ activation
-// observer: "minmax" (default, the reference's), "ema", "percentile", "mse".
+// observer, one of quant.ObserverNames (default "minmax", the reference's).
 const ParamObserver = "ptq_observer"
 
+// observer is the scope's PTQ observer; an unknown name panics (a builder
+// error, as GoMLX's), where it used to become min/max silently.
 func observer(scope *model.Scope) quant.Observer {
-	switch model.GetParamOr(scope, ParamObserver, "minmax") {
-	case "ema":
-		return quant.EMAMinMaxObserver{}
-	case "percentile":
-		return quant.PercentileObserver{Percentile: 99.99}
-	case "mse":
-		return quant.MSEObserver{}
+	o, err := quant.ParseObserver(model.GetParamOr(scope, ParamObserver, quant.ObserverNames[0]))
+	if err != nil {
+		panic(err)
 	}
-	return quant.MinMaxObserver{}
+	return o
 }

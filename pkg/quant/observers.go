@@ -2,6 +2,7 @@ package quant
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
@@ -61,7 +62,7 @@ func (o EMAMinMaxObserver) momentum() float64 {
 	return o.Momentum
 }
 
-func (o EMAMinMaxObserver) String() string { return fmt.Sprintf("ema-minmax(%g)", o.momentum()) }
+func (o EMAMinMaxObserver) String() string { return fmt.Sprintf("ema(%g)", o.momentum()) }
 
 // maxSample bounds the elements the percentile and MSE observers look at per
 // batch: larger batches are subsampled with a regular stride.
@@ -147,3 +148,25 @@ func (o MSEObserver) candidates() int {
 }
 
 func (o MSEObserver) String() string { return fmt.Sprintf("mse(%d)", o.candidates()) }
+
+// ObserverNames are the observers ParseObserver knows, the reference's
+// first: the one list the recipes, the models and the cell names use.
+var ObserverNames = []string{"minmax", "ema", "percentile", "mse"}
+
+// ParseObserver returns the observer of a name of ObserverNames, with the
+// settings of the PTQ tables: "minmax" (the reference's), "ema" (momentum
+// 0.01), "percentile" (99.99th), "mse" (the default candidates). Each
+// observer's String begins with its name.
+func ParseObserver(name string) (Observer, error) {
+	switch name {
+	case "minmax":
+		return MinMaxObserver{}, nil
+	case "ema":
+		return EMAMinMaxObserver{}, nil
+	case "percentile":
+		return PercentileObserver{Percentile: 99.99}, nil
+	case "mse":
+		return MSEObserver{}, nil
+	}
+	return nil, fmt.Errorf("quant: unknown observer %q (valid: %s)", name, strings.Join(ObserverNames, ", "))
+}

@@ -6,6 +6,7 @@ package recipe
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -63,13 +64,13 @@ func NewCell(name string) (Cell, error) {
 	}
 	c.Quant = q
 	if len(parts) == 3 {
-		switch parts[2] {
-		case "perchannel":
+		switch {
+		case parts[2] == "perchannel":
 			c.PerChannel = true
-		case "minmax", "ema", "percentile", "mse":
+		case slices.Contains(quant.ObserverNames, parts[2]):
 			c.Observer = parts[2]
 		default:
-			return Cell{}, fmt.Errorf("cell %q: unknown PTQ variant %q (perchannel, minmax, ema, percentile, mse)", name, parts[2])
+			return Cell{}, fmt.Errorf("cell %q: unknown PTQ variant %q (perchannel, %s)", name, parts[2], strings.Join(quant.ObserverNames, ", "))
 		}
 		if q.Method != quant.PTQ {
 			return Cell{}, fmt.Errorf("cell %q: variants apply to ptq cells only", name)

@@ -446,7 +446,7 @@ func (r *runner) runPTQCell(ctx context.Context, c Cell, fpStore *model.Store, f
 	}
 	observer := c.Observer
 	if observer == "" {
-		observer = "minmax"
+		observer = quant.ObserverNames[0] // the reference's
 	}
 	what := "activations " + observer + ", weights per tensor"
 	if c.PerChannel {
