@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/mlsysrep/mlsysrep/pkg/backend"
@@ -35,6 +36,7 @@ func runTables(args []string) error {
 	seed := fs.Uint64("seed", 1, "seed of initialization, data order and augmentation (records and checkpoints are kept per seed)")
 	list := fs.Bool("list", false, "list the tables, presets and cells, and exit")
 	reportOnly := fs.Bool("report", false, "print the tables from the records of -seed in -out, running nothing")
+	shardFlag := fs.String("shard", "", "run only slice I of N of the selected cells (\"I/N\", or \"slurm\": from a job array's SLURM_ARRAY_TASK_ID, _MIN and _COUNT); tasks with the same -out share records")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -80,6 +82,10 @@ func runTables(args []string) error {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
 	}
+	shard, err := parseShard(*shardFlag, os.Getenv)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
 	be, line, err := backend.Select(*backendName)
 	if err != nil {
 		return err
@@ -93,7 +99,22 @@ func runTables(args []string) error {
 	defer stop()
 	var results []*recipe.Result
 	for _, name := range tables {
-		res, err := recipe.Run(ctx, recipe.Options{Table: name, Preset: *preset, Cells: cellList,
+		cells := cellList
+		if shard.n > 0 {
+			t, _ := recipe.Lookup(name)
+			selected := cells
+			if selected == nil {
+				selected = t.CellNames(*preset)
+			}
+			if cells, err = recipe.Shard(t, selected, shard.i, shard.n); err != nil {
+				return err
+			}
+			fmt.Printf("table %s, shard %d/%d: %d of %d cells\n", name, shard.i, shard.n, len(cells), len(selected))
+			if len(cells) == 0 {
+				continue
+			}
+		}
+		res, err := recipe.Run(ctx, recipe.Options{Table: name, Preset: *preset, Cells: cells,
 			Data: recipe.DataOptions{Source: source, DataDir: *dataDir, ArchiveDirs: dirs, Progress: os.Stdout},
 			Out:  *out, Backend: be, BackendName: backend.RecordName(be), Seed: *seed, Progress: os.Stdout})
 		if res != nil && len(res.Records) > 0 {
@@ -228,4 +249,45 @@ func listTables(w io.Writer) {
 		}
 		fmt.Fprintln(w, line)
 	}
+}
+
+// shardSpec is the slice of the cells a task runs: slice i of n (n == 0: all).
+type shardSpec struct{ i, n int }
+
+// parseShard reads -shard: "" (every cell), "I/N", or "slurm", which takes
+// I and N from a Slurm job array's environment (getenv):
+// I = SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN + 1 (MIN defaults to 0)
+// and N = SLURM_ARRAY_TASK_COUNT.
+func parseShard(value string, getenv func(string) string) (shardSpec, error) {
+	switch value {
+	case "":
+		return shardSpec{}, nil
+	case "slurm":
+		id, count := getenv("SLURM_ARRAY_TASK_ID"), getenv("SLURM_ARRAY_TASK_COUNT")
+		if id == "" || count == "" {
+			return shardSpec{}, fmt.Errorf("-shard slurm: not in a Slurm job array (SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT are unset); submit with sbatch --array, or give -shard I/N")
+		}
+		minID := getenv("SLURM_ARRAY_TASK_MIN")
+		if minID == "" {
+			minID = "0"
+		}
+		vals := make([]int, 3)
+		for k, v := range []string{id, minID, count} {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return shardSpec{}, fmt.Errorf("-shard slurm: %q is not a number", v)
+			}
+			vals[k] = n
+		}
+		s := shardSpec{i: vals[0] - vals[1] + 1, n: vals[2]}
+		if s.n < 1 || s.i < 1 || s.i > s.n {
+			return shardSpec{}, fmt.Errorf("-shard slurm: task %d of an array from %d with %d tasks is not slice 1..N (arrays with steps are not supported)", vals[0], vals[1], vals[2])
+		}
+		return s, nil
+	}
+	var s shardSpec
+	if _, err := fmt.Sscanf(value, "%d/%d", &s.i, &s.n); err != nil || fmt.Sprintf("%d/%d", s.i, s.n) != value || s.n < 1 || s.i < 1 || s.i > s.n {
+		return shardSpec{}, fmt.Errorf("-shard %q: want I/N with 1 <= I <= N (e.g. 2/3), or slurm", value)
+	}
+	return s, nil
 }

@@ -84,6 +84,8 @@ func TestRunErrorsTables(t *testing.T) {
 		{[]string{"run", "-table", "pact", "-cells", ""}, "names an empty cell", true}, // once ran the whole table
 		{[]string{"run", "-table", "pact", "-cells", "resnet18/pact:w4a4,"}, "names an empty cell", true},
 		{[]string{"run", "-table", "pact", "-data", "bogus"}, `unknown -data "bogus"`, true}, // once accepted
+		{[]string{"run", "-table", "pact", "-shard", "3/2"}, "want I/N with 1 <= I <= N", true},
+		{[]string{"run", "-table", "pact", "-shard", "slurm"}, "not in a Slurm job array", true},
 		{[]string{"run", "-table", "pact", "-report", "-out", filepath.Join(t.TempDir(), "none")}, "no records of preset smoke", false},
 		// An -out that cannot be written fails before any training.
 		{[]string{"run", "-table", "pact", "-cells", "resnet18/pact:w4a4", "-data", "synthetic", "-out", filepath.Join(file, "sub")},
@@ -116,5 +118,55 @@ func TestNearest(t *testing.T) {
 	}
 	if d := editDistance("kitten", "sitting"); d != 3 {
 		t.Errorf("editDistance(kitten, sitting) = %d, want 3", d)
+	}
+}
+
+// TestParseShard: -shard's forms, and a Slurm array's environment (an array
+// numbered from 0 or from another first index).
+func TestParseShard(t *testing.T) {
+	env := func(vars map[string]string) func(string) string { return func(k string) string { return vars[k] } }
+	none := env(nil)
+	for _, tc := range []struct {
+		value   string
+		getenv  func(string) string
+		want    shardSpec
+		wantErr string
+	}{
+		{"", none, shardSpec{}, ""},
+		{"1/1", none, shardSpec{1, 1}, ""},
+		{"2/3", none, shardSpec{2, 3}, ""},
+		{"0/3", none, shardSpec{}, "want I/N"},
+		{"2/3x", none, shardSpec{}, "want I/N"},
+		{"two", none, shardSpec{}, "want I/N"},
+		{"slurm", env(map[string]string{"SLURM_ARRAY_TASK_ID": "0", "SLURM_ARRAY_TASK_COUNT": "3"}), shardSpec{1, 3}, ""},
+		{"slurm", env(map[string]string{"SLURM_ARRAY_TASK_ID": "7", "SLURM_ARRAY_TASK_MIN": "5", "SLURM_ARRAY_TASK_COUNT": "3"}), shardSpec{3, 3}, ""},
+		{"slurm", env(map[string]string{"SLURM_ARRAY_TASK_ID": "4", "SLURM_ARRAY_TASK_COUNT": "3"}), shardSpec{}, "is not slice 1..N"},
+		{"slurm", none, shardSpec{}, "not in a Slurm job array"},
+	} {
+		got, err := parseShard(tc.value, tc.getenv)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("parseShard(%q) = %v, %v; want an error containing %q", tc.value, got, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("parseShard(%q) = %v, %v; want %v", tc.value, got, err, tc.want)
+		}
+	}
+}
+
+// TestRunShard: a task runs only its slice of the selected cells, into the
+// shared -out.
+func TestRunShard(t *testing.T) {
+	out := t.TempDir()
+	cells := "resnet18/pact:w2a2,resnet18/pact:w4a4"
+	if err := run([]string{"run", "-table", "pact", "-preset", "smoke", "-data", "synthetic", "-out", out, "-cells", cells, "-shard", "2/2"}); err != nil {
+		t.Fatal(err)
+	}
+	for cell, want := range map[string]int{"resnet18/pact:w2a2": 0, "resnet18/pact:w4a4": 1} {
+		if all, err := report.Find(out, "smoke", "pact", cell); err != nil || len(all) != want {
+			t.Errorf("%s: %d records (%v), want %d", cell, len(all), err, want)
+		}
 	}
 }

@@ -1,0 +1,61 @@
+package recipe
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Shard returns slice i (1-based) of n deterministic, balanced slices of
+// cells (cell names of table t): every cell lies in exactly one slice, and
+// the slices depend only on t, cells and n, so tasks that compute them
+// apart (a Slurm job array's tasks) agree.
+//
+// The unit of a slice is a QAT cell, or all the cells of a PTQ table that
+// share a network, its FP model included: PTQ cells calibrate the FP model
+// of their network, so putting them in the slice that trains it means no
+// two slices train one FP model (and none waits for another). Units go to
+// the slices in turn, in the table's order, so slice sizes in units differ
+// by at most one. A PTQ table of one network is therefore one unit: to
+// spread its PTQ cells over several tasks, train the FP cell first (its
+// record is then reused) and run the others with -cells in separate tasks.
+func Shard(t *Table, cells []string, i, n int) ([]string, error) {
+	if n < 1 || i < 1 || i > n {
+		return nil, fmt.Errorf("shard %d/%d: want 1 <= I <= N", i, n)
+	}
+	var units [][]string
+	unitOf := map[Model]int{} // a PTQ table's network -> its unit
+	for _, name := range cells {
+		c, err := NewCell(name)
+		if err != nil {
+			return nil, err
+		}
+		if !t.PTQ {
+			units = append(units, []string{name})
+			continue
+		}
+		k, ok := unitOf[c.Model]
+		if !ok {
+			k = len(units)
+			unitOf[c.Model] = k
+			units = append(units, nil)
+		}
+		units[k] = append(units[k], name)
+	}
+	var out []string
+	for k, u := range units {
+		if k%n == i-1 {
+			out = append(out, u...)
+		}
+	}
+	return out, nil
+}
+
+// CellNames lists the names of the cells a table runs at a preset, in
+// order.
+func (t *Table) CellNames(preset string) []string {
+	var names []string
+	for _, c := range t.CellsFor(preset) {
+		names = append(names, c.Name)
+	}
+	return slices.Clip(names)
+}
