@@ -26,7 +26,8 @@ examples:
   mlsysrep run -list                                   # tables, presets and cells
   mlsysrep run -table pact -preset quick -cells resnet18/pact:w4a4
   mlsysrep run -table all -preset smoke                # every table in minutes (synthetic data without a local copy)
-  mlsysrep run -table lsq -preset quick -report        # print the table from saved records only`,
+  mlsysrep run -table lsq -preset quick -report        # print the table from saved records only
+  mlsysrep run -table pact -preset quick -shard 2/3     # this task's third of the cells (-shard slurm in a job array)`,
 	"results": `usage: mlsysrep results [-preset quick] [-in results] [-o FILE] [flags]
 
 Renders the replication ledger from saved records; runs nothing.
