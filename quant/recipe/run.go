@@ -352,6 +352,15 @@ func (r *runner) runQAT(ctx context.Context, c Cell, name string) (*report.Recor
 	}
 	rec := trainingRecord(r.table, r.opts.Preset, c, name, spec, size, r.opts.Seed, copyName)
 	rec.Backend, rec.Commit, rec.Dirty = r.opts.BackendName, r.commit, r.dirty
+	// Another task sharing the folder (-shard) may be training this cell:
+	// wait for it, then reuse its record.
+	release, err := report.Lock(r.opts.Out, rec.Key(), func() {
+		r.logf("%s %s: another task is running this cell; waiting for it\n", r.table.Name, name)
+	})
+	if err != nil {
+		return nil, nil, false, err
+	}
+	defer release()
 	old, err := r.previous(rec)
 	if err != nil {
 		return nil, nil, false, err
