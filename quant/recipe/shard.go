@@ -11,13 +11,14 @@ import (
 // apart (a Slurm job array's tasks) agree.
 //
 // The unit of a slice is a QAT cell, or all the cells of a PTQ table that
-// share a network, its FP model included: PTQ cells calibrate the FP model
-// of their network, so putting them in the slice that trains it means no
-// two slices train one FP model (and none waits for another). Units go to
-// the slices in turn, in the table's order, so slice sizes in units differ
-// by at most one. A PTQ table of one network is therefore one unit: to
-// spread its PTQ cells over several tasks, train the FP cell first (its
-// record is then reused) and run the others with -cells in separate tasks.
+// share a network: they calibrate the same FP model (not a cell: the first
+// of them to run trains it and records it, the others reuse it), so one
+// slice trains each FP model and no slice waits for another's. Units go to
+// the slices in turn, in the given order, so slice sizes in units differ by
+// at most one. A PTQ table of one network is therefore one unit: to spread
+// its cells over tasks, give them disjoint -cells lists instead (the first
+// task to need the FP model trains it under its lock, see report.Lock, and
+// the others wait for it and reuse it).
 func Shard(t *Table, cells []string, i, n int) ([]string, error) {
 	if n < 1 || i < 1 || i > n {
 		return nil, fmt.Errorf("shard %d/%d: want 1 <= I <= N", i, n)

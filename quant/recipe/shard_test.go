@@ -7,7 +7,7 @@ import (
 
 // TestShardPartitions: for every table and preset and 1 to 7 slices, the
 // slices hold every cell exactly once, their sizes in units differ by at
-// most one, and a PTQ network's cells (its FP model among them) stay in one
+// most one, and a PTQ network's cells (which share its FP model) stay in one
 // slice.
 func TestShardPartitions(t *testing.T) {
 	kinds := map[bool]int{} // PTQ or not -> tables seen
@@ -61,14 +61,14 @@ func TestShardPartitions(t *testing.T) {
 	}
 }
 
-// TestShardKeepsPTQNetworks: a PTQ table's cells of one network, its FP
-// model first, land in one slice; a QAT table's cells are spread one by one.
+// TestShardKeepsPTQNetworks: a PTQ table's cells of one network land in one
+// slice (they share its FP model); a QAT table's cells are spread one by one.
 func TestShardKeepsPTQNetworks(t *testing.T) {
 	ptq, err := Lookup("ptq-resnet18")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cells := []string{"resnet18/fp", "resnet18/ptq:w4a4", "resnet18/ptq:w2a2"}
+	cells := []string{"resnet18/ptq:w4a4", "resnet18/ptq:w2a2", "resnet18/ptq:w4a4/mse"}
 	if got, _ := Shard(ptq, cells, 1, 2); !slices.Equal(got, cells) {
 		t.Errorf("slice 1/2 of a one-network PTQ table: %v, want all of %v", got, cells)
 	}
