@@ -1,6 +1,9 @@
 package kernels
 
-import "fmt"
+import (
+	"fmt"
+	"unsafe"
+)
 
 // PackedSize returns the number of floats PackWeights writes: the output
 // channels rounded up to blocks of 32 (or 16 for a short tail) times
@@ -119,18 +122,29 @@ func (w *worker) packInputRows(g *geometry, in []float32, n, hp0 int, need []boo
 		for cb := range g.cb {
 			for phase := range sw {
 				d := (cb*sw + phase) * g.wq * ciBlock
-				for q := range g.wq {
-					grp := (*[ciBlock]float32)(dst[d+q*ciBlock:])
+				// Columns q whose input column x = q*sw + phase - PadLeft
+				// lies in the row: [qLo, qHi); the others are padding.
+				qLo := min(g.wq, max(0, ceilDiv(g.PadLeft-phase, sw)))
+				qHi := max(qLo, min(g.wq, floorDiv(g.W-1+g.PadLeft-phase, sw)+1))
+				clear(dst[d : d+qLo*ciBlock])
+				clear(dst[d+qHi*ciBlock : d+g.wq*ciBlock])
+				if qHi == qLo {
+					continue
+				}
+				x0 := qLo*sw + phase - g.PadLeft
+				if cb < full { // whole groups of 16 channels, one per column
+					last := (x0+(qHi-qLo-1)*sw)*g.C + cb*ciBlock
+					_ = src[last+ciBlock-1] // every group copyGroups reads inside src
+					_ = dst[d+qHi*ciBlock-1]
+					copyGroups(unsafe.Pointer(&dst[d+qLo*ciBlock]), unsafe.Pointer(&src[x0*g.C+cb*ciBlock]), qHi-qLo,
+						4*ciBlock, uintptr(4*sw*g.C))
+					continue
+				}
+				for q := qLo; q < qHi; q++ { // the last, partial channel block
 					x := q*sw + phase - g.PadLeft
-					switch {
-					case x < 0 || x >= g.W:
-						*grp = [ciBlock]float32{}
-					case cb < full:
-						copy16(grp, (*[ciBlock]float32)(src[x*g.C+cb*ciBlock:]))
-					default: // the last, partial channel block
-						n := copy(grp[:], src[x*g.C+cb*ciBlock:(x+1)*g.C])
-						clear(grp[n:])
-					}
+					grp := dst[d+q*ciBlock : d+(q+1)*ciBlock]
+					n := copy(grp, src[x*g.C+cb*ciBlock:(x+1)*g.C])
+					clear(grp[n:])
 				}
 			}
 		}
