@@ -51,6 +51,27 @@ func Shard(t *Table, cells []string, i, n int) ([]string, error) {
 	return out, nil
 }
 
+// ShardUnits is the number of units Shard splits cells into: more slices
+// than units leave some empty.
+func ShardUnits(t *Table, cells []string) int {
+	n := 0
+	seen := map[Model]bool{}
+	for _, name := range cells {
+		c, err := NewCell(name)
+		if err != nil {
+			continue
+		}
+		if t.PTQ {
+			if seen[c.Model] {
+				continue
+			}
+			seen[c.Model] = true
+		}
+		n++
+	}
+	return n
+}
+
 // CellNames lists the names of the cells a table runs at a preset, in
 // order.
 func (t *Table) CellNames(preset string) []string {

@@ -35,6 +35,15 @@ Renders the replication ledger from saved records; runs nothing.
 examples:
   mlsysrep results -preset quick -in results -o RESULTS.md
   mlsysrep results -tables pact,lsq                    # to the terminal`,
+	"slurm": `usage: mlsysrep slurm -table NAME [-preset quick] [-out DIR] [-tasks N] [flags]
+
+Writes a Slurm job array whose tasks run their -shard of the table into the
+shared -out folder, and a job that prints the table and renders the ledger
+once the array has finished; prints both scripts; -submit submits them.
+
+examples:
+  mlsysrep slurm -table pact -preset quick -out /shared/results -partition gpu -gpus-per-task 1
+  mlsysrep slurm -table lsq -preset paper -out /shared/results -time 12:00:00 -submit`,
 	"demo": `usage: mlsysrep demo [-preset tiny|smoke|quick|gpu] [flags]
 
 Trains the full-precision CIFAR ResNet-18 end to end with progress and

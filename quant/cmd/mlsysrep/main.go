@@ -58,6 +58,7 @@ const usage = `usage: mlsysrep <command> [flags]
 commands:
   run        run a reference table's cells and print it: -table NAME|all -preset smoke|quick|paper [-cells ...] [-list]
   results    render the replication ledger (RESULTS.md) from saved records: [-preset quick] [-in results] [-o FILE]
+  slurm      write (-submit: submit) a Slurm job array running a table's cells, and its report job: -table NAME [-preset quick]
   demo       train the FP CIFAR ResNet-18 and print its test accuracy (-preset smoke|quick)
   backend    print which compute engine runs
   setup-xla  download the XLA/PJRT plugins (needs internet)
@@ -78,6 +79,8 @@ func run(args []string) error {
 		return runTables(rest)
 	case "results":
 		return runResults(rest)
+	case "slurm":
+		return runSlurm(rest)
 	case "backend":
 		fs := flag.NewFlagSet("backend", flag.ContinueOnError)
 		name := fs.String("backend", "", "backend name (default: $GOMLX_BACKEND, else XLA if installed, else purego)")

@@ -55,11 +55,7 @@ func runTables(args []string) error {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
 	}
-	validPreset := false
-	for _, p := range recipe.Presets {
-		validPreset = validPreset || p == *preset
-	}
-	if !validPreset {
+	if !validPreset(*preset) {
 		return fmt.Errorf("%w: unknown preset %q (valid: %s)", errUsage, *preset, strings.Join(recipe.Presets, ", "))
 	}
 	source := *data
@@ -291,3 +287,6 @@ func parseShard(value string, getenv func(string) string) (shardSpec, error) {
 	}
 	return s, nil
 }
+
+// validPreset tells whether a preset name is one the recipes know.
+func validPreset(p string) bool { return slices.Contains(recipe.Presets, p) }
