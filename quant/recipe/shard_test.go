@@ -19,6 +19,16 @@ func TestShardPartitions(t *testing.T) {
 		kinds[tb.PTQ]++
 		for _, preset := range Presets {
 			cells := tb.CellNames(preset)
+			units := ShardUnits(tb, cells)
+			nonEmpty := 0
+			for i := 1; i <= len(cells); i++ {
+				if slice, _ := Shard(tb, cells, i, len(cells)); len(slice) > 0 {
+					nonEmpty++
+				}
+			}
+			if nonEmpty != units {
+				t.Errorf("%s %s: ShardUnits %d, but %d of %d slices hold cells", name, preset, units, nonEmpty, len(cells))
+			}
 			for n := 1; n <= 7; n++ {
 				seen := map[string]int{}
 				var sizes []int
