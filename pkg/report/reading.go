@@ -29,10 +29,7 @@ func (l Layout) Reading(records map[string]*Record) []string {
 			if name == "" || r == nil || !r.Complete {
 				continue
 			}
-			g := j
-			if l.Networks == WholeTable {
-				g = 0
-			}
+			g := l.network(j)
 			if _, seen := groups[g]; !seen {
 				order = append(order, g)
 			}
@@ -84,7 +81,13 @@ func (l Layout) Reading(records map[string]*Record) []string {
 			}
 		}
 		out = append(out, s+".")
-		if bestRef := maxRef(cells, func(c cell) string { return c.ref }); scaledDown(best.r) && bestRef > 0 && best.r.Final < bestRef/2 {
+		bestRef := 0.0
+		for _, c := range cells {
+			if v, ok := refValue(c.ref); ok {
+				bestRef = math.Max(bestRef, v)
+			}
+		}
+		if scaledDown(best.r) && bestRef > 0 && best.r.Final < bestRef/2 {
 			out = append(out, fmt.Sprintf("%s reaches at most %.2f%% here, where the reference reaches %.2f%%: "+
 				"at this preset the network is far from trained, and its drops say little.", network, best.r.Final, bestRef))
 		}
@@ -131,18 +134,6 @@ func cellLabel(name string) string {
 		return name[i+1:]
 	}
 	return name
-}
-
-// maxRef is the largest numeric reference among cells (0 when none is a
-// number).
-func maxRef[C any](cells []C, text func(C) string) float64 {
-	best := 0.0
-	for _, c := range cells {
-		if v, ok := refValue(text(c)); ok {
-			best = math.Max(best, v)
-		}
-	}
-	return best
 }
 
 // ReadingHTML renders Reading as a list under a heading that says where it

@@ -46,10 +46,7 @@ func (l Layout) drops(records map[string]*Record) map[string]drop {
 			if name == "" || r == nil || !r.Complete || !ok {
 				continue
 			}
-			g := j
-			if l.Networks == WholeTable {
-				g = 0
-			}
+			g := l.network(j)
 			groups[g] = append(groups[g], cell{name, r.Final, ref})
 		}
 	}
@@ -64,6 +61,14 @@ func (l Layout) drops(records map[string]*Record) map[string]drop {
 		}
 	}
 	return out
+}
+
+// network numbers the network of the cells in column j (see Grouping).
+func (l Layout) network(j int) int {
+	if l.Networks == WholeTable {
+		return 0
+	}
+	return j
 }
 
 // refValue is a reference cell's accuracy, when it is a number.

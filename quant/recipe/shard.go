@@ -1,9 +1,6 @@
 package recipe
 
-import (
-	"fmt"
-	"slices"
-)
+import "fmt"
 
 // Shard returns slice i (1-based) of n deterministic, balanced slices of
 // cells (cell names of table t): every cell lies in exactly one slice, and
@@ -23,6 +20,28 @@ func Shard(t *Table, cells []string, i, n int) ([]string, error) {
 	if n < 1 || i < 1 || i > n {
 		return nil, fmt.Errorf("shard %d/%d: want 1 <= I <= N", i, n)
 	}
+	units, err := shardUnits(t, cells)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for k, u := range units {
+		if k%n == i-1 {
+			out = append(out, u...)
+		}
+	}
+	return out, nil
+}
+
+// ShardUnits is the number of units Shard splits cells into: more slices
+// than units leave some empty.
+func ShardUnits(t *Table, cells []string) (int, error) {
+	units, err := shardUnits(t, cells)
+	return len(units), err
+}
+
+// shardUnits groups cells into Shard's units, in order of first appearance.
+func shardUnits(t *Table, cells []string) ([][]string, error) {
 	var units [][]string
 	unitOf := map[Model]int{} // a PTQ table's network -> its unit
 	for _, name := range cells {
@@ -42,34 +61,7 @@ func Shard(t *Table, cells []string, i, n int) ([]string, error) {
 		}
 		units[k] = append(units[k], name)
 	}
-	var out []string
-	for k, u := range units {
-		if k%n == i-1 {
-			out = append(out, u...)
-		}
-	}
-	return out, nil
-}
-
-// ShardUnits is the number of units Shard splits cells into: more slices
-// than units leave some empty.
-func ShardUnits(t *Table, cells []string) int {
-	n := 0
-	seen := map[Model]bool{}
-	for _, name := range cells {
-		c, err := NewCell(name)
-		if err != nil {
-			continue
-		}
-		if t.PTQ {
-			if seen[c.Model] {
-				continue
-			}
-			seen[c.Model] = true
-		}
-		n++
-	}
-	return n
+	return units, nil
 }
 
 // CellNames lists the names of the cells a table runs at a preset, in
@@ -79,5 +71,5 @@ func (t *Table) CellNames(preset string) []string {
 	for _, c := range t.CellsFor(preset) {
 		names = append(names, c.Name)
 	}
-	return slices.Clip(names)
+	return names
 }

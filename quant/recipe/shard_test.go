@@ -19,7 +19,10 @@ func TestShardPartitions(t *testing.T) {
 		kinds[tb.PTQ]++
 		for _, preset := range Presets {
 			cells := tb.CellNames(preset)
-			units := ShardUnits(tb, cells)
+			units, err := ShardUnits(tb, cells)
+			if err != nil {
+				t.Fatal(err)
+			}
 			nonEmpty := 0
 			for i := 1; i <= len(cells); i++ {
 				if slice, _ := Shard(tb, cells, i, len(cells)); len(slice) > 0 {

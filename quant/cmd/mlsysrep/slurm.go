@@ -90,7 +90,10 @@ func runSlurm(args []string) error {
 	if !validPreset(*preset) {
 		return fmt.Errorf("%w: unknown preset %q (valid: %s)", errUsage, *preset, strings.Join(recipe.Presets, ", "))
 	}
-	units := recipe.ShardUnits(t, t.CellNames(*preset))
+	units, err := recipe.ShardUnits(t, t.CellNames(*preset))
+	if err != nil {
+		return err
+	}
 	if *tasks < 0 {
 		return fmt.Errorf("%w: -tasks must be positive", errUsage)
 	}
