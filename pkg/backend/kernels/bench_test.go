@@ -40,6 +40,15 @@ var benchConvs = []struct {
 		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
 	{"3x3_512to512_4x4_b32", Conv2D{N: 32, H: 4, W: 4, C: 512, KH: 3, KW: 3, O: 512,
 		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
+	// MobileNetV2 at width 0.5, batch 96: the first expansion (12 -> 72
+	// channels at 32x32), its input gradient (72 -> 12) and the last
+	// block's 1x1 convolutions at 4x4.
+	{"1x1_12to72_32x32_b96", Conv2D{N: 96, H: 32, W: 32, C: 12, KH: 1, KW: 1, O: 72,
+		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1}},
+	{"1x1_72to12_32x32_b96", Conv2D{N: 96, H: 32, W: 32, C: 72, KH: 1, KW: 1, O: 12,
+		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1}},
+	{"1x1_160to640_4x4_b96", Conv2D{N: 96, H: 4, W: 4, C: 160, KH: 1, KW: 1, O: 640,
+		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1}},
 }
 
 // BenchmarkConv2DForward measures Forward on the current path (see Path;
@@ -90,6 +99,14 @@ var filterBenchConvs = []struct {
 		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
 	{"3x3_3to16_32x32_b128", Conv2D{N: 128, H: 32, W: 32, C: 3, KH: 3, KW: 3, O: 16,
 		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
+	// MobileNetV2 at width 0.5, batch 96: 1x1 convolutions with few
+	// input channels at 32x32 and with few pixels at 8x8 and 4x4.
+	{"1x1_12to72_32x32_b96", Conv2D{N: 96, H: 32, W: 32, C: 12, KH: 1, KW: 1, O: 72,
+		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1}},
+	{"1x1_288to48_8x8_b96", Conv2D{N: 96, H: 8, W: 8, C: 288, KH: 1, KW: 1, O: 48,
+		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1}},
+	{"1x1_160to640_4x4_b96", Conv2D{N: 96, H: 4, W: 4, C: 160, KH: 1, KW: 1, O: 640,
+		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1}},
 }
 
 // BenchmarkConv2DBackwardFilter measures BackwardFilter like
