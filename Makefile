@@ -16,7 +16,7 @@ MLSYSREP_ARCHIVES ?= $(abspath $(firstword $(wildcard ../shared/data) $(HOME)/ml
 export MLSYSREP_ARCHIVES
 PRESET ?= smoke
 
-.PHONY: all setup setup-jupyter setup-gonb setup-tools setup-xla run demo ledger results notebooks notebooks-clean test check fmt vet staticcheck unit fuzz mutants bench bench-compare bench-pytorch
+.PHONY: all setup setup-jupyter setup-gonb setup-tools setup-xla run demo ledger results notebooks notebooks-clean test test-slurm check fmt vet staticcheck unit fuzz mutants bench bench-compare bench-pytorch
 
 all: test
 
@@ -100,10 +100,17 @@ notebooks-clean:
 ## a fresh folder, removed afterwards: a notebook whose cells all have records
 ## redraws them and trains nothing, so records left in results/smoke (or in
 ## $MLSYSREP_RESULTS) by an earlier run would let a broken notebook pass.
-test: check unit fuzz
+test: check unit fuzz test-slurm
 	@fresh=$$(mktemp -d "$${TMPDIR:-/tmp}/mlsysrep-notebooks.XXXXXX") && trap 'rm -rf "$$fresh"' EXIT && \
 	echo "test: notebooks on the smoke preset with MLSYSREP_RESULTS=$$fresh (fresh: no earlier records)" && \
 	MLSYSREP_RESULTS="$$fresh" $(MAKE) --no-print-directory notebooks PRESET=smoke
+
+## test-slurm: the pact table's smoke preset as a 3-task Slurm job array on
+## a one-node Slurm started on this machine (installs slurm-wlm and munge with
+## apt when missing; needs root or sudo), checked against a single-process
+## run; the daemons are stopped afterwards, also on failure.
+test-slurm:
+	bash .ci/slurm-integration.sh
 
 ## fuzz: each decoder of files (checkpoints, records, CIFAR binary records and
 ## archives, image folders, SVHN .mat) fuzzed for FUZZTIME; the seed corpora,
