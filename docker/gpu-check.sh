@@ -26,5 +26,5 @@ command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,dri
 "${runner[@]}" backend -backend "xla:${plugin}"
 for batch in 128 256; do
   echo "== FP ResNet-18, batch ${batch}, ${epochs} epochs"
-  "${runner[@]}" demo -preset gpu -backend "xla:${plugin}" -archives "${archives}" -batch "${batch}" -epochs "${epochs}"
+  "${runner[@]}" demo -preset paper -backend "xla:${plugin}" -archives "${archives}" -batch "${batch}" -epochs "${epochs}"
 done

@@ -28,6 +28,16 @@ func ShowHTML(h string) {
 	displayHTML(h)
 }
 
+// ShowHTMLOrText displays HTML in the notebook; outside one it prints text
+// (a table's Markdown, say) instead.
+func ShowHTMLOrText(h, text string) {
+	if !inNotebook() {
+		fmt.Println(text)
+		return
+	}
+	displayHTML(h)
+}
+
 // ChartsHTML lays charts out side by side, wrapping when narrow.
 func ChartsHTML(charts ...plot.Chart) string {
 	var b strings.Builder

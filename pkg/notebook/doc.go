@@ -1,10 +1,11 @@
-// Package notebook is the glue between the project's packages and its GoNB
-// notebooks: which preset and results folder a notebook uses (from the
-// environment, so CI can run every notebook on the smoke preset), running a
-// reference table through the recipes or rendering it from the runner's
-// saved records, live progress, the tables and training curves as inline
-// HTML/SVG, quantizer transfer functions and gradients for the tour, and
-// one-line errors.
+// Package notebook is what a GoNB notebook needs that knows nothing of the
+// application: the results folder and switches from the environment (so CI
+// can run every notebook on the smoke preset), inline HTML and SVG charts,
+// live progress, quantizer transfer functions and gradients and observers
+// on real values for the tour, and one-line errors. Running and showing
+// the reference tables, and the tour's trained model, are package
+// github.com/mlsysrep/mlsysrep/quant/lab (library code never imports the
+// application).
 //
 // Importing it makes github.com/janpfeifer/must report a failure as one
 // line ("error: ...") on stderr and end the cell's program with exit status

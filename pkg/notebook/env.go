@@ -5,16 +5,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/janpfeifer/must"
-	"github.com/mlsysrep/mlsysrep/quant/recipe"
 )
 
 // Environment variables read by the notebooks.
 const (
-	// PresetVar picks the preset: quick (default), smoke (CI) or paper (GPU).
+	// PresetVar picks the preset: quick (default), smoke (CI) or paper (GPU);
+	// read by package quant/lab.
 	PresetVar = "MLSYSREP_PRESET"
 	// ResultsVar is the results folder (default: results/ at the checkout's
 	// root, where the runner writes).
@@ -50,18 +49,6 @@ func cellError(err error) {
 	}
 }
 
-// Preset is the preset a notebook runs: $MLSYSREP_PRESET, default quick.
-func Preset() (string, error) {
-	p := os.Getenv(PresetVar)
-	if p == "" {
-		return recipe.Quick, nil
-	}
-	if !slices.Contains(recipe.Presets, p) {
-		return "", fmt.Errorf("%s=%q: want one of %s", PresetVar, p, strings.Join(recipe.Presets, ", "))
-	}
-	return p, nil
-}
-
 // Root is the root of the mlsysrep checkout the notebook runs in: the
 // nearest directory at or above the working directory whose go.mod declares
 // the module.
@@ -81,19 +68,6 @@ func Root() (string, error) {
 	}
 }
 
-// Seed is the seed notebooks train with and whose records they show: the
-// runner's default, so that the committed quick records are the notebooks'.
-const Seed = 1
-
-// settings is the notebook's preset and results folder.
-func settings() (preset, dir string, err error) {
-	if preset, err = Preset(); err != nil {
-		return "", "", err
-	}
-	dir, err = ResultsDir()
-	return preset, dir, err
-}
-
 // ResultsDir is where records are read and written: $MLSYSREP_RESULTS, else
 // results/ at the checkout's root (the runner's default).
 func ResultsDir() (string, error) {
@@ -109,3 +83,9 @@ func ResultsDir() (string, error) {
 	}
 	return filepath.Join(root, "results"), nil
 }
+
+// ErrNotTrained is wrapped by the error of a cell that needs a model no one
+// trained while $MLSYSREP_NO_TRAIN=1 forbids training it: must.M prints
+// why and ends the cell without failing it (see cellError), so that a
+// records-only run of the notebooks completes.
+var ErrNotTrained = errors.New("skipped, training is off")

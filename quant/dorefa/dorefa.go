@@ -12,7 +12,7 @@ import (
 )
 
 // Spec is the DoReFa recipe of a network for a preset.
-func Spec(preset string, m recipe.Model, q quant.Config) (recipe.Spec, error) {
+func Spec(preset recipe.Preset, m recipe.Model, q quant.Config) (recipe.Spec, error) {
 	if m == recipe.SVHNModelA {
 		return svhnSpec(preset)
 	}
@@ -26,7 +26,7 @@ func Spec(preset string, m recipe.Model, q quant.Config) (recipe.Spec, error) {
 // svhnSpec is Model A's recipe: paper batch 1792, lr 0.01, 50 epochs, x0.1 at
 // 20 and 40; quick (section 6) the first 10,000 images, batch 256, 10 epochs,
 // x0.1 at 4 and 8.
-func svhnSpec(preset string) (recipe.Spec, error) {
+func svhnSpec(preset recipe.Preset) (recipe.Spec, error) {
 	switch preset {
 	case recipe.Paper:
 		return recipe.Spec{Width: 1, Batch: 1792, LR: 0.01, Epochs: 50, Milestones: []int{20, 40}}, nil

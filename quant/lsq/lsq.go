@@ -13,7 +13,7 @@ import (
 
 // Spec is the LSQ recipe: ResNet-18 batch 256, lr 0.2, 140 epochs, x0.1 at
 // 60 and 120; MobileNetV2 batch 64, lr 0.01, 50 epochs, x0.1 at 30 and 40.
-func Spec(preset string, m recipe.Model, _ quant.Config) (recipe.Spec, error) {
+func Spec(preset recipe.Preset, m recipe.Model, _ quant.Config) (recipe.Spec, error) {
 	paper := recipe.Spec{Batch: 256, LR: 0.2, Epochs: 140, Milestones: []int{60, 120}}
 	if m == recipe.MobileNetV2 {
 		paper = recipe.Spec{Batch: 64, LR: 0.01, Epochs: 50, Milestones: []int{30, 40}}

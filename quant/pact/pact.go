@@ -13,7 +13,7 @@ import (
 
 // Spec is the PACT recipe: ResNet-18 batch 128, lr 0.1, 140 epochs, x0.1 at
 // 60 and 120; MobileNetV2 batch 96, lr 0.001, 50 epochs, x0.1 at 30 and 40.
-func Spec(preset string, m recipe.Model, _ quant.Config) (recipe.Spec, error) {
+func Spec(preset recipe.Preset, m recipe.Model, _ quant.Config) (recipe.Spec, error) {
 	paper := recipe.Spec{Batch: 128, LR: 0.1, Epochs: 140, Milestones: []int{60, 120}}
 	if m == recipe.MobileNetV2 {
 		paper = recipe.Spec{Batch: 96, LR: 0.001, Epochs: 50, Milestones: []int{30, 40}}

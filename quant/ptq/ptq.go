@@ -67,7 +67,7 @@ func layouts(model recipe.Model, title string, ref [][]string) (report.Layout, *
 
 // Spec is the FP training recipe (the same for every PTQ cell of a network)
 // plus the calibration size.
-func Spec(preset string, m recipe.Model, _ quant.Config) (recipe.Spec, error) {
+func Spec(preset recipe.Preset, m recipe.Model, _ quant.Config) (recipe.Spec, error) {
 	paper := recipe.Spec{Batch: 256, LR: 0.01, Epochs: 50, Plateau: true, Calibration: 10000} // FP ResNet-18
 	if m == recipe.MobileNetV2 {
 		paper = recipe.Spec{Batch: 96, LR: 0.1, Epochs: 50, Plateau: true, Calibration: 10000}

@@ -80,10 +80,27 @@ func loadSplits(ctx context.Context, kind string, opts DataOptions) (*splits, er
 	return &splits{train: tr, test: te, copyName: name + ")"}, nil
 }
 
+// DataCache keeps datasets decoded across calls of LoadData and TrainFP
+// that take the same DataOptions: each dataset is decoded once (a
+// notebook cell that looks for one FP model and trains another).
+type DataCache struct{ c dataCache }
+
+// NewDataCache returns an empty cache.
+func NewDataCache() *DataCache { return &DataCache{c: dataCache{}} }
+
+// Load is LoadData through the cache.
+func (d *DataCache) Load(ctx context.Context, kind string, opts DataOptions) (train, test *datasets.Images, copyName string, err error) {
+	s, err := d.c.get(ctx, kind, opts)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return s.train, s.test, s.copyName, nil
+}
+
 // DefaultSource is the data source a preset uses unless told otherwise:
 // smoke runs take a local copy when there is one and synthetic images
 // otherwise (CI has no data and no internet); the others fetch if needed.
-func DefaultSource(preset string) string {
+func DefaultSource(preset Preset) string {
 	if preset == Smoke {
 		return "local"
 	}

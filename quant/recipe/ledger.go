@@ -20,7 +20,7 @@ var LedgerTables = []string{"ptq-resnet18", "ptq-mobilenetv2", "dorefa", "pact",
 // data, seed, commits). It depends only on the records, so regenerating it
 // from the same records gives the same text. regenerate is the command line
 // shown in the header.
-func Ledger(preset, dir string, seed uint64, tables []string, regenerate string) (string, error) {
+func Ledger(preset Preset, dir string, seed uint64, tables []string, regenerate string) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Replication ledger: the %s preset\n\n", preset)
 	fmt.Fprintf(&b, "Generated from the records under `%s/%s/` by\n\n    %s\n\n", dir, preset, regenerate)
@@ -51,7 +51,7 @@ func Ledger(preset, dir string, seed uint64, tables []string, regenerate string)
 		b.WriteString("\n")
 		b.WriteString(res.CostsOf(onCIFAR))
 	}
-	b.WriteString(ledgerFooter(dir+"/"+preset, missing))
+	b.WriteString(ledgerFooter(dir+"/"+string(preset), missing))
 	return b.String(), nil
 }
 

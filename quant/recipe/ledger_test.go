@@ -14,7 +14,7 @@ import (
 // saveRecord writes a record of the dorefa table's quick preset under dir.
 func saveRecord(t *testing.T, dir, cell string, complete, dirty bool, wall float64, commit string) {
 	t.Helper()
-	r := &report.Record{Table: "dorefa", Cell: cell, Preset: Quick, Backend: "purego", Data: "CIFAR-10 (test copy)",
+	r := &report.Record{Table: "dorefa", Cell: cell, Preset: string(Quick), Backend: "purego", Data: "CIFAR-10 (test copy)",
 		Seed: 1, Final: 50, Complete: complete, Dirty: dirty, WallSeconds: wall, Commit: commit,
 		Curve: []report.Epoch{{Epoch: 1, Images: 1000, Seconds: 10}}}
 	r.SetReference("89.60")
@@ -102,7 +102,7 @@ func TestCostWeighsCPUSteal(t *testing.T) {
 		"resnet18/dorefa:w6a6g6": {{Epoch: 1, Images: 100, Seconds: 10}, {Epoch: 2, Images: 100, Seconds: 10, CPUSteal: f(0.5)}},
 		"resnet18/dorefa:w2a2g2": {{Epoch: 1, Images: 300, Seconds: 30, CPUSteal: f(0.1)}},
 	} {
-		r := &report.Record{Table: "dorefa", Cell: cell, Preset: Quick, Backend: "purego", Data: "d", Seed: 1,
+		r := &report.Record{Table: "dorefa", Cell: cell, Preset: string(Quick), Backend: "purego", Data: "d", Seed: 1,
 			Final: 50, Complete: true, WallSeconds: 60, Commit: "c", Curve: curve}
 		if err := r.Save(dir); err != nil {
 			t.Fatal(err)
@@ -138,7 +138,7 @@ func TestLoadResultPicksSeedAndCopy(t *testing.T) {
 		{2, "CIFAR-10 (JPEG q75 mirror)", 81},
 		{2, "CIFAR-10 (official binary)", 82},
 	} {
-		rec := &report.Record{Table: "dorefa", Cell: cell, Preset: Quick, Data: r.data, Seed: r.seed, Final: r.final, Complete: true}
+		rec := &report.Record{Table: "dorefa", Cell: cell, Preset: string(Quick), Data: r.data, Seed: r.seed, Final: r.final, Complete: true}
 		if err := rec.Save(dir); err != nil {
 			t.Fatal(err)
 		}
@@ -155,7 +155,7 @@ func TestLoadResultPicksSeedAndCopy(t *testing.T) {
 	if res, _ := LoadResult("dorefa", Quick, dir, 3); res.Records[cell] != nil {
 		t.Errorf("seed 3 has no record but got %+v", res.Records[cell])
 	}
-	bad := filepath.Join(dir, Quick, "dorefa", "resnet18__dorefa_w2a2g2.seed1.x.json")
+	bad := filepath.Join(dir, string(Quick), "dorefa", "resnet18__dorefa_w2a2g2.seed1.x.json")
 	if err := os.WriteFile(bad, []byte(`{"table": "dorefa", "cell": "resnet18/dorefa:w2a2g2", "preset": "quick", "final_accuracy": 5`), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestLoadResultPicksSeedAndCopy(t *testing.T) {
 // same seed, data copy and recipe.
 func TestReusableNeedsTheSameKey(t *testing.T) {
 	base := func() *report.Record {
-		return &report.Record{Table: "pact", Cell: "resnet18/pact:w4a4", Preset: Quick, Seed: 1, Data: "CIFAR-10 (JPEG q75 mirror)",
+		return &report.Record{Table: "pact", Cell: "resnet18/pact:w4a4", Preset: string(Quick), Seed: 1, Data: "CIFAR-10 (JPEG q75 mirror)",
 			ModelSize: "width 0.25, 1 parameters", Recipe: report.Recipe{Epochs: 14, Batch: 128}, Complete: true}
 	}
 	for _, tc := range []struct {

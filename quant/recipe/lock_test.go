@@ -26,7 +26,7 @@ func TestConcurrentTasksTrainACellOnce(t *testing.T) {
 	const table, cell = "lock-test", "resnet18/fp"
 	Register(&Table{Name: table, Layout: report.Layout{Title: table, Corner: "-",
 		Rows: []string{"-"}, Columns: []string{"-"}, Cells: [][]string{{cell}}},
-		Recipe: func(string, Model, quant.Config) (Spec, error) {
+		Recipe: func(Preset, Model, quant.Config) (Spec, error) {
 			return Spec{Width: 0.125, Blocks: 1, TrainImages: 64, TestImages: 32, Epochs: 2, Batch: 32, LR: 0.1}, nil
 		}})
 	out := t.TempDir()

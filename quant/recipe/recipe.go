@@ -24,15 +24,40 @@ const (
 	SVHNModelA  Model = "svhn"
 )
 
-// Presets.
+// Preset is the size of a run, the same everywhere a preset is named (the
+// runner, the demo, the notebooks): a table's recipes for it, the FP
+// models' too. ParsePreset is its one parser.
+type Preset string
+
+// The presets.
 const (
-	Paper = "paper" // PROTOCOL section 5 exactly
-	Quick = "quick" // PROTOCOL section 6 exactly
-	Smoke = "smoke" // seconds per cell, for CI and trying things (PTQ variants at 4-bit weights only)
+	Paper Preset = "paper" // PROTOCOL section 5 exactly
+	Quick Preset = "quick" // PROTOCOL section 6 exactly
+	Smoke Preset = "smoke" // seconds per cell, for CI and trying things (PTQ variants at 4-bit weights only)
 )
 
-// Presets lists the preset names.
-var Presets = []string{Smoke, Quick, Paper}
+// Presets lists the presets, smallest first.
+var Presets = []Preset{Smoke, Quick, Paper}
+
+// ParsePreset returns the preset named s, or an error listing the valid
+// names.
+func ParsePreset(s string) (Preset, error) {
+	for _, p := range Presets {
+		if string(p) == s {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("unknown preset %q (valid: %s)", s, PresetNames())
+}
+
+// PresetNames is the presets' names, comma-separated.
+func PresetNames() string {
+	names := make([]string, len(Presets))
+	for i, p := range Presets {
+		names[i] = string(p)
+	}
+	return strings.Join(names, ", ")
+}
 
 // Cell is one entry of a table.
 type Cell struct {
@@ -96,7 +121,7 @@ type Table struct {
 	// Extra are cells shown in a second layout ("beyond the reference").
 	Extra *report.Layout
 	// Recipe returns the training recipe of a model for a preset.
-	Recipe func(preset string, m Model, q quant.Config) (Spec, error)
+	Recipe func(preset Preset, m Model, q quant.Config) (Spec, error)
 	// PTQ tables train an FP model per network, then calibrate each cell.
 	PTQ bool
 }

@@ -26,7 +26,7 @@ func TestNewCell(t *testing.T) {
 	}
 }
 
-func spec(t *testing.T, table, preset string, m recipe.Model, q string) string {
+func spec(t *testing.T, table string, preset recipe.Preset, m recipe.Model, q string) string {
 	tb, err := recipe.Lookup(table)
 	if err != nil {
 		t.Fatal(err)
@@ -42,9 +42,10 @@ func spec(t *testing.T, table, preset string, m recipe.Model, q string) string {
 // TestPresets pins the presets to PROTOCOL sections 5 (paper) and 6 (quick).
 func TestPresets(t *testing.T) {
 	for _, tc := range []struct {
-		table, preset string
-		model         recipe.Model
-		q, want       string
+		table   string
+		preset  recipe.Preset
+		model   recipe.Model
+		q, want string
 	}{
 		{"ptq-resnet18", "paper", recipe.ResNet18, "ptq:w4a4", "w1 n0/0 e50 b256 lr0.01 lr 0.01, reduce-on-plateau of the test loss (x0.1, patience 10) cal10000"},
 		{"ptq-mobilenetv2", "paper", recipe.MobileNetV2, "ptq:w4a4", "w1 n0/0 e50 b96 lr0.1 lr 0.1, reduce-on-plateau of the test loss (x0.1, patience 10) cal10000"},

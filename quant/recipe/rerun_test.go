@@ -49,9 +49,9 @@ func TestPTQRerunKeepsFPRecord(t *testing.T) {
 }
 
 // onlyRecord returns the one record of a cell under out.
-func onlyRecord(t *testing.T, out, table, preset, cell string) *report.Record {
+func onlyRecord(t *testing.T, out, table string, preset recipe.Preset, cell string) *report.Record {
 	t.Helper()
-	all, err := report.Find(out, preset, table, cell)
+	all, err := report.Find(out, string(preset), table, cell)
 	if err != nil || len(all) != 1 {
 		t.Fatalf("records of %s %s: %d, %v; want exactly one", table, cell, len(all), err)
 	}
@@ -85,7 +85,7 @@ func TestSeedTwoAfterSeedOne(t *testing.T) {
 	one := runSeed(shared, 1)
 	two := runSeed(shared, 2)
 	fresh := runSeed(alone, 2)
-	all, err := report.Find(shared, recipe.Smoke, "pact", cell)
+	all, err := report.Find(shared, string(recipe.Smoke), "pact", cell)
 	if err != nil || len(all) != 2 {
 		t.Fatalf("%d records after seeds 1 and 2 in one folder (%v), want 2", len(all), err)
 	}

@@ -78,7 +78,7 @@ func TestRerunReusesOnlyTheSameRecipe(t *testing.T) {
 			lr := 0.1
 			Register(&Table{Name: tc.table, PTQ: tc.ptq, Layout: report.Layout{Title: tc.table, Corner: "-",
 				Rows: []string{"-"}, Columns: []string{"-"}, Cells: [][]string{{tc.cell}}},
-				Recipe: func(string, Model, quant.Config) (Spec, error) {
+				Recipe: func(Preset, Model, quant.Config) (Spec, error) {
 					return Spec{Width: 0.125, Blocks: 1, TrainImages: 64, TestImages: 32, Epochs: 1, Batch: 32, LR: lr,
 						Calibration: 32}, nil
 				}})
@@ -111,7 +111,7 @@ func TestRerunReusesOnlyTheSameRecipe(t *testing.T) {
 				t.Errorf("learning rate changed to %g: got the record of lr %g, commit %q (the old one reused)",
 					lr, changed.Recipe.LR, changed.Commit)
 			}
-			saved, err := report.Find(opts.Out, Smoke, tc.table, tc.cell)
+			saved, err := report.Find(opts.Out, string(Smoke), tc.table, tc.cell)
 			if err != nil || len(saved) != 1 || saved[0].Commit == mark || saved[0].Recipe.LR != lr {
 				t.Errorf("records on disk after the change: %d (%v), want only the new recipe's", len(saved), err)
 			}

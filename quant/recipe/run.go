@@ -25,23 +25,26 @@ import (
 
 // Options is one run of a table.
 type Options struct {
-	Table, Preset string
-	Cells         []string // a subset of the table's cells (empty: all)
-	Data          DataOptions
-	Out           string // records under Out/<preset>/<table>/, checkpoints under Out/checkpoints/
-	Backend       compute.Backend
-	BackendName   string // as recorded, e.g. "purego (pure-Go engine, 2 CPUs)"
-	Seed          uint64
+	Table       string
+	Preset      Preset
+	Cells       []string // a subset of the table's cells (empty: all)
+	Data        DataOptions
+	Out         string // records under Out/<preset>/<table>/, checkpoints under Out/checkpoints/
+	Backend     compute.Backend
+	BackendName string // as recorded, e.g. "purego (pure-Go engine, 2 CPUs)"
+	Seed        uint64
 	// Progress gets the run's lines (which cell, reuse, results), and each
 	// training report's line unless Events takes the reports.
 	Progress io.Writer
 	Events   func(train.Event)
+	// ProgressEvery is the steps between step reports (0: train.Run's default).
+	ProgressEvery int
 }
 
 // Result holds a table's records by cell name.
 type Result struct {
 	Table   *Table
-	Preset  string // which cells the preset runs (smoke runs fewer)
+	Preset  Preset // which cells the preset runs (smoke runs fewer)
 	Records map[string]*report.Record
 }
 
@@ -110,7 +113,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 
 // CellsFor lists the cells a preset runs when no subset is asked for: all
 // of them, except that smoke runs the PTQ variants at 4-bit weights only.
-func (t *Table) CellsFor(preset string) []Cell {
+func (t *Table) CellsFor(preset Preset) []Cell {
 	if preset == Smoke {
 		return smokeCells(t.Cells())
 	}
@@ -280,7 +283,7 @@ func (r *runner) previous(want *report.Record) (*report.Record, error) {
 
 // trainingSpec is the recipe a trained cell (a QAT cell, or a PTQ table's
 // FP model) runs under a preset.
-func trainingSpec(t *Table, preset string, c Cell) (Spec, error) {
+func trainingSpec(t *Table, preset Preset, c Cell) (Spec, error) {
 	spec, err := t.Recipe(preset, c.Model, c.Quant)
 	if err != nil {
 		return Spec{}, err
@@ -293,8 +296,8 @@ func trainingSpec(t *Table, preset string, c Cell) (Spec, error) {
 
 // trainingRecord is the identity of a trained cell's record: everything its
 // key is made of.
-func trainingRecord(t *Table, preset string, c Cell, name string, spec Spec, size string, seed uint64, data string) *report.Record {
-	return &report.Record{Table: t.Name, Cell: name, Preset: preset, Model: string(c.Model), ModelSize: size,
+func trainingRecord(t *Table, preset Preset, c Cell, name string, spec Spec, size string, seed uint64, data string) *report.Record {
+	return &report.Record{Table: t.Name, Cell: name, Preset: string(preset), Model: string(c.Model), ModelSize: size,
 		Data: data, Seed: seed, Recipe: spec.Record("")}
 }
 
@@ -305,7 +308,7 @@ var fpConfig = quant.Config{Method: quant.FP, WBits: 32, ABits: 32, GBits: 32}
 // table (a QAT cell, or "<model>/fp", a PTQ table's FP model) for a preset,
 // seed and data copy: where the runner leaves its weights and record for
 // others (the notebooks, tests) to find.
-func CellKey(table, preset, cell string, seed uint64, data string) (report.Key, error) {
+func CellKey(table string, preset Preset, cell string, seed uint64, data string) (report.Key, error) {
 	t, err := Lookup(table)
 	if err != nil {
 		return report.Key{}, err
@@ -375,10 +378,7 @@ func (r *runner) runQAT(ctx context.Context, c Cell, name string) (*report.Recor
 		return old, nil, true, nil
 	}
 	r.logf("== %s %s (%s; %s; %s)\n", r.table.Name, name, size, spec.Record("").Schedule, copyName)
-	h, err := train.Run(ctx, train.Config{Backend: r.opts.Backend, Store: store, Model: fn, Train: trainL, Eval: testL,
-		Epochs: spec.Epochs, Optimizer: train.SGD{Momentum: 0.9, WeightDecay: 5e-4, ClipNorm: spec.ClipNorm},
-		Schedule: spec.Schedule(), CheckpointDir: CheckpointDir(r.opts.Out, rec), CheckpointKey: rec.Key().String(),
-		Progress: r.opts.Progress, Events: r.opts.Events})
+	h, err := r.train(ctx, store, fn, trainL, testL, spec, CheckpointDir(r.opts.Out, rec), rec.Key().String())
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("%s %s: %w", r.table.Name, name, err)
 	}
@@ -398,6 +398,18 @@ func (r *runner) runQAT(ctx context.Context, c Cell, name string) (*report.Recor
 	rec.SetReference(r.table.Reference(name))
 	rec.Complete = rec.EpochsRun == spec.Epochs
 	return rec, store, reused, rec.Save(r.opts.Out)
+}
+
+// train is the one training loop of the recipes: every QAT cell, every PTQ
+// table's FP model, and the FP models of the demo and the notebook tour
+// (TrainFP) are trained here, with PROTOCOL section 5's optimizer (SGD,
+// momentum 0.9, weight decay 5e-4) and the spec's schedule.
+func (r *runner) train(ctx context.Context, store *model.Store, fn train.ModelFn, trainL, testL *pipeline.Loader,
+	spec Spec, checkpointDir, checkpointKey string) (*train.History, error) {
+	return train.Run(ctx, train.Config{Backend: r.opts.Backend, Store: store, Model: fn, Train: trainL, Eval: testL,
+		Epochs: spec.Epochs, Optimizer: train.SGD{Momentum: 0.9, WeightDecay: 5e-4, ClipNorm: spec.ClipNorm},
+		Schedule: spec.Schedule(), CheckpointDir: checkpointDir, CheckpointKey: checkpointKey,
+		Progress: r.opts.Progress, Events: r.opts.Events, ProgressEvery: r.opts.ProgressEvery})
 }
 
 // runPTQ trains (or reloads) the FP model of each network in the selected
@@ -465,7 +477,7 @@ func (r *runner) runPTQCell(ctx context.Context, c Cell, fpStore *model.Store, f
 	if err != nil {
 		return nil, err
 	}
-	rec := &report.Record{Table: r.table.Name, Cell: c.Name, Preset: r.opts.Preset, Model: string(c.Model), ModelSize: size,
+	rec := &report.Record{Table: r.table.Name, Cell: c.Name, Preset: string(r.opts.Preset), Model: string(c.Model), ModelSize: size,
 		Data: copyName, Backend: r.opts.BackendName, Seed: r.opts.Seed, Recipe: spec.Record(what), Commit: r.commit, Dirty: r.dirty,
 		Note: fmt.Sprintf("PTQ of %s (FP test accuracy %.2f%%); activations clamped to [0, 2^a-1] (true k-bit), unlike PyTorch's integer kernels", fpRec.Cell, fpRec.Final)}
 	old, err := r.previous(rec)
@@ -530,7 +542,7 @@ func orNone(s string) string {
 // most faithful copy is shown: the official binary, then the JPEG mirror,
 // then any other, synthetic images last. A record file that cannot be read
 // is an error naming it.
-func LoadResult(table, preset, out string, seed uint64) (*Result, error) {
+func LoadResult(table string, preset Preset, out string, seed uint64) (*Result, error) {
 	t, err := Lookup(table)
 	if err != nil {
 		return nil, err
@@ -544,7 +556,7 @@ func LoadResult(table, preset, out string, seed uint64) (*Result, error) {
 		}
 	}
 	for _, n := range names {
-		all, err := report.Find(out, preset, table, n)
+		all, err := report.Find(out, string(preset), table, n)
 		if err != nil {
 			return nil, err
 		}

@@ -66,7 +66,7 @@ func shardUnits(t *Table, cells []string) ([][]string, error) {
 
 // CellNames lists the names of the cells a table runs at a preset, in
 // order.
-func (t *Table) CellNames(preset string) []string {
+func (t *Table) CellNames(preset Preset) []string {
 	var names []string
 	for _, c := range t.CellsFor(preset) {
 		names = append(names, c.Name)

@@ -46,7 +46,7 @@ func (s Spec) Record(observer string) report.Recipe {
 
 // CIFARSpec is the recipe of a CIFAR model for a preset (PROTOCOL sections 5
 // and 6); paper is the reference run of that method, given in full.
-func CIFARSpec(preset string, m Model, paper Spec, quick func(Spec) Spec) (Spec, error) {
+func CIFARSpec(preset Preset, m Model, paper Spec, quick func(Spec) Spec) (Spec, error) {
 	switch preset {
 	case Paper:
 		paper.Width, paper.Blocks = 1, 2

@@ -44,14 +44,18 @@ once the array has finished; prints both scripts; -submit submits them.
 examples:
   mlsysrep slurm -table pact -preset quick -out /shared/results -partition gpu -gpus-per-task 1
   mlsysrep slurm -table lsq -preset paper -out /shared/results -time 12:00:00 -submit`,
-	"demo": `usage: mlsysrep demo [-preset tiny|smoke|quick|gpu] [flags]
+	"demo": `usage: mlsysrep demo [-preset smoke|quick|paper] [-model resnet18|mobilenetv2] [flags]
 
-Trains the full-precision CIFAR ResNet-18 end to end with progress and
-prints its test accuracy.
+Trains a PTQ table's full-precision model (CIFAR ResNet-18 or MobileNetV2)
+with progress and prints its test accuracy: the recipe the runner trains
+that table's FP model with at the preset (smoke: seconds; quick: the first
+10,000 training images; paper: PROTOCOL section 5, hours), unless -epochs or
+-batch override it. Nothing is recorded or checkpointed.
 
 examples:
   mlsysrep demo -preset smoke
-  mlsysrep demo -preset quick -archives ../shared/data`,
+  mlsysrep demo -preset quick -epochs 3 -archives ../shared/data
+  mlsysrep demo -preset paper -epochs 3 -batch 256 -backend xla:cuda`,
 	"backend": `usage: mlsysrep backend [-backend NAME]
 
 Prints which compute engine would run, and why.

@@ -7,9 +7,10 @@
 //	mlsysrep results [-preset quick] [-in results] [-seed 1] [-o RESULTS.md]
 //	    renders the replication ledger (every CIFAR table from the saved
 //	    records, with costs and provenance) without running anything;
-//	mlsysrep demo [-preset smoke|quick] [-archives DIR] [-backend NAME]
-//	    trains the full-precision CIFAR ResNet-18 end to end and prints its
-//	    test accuracy, with progress (epoch, step, loss, images/s, ETA);
+//	mlsysrep demo [-preset smoke|quick|paper] [-model resnet18|mobilenetv2] [-epochs N] [-batch N] [-archives DIR] [-backend NAME]
+//	    trains a PTQ table's FP model with the recipe the runner uses for it
+//	    (recipe.TrainFP) and prints its test accuracy, with progress (epoch,
+//	    step, loss, images/s, ETA); nothing is recorded;
 //	mlsysrep backend [-backend NAME]
 //	    prints which compute engine would run, and why;
 //	mlsysrep setup-xla [-plugins cpu,cuda] [-libdir DIR]
@@ -59,7 +60,7 @@ commands:
   run        run a reference table's cells and print it: -table NAME|all -preset smoke|quick|paper [-cells ...] [-list]
   results    render the replication ledger (RESULTS.md) from saved records: [-preset quick] [-in results] [-o FILE]
   slurm      write (-submit: submit) a Slurm job array running a table's cells, and its report job: -table NAME [-preset quick]
-  demo       train the FP CIFAR ResNet-18 and print its test accuracy (-preset smoke|quick)
+  demo       train a PTQ table's FP model with progress and print its test accuracy: [-preset smoke|quick|paper] [-model resnet18|mobilenetv2]
   backend    print which compute engine runs
   setup-xla  download the XLA/PJRT plugins (needs internet)
 run "mlsysrep <command> -h" for a command's flags`

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -19,7 +20,10 @@ func TestRunErrors(t *testing.T) {
 		{nil, "no command given", true},
 		{[]string{"train-everything"}, `unknown command "train-everything"`, true},
 		{[]string{"demo", "-preset", "huge"}, `unknown preset "huge"`, true},
-		{[]string{"demo", "-preset", "tiny", "-data", "imagenet"}, `unknown -data "imagenet"`, true},
+		{[]string{"demo", "-preset", "tiny"}, `unknown preset "tiny" (valid: smoke, quick, paper)`, true},
+		{[]string{"demo", "-preset", "smoke", "-data", "imagenet"}, `unknown -data "imagenet"`, true},
+		{[]string{"demo", "-model", "svhn"}, `unknown -model "svhn"`, true},
+		{[]string{"demo", "-epochs", "-1"}, `must be positive`, true},
 		{[]string{"demo", "-backend", "tpu"}, `unknown backend "tpu"`, false},
 		{[]string{"backend", "-backend", "tpu"}, `unknown backend "tpu"`, false},
 	} {
@@ -34,11 +38,52 @@ func TestRunErrors(t *testing.T) {
 	}
 }
 
-// TestDemoTiny runs the demo end to end on synthetic data.
-func TestDemoTiny(t *testing.T) {
-	if err := run([]string{"demo", "-preset", "tiny", "-data", "synthetic"}); err != nil {
+// TestDemoSmoke runs the demo end to end on synthetic data, for both
+// networks, and checks that it trains the PTQ table's FP recipe of the
+// preset (recipe.TrainFP, the one FP-training path) with the overrides.
+func TestDemoSmoke(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"demo", "-preset", "smoke", "-data", "synthetic"},
+			[]string{"model: FP resnet18 at width 0.125; table ptq-resnet18's FP recipe at preset smoke: 1 epoch, batch 64",
+				"epoch 1/1", "synthetic cifar10", "test accuracy"}},
+		{[]string{"demo", "-preset", "smoke", "-model", "mobilenetv2", "-data", "synthetic", "-epochs", "2", "-batch", "32"},
+			[]string{"model: FP mobilenetv2 at width 0.125; table ptq-mobilenetv2's FP recipe at preset smoke: 2 epochs, batch 32",
+				"epoch 2/2", "test accuracy"}},
+	} {
+		out := captureStdout(t, func() error { return run(tc.args) })
+		for _, want := range tc.want {
+			if !strings.Contains(out, want) {
+				t.Errorf("%q: output lacks %q:\n%s", tc.args, want, out)
+			}
+		}
+	}
+}
+
+// captureStdout returns what fn prints on standard output; fn must succeed.
+func captureStdout(t *testing.T, fn func() error) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
 		t.Fatal(err)
 	}
+	saved := os.Stdout
+	os.Stdout = w
+	done := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(r)
+		done <- string(b)
+	}()
+	err = fn()
+	os.Stdout = saved
+	_ = w.Close()
+	out := <-done
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return out
 }
 
 // TestCommandHelp: "mlsysrep <command> -h" prints that command's synopsis,

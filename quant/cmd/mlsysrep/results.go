@@ -19,12 +19,16 @@ const ledgerCommand = "go run ./quant/cmd/mlsysrep results -preset quick -in res
 // CIFAR table from the records of a preset) to a file or stdout.
 func runResults(args []string) error {
 	fs := flag.NewFlagSet("results", flag.ContinueOnError)
-	preset := fs.String("preset", recipe.Quick, "preset whose records to render")
+	presetName := fs.String("preset", string(recipe.Quick), "preset whose records to render")
 	in := fs.String("in", "results", "folder holding <preset>/<table>/*.json records")
 	out := fs.String("o", "", "file to write (default: stdout), written atomically")
 	tables := fs.String("tables", strings.Join(recipe.LedgerTables, ","), "tables to include")
 	seed := fs.Uint64("seed", 1, "seed whose records to render")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	preset, err := parsePreset(*presetName)
+	if err != nil {
 		return err
 	}
 	names := strings.Split(*tables, ",")
@@ -33,17 +37,17 @@ func runResults(args []string) error {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(*in, *preset)); err != nil {
-		return fmt.Errorf("no records of preset %s under %s (run `mlsysrep run -preset %s` first): %w", *preset, *in, *preset, err)
+	if _, err := os.Stat(filepath.Join(*in, string(preset))); err != nil {
+		return fmt.Errorf("no records of preset %s under %s (run `mlsysrep run -preset %s` first): %w", preset, *in, preset, err)
 	}
-	cmd := fmt.Sprintf("go run ./quant/cmd/mlsysrep results -preset %s -in %s -o RESULTS.md", *preset, *in)
+	cmd := fmt.Sprintf("go run ./quant/cmd/mlsysrep results -preset %s -in %s -o RESULTS.md", preset, *in)
 	if *tables != strings.Join(recipe.LedgerTables, ",") {
 		cmd += " -tables " + *tables
 	}
 	if *seed != 1 {
 		cmd += fmt.Sprintf(" -seed %d", *seed)
 	}
-	text, err := recipe.Ledger(*preset, *in, *seed, names, cmd)
+	text, err := recipe.Ledger(preset, *in, *seed, names, cmd)
 	if err != nil {
 		return err
 	}

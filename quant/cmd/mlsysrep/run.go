@@ -26,7 +26,7 @@ import (
 func runTables(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	table := fs.String("table", "", "table to run, or \"all\" (see -list)")
-	preset := fs.String("preset", recipe.Smoke, "smoke, quick or paper")
+	presetName := fs.String("preset", string(recipe.Smoke), "smoke, quick or paper")
 	cells := fs.String("cells", "", "comma-separated subset of the table's cells (default: all)")
 	data := fs.String("data", "", "data source: auto (local copy, else download), local (local copy, else synthetic), synthetic; default: local for smoke, auto otherwise")
 	out := fs.String("out", "results", "folder for records (and checkpoints under checkpoints/)")
@@ -55,18 +55,19 @@ func runTables(args []string) error {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
 	}
-	if !validPreset(*preset) {
-		return fmt.Errorf("%w: unknown preset %q (valid: %s)", errUsage, *preset, strings.Join(recipe.Presets, ", "))
+	preset, err := parsePreset(*presetName)
+	if err != nil {
+		return err
 	}
 	source := *data
 	if source == "" {
-		source = recipe.DefaultSource(*preset)
+		source = recipe.DefaultSource(preset)
 	}
 	if !validSource(source) {
 		return fmt.Errorf("%w: unknown -data %q (valid: auto, local, synthetic)", errUsage, source)
 	}
 	if *reportOnly {
-		return printReport(tables, *preset, *out, *seed)
+		return printReport(tables, preset, *out, *seed)
 	}
 	var cellList []string
 	if cellsSet(fs) {
@@ -100,7 +101,7 @@ func runTables(args []string) error {
 			t, _ := recipe.Lookup(name)
 			selected := cells
 			if selected == nil {
-				selected = t.CellNames(*preset)
+				selected = t.CellNames(preset)
 			}
 			if cells, err = recipe.Shard(t, selected, shard.i, shard.n); err != nil {
 				return err
@@ -110,7 +111,7 @@ func runTables(args []string) error {
 				continue
 			}
 		}
-		res, err := recipe.Run(ctx, recipe.Options{Table: name, Preset: *preset, Cells: cells,
+		res, err := recipe.Run(ctx, recipe.Options{Table: name, Preset: preset, Cells: cells,
 			Data: recipe.DataOptions{Source: source, DataDir: *dataDir, ArchiveDirs: dirs, Progress: os.Stdout},
 			Out:  *out, Backend: be, BackendName: backend.RecordName(be), Seed: *seed, Progress: os.Stdout})
 		if res != nil && len(res.Records) > 0 {
@@ -122,18 +123,18 @@ func runTables(args []string) error {
 			return fmt.Errorf("table %s: %w%s", name, err, savedNote(res, *out))
 		}
 	}
-	printRunSummary(os.Stdout, results, *out, *preset)
+	printRunSummary(os.Stdout, results, *out, preset)
 	return nil
 }
 
 // printRunSummary ends a run with what a reader needs to trust its tables:
 // the data copy each table's records were computed on, where the records
 // are, and, when a table ran on synthetic images, how to get the real data.
-func printRunSummary(w io.Writer, results []*recipe.Result, out, preset string) {
+func printRunSummary(w io.Writer, results []*recipe.Result, out string, preset recipe.Preset) {
 	if len(results) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "Summary: records in %s\n", filepath.Join(out, preset))
+	fmt.Fprintf(w, "Summary: records in %s\n", filepath.Join(out, string(preset)))
 	synthetic := false
 	for _, res := range results {
 		copies := map[string]int{}
@@ -196,9 +197,9 @@ func parseCells(table, value string) ([]string, error) {
 
 // printReport is "run -report": the tables from the saved records of a
 // seed, running nothing.
-func printReport(tables []string, preset, out string, seed uint64) error {
-	if fi, err := os.Stat(filepath.Join(out, preset)); err != nil || !fi.IsDir() {
-		return fmt.Errorf("no records of preset %s under %s (folder %s missing): run the table first, or point -out at the records", preset, out, filepath.Join(out, preset))
+func printReport(tables []string, preset recipe.Preset, out string, seed uint64) error {
+	if fi, err := os.Stat(filepath.Join(out, string(preset))); err != nil || !fi.IsDir() {
+		return fmt.Errorf("no records of preset %s under %s (folder %s missing): run the table first, or point -out at the records", preset, out, filepath.Join(out, string(preset)))
 	}
 	for _, name := range tables {
 		res, err := recipe.LoadResult(name, preset, out, seed)
@@ -230,7 +231,7 @@ func savedNote(res *recipe.Result, out string) string {
 // listTables prints the presets, and each table with its cells wrapped to
 // fit an 80-column terminal.
 func listTables(w io.Writer) {
-	fmt.Fprintln(w, "presets:", strings.Join(recipe.Presets, ", "))
+	fmt.Fprintln(w, "presets:", recipe.PresetNames())
 	for _, name := range recipe.TableNames() {
 		t, _ := recipe.Lookup(name)
 		cells := t.Cells()
@@ -288,5 +289,11 @@ func parseShard(value string, getenv func(string) string) (shardSpec, error) {
 	return s, nil
 }
 
-// validPreset tells whether a preset name is one the recipes know.
-func validPreset(p string) bool { return slices.Contains(recipe.Presets, p) }
+// parsePreset is recipe.ParsePreset for a flag: a bad name is a usage error.
+func parsePreset(name string) (recipe.Preset, error) {
+	p, err := recipe.ParsePreset(name)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return p, nil
+}

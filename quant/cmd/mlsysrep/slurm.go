@@ -18,7 +18,8 @@ import (
 // the array has finished, that prints the table and renders the ledger
 // from the records.
 type slurmJob struct {
-	binary, table, preset, out string
+	binary, table, out         string
+	preset                     recipe.Preset
 	tasks                      int
 	partition, gpus, cpus, tim string
 }
@@ -46,7 +47,7 @@ func (j slurmJob) reportScript() string {
 	b.WriteString("set -euo pipefail\n# Once every task of the array has finished: the table from the records, and the ledger.\n")
 	fmt.Fprintf(&b, "%s run -table %s -preset %s -report -out %s\n", shellQuote(j.binary), j.table, j.preset, shellQuote(j.out))
 	fmt.Fprintf(&b, "exec %s results -preset %s -in %s -o %s\n", shellQuote(j.binary), j.preset, shellQuote(j.out),
-		shellQuote(filepath.Join(j.out, "RESULTS-"+j.preset+".md")))
+		shellQuote(filepath.Join(j.out, "RESULTS-"+string(j.preset)+".md")))
 	return b.String()
 }
 
@@ -71,7 +72,7 @@ func shellQuote(s string) string {
 func runSlurm(args []string) error {
 	fs := flag.NewFlagSet("slurm", flag.ContinueOnError)
 	table := fs.String("table", "", "table to run (see mlsysrep run -list)")
-	preset := fs.String("preset", recipe.Quick, "smoke, quick or paper")
+	presetName := fs.String("preset", string(recipe.Quick), "smoke, quick or paper")
 	out := fs.String("out", "results", "records folder the tasks share (on a filesystem every node mounts)")
 	tasks := fs.Int("tasks", 0, "array tasks (default: one per unit of the table, see -shard in README)")
 	partition := fs.String("partition", "", "Slurm partition (sbatch --partition)")
@@ -87,10 +88,11 @@ func runSlurm(args []string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	if !validPreset(*preset) {
-		return fmt.Errorf("%w: unknown preset %q (valid: %s)", errUsage, *preset, strings.Join(recipe.Presets, ", "))
+	preset, err := parsePreset(*presetName)
+	if err != nil {
+		return err
 	}
-	units, err := recipe.ShardUnits(t, t.CellNames(*preset))
+	units, err := recipe.ShardUnits(t, t.CellNames(preset))
 	if err != nil {
 		return err
 	}
@@ -113,20 +115,20 @@ func runSlurm(args []string) error {
 	if err != nil {
 		return err
 	}
-	j := slurmJob{binary: bin, table: t.Name, preset: *preset, out: absOut, tasks: *tasks,
+	j := slurmJob{binary: bin, table: t.Name, preset: preset, out: absOut, tasks: *tasks,
 		partition: *partition, gpus: *gpus, cpus: *cpus, tim: *tim}
 	dir := filepath.Join(absOut, "slurm")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	arrayPath := filepath.Join(dir, fmt.Sprintf("%s-%s-array.sh", t.Name, *preset))
-	reportPath := filepath.Join(dir, fmt.Sprintf("%s-%s-report.sh", t.Name, *preset))
+	arrayPath := filepath.Join(dir, fmt.Sprintf("%s-%s-array.sh", t.Name, preset))
+	reportPath := filepath.Join(dir, fmt.Sprintf("%s-%s-report.sh", t.Name, preset))
 	for path, text := range map[string]string{arrayPath: j.arrayScript(), reportPath: j.reportScript()} {
 		if err := os.WriteFile(path, []byte(text), 0o755); err != nil {
 			return err
 		}
 	}
-	fmt.Printf("# %s (%d tasks, %d units of table %s at preset %s):\n%s\n", arrayPath, j.tasks, units, t.Name, *preset, j.arrayScript())
+	fmt.Printf("# %s (%d tasks, %d units of table %s at preset %s):\n%s\n", arrayPath, j.tasks, units, t.Name, preset, j.arrayScript())
 	fmt.Printf("# %s:\n%s\n", reportPath, j.reportScript())
 	if !*submit {
 		fmt.Printf("# to submit (or run this command again with -submit):\nid=$(sbatch --parsable %s) && sbatch --dependency=afterok:${id%%%%;*} %s\n",

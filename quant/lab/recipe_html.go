@@ -1,10 +1,11 @@
-package notebook
+package lab
 
 import (
 	"fmt"
 	"html"
 	"strings"
 
+	"github.com/mlsysrep/mlsysrep/pkg/notebook"
 	"github.com/mlsysrep/mlsysrep/quant/recipe"
 
 	// Every reference table, so that RunTable and LoadTable know them all.
@@ -78,6 +79,6 @@ func ShowRecipe(name string) error {
 	if err != nil {
 		return err
 	}
-	ShowHTML(h)
+	notebook.ShowHTML(h)
 	return nil
 }

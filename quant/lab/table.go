@@ -1,4 +1,4 @@
-package notebook
+package lab
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/mlsysrep/mlsysrep/pkg/backend"
+	"github.com/mlsysrep/mlsysrep/pkg/notebook"
 	"github.com/mlsysrep/mlsysrep/pkg/plot"
 	"github.com/mlsysrep/mlsysrep/pkg/report"
 	"github.com/mlsysrep/mlsysrep/quant/recipe"
@@ -41,24 +42,24 @@ func RunTable(name string) (*recipe.Result, error) {
 			missing++
 		}
 	}
-	if missing == 0 && os.Getenv(RerunVar) != "1" {
+	if missing == 0 && os.Getenv(notebook.RerunVar) != "1" {
 		// Short lines: the notebook's output area wraps long ones mid-word.
 		fmt.Printf("Every cell of table %s (preset %s) has a complete record,\nin %s.\nShowing them without training (set %s=1 to run again).\n",
-			name, preset, dir, RerunVar)
+			name, preset, dir, notebook.RerunVar)
 		return res, nil
 	}
-	if os.Getenv(NoTrainVar) == "1" {
+	if os.Getenv(notebook.NoTrainVar) == "1" {
 		fmt.Printf("%s=1: showing the records of table %s (preset %s) in %s; %d of %d cells have none and show as not run.\n",
-			NoTrainVar, name, preset, dir, missing, len(cells))
+			notebook.NoTrainVar, name, preset, dir, missing, len(cells))
 		return res, nil
 	}
-	be, line, err := Backend()
+	be, line, err := notebook.Backend()
 	if err != nil {
 		return nil, err
 	}
 	fmt.Println(line)
 	fmt.Printf("Table %s, preset %s: %d of %d cells to run; records go to %s.\n", name, preset, missing, len(cells), dir)
-	p := NewProgress()
+	p := notebook.NewProgress()
 	defer p.Close()
 	return recipe.Run(context.Background(), recipe.Options{Table: name, Preset: preset,
 		Data: recipe.DataOptions{Source: recipe.DefaultSource(preset), Progress: p}, Out: dir, Backend: be,
@@ -102,11 +103,7 @@ func TableHTML(res *recipe.Result) string {
 
 // ShowTable displays TableHTML (its Markdown outside a notebook).
 func ShowTable(res *recipe.Result) {
-	if !inNotebook() {
-		fmt.Println(res.Markdown())
-		return
-	}
-	displayHTML(TableHTML(res))
+	notebook.ShowHTMLOrText(TableHTML(res), res.Markdown())
 }
 
 // Curves returns the test-accuracy and test-loss charts of the table's
@@ -124,5 +121,5 @@ func Curves(res *recipe.Result) []plot.Chart {
 
 // ShowCurves displays Curves side by side.
 func ShowCurves(res *recipe.Result) {
-	ShowCharts(Curves(res)...)
+	notebook.ShowCharts(Curves(res)...)
 }

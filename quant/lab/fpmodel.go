@@ -1,0 +1,140 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/mlsysrep/mlsysrep/pkg/notebook"
+	"github.com/mlsysrep/mlsysrep/pkg/report"
+	"github.com/mlsysrep/mlsysrep/quant/recipe"
+
+	// The PTQ tables, whose FP ResNet-18 the tour inspects.
+	_ "github.com/mlsysrep/mlsysrep/quant/ptq"
+)
+
+// FPModel is a trained full-precision CIFAR ResNet-18, for looking at real
+// weights and activations.
+type FPModel struct {
+	*recipe.FPModel
+	Source string // where the weights came from
+}
+
+// tourImages is how many training images the tour trains on when no
+// checkpoint exists (two epochs: about a minute on 2 cores at width 0.25).
+const (
+	tourImages = 2560
+	tourEpochs = 2
+	tourTest   = 1000
+)
+
+// LoadOrTrainFP returns the FP ResNet-18 of table ptq-resnet18 at the
+// notebook's preset width: the runner's model of seed 1 on the same data
+// copy (its finished checkpoint under
+// results/checkpoints/<preset>/ptq-resnet18/resnet18__fp/...) when there is
+// one, else the tour's own: the same network and recipe trained for two
+// epochs on the first 2,560 training images (the smoke preset: its own few
+// images), with progress, checkpointed under results/checkpoints/<preset>/tour
+// so that later calls load it. Both come from recipe.TrainFP, the runner's
+// FP-training path. With $MLSYSREP_NO_TRAIN=1 it trains nothing and returns
+// an error wrapping notebook.ErrNotTrained when neither model exists.
+func LoadOrTrainFP() (*FPModel, error) {
+	preset, dir, err := settings()
+	if err != nil {
+		return nil, err
+	}
+	be, line, err := notebook.Backend()
+	if err != nil {
+		return nil, err
+	}
+	fmt.Println(line)
+	ctx := context.Background()
+	data := recipe.DataOptions{Source: recipe.DefaultSource(preset), Progress: os.Stdout}
+	cache := recipe.NewDataCache()
+	opts := recipe.FPOptions{Table: "ptq-resnet18", Preset: preset, Data: data, Cache: cache, Backend: be, Seed: Seed, LoadOnly: true}
+	// The runner's model: its key names the data copy, known once loaded.
+	_, _, copyName, err := cache.Load(ctx, "cifar10", data)
+	if err != nil {
+		return nil, err
+	}
+	key, err := recipe.CellKey("ptq-resnet18", preset, "resnet18/fp", Seed, copyName)
+	if err != nil {
+		return nil, err
+	}
+	opts.CheckpointDir, opts.CheckpointKey = key.CheckpointDir(dir), key.String()
+	m, err := recipe.TrainFP(ctx, opts)
+	if err == nil {
+		return &FPModel{FPModel: m, Source: fmt.Sprintf("the runner's FP checkpoint %s (preset %s, %s, %s)",
+			opts.CheckpointDir, preset, m.Size, m.Data)}, nil
+	}
+	if !errors.Is(err, recipe.ErrNoFPModel) {
+		return nil, err
+	}
+	runnerCkpt := opts.CheckpointDir
+	// The tour's own model, checkpointed too so that the next cell (a new
+	// program) loads it instead of training again.
+	if preset != recipe.Smoke {
+		opts.TrainImages, opts.Epochs = tourImages, tourEpochs
+	}
+	opts.TestImages = tourTest
+	_, spec, err := recipe.FPSpec(opts)
+	if err != nil {
+		return nil, err
+	}
+	tour := &report.Record{Table: "tour", Cell: "resnet18/fp", Preset: string(preset), Model: string(recipe.ResNet18), Seed: Seed, Data: copyName,
+		ModelSize: fmt.Sprintf("width %g, %d blocks per stage", spec.Width, spec.Blocks),
+		Recipe:    report.Recipe{Epochs: spec.Epochs, Batch: spec.Batch, LR: spec.LR, TrainImages: spec.TrainImages, TestImages: spec.TestImages}}
+	tourKey := tour.Key()
+	opts.CheckpointDir, opts.CheckpointKey = tourKey.CheckpointDir(dir), tourKey.String()
+	m, err = recipe.TrainFP(ctx, opts) // LoadOnly: the tour's model, if an earlier cell trained it to the end
+	switch {
+	case err == nil:
+		return &FPModel{FPModel: m, Source: fmt.Sprintf("the tour's FP checkpoint %s (%s on %d images of %s)",
+			opts.CheckpointDir, recipe.Epochs(spec.Epochs), spec.TrainImages, copyName)}, nil
+	case !errors.Is(err, recipe.ErrNoFPModel):
+		return nil, err
+	case os.Getenv(notebook.NoTrainVar) == "1":
+		return nil, fmt.Errorf("%w: no FP ResNet-18 checkpoint at %s (the runner's) or %s (the tour's); "+
+			"run the notebook without %s=1, or `mlsysrep run -table ptq-resnet18 -preset %s`, to train one",
+			notebook.ErrNotTrained, runnerCkpt, opts.CheckpointDir, notebook.NoTrainVar, preset)
+	}
+	fmt.Printf("No runner FP checkpoint at %s: ResNet-18 (width %g), %s on the first %d training images of %s, checkpointed in %s.\n",
+		runnerCkpt, spec.Width, recipe.Epochs(spec.Epochs), spec.TrainImages, copyName, opts.CheckpointDir)
+	p := notebook.NewProgress()
+	defer p.Close()
+	opts.LoadOnly, opts.Events, opts.ProgressEvery = false, p.Event, 5
+	m, err = recipe.TrainFP(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &FPModel{FPModel: m, Source: fmt.Sprintf("trained by the tour: %s on %d images of %s (test accuracy %.1f%% on %d images)",
+		recipe.Epochs(spec.Epochs), spec.TrainImages, copyName, 100*m.TestAccuracy(), spec.TestImages)}, nil
+}
+
+// StemWeights returns the stem convolution's kernel, flattened, and its
+// dimensions ([kh, kw, in, out]: output channels last).
+func (m *FPModel) StemWeights() ([]float64, []int, error) {
+	if _, err := m.Stem(1); err != nil { // creates the variables (their values are the checkpoint's)
+		return nil, nil, err
+	}
+	var paths []string
+	for v := range m.Store.IterVariables() {
+		if t, err := v.Value(); err == nil && t.Shape().Rank() == 4 && filepath.Dir(v.Path()) == "/stem/conv" {
+			return notebook.Values(t), t.Shape().Dimensions, nil
+		}
+		paths = append(paths, v.Path())
+	}
+	return nil, nil, fmt.Errorf("no stem convolution kernel among the variables %v", paths)
+}
+
+// StemActivations returns the stem's output (after BN and ReLU, inference
+// mode) on the first n test images, flattened.
+func (m *FPModel) StemActivations(n int) ([]float64, error) {
+	t, err := m.Stem(n)
+	if err != nil {
+		return nil, err
+	}
+	return notebook.Values(t), nil
+}
