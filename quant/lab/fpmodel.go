@@ -73,6 +73,15 @@ func LoadOrTrainFP() (*FPModel, error) {
 		return nil, err
 	}
 	runnerCkpt := opts.CheckpointDir
+	// The committed model of the quick preset: real weights at once, with
+	// neither training nor the runner's checkpoint.
+	if preset == recipe.Quick {
+		if m, source, err := committedFP(ctx, opts); err != nil || m != nil {
+			return m, err
+		} else if source != "" {
+			fmt.Println(source)
+		}
+	}
 	// The tour's own model, checkpointed too so that the next cell (a new
 	// program) loads it instead of training again.
 	if preset != recipe.Smoke {
@@ -111,6 +120,52 @@ func LoadOrTrainFP() (*FPModel, error) {
 	}
 	return &FPModel{FPModel: m, Source: fmt.Sprintf("trained by the tour: %s on %d images of %s (test accuracy %.1f%% on %d images)",
 		recipe.Epochs(spec.Epochs), spec.TrainImages, copyName, 100*m.TestAccuracy(), spec.TestImages)}, nil
+}
+
+// CommittedFPDir is where, under the checkout's root, the quick preset's FP
+// ResNet-18 of table ptq-resnet18 is committed with its record, so that the
+// tour shows real weights and activations offline without training: the
+// checkpoint `mlsysrep run -table ptq-resnet18 -preset quick` wrote
+// (record.json says when, on which engine and data copy, and its test
+// accuracy).
+const CommittedFPDir = "notebooks/models/ptq-resnet18-fp-quick"
+
+// committedFP loads the committed quick FP model. It returns nil and a
+// note when it cannot (no checkout, another recipe since), so that the tour
+// trains its own instead.
+func committedFP(ctx context.Context, opts recipe.FPOptions) (*FPModel, string, error) {
+	root, err := notebook.Root()
+	if err != nil {
+		return nil, "", nil
+	}
+	dir := filepath.Join(root, CommittedFPDir)
+	data, err := os.ReadFile(filepath.Join(dir, "record.json"))
+	if err != nil {
+		return nil, fmt.Sprintf("no committed FP model (%v)", err), nil
+	}
+	rec, err := report.Decode(data)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", dir, err)
+	}
+	_, spec, err := recipe.FPSpec(opts)
+	if err != nil {
+		return nil, "", err
+	}
+	if rec.Recipe != spec.Record("") {
+		return nil, fmt.Sprintf("the committed FP model in %s is of another recipe than today's quick preset: not used", dir), nil
+	}
+	// The key the run saved it under: its data copy's, whatever copy the
+	// test images come from here.
+	opts.CheckpointDir, opts.CheckpointKey, opts.LoadOnly = dir, rec.Key().String(), true
+	m, err := recipe.TrainFP(ctx, opts)
+	if errors.Is(err, recipe.ErrNoFPModel) {
+		return nil, fmt.Sprintf("the committed FP model in %s has no finished checkpoint: not used", dir), nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return &FPModel{FPModel: m, Source: fmt.Sprintf("the committed quick FP model %s (%.2f%% test accuracy on %s, trained by the runner on %s at commit %s)",
+		CommittedFPDir, rec.Final, rec.Data, rec.Backend, rec.Commit)}, "", nil
 }
 
 // StemWeights returns the stem convolution's kernel, flattened, and its

@@ -1,8 +1,12 @@
 package lab
 
 import (
+	"bytes"
+	"context"
 	"errors"
+	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -147,5 +151,77 @@ func TestRunTableFromRecords(t *testing.T) {
 	t.Setenv(notebook.NoTrainVar, "")
 	if res, err = RunTable("lsq"); err != nil || len(res.Records) != len(cells) {
 		t.Errorf("complete table: %v, %d records", err, len(res.Records))
+	}
+}
+
+// TestCommittedFP loads the committed quick FP ResNet-18 (on synthetic test
+// images, so that no data copy is needed), checks it is the quick preset's
+// network with trained weights, and that loading leaves the committed files
+// as they are.
+func TestCommittedFP(t *testing.T) {
+	root, err := notebook.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ckpt := filepath.Join(root, CommittedFPDir, "checkpoint.gob")
+	before, err := os.ReadFile(ckpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	be, _, err := notebook.Backend()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, note, err := committedFP(context.Background(), recipe.FPOptions{Table: "ptq-resnet18", Preset: recipe.Quick,
+		Data: recipe.DataOptions{Source: "synthetic"}, Backend: be, Seed: Seed})
+	if err != nil || m == nil {
+		t.Fatalf("committed FP model: %v, %v (%s)", m, err, note)
+	}
+	data, err := os.ReadFile(filepath.Join(root, CommittedFPDir, "record.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := report.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The checkpoint's history is the record's run.
+	if !strings.HasPrefix(m.Source, "the committed quick FP model") || len(m.Epochs) != rec.EpochsRun ||
+		math.Abs(100*m.TestAccuracy()-rec.Final) > 1e-9 {
+		t.Errorf("source %q, %d epochs, test accuracy %g; the record: %d epochs, %g%%", m.Source, len(m.Epochs),
+			m.TestAccuracy(), rec.EpochsRun, rec.Final)
+	}
+	w, dims, err := m.StemWeights()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dims) != 4 || dims[3] != 16 || len(w) != 27*16 { // width 0.25: 16 stem channels
+		t.Errorf("stem kernel %v", dims)
+	}
+	// The trained weights: the checkpoint's, not an initialization (which
+	// another seed would change).
+	other, _, err := committedFP(context.Background(), recipe.FPOptions{Table: "ptq-resnet18", Preset: recipe.Quick,
+		Data: recipe.DataOptions{Source: "synthetic"}, Backend: be, Seed: 7})
+	if err != nil || other == nil {
+		t.Fatalf("seed 7: %v, %v", other, err)
+	}
+	w7, _, err := other.StemWeights()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range w {
+		if w[i] != w7[i] {
+			t.Fatalf("stem weight %d: %g with seed 1, %g with seed 7: not the checkpoint's", i, w[i], w7[i])
+		}
+	}
+	after, err := os.ReadFile(ckpt)
+	if err != nil || !bytes.Equal(before, after) {
+		t.Errorf("loading changed the committed checkpoint (%v)", err)
+	}
+	// Another recipe than the committed one's: not used, said why.
+	m, note, err = committedFP(context.Background(), recipe.FPOptions{Table: "ptq-resnet18", Preset: recipe.Quick, Epochs: 3,
+		Data: recipe.DataOptions{Source: "synthetic"}, Backend: be, Seed: Seed})
+	if err != nil || m != nil || !strings.Contains(note, "another recipe") {
+		t.Errorf("other recipe: %v, %v, %q", m, err, note)
 	}
 }
