@@ -16,7 +16,7 @@ MLSYSREP_ARCHIVES ?= $(abspath $(firstword $(wildcard ../shared/data) $(HOME)/ml
 export MLSYSREP_ARCHIVES
 PRESET ?= smoke
 
-.PHONY: all setup setup-jupyter setup-gonb setup-tools setup-xla run demo ledger results notebooks notebooks-clean test test-slurm check fmt vet staticcheck unit fuzz mutants bench bench-compare bench-pytorch
+.PHONY: all setup setup-jupyter setup-gonb setup-tools setup-xla run demo ledger results notebooks notebooks-clean test test-slurm test-browser check fmt vet staticcheck unit fuzz mutants bench bench-compare bench-pytorch
 
 all: test
 
@@ -104,6 +104,15 @@ test: check unit fuzz test-slurm
 	@fresh=$$(mktemp -d "$${TMPDIR:-/tmp}/mlsysrep-notebooks.XXXXXX") && trap 'rm -rf "$$fresh"' EXIT && \
 	echo "test: notebooks on the smoke preset with MLSYSREP_RESULTS=$$fresh (fresh: no earlier records)" && \
 	MLSYSREP_RESULTS="$$fresh" $(MAKE) --no-print-directory notebooks PRESET=smoke
+	@$(MAKE) --no-print-directory test-browser
+
+## test-browser: the live tour in headless Chromium: a Jupyter server with the
+## GoNB kernel on localhost, the tour's cells run up to the bits slider, the
+## slider moved from 2 to 6 bits and the plot checked to be redrawn;
+## screenshots in notebooks/_out/ (installs Debian's chromium and npm's
+## playwright-core when missing; never a downloaded browser).
+test-browser: setup-jupyter setup-gonb setup-tools
+	bash .ci/browser-test.sh
 
 ## test-slurm: the pact table's smoke preset as a 3-task Slurm job array on
 ## a one-node Slurm started on this machine (installs slurm-wlm and munge with
