@@ -101,7 +101,7 @@ func LoadOrTrainFP() (*FPModel, error) {
 	switch {
 	case err == nil:
 		return &FPModel{FPModel: m, Source: fmt.Sprintf("the tour's FP checkpoint %s (%s on %d images of %s)",
-			opts.CheckpointDir, recipe.Epochs(spec.Epochs), spec.TrainImages, copyName)}, nil
+			opts.CheckpointDir, report.Epochs(spec.Epochs), spec.TrainImages, copyName)}, nil
 	case !errors.Is(err, recipe.ErrNoFPModel):
 		return nil, err
 	case os.Getenv(notebook.NoTrainVar) == "1":
@@ -110,7 +110,7 @@ func LoadOrTrainFP() (*FPModel, error) {
 			notebook.ErrNotTrained, runnerCkpt, opts.CheckpointDir, notebook.NoTrainVar, preset)
 	}
 	fmt.Printf("No runner FP checkpoint at %s: ResNet-18 (width %g), %s on the first %d training images of %s, checkpointed in %s.\n",
-		runnerCkpt, spec.Width, recipe.Epochs(spec.Epochs), spec.TrainImages, copyName, opts.CheckpointDir)
+		runnerCkpt, spec.Width, report.Epochs(spec.Epochs), spec.TrainImages, copyName, opts.CheckpointDir)
 	p := notebook.NewProgress()
 	defer p.Close()
 	opts.LoadOnly, opts.Events, opts.ProgressEvery = false, p.Event, 5
@@ -119,7 +119,7 @@ func LoadOrTrainFP() (*FPModel, error) {
 		return nil, err
 	}
 	return &FPModel{FPModel: m, Source: fmt.Sprintf("trained by the tour: %s on %d images of %s (test accuracy %.1f%% on %d images)",
-		recipe.Epochs(spec.Epochs), spec.TrainImages, copyName, 100*m.TestAccuracy(), spec.TestImages)}, nil
+		report.Epochs(spec.Epochs), spec.TrainImages, copyName, 100*m.TestAccuracy(), spec.TestImages)}, nil
 }
 
 // CommittedFPDir is where, under the checkout's root, the quick preset's FP

@@ -3,9 +3,7 @@ package lab
 import (
 	"context"
 	"fmt"
-	"html"
 	"os"
-	"strings"
 
 	"github.com/mlsysrep/mlsysrep/pkg/backend"
 	"github.com/mlsysrep/mlsysrep/pkg/notebook"
@@ -66,40 +64,13 @@ func RunTable(name string) (*recipe.Result, error) {
 		BackendName: backend.RecordName(be), Seed: Seed, Progress: p, Events: p.Event})
 }
 
-// TableHTML renders a table's results: the reference layout (the numbers
-// per cell, coloured by closeness or, at a scaled-down preset, by the
-// table's shape) with its reading computed from the records, for PTQ the FP
-// models the cells start from and the "beyond the reference" observer rows,
-// and what the records cost and where they came from.
-func TableHTML(res *recipe.Result) string {
-	var b strings.Builder
-	b.WriteString(res.Table.Layout.HTML(res.Records))
-	b.WriteString(res.Table.Layout.ReadingHTML(res.Records))
-	for _, m := range []recipe.Model{recipe.ResNet18, recipe.MobileNetV2} {
-		fp := res.Records[string(m)+"/fp"]
-		if fp == nil || !fp.Complete {
-			continue
-		}
-		secs, _ := fp.Seconds()
-		fmt.Fprintf(&b, `<p style="font-family:sans-serif;font-size:13px">FP model <b>%s</b> (%s), which PTQ starts from: <b>%.2f%%</b> test accuracy after %s, %s, %.1f images/s.</p>`,
-			html.EscapeString(fp.Cell), html.EscapeString(fp.ModelSize), fp.Final, recipe.Epochs(fp.EpochsRun), recipe.FormatDuration(secs), fp.ImagesPerS)
-	}
-	if res.Table.Extra != nil {
-		b.WriteString(res.Table.Extra.HTML(res.Records))
-		b.WriteString(res.Table.Extra.ReadingHTML(res.Records))
-	}
-	c := res.Cost()
-	fmt.Fprintf(&b, `<p style="font-family:sans-serif;font-size:12px;color:#333">Cells with a record: %d of %d; wall time %s`, c.Done, c.Cells, recipe.FormatDuration(c.Seconds))
-	if c.ImagesPerS > 0 {
-		fmt.Fprintf(&b, "; training %.1f images/s", c.ImagesPerS)
-	}
-	b.WriteString(html.EscapeString(c.StealNote()))
-	if len(c.Commits) > 0 {
-		fmt.Fprintf(&b, "; commit %s", html.EscapeString(strings.Join(c.Commits, ", ")))
-	}
-	b.WriteString(".</p>")
-	return b.String()
-}
+// TableHTML renders a table's results as the runner and RESULTS.md show
+// them (recipe.Result.View, rendered in HTML): the reference layout (the
+// numbers per cell, coloured by closeness or, at a scaled-down preset, by
+// the table's shape) with its reading computed from the records, for PTQ
+// the FP models the cells start from and the "beyond the reference"
+// observer rows, and what the records cost and where they came from.
+func TableHTML(res *recipe.Result) string { return res.View().HTML() }
 
 // ShowTable displays TableHTML (its Markdown outside a notebook).
 func ShowTable(res *recipe.Result) {

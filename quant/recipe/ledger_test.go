@@ -81,17 +81,6 @@ func TestLedgerFooterOnceComplete(t *testing.T) {
 	}
 }
 
-func TestFormatDuration(t *testing.T) {
-	for _, tc := range []struct {
-		s    float64
-		want string
-	}{{0, "0 s"}, {59, "59 s"}, {59.7, "1 min"}, {60, "1 min"}, {3569, "59 min"}, {3590, "1 h 00 min"}, {3600, "1 h 00 min"}, {7140, "1 h 59 min"}, {90000, "25 h 00 min"}} {
-		if got := FormatDuration(tc.s); got != tc.want {
-			t.Errorf("FormatDuration(%v) = %q, want %q", tc.s, got, tc.want)
-		}
-	}
-}
-
 // TestCostWeighsCPUSteal: the steal is weighted by the seconds of the epochs
 // that measured it; records from before it was measured count as not
 // measured, not as zero.
@@ -116,8 +105,8 @@ func TestCostWeighsCPUSteal(t *testing.T) {
 	if c.StealEpochs != 2 || c.Epochs != 3 || math.Abs(c.CPUSteal-(0.5*10+0.1*30)/40) > 1e-12 {
 		t.Errorf("steal %v over %d of %d epochs, want 0.2 over 2 of 3", c.CPUSteal, c.StealEpochs, c.Epochs)
 	}
-	if want := "training 10.0 images/s (host CPU steal 20% over the 2 of 3 epochs that measured it)."; !strings.Contains(res.Costs(), want) {
-		t.Errorf("costs lack %q:\n%s", want, res.Costs())
+	if want := "training 10.0 images/s (host CPU steal 20% over the 2 of 3 epochs that measured it)."; !strings.Contains(c.Markdown(), want) {
+		t.Errorf("costs lack %q:\n%s", want, c.Markdown())
 	}
 }
 
@@ -210,13 +199,5 @@ func TestCellKeyDiffersBySeedAndCopy(t *testing.T) {
 	}
 	if _, err := CellKey("ptq-resnet18", Smoke, "resnet18/ptq:w4a4", 1, "d"); err == nil {
 		t.Error("a PTQ cell (not trained) got a checkpoint key")
-	}
-}
-
-func TestEpochs(t *testing.T) {
-	for n, want := range map[int]string{1: "1 epoch", 2: "2 epochs", 14: "14 epochs"} {
-		if got := Epochs(n); got != want {
-			t.Errorf("Epochs(%d) = %q, want %q", n, got, want)
-		}
 	}
 }

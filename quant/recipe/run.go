@@ -48,26 +48,25 @@ type Result struct {
 	Records map[string]*report.Record
 }
 
-// Markdown renders the table (and its "beyond the reference" rows, and for
-// PTQ the FP models' accuracy).
-func (r *Result) Markdown() string {
-	s := r.Table.Layout.Markdown(r.Records)
+// View is the table's report.TableView: its records, the FP models its PTQ
+// cells start from, and the cost of the cells the preset runs.
+func (r *Result) View() report.TableView { return r.ViewOf(nil) }
+
+// ViewOf is View with the cost over the cells (and FP records) whose name
+// keep accepts (nil keeps all): the ledger counts the CIFAR cells only.
+func (r *Result) ViewOf(keep func(cell string) bool) report.TableView {
+	cost := r.CostOf(keep)
+	v := report.TableView{Layout: r.Table.Layout, Extra: r.Table.Extra, Records: r.Records, Cost: &cost}
 	for _, m := range []Model{ResNet18, MobileNetV2} {
 		if fp := r.Records[string(m)+"/fp"]; fp != nil && fp.Complete {
-			secs, estimated := fp.Seconds()
-			took := FormatDuration(secs)
-			if estimated {
-				took += " of training (wall time lost on a resume)"
-			}
-			s += fmt.Sprintf("\nFP model %s (PTQ starts from it): %.2f%% test accuracy after %s, %s, %.1f images/s (%s).\n",
-				fp.Cell, fp.Final, Epochs(fp.EpochsRun), took, fp.ImagesPerS, fp.ModelSize)
+			v.FPModels = append(v.FPModels, fp)
 		}
 	}
-	if r.Table.Extra != nil {
-		s += "\n" + r.Table.Extra.Markdown(r.Records)
-	}
-	return s
+	return v
 }
+
+// Markdown renders the table as the runner prints it: View's Markdown.
+func (r *Result) Markdown() string { return r.View().Markdown() }
 
 // curve is a training history's epochs in the record's schema.
 func curve(epochs []train.Epoch) []report.Epoch {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mlsysrep/mlsysrep/pkg/backend"
+	"github.com/mlsysrep/mlsysrep/pkg/report"
 	"github.com/mlsysrep/mlsysrep/quant/recipe"
 )
 
@@ -65,7 +66,7 @@ func runDemo(args []string) error {
 		return err
 	}
 	fmt.Printf("model: FP %s at width %g; table %s's FP recipe at preset %s: %s, batch %d, %s, seed %d\n",
-		*modelName, spec.Width, table, preset, recipe.Epochs(spec.Epochs), spec.Batch, spec.Record("").Schedule, *seed)
+		*modelName, spec.Width, table, preset, report.Epochs(spec.Epochs), spec.Batch, spec.Record("").Schedule, *seed)
 	start := time.Now()
 	m, err := recipe.TrainFP(context.Background(), opts)
 	if err != nil {
