@@ -47,7 +47,7 @@ func (q Quantizers) Weights() nn.WeightQuantizer {
 	case quant.PTQ:
 		f = func(scope *model.Scope, w *graph.Node, bits int) *graph.Node {
 			b := quant.PTQWeightLayer(scope, w).Bits(bits)
-			if model.GetParamOr(scope, ParamPerChannelWeights, false) {
+			if q.PerChannel {
 				b = b.PerChannel(-1)
 			}
 			return b.Done()
@@ -98,7 +98,12 @@ func (q Quantizers) Observe(scope *model.Scope, x *graph.Node) *graph.Node {
 	}
 	bits := q.activationBits(scope)
 	nn.Record(scope, nn.QuantizerActivation, fmt.Sprintf("ptq:a%d", bits), x, 0)
-	return quant.PTQActivationLayer(scope.In("ptq"), x).Bits(bits).Observer(observer(scope)).Done()
+	// New validated the config, so its observer parses.
+	o, err := q.PTQObserver()
+	if err != nil {
+		panic(err)
+	}
+	return quant.PTQActivationLayer(scope.In("ptq"), x).Bits(bits).Observer(o).Done()
 }
 
 // ParamWeightBits and ParamActivationBits (int), set on a scope, replace the
@@ -116,22 +121,4 @@ const (
 // activationBits is the activation bit width of the site in scope.
 func (q Quantizers) activationBits(scope *model.Scope) int {
 	return model.GetParamOr(scope, ParamActivationBits, q.ABits)
-}
-
-// ParamPerChannelWeights (bool) makes PTQ weight scales per output channel
-// instead of the reference's per tensor.
-const ParamPerChannelWeights = "ptq_weight_per_channel"
-
-// ParamObserver names the scope hyperparameter choosing the PTQ activation
-// observer, one of quant.ObserverNames (default "minmax", the reference's).
-const ParamObserver = "ptq_observer"
-
-// observer is the scope's PTQ observer; an unknown name panics (a builder
-// error, as GoMLX's), where it used to become min/max silently.
-func observer(scope *model.Scope) quant.Observer {
-	o, err := quant.ParseObserver(model.GetParamOr(scope, ParamObserver, quant.ObserverNames[0]))
-	if err != nil {
-		panic(err)
-	}
-	return o
 }

@@ -173,3 +173,13 @@ func TestQuantizersBind(t *testing.T) {
 		})
 	}
 }
+
+// TestPTQVariantsBind: the PTQ config's per-channel weights and observer
+// reach the logits.
+func TestPTQVariantsBind(t *testing.T) {
+	modeltest.PTQVariantsBind(t, func(q quant.Config) modeltest.Build {
+		c := Default
+		c.Width, c.Quant = 1.0/16, q
+		return c.Build
+	}, 8, 10)
+}

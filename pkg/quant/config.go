@@ -2,6 +2,7 @@ package quant
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -18,13 +19,23 @@ const (
 	LSQM   Method = "lsq"    // learned step size quantization
 )
 
-// Config says which quantizer goes where: a method and its bit widths for
-// weights (W), activations (A) and, for DoReFa, gradients (G). 32 means full
-// precision. It prints and parses as text: "fp", "ptq:w4a6", "pact:w4a4",
-// "lsq:w3a3", "dorefa:w2a2g6" (for DoReFa, G defaults to 32 when omitted).
+// Config is the whole quantization of a network: a method and its bit
+// widths for weights (W), activations (A) and, for DoReFa, gradients (G)
+// (32 means full precision), and for PTQ the activation observer and
+// whether weight scales are per output channel. It prints and parses as
+// text, one function each way: "fp", "ptq:w4a6", "pact:w4a4", "lsq:w3a3",
+// "dorefa:w2a2g6" (for DoReFa, G defaults to 32 when omitted), and PTQ
+// variants after a slash: "ptq:w4a6/percentile", "ptq:w4a4/perchannel",
+// "ptq:w4a4/perchannel/mse".
 type Config struct {
 	Method              Method
 	WBits, ABits, GBits int
+	// Observer is the PTQ activation observer, one of ObserverNames; ""
+	// is min/max, the reference's.
+	Observer string
+	// PerChannel gives PTQ weights one scale per output channel instead
+	// of the reference's one per tensor.
+	PerChannel bool
 }
 
 // String formats the config as ParseConfig reads it.
@@ -36,13 +47,55 @@ func (c Config) String() string {
 	if c.Method == DoReFa && c.GBits != FullPrecision {
 		s += fmt.Sprintf("g%d", c.GBits)
 	}
+	if c.PerChannel {
+		s += "/" + perChannel
+	}
+	if c.Observer != "" {
+		s += "/" + c.Observer
+	}
 	return s
+}
+
+// perChannel is the PTQ variant of per-channel weight scales.
+const perChannel = "perchannel"
+
+// PTQObserver is the config's PTQ activation observer: Observer's, min/max
+// when it is empty.
+func (c Config) PTQObserver() (Observer, error) {
+	if c.Observer == "" {
+		return MinMaxObserver{}, nil
+	}
+	return ParseObserver(c.Observer)
 }
 
 // ParseConfig reads a config from its text form; errors say what is wrong
 // and what is accepted.
 func ParseConfig(text string) (Config, error) {
 	text = strings.TrimSpace(strings.ToLower(text))
+	text, variants, hasVariants := strings.Cut(text, "/")
+	c, err := parseBits(text)
+	if err != nil || !hasVariants {
+		return c, err
+	}
+	if c.Method != PTQ {
+		return Config{}, fmt.Errorf("quant: %q: variants after %q apply to ptq only", text+"/"+variants, text)
+	}
+	for _, v := range strings.Split(variants, "/") {
+		switch {
+		case v == perChannel && !c.PerChannel:
+			c.PerChannel = true
+		case slices.Contains(ObserverNames, v) && c.Observer == "":
+			c.Observer = v
+		default:
+			return Config{}, fmt.Errorf("quant: unknown or repeated PTQ variant %q in %q (valid: %s, and one observer of %s)",
+				v, text+"/"+variants, perChannel, strings.Join(ObserverNames, ", "))
+		}
+	}
+	return c, c.Validate()
+}
+
+// parseBits reads a config without its PTQ variants.
+func parseBits(text string) (Config, error) {
 	name, spec, hasSpec := strings.Cut(text, ":")
 	c := Config{Method: Method(name), WBits: FullPrecision, ABits: FullPrecision, GBits: FullPrecision}
 	switch c.Method {
@@ -89,8 +142,17 @@ func ParseConfig(text string) (Config, error) {
 	return c, c.Validate()
 }
 
-// Validate checks every bit width against what its quantizer accepts.
+// Validate checks every bit width against what its quantizer accepts, and
+// that only PTQ has an observer or per-channel weights.
 func (c Config) Validate() error {
+	if c.Method != PTQ && (c.Observer != "" || c.PerChannel) {
+		return fmt.Errorf("quant: %s: an observer and per-channel weights are PTQ settings", c.Method)
+	}
+	if c.Observer != "" {
+		if _, err := ParseObserver(c.Observer); err != nil {
+			return err
+		}
+	}
 	w, a := unitBits, unitBits
 	switch c.Method {
 	case FP, "":

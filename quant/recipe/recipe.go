@@ -6,7 +6,6 @@ package recipe
 
 import (
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 
@@ -59,50 +58,39 @@ func PresetNames() string {
 	return strings.Join(names, ", ")
 }
 
-// Cell is one entry of a table.
+// Cell is one entry of a table: a network and its whole quantization (PTQ
+// variants, the "beyond the reference" rows, included: the activation
+// observer and per-channel weight scales are quant.Config's).
 type Cell struct {
-	Name  string // e.g. "resnet18/pact:w4a4", "resnet18/ptq:w4a6/percentile"
+	Name  string // e.g. "resnet18/pact:w4a4", "resnet18/ptq:w4a6/percentile": model/config
 	Model Model
 	Quant quant.Config
-	// PTQ variants ("beyond the reference" rows): the activation observer and
-	// per-channel weight scales.
-	Observer   string
-	PerChannel bool
 }
 
-// NewCell parses "model/config[/variant]" (variant: minmax, ema,
-// percentile, mse, perchannel).
+// NewCell parses "model/config", the config as quant.ParseConfig reads it
+// (e.g. "ptq:w4a6/percentile").
 func NewCell(name string) (Cell, error) {
-	parts := strings.Split(name, "/")
-	if len(parts) < 2 || len(parts) > 3 {
+	model, config, ok := strings.Cut(name, "/")
+	if !ok {
 		return Cell{}, fmt.Errorf("cell %q: want model/config, e.g. resnet18/pact:w4a4", name)
 	}
-	c := Cell{Name: name, Model: Model(parts[0])}
+	c := Cell{Name: name, Model: Model(model)}
 	switch c.Model {
 	case ResNet18, MobileNetV2, SVHNModelA:
 	default:
-		return Cell{}, fmt.Errorf("cell %q: unknown model %q (resnet18, mobilenetv2, svhn)", name, parts[0])
+		return Cell{}, fmt.Errorf("cell %q: unknown model %q (resnet18, mobilenetv2, svhn)", name, model)
 	}
-	q, err := quant.ParseConfig(parts[1])
+	q, err := quant.ParseConfig(config)
 	if err != nil {
 		return Cell{}, fmt.Errorf("cell %q: %w", name, err)
 	}
 	c.Quant = q
-	if len(parts) == 3 {
-		switch {
-		case parts[2] == "perchannel":
-			c.PerChannel = true
-		case slices.Contains(quant.ObserverNames, parts[2]):
-			c.Observer = parts[2]
-		default:
-			return Cell{}, fmt.Errorf("cell %q: unknown PTQ variant %q (perchannel, %s)", name, parts[2], strings.Join(quant.ObserverNames, ", "))
-		}
-		if q.Method != quant.PTQ {
-			return Cell{}, fmt.Errorf("cell %q: variants apply to ptq cells only", name)
-		}
-	}
 	return c, nil
 }
+
+// Variant tells whether the cell is a PTQ variant beyond the reference (an
+// observer or per-channel weights of its own).
+func (c Cell) Variant() bool { return c.Quant.Observer != "" || c.Quant.PerChannel }
 
 // MustCell is NewCell for table definitions.
 func MustCell(name string) Cell {

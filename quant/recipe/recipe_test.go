@@ -16,8 +16,19 @@ import (
 
 func TestNewCell(t *testing.T) {
 	c, err := recipe.NewCell("resnet18/ptq:w4a6/percentile")
-	if err != nil || c.Model != recipe.ResNet18 || c.Quant.String() != "ptq:w4a6" || c.Observer != "percentile" {
+	if err != nil || c.Model != recipe.ResNet18 || c.Quant.String() != "ptq:w4a6/percentile" || c.Quant.Observer != "percentile" || !c.Variant() {
 		t.Errorf("%+v %v", c, err)
+	}
+	// Every cell name of every table is its model and a config whose
+	// printed form parses back to it: one parser, one printer.
+	for _, name := range recipe.TableNames() {
+		tb, _ := recipe.Lookup(name)
+		for _, c := range tb.Cells() {
+			again, err := recipe.NewCell(string(c.Model) + "/" + c.Quant.String())
+			if err != nil || again.Quant != c.Quant {
+				t.Errorf("table %s: cell %q prints as %s, which parses to %+v, %v", name, c.Name, c.Quant, again.Quant, err)
+			}
+		}
 	}
 	for _, bad := range []string{"resnet18", "vgg/pact:w4a4", "resnet18/pact:w9a4", "resnet18/pact:w4a4/mse", "resnet18/ptq:w4a4/magic"} {
 		if _, err := recipe.NewCell(bad); err == nil {

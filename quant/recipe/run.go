@@ -14,7 +14,6 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/mlsysrep/mlsysrep/datasets/pipeline"
 	"github.com/mlsysrep/mlsysrep/models/mobilenetv2"
-	"github.com/mlsysrep/mlsysrep/models/placement"
 	"github.com/mlsysrep/mlsysrep/models/resnet"
 	"github.com/mlsysrep/mlsysrep/models/svhnnet"
 	"github.com/mlsysrep/mlsysrep/pkg/nn"
@@ -124,7 +123,7 @@ func (t *Table) CellsFor(preset Preset) []Cell {
 func smokeCells(cells []Cell) []Cell {
 	var out []Cell
 	for _, c := range cells {
-		if c.Observer == "" && !c.PerChannel || c.Quant.WBits == 4 {
+		if !c.Variant() || c.Quant.WBits == 4 {
 			out = append(out, c)
 		}
 	}
@@ -464,12 +463,12 @@ func (r *runner) runPTQCell(ctx context.Context, c Cell, fpStore *model.Store, f
 	if err != nil {
 		return nil, err
 	}
-	observer := c.Observer
+	observer := c.Quant.Observer
 	if observer == "" {
 		observer = quant.ObserverNames[0] // the reference's
 	}
 	what := "activations " + observer + ", weights per tensor"
-	if c.PerChannel {
+	if c.Quant.PerChannel {
 		what = "activations " + observer + ", weights per channel"
 	}
 	calib, testL, copyName, err := r.ptqData(ctx, c.Model, spec)
@@ -493,8 +492,6 @@ func (r *runner) runPTQCell(ctx context.Context, c Cell, fpStore *model.Store, f
 	}
 	start := time.Now()
 	root := store.RootScope()
-	root.SetParam(placement.ParamObserver, observer)
-	root.SetParam(placement.ParamPerChannelWeights, c.PerChannel)
 	root.SetParam(quant.ParamPTQMode, string(quant.PTQCalibrate))
 	exec, err := model.NewExec(r.opts.Backend, store, func(scope *model.Scope, x *graph.Node) *graph.Node { return fn(scope, x) })
 	if err != nil {

@@ -375,3 +375,56 @@ func setBatchStatistics(t *testing.T, store *model.Store, fp Build, x *tensors.T
 		scaleAll(factor)
 	}
 }
+
+// PTQVariantsBind checks that a PTQ config's variants reach the logits: with
+// every weight at 2 bits, per-channel scales give other logits than one
+// scale per tensor; with every activation at 2 bits, the MSE observer's
+// calibration gives other logits than min/max's. Each config is calibrated
+// on one batch (whose statistics are the BNs' running statistics, as in
+// QuantizedSitesBind) in a store of its own, then frozen. A model or
+// placement that drops the config's variant gives equal logits and fails.
+func PTQVariantsBind(t *testing.T, build func(quant.Config) Build, size, classes int) {
+	t.Helper()
+	x, _ := Images(4, size, classes, 5)
+	base := model.NewStore()
+	base.SetRNGStateFromSeed(3)
+	setBatchStatistics(t, base, build(quant.Config{Method: quant.FP, WBits: 32, ABits: 32, GBits: 32}), x)
+	logits := func(text string) []float32 {
+		t.Helper()
+		q := quant.MustParseConfig(text)
+		store, err := base.Clone()
+		if err != nil {
+			t.Fatal(err)
+		}
+		exec, err := model.NewExec(Backend(t), store, func(scope *model.Scope, x *graph.Node) *graph.Node {
+			scope.SetTraining(x.Graph(), false)
+			return build(q)(scope, x)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		store.RootScope().SetParam(quant.ParamPTQMode, string(quant.PTQCalibrate))
+		if _, err := exec.Call(x); err != nil {
+			t.Fatal(err)
+		}
+		store.RootScope().SetParam(quant.ParamPTQMode, string(quant.PTQFrozen))
+		exec, err = model.NewExec(Backend(t), store, func(scope *model.Scope, x *graph.Node) *graph.Node {
+			scope.SetTraining(x.Graph(), false)
+			return build(q)(scope, x)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Call(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tensors.MustCopyFlatData[float32](out[0])
+	}
+	for _, pair := range [][2]string{{"ptq:w2a32", "ptq:w2a32/perchannel"}, {"ptq:w32a2", "ptq:w32a2/mse"}} {
+		a, b := logits(pair[0]), logits(pair[1])
+		if slices.Equal(a, b) {
+			t.Errorf("%s and %s give the same logits: the variant does not reach the model", pair[0], pair[1])
+		}
+	}
+}

@@ -29,7 +29,7 @@ func TestRunAllTablesSmoke(t *testing.T) {
 	for _, name := range recipe.TableNames() {
 		tb, _ := recipe.Lookup(name)
 		for _, c := range tb.Cells() {
-			if (c.Observer != "" || c.PerChannel) && c.Quant.WBits != 4 {
+			if c.Variant() && c.Quant.WBits != 4 {
 				continue // the smoke preset runs the PTQ variants at 4-bit weights only
 			}
 			all, err := report.Find(out, "smoke", name, c.Name)
