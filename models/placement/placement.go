@@ -25,6 +25,9 @@ func New(c quant.Config) (Quantizers, error) {
 	if c.Method == "" {
 		c = quant.Config{Method: quant.FP, WBits: 32, ABits: 32, GBits: 32}
 	}
+	if _, ok := policies[c.Method]; !ok {
+		return Quantizers{c}, fmt.Errorf("placement: method %q has no placement policy (policy.go)", c.Method)
+	}
 	return Quantizers{c}, c.Validate()
 }
 

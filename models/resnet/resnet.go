@@ -118,7 +118,8 @@ func (n net) convBN(scope *model.Scope, x *graph.Node, channels, kernel, stride 
 }
 
 // basicBlock is conv3x3-BN-act-conv3x3-BN plus the shortcut, then the
-// block's output activation, per method (PROTOCOL section 3d):
+// block's output, as the method's placement policy says (PROTOCOL section
+// 3d; models/placement/policy.go):
 //
 //	FP, PTQ  ReLU inside, ReLU on the output
 //	DoReFa   DoReFa activation inside, no output activation, shortcut conv quantized
@@ -126,24 +127,17 @@ func (n net) convBN(scope *model.Scope, x *graph.Node, channels, kernel, stride 
 //	LSQ      LSQ activation inside, no output activation, shortcut conv quantized
 func (n net) basicBlock(scope *model.Scope, x *graph.Node, channels, stride int) *graph.Node {
 	q := n.q
-	qat := q.Method == quant.DoReFa || q.Method == quant.PACTM || q.Method == quant.LSQM
+	policy := q.Policy()
+	qat := policy.QAT
 	shortcut := x
 	if stride != 1 || x.Shape().Dim(-1) != channels {
-		quantizeShortcut := q.Method == quant.DoReFa || q.Method == quant.LSQM
 		sc := scope.In("shortcut")
-		shortcut = q.Observe(sc, n.convBN(sc, x, channels, 1, stride, quantizeShortcut))
+		shortcut = q.Observe(sc, n.convBN(sc, x, channels, 1, stride, qat && policy.ShortcutWeights))
 	}
 	conv1, conv2 := scope.In("conv1"), scope.In("conv2")
 	y := n.convBN(conv1, x, channels, 3, stride, qat)
 	y = q.Observe(conv1, q.Activation(scope.In("act1"), y, activation.Relu))
 	y = n.convBN(conv2, y, channels, 3, 1, qat)
 	y = q.Observe(conv2, y)
-	out := graph.Add(y, shortcut)
-	switch q.Method {
-	case quant.DoReFa, quant.LSQM:
-		return out // residual + shortcut only
-	case quant.PACTM:
-		return q.Activation(scope.In("act_out"), out, activation.Relu)
-	}
-	return q.Observe(scope.In("add"), activation.Relu(out))
+	return q.ResidualOutput(scope, graph.Add(y, shortcut), activation.Relu)
 }

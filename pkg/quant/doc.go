@@ -35,8 +35,20 @@
 // width or PTQ mode: a model function runs inside GoMLX's executor, which
 // returns the panic as the error of the call that built the graph.
 //
-// Adding a method: its formula and layer in pkg/quant/<method>.go, its
-// config syntax in config.go, where the models place it in
-// models/placement, and its recipe (reference table, presets) in
-// quant/<method>/.
+// Adding a method touches four places and no model:
+//
+//  1. its formula and layer: pkg/quant/<method>.go, and its Method constant
+//     and bit-width rules in config.go (a case in parseBits and Validate);
+//  2. where the models put it: its Policy entry in models/placement/policy.go
+//     (are a ResNet's block and shortcut convolutions quantized, what follows
+//     a residual add) and its weight and activation quantizers in
+//     placement.go's Weights and Activation;
+//  3. its recipe: quant/<method>/<method>.go (the reference table, its cells
+//     and presets), and one import line in quant/tables/tables.go so that the
+//     runner and the notebooks know the table;
+//  4. its notebook: notebooks/<method>.ipynb.
+//
+// The models (models/resnet, models/mobilenetv2) ask the placement policy
+// and name no method but FP; models/svhnnet, the DoReFa-Net paper's Model
+// A, accepts FP and DoReFa only, on purpose.
 package quant

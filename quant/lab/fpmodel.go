@@ -10,9 +10,6 @@ import (
 	"github.com/mlsysrep/mlsysrep/pkg/notebook"
 	"github.com/mlsysrep/mlsysrep/pkg/report"
 	"github.com/mlsysrep/mlsysrep/quant/recipe"
-
-	// The PTQ tables, whose FP ResNet-18 the tour inspects.
-	_ "github.com/mlsysrep/mlsysrep/quant/ptq"
 )
 
 // FPModel is a trained full-precision CIFAR ResNet-18, for looking at real

@@ -8,11 +8,8 @@ import (
 	"github.com/mlsysrep/mlsysrep/pkg/notebook"
 	"github.com/mlsysrep/mlsysrep/quant/recipe"
 
-	// Every reference table, so that RunTable and LoadTable know them all.
-	_ "github.com/mlsysrep/mlsysrep/quant/dorefa"
-	_ "github.com/mlsysrep/mlsysrep/quant/lsq"
-	_ "github.com/mlsysrep/mlsysrep/quant/pact"
-	_ "github.com/mlsysrep/mlsysrep/quant/ptq"
+	// Every reference table, registered.
+	_ "github.com/mlsysrep/mlsysrep/quant/tables"
 )
 
 // LoadTable reads a table's saved records for the notebook's preset (cells

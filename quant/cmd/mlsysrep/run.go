@@ -14,11 +14,8 @@ import (
 	"github.com/mlsysrep/mlsysrep/pkg/backend"
 	"github.com/mlsysrep/mlsysrep/quant/recipe"
 
-	// The recipes register their tables.
-	_ "github.com/mlsysrep/mlsysrep/quant/dorefa"
-	_ "github.com/mlsysrep/mlsysrep/quant/lsq"
-	_ "github.com/mlsysrep/mlsysrep/quant/pact"
-	_ "github.com/mlsysrep/mlsysrep/quant/ptq"
+	// Every reference table, registered.
+	_ "github.com/mlsysrep/mlsysrep/quant/tables"
 )
 
 // runTables is "mlsysrep run": it runs the cells of one or all tables for a
