@@ -11,16 +11,21 @@ import (
 	"github.com/mlsysrep/mlsysrep/quant/recipe"
 )
 
-// Spec is the DoReFa recipe of a network for a preset.
+// Spec is the DoReFa recipe of a network for a preset. Model A's gradients
+// are clipped to norm 1.0 when bitG <= 2 (PROTOCOL section 5).
 func Spec(preset recipe.Preset, m recipe.Model, q quant.Config) (recipe.Spec, error) {
 	if m == recipe.SVHNModelA {
-		return svhnSpec(preset)
+		s, err := svhnSpec(preset)
+		if q.GBits <= 2 {
+			s.ClipNorm = 1
+		}
+		return s, err
 	}
 	paper := recipe.Spec{Batch: 256, LR: 0.1, Epochs: 40, Milestones: []int{20}}
 	if m == recipe.MobileNetV2 {
 		paper.Batch = 96
 	}
-	return recipe.CIFARSpec(preset, m, paper, recipe.QuickQAT(quant.DoReFa))
+	return recipe.CIFARSpec(preset, m, paper, recipe.QuickQAT(8, 4))
 }
 
 // svhnSpec is Model A's recipe: paper batch 1792, lr 0.01, 50 epochs, x0.1 at

@@ -18,7 +18,7 @@ func Spec(preset recipe.Preset, m recipe.Model, _ quant.Config) (recipe.Spec, er
 	if m == recipe.MobileNetV2 {
 		paper = recipe.Spec{Batch: 64, LR: 0.01, Epochs: 50, Milestones: []int{30, 40}}
 	}
-	return recipe.CIFARSpec(preset, m, paper, recipe.QuickQAT(quant.LSQM))
+	return recipe.CIFARSpec(preset, m, paper, recipe.QuickQAT(14, 6, 12))
 }
 
 func init() {

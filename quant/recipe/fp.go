@@ -86,7 +86,7 @@ func FPSpec(o FPOptions) (Model, Spec, error) {
 		return "", Spec{}, fmt.Errorf("table %s has no FP model: FP models are the PTQ tables' (ptq-resnet18, ptq-mobilenetv2)", o.Table)
 	}
 	m := cells[0].Model
-	spec, err := trainingSpec(t, o.Preset, Cell{Model: m, Quant: fpConfig})
+	spec, err := t.Recipe(o.Preset, m, fpConfig)
 	if err != nil {
 		return "", Spec{}, err
 	}

@@ -100,3 +100,21 @@ func TestTablesHaveReferences(t *testing.T) {
 		t.Errorf("unknown table: %v", err)
 	}
 }
+
+// TestSVHNClipsLowBitGradients: PROTOCOL section 5 clips Model A's
+// gradients to norm 1.0 when bitG <= 2, at every preset (the rule lives in
+// quant/dorefa's recipe), and only there.
+func TestSVHNClipsLowBitGradients(t *testing.T) {
+	tb, err := recipe.Lookup("dorefa-svhn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range recipe.Presets {
+		for q, want := range map[string]float64{"dorefa:w6a6g2": 1, "dorefa:w2a2g6": 0, "dorefa:w2a2g32": 0} {
+			s, err := tb.Recipe(p, recipe.SVHNModelA, quant.MustParseConfig(q))
+			if err != nil || s.ClipNorm != want {
+				t.Errorf("%s %s: clip norm %g (%v), want %g", p, q, s.ClipNorm, err, want)
+			}
+		}
+	}
+}

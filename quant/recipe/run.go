@@ -279,19 +279,6 @@ func (r *runner) previous(want *report.Record) (*report.Record, error) {
 	return old, nil
 }
 
-// trainingSpec is the recipe a trained cell (a QAT cell, or a PTQ table's
-// FP model) runs under a preset.
-func trainingSpec(t *Table, preset Preset, c Cell) (Spec, error) {
-	spec, err := t.Recipe(preset, c.Model, c.Quant)
-	if err != nil {
-		return Spec{}, err
-	}
-	if c.Model == SVHNModelA && c.Quant.Method == quant.DoReFa && c.Quant.GBits <= 2 {
-		spec.ClipNorm = 1 // PROTOCOL section 5: gradient-norm clip 1.0 when bitG <= 2
-	}
-	return spec, nil
-}
-
 // trainingRecord is the identity of a trained cell's record: everything its
 // key is made of.
 func trainingRecord(t *Table, preset Preset, c Cell, name string, spec Spec, size string, seed uint64, data string) *report.Record {
@@ -323,7 +310,7 @@ func CellKey(table string, preset Preset, cell string, seed uint64, data string)
 	if c.Name == "" {
 		return report.Key{}, fmt.Errorf("table %s trains no cell %q", table, cell)
 	}
-	spec, err := trainingSpec(t, preset, c)
+	spec, err := t.Recipe(preset, c.Model, c.Quant)
 	if err != nil {
 		return report.Key{}, err
 	}
@@ -339,7 +326,7 @@ func CellKey(table string, preset Preset, cell string, seed uint64, data string)
 // whether a complete record of the same recipe was already there (PTQ tables
 // always load the FP weights, from the checkpoint when that is the case).
 func (r *runner) runQAT(ctx context.Context, c Cell, name string) (*report.Record, *model.Store, bool, error) {
-	spec, err := trainingSpec(r.table, r.opts.Preset, c)
+	spec, err := r.table.Recipe(r.opts.Preset, c.Model, c.Quant)
 	if err != nil {
 		return nil, nil, false, err
 	}

@@ -3,7 +3,6 @@ package recipe
 import (
 	"fmt"
 
-	"github.com/mlsysrep/mlsysrep/pkg/quant"
 	"github.com/mlsysrep/mlsysrep/pkg/report"
 	"github.com/mlsysrep/mlsysrep/pkg/train"
 )
@@ -77,17 +76,14 @@ func CIFARSpec(preset Preset, m Model, paper Spec, quick func(Spec) Spec) (Spec,
 	return Spec{}, fmt.Errorf("unknown preset %q: valid presets are smoke, quick, paper", preset)
 }
 
-// QuickQAT is PROTOCOL section 6's QAT schedule for DoReFa (8 epochs, x0.1 at
-// 4) and for PACT and LSQ (14 epochs, x0.1 at 6 and 12), with the paper's
-// batch and learning rate.
-func QuickQAT(method quant.Method) func(Spec) Spec {
+// QuickQAT is PROTOCOL section 6's shape of a QAT schedule: the paper's
+// batch and learning rate, for the given epochs with x0.1 at the milestones
+// (each method's package gives its own: DoReFa 8 epochs and x0.1 at 4, PACT
+// and LSQ 14 and x0.1 at 6 and 12).
+func QuickQAT(epochs int, milestones ...int) func(Spec) Spec {
 	return func(s Spec) Spec {
 		s.Plateau, s.Cosine = false, false
-		if method == quant.DoReFa {
-			s.Epochs, s.Milestones = 8, []int{4}
-		} else {
-			s.Epochs, s.Milestones = 14, []int{6, 12}
-		}
+		s.Epochs, s.Milestones = epochs, milestones
 		return s
 	}
 }
