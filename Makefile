@@ -95,11 +95,14 @@ notebooks-clean:
 	/usr/bin/python3 -m nbconvert --clear-output --inplace notebooks/*.ipynb
 
 ## test: what CI runs (.ci/run calls exactly this): static checks, the Go
-## tests, a bounded fuzzing of every file decoder, then every notebook
-## executed headless on the smoke preset, with its records and checkpoints in
-## a fresh folder, removed afterwards: a notebook whose cells all have records
-## redraws them and trains nothing, so records left in results/smoke (or in
-## $MLSYSREP_RESULTS) by an earlier run would let a broken notebook pass.
+## tests, a bounded fuzzing of every file decoder, the Slurm integration test
+## (test-slurm), every notebook executed headless on the smoke preset, then
+## the live tour in headless Chromium (test-browser; these two install Debian
+## packages and need root or sudo the first time). The notebooks keep their
+## records and checkpoints in a fresh folder, removed afterwards: a notebook
+## whose cells all have records redraws them and trains nothing, so records
+## left in results/smoke (or in $MLSYSREP_RESULTS) by an earlier run would
+## let a broken notebook pass.
 test: check unit fuzz test-slurm
 	@fresh=$$(mktemp -d "$${TMPDIR:-/tmp}/mlsysrep-notebooks.XXXXXX") && trap 'rm -rf "$$fresh"' EXIT && \
 	echo "test: notebooks on the smoke preset with MLSYSREP_RESULTS=$$fresh (fresh: no earlier records)" && \

@@ -32,7 +32,10 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/mlsysrep-browser.XXXXXX")
 server=""
 cleanup() {
 	status=$?
-	[ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+	if [ -n "$server" ]; then
+		kill "$server" 2>/dev/null || true
+		wait "$server" 2>/dev/null || true
+	fi
 	if [ "$status" != 0 ] && [ -f "$work/jupyter.log" ]; then
 		echo "--- jupyter log (last 30 lines)"
 		tail -n 30 "$work/jupyter.log"

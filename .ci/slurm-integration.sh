@@ -13,7 +13,8 @@
 # Needs root (the daemons run as root here; otherwise it runs itself with
 # sudo) and takes about 30 s once the packages are installed.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+script=$(readlink -f "$0")
+cd "$(dirname "$script")/.."
 export GOTOOLCHAIN="${GOTOOLCHAIN:-go1.27.3}" GOEXPERIMENT="${GOEXPERIMENT:-simd}"
 TABLE=pact
 PRESET=smoke
@@ -23,8 +24,14 @@ say() { echo "slurm-test: $*"; }
 fail() { say "FAIL: $*"; exit 1; }
 
 if [ "$(id -u)" != 0 ]; then
+	# Build as the calling user (root would write into their Go caches),
+	# then run the rest as root with that binary and a data cache of its
+	# own.
 	command -v sudo >/dev/null || fail "needs root (or sudo) to start the Slurm daemons"
-	exec sudo --preserve-env=GOTOOLCHAIN,GOEXPERIMENT,MLSYSREP_ARCHIVES,PATH,HOME,GOPATH,GOMODCACHE,GOCACHE bash "$0" "$@"
+	bindir=$(mktemp -d "${TMPDIR:-/tmp}/mlsysrep-slurm-bin.XXXXXX")
+	say "building mlsysrep"
+	go build -o "$bindir/mlsysrep" ./quant/cmd/mlsysrep
+	exec sudo --preserve-env=MLSYSREP_ARCHIVES,PATH SLURM_TEST_BINARY="$bindir/mlsysrep" bash "$script" "$@"
 fi
 if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
 	log=${TMPDIR:-/tmp}/mlsysrep-slurm-apt.log
@@ -57,8 +64,16 @@ trap cleanup EXIT
 
 mkdir -p "$work"/munge "$work"/log "$work"/spool/ctld "$work"/spool/d "$work"/out "$work"/single
 chmod 700 "$work"/munge
-say "building mlsysrep"
-go build -o "$work/mlsysrep" ./quant/cmd/mlsysrep
+if [ -n "${SLURM_TEST_BINARY:-}" ]; then
+	# Built by the calling user before sudo; removed with the test.
+	cp "$SLURM_TEST_BINARY" "$work/mlsysrep"
+	rm -rf "$(dirname "$SLURM_TEST_BINARY")"
+else
+	say "building mlsysrep"
+	go build -o "$work/mlsysrep" ./quant/cmd/mlsysrep
+fi
+# Decoded data in the test's own cache, never the user's.
+export MLSYSREP_DATA="$work/data"
 
 # munge: a key of our own and a socket in the temporary folder.
 dd if=/dev/urandom of="$work/munge/munge.key" bs=1024 count=1 status=none

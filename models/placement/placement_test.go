@@ -3,6 +3,7 @@ package placement_test
 import (
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/gomlx/core/graph"
@@ -175,5 +176,20 @@ func TestGradientSite(t *testing.T) {
 	}
 	if slices.Equal(layer, identity) {
 		t.Error("DoReFaGradientLayer at 2 bits passed the gradient through unchanged: the check above proves nothing")
+	}
+}
+
+// TestEveryMethodHasAPolicy: every method a config parses to has a
+// placement policy, and New refuses one without (a method added to
+// pkg/quant but not here).
+func TestEveryMethodHasAPolicy(t *testing.T) {
+	for _, text := range []string{"fp", "ptq:w4a4", "dorefa:w2a2g2", "pact:w4a4", "lsq:w4a4"} {
+		if _, err := placement.New(quant.MustParseConfig(text)); err != nil {
+			t.Errorf("%s: %v", text, err)
+		}
+	}
+	_, err := placement.New(quant.Config{Method: "int8", WBits: 8, ABits: 8, GBits: 32})
+	if err == nil || !strings.Contains(err.Error(), `method "int8" has no placement policy`) {
+		t.Errorf("a method without a policy: %v", err)
 	}
 }

@@ -108,16 +108,23 @@ func (c Cost) Markdown() string {
 	return b.String()
 }
 
-// HTML renders the cost as a paragraph.
+// HTML renders what Markdown does as a paragraph.
 func (c Cost) HTML() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<p style="font-family:sans-serif;font-size:12px;color:#333">Cells with a record: %d of %d; wall time %s`, c.Done, c.Cells, FormatDuration(c.Seconds))
+	if c.Estimated {
+		b.WriteString(" (a record that lost its wall time on a resume counts its epochs' training seconds)")
+	}
 	if c.ImagesPerS > 0 {
 		fmt.Fprintf(&b, "; training %.1f images/s", c.ImagesPerS)
 	}
 	b.WriteString(esc(c.StealNote()))
-	if len(c.Commits) > 0 {
-		fmt.Fprintf(&b, "; commit %s", esc(strings.Join(c.Commits, ", ")))
+	if c.Done > 0 {
+		fmt.Fprintf(&b, ". Backend: %s; data: %s; seed: %s; commit: %s", esc(strings.Join(c.Backends, ", ")),
+			esc(strings.Join(c.Data, ", ")), esc(strings.Join(c.Seeds, ", ")), esc(strings.Join(c.Commits, ", ")))
+	}
+	if len(c.Missing) > 0 {
+		fmt.Fprintf(&b, ". Not run yet (%d): %s", len(c.Missing), esc(strings.Join(c.Missing, " ")))
 	}
 	b.WriteString(".</p>")
 	return b.String()

@@ -44,8 +44,11 @@ func TestTableViewOneModelTwoRenderings(t *testing.T) {
 			t.Errorf("Markdown lacks %q:\n%s", want, md)
 		}
 	}
-	if !strings.Contains(h, "Cells with a record: 3 of 4; wall time 6 min; training 25.0 images/s; commit abc.") {
-		t.Errorf("HTML lacks the cost:\n%s", h)
+	for _, want := range []string{"Cells with a record: 3 of 4; wall time 6 min; training 25.0 images/s.",
+		"Backend: b; data: d; seed: 1; commit: abc.", "Not run yet (1): b2."} {
+		if !strings.Contains(h, want) {
+			t.Errorf("HTML lacks %q:\n%s", want, h)
+		}
 	}
 	v.Cost, v.Extra, v.FPModels = nil, nil, nil
 	if md := v.Markdown(); strings.Contains(md, "Cells run") || strings.Contains(md, "T extra") || strings.Contains(md, "FP model") {

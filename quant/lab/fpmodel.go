@@ -31,7 +31,8 @@ const (
 // notebook's preset width: the runner's model of seed 1 on the same data
 // copy (its finished checkpoint under
 // results/checkpoints/<preset>/ptq-resnet18/resnet18__fp/...) when there is
-// one, else the tour's own: the same network and recipe trained for two
+// one; else, at the quick preset, the committed one (CommittedFPDir); else
+// the tour's own: the same network and recipe trained for two
 // epochs on the first 2,560 training images (the smoke preset: its own few
 // images), with progress, checkpointed under results/checkpoints/<preset>/tour
 // so that later calls load it. Both come from recipe.TrainFP, the runner's
@@ -91,7 +92,7 @@ func LoadOrTrainFP() (*FPModel, error) {
 	}
 	tour := &report.Record{Table: "tour", Cell: "resnet18/fp", Preset: string(preset), Model: string(recipe.ResNet18), Seed: Seed, Data: copyName,
 		ModelSize: fmt.Sprintf("width %g, %d blocks per stage", spec.Width, spec.Blocks),
-		Recipe:    report.Recipe{Epochs: spec.Epochs, Batch: spec.Batch, LR: spec.LR, TrainImages: spec.TrainImages, TestImages: spec.TestImages}}
+		Recipe:    spec.Record("")}
 	tourKey := tour.Key()
 	opts.CheckpointDir, opts.CheckpointKey = tourKey.CheckpointDir(dir), tourKey.String()
 	m, err = recipe.TrainFP(ctx, opts) // LoadOnly: the tour's model, if an earlier cell trained it to the end

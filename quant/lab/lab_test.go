@@ -43,7 +43,7 @@ func TestTableHTML(t *testing.T) {
 		Curve: []report.Epoch{{Epoch: 1, Images: 30, Seconds: 3, CPUSteal: &steal}}}
 	h := TableHTML(&recipe.Result{Table: tb, Records: map[string]*report.Record{r.Cell: r, fp.Cell: fp}})
 	for _, want := range []string{`class="mlsysrep-table"`, "77.00", "-1.86", "FP model <b>resnet18/fp</b>", "beyond the reference",
-		"Cells with a record: 1 of 60", "training 10.0 images/s (host CPU steal 25% over the 1 of 1 epochs that measured it)", "commit abc",
+		"Cells with a record: 1 of 60", "training 10.0 images/s (host CPU steal 25% over the 1 of 1 epochs that measured it)", "commit: abc",
 		"(computed from these records)", "one cell with a record, ptq:w4a4 at 77.00%"} {
 		if !strings.Contains(h, want) {
 			t.Errorf("table HTML lacks %q", want)

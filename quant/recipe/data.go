@@ -80,15 +80,18 @@ func loadSplits(ctx context.Context, kind string, opts DataOptions) (*splits, er
 	return &splits{train: tr, test: te, copyName: name + ")"}, nil
 }
 
-// DataCache keeps datasets decoded across calls of LoadData and TrainFP
-// that take the same DataOptions: each dataset is decoded once (a
-// notebook cell that looks for one FP model and trains another).
+// DataCache keeps datasets decoded across calls of its Load and of TrainFP
+// (FPOptions.Cache): each dataset is decoded once (a notebook cell that
+// looks for one FP model and trains another). It is keyed by dataset only,
+// so give it one DataOptions.
 type DataCache struct{ c dataCache }
 
 // NewDataCache returns an empty cache.
 func NewDataCache() *DataCache { return &DataCache{c: dataCache{}} }
 
-// Load is LoadData through the cache.
+// Load returns the training and test splits of a dataset ("cifar10" or
+// "svhn") as the recipes get them, and the name of the copy they came
+// from, decoding it on the first call.
 func (d *DataCache) Load(ctx context.Context, kind string, opts DataOptions) (train, test *datasets.Images, copyName string, err error) {
 	s, err := d.c.get(ctx, kind, opts)
 	if err != nil {
@@ -105,16 +108,6 @@ func DefaultSource(preset Preset) string {
 		return "local"
 	}
 	return "auto"
-}
-
-// LoadData returns the training and test splits of a dataset ("cifar10" or
-// "svhn") as the recipes get them, and the name of the copy they came from.
-func LoadData(ctx context.Context, kind string, opts DataOptions) (train, test *datasets.Images, copyName string, err error) {
-	s, err := loadSplits(ctx, kind, opts)
-	if err != nil {
-		return nil, nil, "", err
-	}
-	return s.train, s.test, s.copyName, nil
 }
 
 // localCopy tells whether a dataset is already on this machine.

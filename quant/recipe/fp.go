@@ -77,22 +77,28 @@ func (m *FPModel) TestAccuracy() float64 {
 // FPSpec is the recipe of a PTQ table's FP model at a preset, with the
 // options' overrides, and the network it trains.
 func FPSpec(o FPOptions) (Model, Spec, error) {
+	_, m, spec, err := fpSpec(o)
+	return m, spec, err
+}
+
+// fpSpec is FPSpec with the table.
+func fpSpec(o FPOptions) (*Table, Model, Spec, error) {
 	t, err := Lookup(o.Table)
 	if err != nil {
-		return "", Spec{}, err
+		return nil, "", Spec{}, err
 	}
 	cells := t.Cells()
 	if !t.PTQ || len(cells) == 0 {
-		return "", Spec{}, fmt.Errorf("table %s has no FP model: FP models are the PTQ tables' (ptq-resnet18, ptq-mobilenetv2)", o.Table)
+		return nil, "", Spec{}, fmt.Errorf("table %s has no FP model: FP models are the PTQ tables' (ptq-resnet18, ptq-mobilenetv2)", o.Table)
 	}
 	m := cells[0].Model
 	spec, err := t.Recipe(o.Preset, m, fpConfig)
 	if err != nil {
-		return "", Spec{}, err
+		return nil, "", Spec{}, err
 	}
 	for _, v := range []int{o.Epochs, o.Batch, o.TrainImages, o.TestImages} {
 		if v < 0 {
-			return "", Spec{}, fmt.Errorf("FP model overrides must be positive: epochs %d, batch %d, images %d and %d",
+			return nil, "", Spec{}, fmt.Errorf("FP model overrides must not be negative: epochs %d, batch %d, images %d and %d",
 				o.Epochs, o.Batch, o.TrainImages, o.TestImages)
 		}
 	}
@@ -108,37 +114,22 @@ func FPSpec(o FPOptions) (Model, Spec, error) {
 	if o.TestImages > 0 {
 		spec.TestImages = o.TestImages
 	}
-	return m, spec, nil
+	return t, m, spec, nil
 }
 
 // TrainFP trains the FP model of a PTQ table's network (or resumes or
 // loads it from its checkpoint, see FPOptions) and returns it.
 func TrainFP(ctx context.Context, o FPOptions) (*FPModel, error) {
-	m, spec, err := FPSpec(o)
+	t, m, spec, err := fpSpec(o)
 	if err != nil {
-		return nil, err
-	}
-	t, _ := Lookup(o.Table)
-	fn, size, err := modelFn(m, fpConfig, spec)
-	if err != nil {
-		return nil, err
-	}
-	r := &runner{opts: Options{Table: t.Name, Preset: o.Preset, Data: o.Data, Backend: o.Backend, Seed: o.Seed,
-		Progress: o.Progress, Events: o.Events, ProgressEvery: o.ProgressEvery}, table: t, data: dataCache{}}
-	if o.Cache != nil {
-		r.data = o.Cache.c
-	}
-	trainL, testL, copyName, err := r.loaders(ctx, m, spec)
-	if err != nil {
-		return nil, err
-	}
-	fp := &FPModel{Model: m, Spec: spec, Size: size, Data: copyName, Store: model.NewStore(), backend: o.Backend, test: testL}
-	if err := fp.Store.SetRNGStateFromSeed(int64(o.Seed)); err != nil {
 		return nil, err
 	}
 	if o.LoadOnly {
-		// Only whether the run finished: train.Run below loads the weights.
-		completed, err := train.LoadRunCheckpoint(o.CheckpointDir, o.CheckpointKey, model.NewStore())
+		// Only whether the run finished (train.Run below loads the weights).
+		completed := 0
+		if o.CheckpointDir != "" {
+			completed, err = train.LoadRunCheckpoint(o.CheckpointDir, o.CheckpointKey, model.NewStore())
+		}
 		if o.CheckpointDir == "" || errors.Is(err, train.ErrNoCheckpoint) || (err == nil && completed < spec.Epochs) {
 			return nil, fmt.Errorf("%w of %s at preset %s in %q", ErrNoFPModel, o.Table, o.Preset, o.CheckpointDir)
 		}
@@ -146,12 +137,21 @@ func TrainFP(ctx context.Context, o FPOptions) (*FPModel, error) {
 			return nil, err
 		}
 	}
-	h, err := r.train(ctx, fp.Store, fn, trainL, testL, spec, o.CheckpointDir, o.CheckpointKey)
+	r := &runner{opts: Options{Table: t.Name, Preset: o.Preset, Data: o.Data, Backend: o.Backend, Seed: o.Seed,
+		Progress: o.Progress, Events: o.Events, ProgressEvery: o.ProgressEvery}, table: t, data: dataCache{}}
+	if o.Cache != nil {
+		r.data = o.Cache.c
+	}
+	tr, err := r.trainee(ctx, m, fpConfig, spec)
+	if err != nil {
+		return nil, err
+	}
+	h, err := r.train(ctx, tr, spec, o.CheckpointDir, o.CheckpointKey)
 	if err != nil {
 		return nil, fmt.Errorf("FP %s: %w", m, err)
 	}
-	fp.Epochs = curve(h.Epochs)
-	return fp, nil
+	return &FPModel{Model: m, Spec: spec, Size: tr.size, Data: tr.copyName, Store: tr.store, Epochs: curve(h.Epochs),
+		backend: o.Backend, test: tr.testL}, nil
 }
 
 // Stem returns the output of a ResNet-18's stem (convolution, batch norm

@@ -68,8 +68,9 @@ func ledgerFooter(records string, missing int) string {
 // ledger's scope.
 func onCIFAR(cell string) bool { return !strings.HasPrefix(cell, string(SVHNModelA)+"/") }
 
-// Cost sums the table's complete records, counting the cells the result's
-// preset runs (all of them when the preset is not set).
+// Cost sums the table's complete records, counting the cells the result
+// covers: its Cells when set, else those its preset runs (all of them when
+// the preset is not set).
 func (r *Result) Cost() report.Cost { return r.CostOf(nil) }
 
 // CostOf is Cost over the cells (and FP records) whose name keep accepts;
@@ -78,10 +79,16 @@ func (r *Result) CostOf(keep func(cell string) bool) report.Cost {
 	if keep == nil {
 		keep = func(string) bool { return true }
 	}
+	names := r.Cells
+	if names == nil {
+		for _, c := range r.Table.CellsFor(r.Preset) {
+			names = append(names, c.Name)
+		}
+	}
 	var cells []string
-	for _, c := range r.Table.CellsFor(r.Preset) {
-		if keep(c.Name) {
-			cells = append(cells, c.Name)
+	for _, name := range names {
+		if keep(name) {
+			cells = append(cells, name)
 		}
 	}
 	records := map[string]*report.Record{}

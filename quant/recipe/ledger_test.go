@@ -201,3 +201,24 @@ func TestCellKeyDiffersBySeedAndCopy(t *testing.T) {
 		t.Error("a PTQ cell (not trained) got a checkpoint key")
 	}
 }
+
+// TestCostOfASubsetRun: a run of some cells (-cells, -shard) counts those
+// cells, not the preset's others, which it was not asked to run.
+func TestCostOfASubsetRun(t *testing.T) {
+	tb, err := Lookup("pact")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &report.Record{Table: "pact", Cell: "resnet18/pact:w4a4", Preset: string(Quick), Final: 60, Complete: true, Data: "d", Seed: 1}
+	res := &Result{Table: tb, Preset: Quick, Cells: []string{rec.Cell}, Records: map[string]*report.Record{rec.Cell: rec}}
+	if c := res.Cost(); c.Cells != 1 || c.Done != 1 || len(c.Missing) != 0 {
+		t.Errorf("subset run: %d of %d cells, missing %v; want 1 of 1", c.Done, c.Cells, c.Missing)
+	}
+	if md := res.Markdown(); strings.Contains(md, "Not run yet") || !strings.Contains(md, "Cells run: 1 of 1") {
+		t.Errorf("subset run's table:\n%s", md)
+	}
+	res.Cells = nil // the whole table: the other nine are not run yet
+	if c := res.Cost(); c.Cells != 10 || len(c.Missing) != 9 {
+		t.Errorf("whole table: %d cells, missing %d; want 10 and 9", c.Cells, len(c.Missing))
+	}
+}

@@ -2,6 +2,7 @@ package recipe_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/mlsysrep/mlsysrep/pkg/backend"
@@ -100,5 +101,36 @@ func TestSeedTwoAfterSeedOne(t *testing.T) {
 		if r.Seed == 1 && r.Curve[0].TrainLoss != one.Curve[0].TrainLoss {
 			t.Errorf("seed 1's record changed after the seed-2 run")
 		}
+	}
+}
+
+// TestTrainFPLoadOnly: with LoadOnly, TrainFP loads a finished checkpoint
+// (the same weights and history as the run that wrote it) and refuses a
+// partial one or none with ErrNoFPModel, training nothing.
+func TestTrainFPLoadOnly(t *testing.T) {
+	be, err := backend.TestEngine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	opts := recipe.FPOptions{Table: "ptq-resnet18", Preset: recipe.Smoke, Epochs: 1,
+		Data: recipe.DataOptions{Source: "synthetic"}, Backend: be, Seed: 1,
+		CheckpointDir: dir, CheckpointKey: "fp test"}
+	trained, err := recipe.TrainFP(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.LoadOnly = true
+	loaded, err := recipe.TrainFP(context.Background(), opts)
+	if err != nil || len(loaded.Epochs) != 1 || loaded.TestAccuracy() != trained.TestAccuracy() {
+		t.Fatalf("finished checkpoint: %v, %+v", err, loaded)
+	}
+	opts.Epochs = 2 // the checkpoint holds 1 of 2 epochs
+	if _, err := recipe.TrainFP(context.Background(), opts); !errors.Is(err, recipe.ErrNoFPModel) {
+		t.Errorf("partial checkpoint: %v, want ErrNoFPModel", err)
+	}
+	opts.CheckpointDir = ""
+	if _, err := recipe.TrainFP(context.Background(), opts); !errors.Is(err, recipe.ErrNoFPModel) {
+		t.Errorf("no checkpoint folder: %v, want ErrNoFPModel", err)
 	}
 }

@@ -42,8 +42,11 @@ type Options struct {
 
 // Result holds a table's records by cell name.
 type Result struct {
-	Table   *Table
-	Preset  Preset // which cells the preset runs (smoke runs fewer)
+	Table  *Table
+	Preset Preset // which cells the preset runs (smoke runs fewer)
+	// Cells, when set, are the cells the result covers (a -cells or -shard
+	// run): its cost counts these, not every cell of the preset.
+	Cells   []string
 	Records map[string]*report.Record
 }
 
@@ -93,6 +96,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Table: t, Preset: opts.Preset, Records: map[string]*report.Record{}}
+	if len(opts.Cells) > 0 {
+		res.Cells = opts.Cells
+	}
 	r := &runner{opts: opts, table: t, data: dataCache{}}
 	r.commit, r.dirty = gitCommit()
 	if t.PTQ {
@@ -330,14 +336,11 @@ func (r *runner) runQAT(ctx context.Context, c Cell, name string) (*report.Recor
 	if err != nil {
 		return nil, nil, false, err
 	}
-	fn, size, err := modelFn(c.Model, c.Quant, spec)
+	tr, err := r.trainee(ctx, c.Model, c.Quant, spec) // the data copy is part of the record's key
 	if err != nil {
 		return nil, nil, false, err
 	}
-	trainL, testL, copyName, err := r.loaders(ctx, c.Model, spec) // the data copy is part of the record's key
-	if err != nil {
-		return nil, nil, false, err
-	}
+	size, copyName := tr.size, tr.copyName
 	rec := trainingRecord(r.table, r.opts.Preset, c, name, spec, size, r.opts.Seed, copyName)
 	rec.Backend, rec.Commit, rec.Dirty = r.opts.BackendName, r.commit, r.dirty
 	// Another task sharing the folder (-shard) may be training this cell:
@@ -353,17 +356,14 @@ func (r *runner) runQAT(ctx context.Context, c Cell, name string) (*report.Recor
 	if err != nil {
 		return nil, nil, false, err
 	}
-	store := model.NewStore()
-	if err := store.SetRNGStateFromSeed(int64(r.opts.Seed)); err != nil {
-		return nil, nil, false, err
-	}
+	store := tr.store
 	reused := reusable(old, rec)
 	if reused && !r.table.PTQ {
 		r.logf("%s %s: reusing the complete record of seed %d on %s\n", r.table.Name, name, rec.Seed, rec.Data)
 		return old, nil, true, nil
 	}
 	r.logf("== %s %s (%s; %s; %s)\n", r.table.Name, name, size, spec.Record("").Schedule, copyName)
-	h, err := r.train(ctx, store, fn, trainL, testL, spec, CheckpointDir(r.opts.Out, rec), rec.Key().String())
+	h, err := r.train(ctx, tr, spec, CheckpointDir(r.opts.Out, rec), rec.Key().String())
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("%s %s: %w", r.table.Name, name, err)
 	}
@@ -385,12 +385,40 @@ func (r *runner) runQAT(ctx context.Context, c Cell, name string) (*report.Recor
 	return rec, store, reused, rec.Save(r.opts.Out)
 }
 
+// trainee is what training a network takes: its model function and size,
+// its data, and a store seeded for the run. runQAT and TrainFP both start
+// from one.
+type trainee struct {
+	fn             train.ModelFn
+	size, copyName string
+	trainL, testL  *pipeline.Loader
+	store          *model.Store
+}
+
+// trainee builds the network m quantized by q, its loaders and its store
+// for spec.
+func (r *runner) trainee(ctx context.Context, m Model, q quant.Config, spec Spec) (*trainee, error) {
+	fn, size, err := modelFn(m, q, spec)
+	if err != nil {
+		return nil, err
+	}
+	trainL, testL, copyName, err := r.loaders(ctx, m, spec)
+	if err != nil {
+		return nil, err
+	}
+	store := model.NewStore()
+	if err := store.SetRNGStateFromSeed(int64(r.opts.Seed)); err != nil {
+		return nil, err
+	}
+	return &trainee{fn: fn, size: size, copyName: copyName, trainL: trainL, testL: testL, store: store}, nil
+}
+
 // train is the one training loop of the recipes: every QAT cell, every PTQ
 // table's FP model, and the FP models of the demo and the notebook tour
 // (TrainFP) are trained here, with PROTOCOL section 5's optimizer (SGD,
 // momentum 0.9, weight decay 5e-4) and the spec's schedule.
-func (r *runner) train(ctx context.Context, store *model.Store, fn train.ModelFn, trainL, testL *pipeline.Loader,
-	spec Spec, checkpointDir, checkpointKey string) (*train.History, error) {
+func (r *runner) train(ctx context.Context, tr *trainee, spec Spec, checkpointDir, checkpointKey string) (*train.History, error) {
+	store, fn, trainL, testL := tr.store, tr.fn, tr.trainL, tr.testL
 	return train.Run(ctx, train.Config{Backend: r.opts.Backend, Store: store, Model: fn, Train: trainL, Eval: testL,
 		Epochs: spec.Epochs, Optimizer: train.SGD{Momentum: 0.9, WeightDecay: 5e-4, ClipNorm: spec.ClipNorm},
 		Schedule: spec.Schedule(), CheckpointDir: checkpointDir, CheckpointKey: checkpointKey,

@@ -48,9 +48,7 @@ func runDemo(args []string) error {
 	if source == "" {
 		source = recipe.DefaultSource(preset)
 	}
-	switch source {
-	case "auto", "local", "synthetic":
-	default:
+	if !validSource(source) {
 		return fmt.Errorf("%w: unknown -data %q (valid: auto, local, synthetic)", errUsage, source)
 	}
 	be, line, err := backend.Select(*backendName)
