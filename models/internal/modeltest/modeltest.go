@@ -268,18 +268,7 @@ func QuantizedSitesBind(t *testing.T, build func(quant.Config) Build, method qua
 	ptq := method == quant.PTQ
 	logits := func() []float32 {
 		t.Helper()
-		exec, err := model.NewExec(Backend(t), store, func(scope *model.Scope, x *graph.Node) *graph.Node {
-			scope.SetTraining(x.Graph(), !ptq)
-			return build(wide)(scope, x)
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := exec.Call(x)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tensors.MustCopyFlatData[float32](out[0])
+		return call(t, store, build(wide), !ptq, x)
 	}
 	if ptq {
 		setBatchStatistics(t, store, build(quant.Config{Method: quant.FP, WBits: 32, ABits: 32, GBits: 32}), x)
@@ -396,30 +385,10 @@ func PTQVariantsBind(t *testing.T, build func(quant.Config) Build, size, classes
 		if err != nil {
 			t.Fatal(err)
 		}
-		exec, err := model.NewExec(Backend(t), store, func(scope *model.Scope, x *graph.Node) *graph.Node {
-			scope.SetTraining(x.Graph(), false)
-			return build(q)(scope, x)
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
 		store.RootScope().SetParam(quant.ParamPTQMode, string(quant.PTQCalibrate))
-		if _, err := exec.Call(x); err != nil {
-			t.Fatal(err)
-		}
+		call(t, store, build(q), false, x)
 		store.RootScope().SetParam(quant.ParamPTQMode, string(quant.PTQFrozen))
-		exec, err = model.NewExec(Backend(t), store, func(scope *model.Scope, x *graph.Node) *graph.Node {
-			scope.SetTraining(x.Graph(), false)
-			return build(q)(scope, x)
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := exec.Call(x)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tensors.MustCopyFlatData[float32](out[0])
+		return call(t, store, build(q), false, x)
 	}
 	for _, pair := range [][2]string{{"ptq:w2a32", "ptq:w2a32/perchannel"}, {"ptq:w32a2", "ptq:w32a2/mse"}} {
 		a, b := logits(pair[0]), logits(pair[1])
@@ -427,4 +396,22 @@ func PTQVariantsBind(t *testing.T, build func(quant.Config) Build, size, classes
 			t.Errorf("%s and %s give the same logits: the variant does not reach the model", pair[0], pair[1])
 		}
 	}
+}
+
+// call runs the model on x with the store, in training mode or not, and
+// returns its output.
+func call(t *testing.T, store *model.Store, build Build, training bool, x *tensors.Tensor) []float32 {
+	t.Helper()
+	exec, err := model.NewExec(Backend(t), store, func(scope *model.Scope, x *graph.Node) *graph.Node {
+		scope.SetTraining(x.Graph(), training)
+		return build(scope, x)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Call(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tensors.MustCopyFlatData[float32](out[0])
 }
