@@ -16,7 +16,7 @@ MLSYSREP_ARCHIVES ?= $(abspath $(firstword $(wildcard ../shared/data) $(HOME)/ml
 export MLSYSREP_ARCHIVES
 PRESET ?= smoke
 
-.PHONY: all setup setup-jupyter setup-gonb setup-tools setup-xla run demo ledger results notebooks notebooks-clean test test-slurm test-browser check fmt vet staticcheck unit fuzz mutants bench bench-compare bench-pytorch
+.PHONY: all setup setup-jupyter setup-gonb setup-tools setup-xla run demo ledger results notebooks notebooks-clean test test-slurm test-notrain test-browser check fmt vet staticcheck unit fuzz mutants bench bench-compare bench-pytorch
 
 all: test
 
@@ -107,7 +107,19 @@ test: check unit fuzz test-slurm
 	@fresh=$$(mktemp -d "$${TMPDIR:-/tmp}/mlsysrep-notebooks.XXXXXX") && trap 'rm -rf "$$fresh"' EXIT && \
 	echo "test: notebooks on the smoke preset with MLSYSREP_RESULTS=$$fresh (fresh: no earlier records)" && \
 	MLSYSREP_RESULTS="$$fresh" $(MAKE) --no-print-directory notebooks PRESET=smoke
+	@$(MAKE) --no-print-directory test-notrain
 	@$(MAKE) --no-print-directory test-browser
+
+## test-notrain: the documented records-only run, every notebook on the quick
+## preset with MLSYSREP_NO_TRAIN=1: the tables come from the committed
+## results/quick records, the tour from the committed FP model, nothing is
+## trained or downloaded, and results/ is left exactly as it was.
+test-notrain:
+	@before=$$(find results -type f -exec sha256sum {} + | sort) && \
+	echo "test: notebooks on the quick preset with MLSYSREP_NO_TRAIN=1 (records only)" && \
+	MLSYSREP_NO_TRAIN=1 NOTEBOOKS_OUT=notebooks/_out/quick $(MAKE) --no-print-directory notebooks PRESET=quick && \
+	after=$$(find results -type f -exec sha256sum {} + | sort) && \
+	if [ "$$before" != "$$after" ]; then echo "test-notrain: results/ changed during a records-only run"; exit 1; fi
 
 ## test-browser: the live tour in headless Chromium: a Jupyter server with the
 ## GoNB kernel on localhost, the tour's cells run up to the bits slider, the

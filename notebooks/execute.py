@@ -75,7 +75,7 @@ def run_filtered(cmd, env, cwd):
 
 
 def main():
-    out = os.environ.get("NOTEBOOKS_OUT", os.path.join(HERE, "_out"))
+    out = os.path.abspath(os.environ.get("NOTEBOOKS_OUT", os.path.join(HERE, "_out")))
     os.makedirs(out, exist_ok=True)
     env = dict(os.environ)
     env.setdefault("MLSYSREP_PRESET", "smoke")

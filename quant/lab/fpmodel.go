@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/mlsysrep/mlsysrep/pkg/notebook"
 	"github.com/mlsysrep/mlsysrep/pkg/report"
@@ -49,13 +50,21 @@ func LoadOrTrainFP() (*FPModel, error) {
 	}
 	fmt.Println(line)
 	ctx := context.Background()
+	noTrain := os.Getenv(notebook.NoTrainVar) == "1"
 	data := recipe.DataOptions{Source: recipe.DefaultSource(preset), Progress: os.Stdout}
+	if noTrain {
+		data.Source = "local" // a records-only run downloads nothing
+	}
 	cache := recipe.NewDataCache()
 	opts := recipe.FPOptions{Table: "ptq-resnet18", Preset: preset, Data: data, Cache: cache, Backend: be, Seed: Seed, LoadOnly: true}
 	// The runner's model: its key names the data copy, known once loaded.
 	_, _, copyName, err := cache.Load(ctx, "cifar10", data)
 	if err != nil {
 		return nil, err
+	}
+	if noTrain && preset != recipe.Smoke && strings.HasPrefix(copyName, "synthetic") {
+		return nil, fmt.Errorf("%w: no local CIFAR-10 copy for the real layer's test images (set MLSYSREP_ARCHIVES to the folder holding it)",
+			notebook.ErrNotTrained)
 	}
 	key, err := recipe.CellKey("ptq-resnet18", preset, "resnet18/fp", Seed, copyName)
 	if err != nil {
@@ -102,7 +111,7 @@ func LoadOrTrainFP() (*FPModel, error) {
 			opts.CheckpointDir, report.Epochs(spec.Epochs), spec.TrainImages, copyName)}, nil
 	case !errors.Is(err, recipe.ErrNoFPModel):
 		return nil, err
-	case os.Getenv(notebook.NoTrainVar) == "1":
+	case noTrain:
 		return nil, fmt.Errorf("%w: no FP ResNet-18 checkpoint at %s (the runner's) or %s (the tour's); "+
 			"run the notebook without %s=1, or `mlsysrep run -table ptq-resnet18 -preset %s`, to train one",
 			notebook.ErrNotTrained, runnerCkpt, opts.CheckpointDir, notebook.NoTrainVar, preset)
