@@ -91,6 +91,9 @@ func convKernelFor(b *builder, n *node) kernel {
 	if out := b.slots[n.outs[0]].shape; !out.Equal(k.outShape) {
 		return nil // not the convolution this kernel computes: leave it to the stock op.
 	}
+	if p := pointwiseFor(k); p != nil {
+		return p
+	}
 	return k
 }
 

@@ -83,6 +83,11 @@ func TestConvMatchesStock(t *testing.T) {
 		{batch: 1, size: 8, in: 5, out: 7, kernel: 3, stride: 1, dilation: 1, pads: [2][2]int{{0, 1}, {1, 0}}},
 		{batch: 2, size: 9, in: 64, out: 64, kernel: 5, stride: 1, dilation: 1, pads: [2][2]int{{2, 2}, {2, 2}}},
 		{batch: 1, size: 6, in: 8, out: 8, kernel: 3, stride: 1, dilation: 1},
+		// 1x1 with fewer than 16 channels on a side: kernels.Pointwise for
+		// the forward and the input gradient.
+		{batch: 2, size: 6, in: 12, out: 72, kernel: 1, stride: 1, dilation: 1},
+		{batch: 3, size: 5, in: 72, out: 12, kernel: 1, stride: 1, dilation: 1},
+		{batch: 1, size: 7, in: 5, out: 7, kernel: 1, stride: 1, dilation: 1},
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, c := range cases {
@@ -92,13 +97,20 @@ func TestConvMatchesStock(t *testing.T) {
 			v := randomTensor(rng, c.batch*c.size*c.size*c.out).Value().([]float32)
 			want := convAndGradients(t, v1, c, x, k, v)
 			stockOps := recordStockOps(t)
-			before := convRuns.Load()
+			before, pointwiseBefore := convRuns.Load(), pointwiseRuns.Load()
 			got := convAndGradients(t, v2, c, x, k, v)
 			if slices.Contains(*stockOps, "Reverse") {
 				t.Errorf("the kernel's Reverse ran in a stock segment (%v): the input gradient should read the kernel reversed", *stockOps)
 			}
 			if ran := convRuns.Load() - before; ran != 3 {
 				t.Errorf("%d native convolutions ran, want 3 (forward, input gradient, kernel gradient)", ran)
+			}
+			wantPointwise := int64(0)
+			if c.kernel == 1 && c.stride == 1 && (c.in < 16 || c.out < 16) {
+				wantPointwise = 2 // the forward and the input gradient
+			}
+			if ran := pointwiseRuns.Load() - pointwiseBefore; ran != wantPointwise {
+				t.Errorf("%d pointwise products ran, want %d", ran, wantPointwise)
 			}
 			for i, name := range []string{"output", "input gradient", "kernel gradient"} {
 				if e := relErr(got[i], want[i]); e > 1e-5 {

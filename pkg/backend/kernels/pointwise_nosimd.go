@@ -1,0 +1,6 @@
+//go:build !(goexperiment.simd && amd64)
+
+package kernels
+
+// simdPointwise: this build has no SIMD paths.
+func simdPointwise(string) pointwiseRows { return nil }

@@ -1,0 +1,88 @@
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestPointwise checks Pointwise against float64 sums on every path, for
+// channel counts that fill, miss and straddle 16-channel blocks, pixel
+// counts that leave remainders of the 4-pixel tiles, and transposed weight
+// strides (the input gradient's), and that every path and worker count
+// gives the same result as one worker.
+func TestPointwise(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, tc := range []struct{ pixels, c, o int }{
+		{1, 1, 1}, {5, 3, 7}, {64, 12, 72}, {67, 72, 12}, {130, 16, 16}, {9, 17, 33}, {200, 8, 16}, {3, 130, 5},
+	} {
+		pw := Pointwise{Pixels: tc.pixels, C: tc.c, O: tc.o}
+		x := randomSlice(rng, tc.pixels*tc.c, 0, 1)
+		w := randomSlice(rng, tc.c*tc.o, 0, 1) // [O][C]: the transposed strides
+		want := make([]float64, tc.pixels*tc.o)
+		for p := range tc.pixels {
+			for o := range tc.o {
+				for c := range tc.c {
+					want[p*tc.o+o] += float64(x[p*tc.c+c]) * float64(w[o*tc.c+c])
+				}
+			}
+		}
+		packed := make([]float32, pw.PackedSize())
+		pw.Pack(packed, w, 1, tc.c)
+		for _, path := range Paths() {
+			if err := SetPath(path); err != nil {
+				t.Fatal(err)
+			}
+			var first []float32
+			for _, workers := range []int{1, 3} {
+				out := make([]float32, tc.pixels*tc.o+1)
+				out[len(out)-1] = 42 // past the output: untouched
+				pw.Forward(out[:tc.pixels*tc.o], x, packed, workers)
+				for i, v := range out[:tc.pixels*tc.o] {
+					if math.Abs(float64(v)-want[i]) > 1e-5*(1+math.Abs(want[i])) {
+						t.Fatalf("%s %+v workers %d: out[%d] = %v, want %v", path, tc, workers, i, v, want[i])
+					}
+				}
+				if out[len(out)-1] != 42 {
+					t.Fatalf("%s %+v: wrote past the output", path, tc)
+				}
+				if first == nil {
+					first = out
+				} else {
+					for i := range first {
+						if math.Float32bits(first[i]) != math.Float32bits(out[i]) {
+							t.Fatalf("%s %+v: %d workers differ from 1 at %d", path, tc, workers, i)
+						}
+					}
+				}
+			}
+		}
+	}
+	if err := SetPath("auto"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// BenchmarkPointwise measures MobileNetV2's 1x1 shapes against
+// BenchmarkConv2DForward's.
+func BenchmarkPointwise(b *testing.B) {
+	for _, s := range []struct {
+		name         string
+		pixels, c, o int
+	}{{"1x1_12to72_32x32_b96", 96 * 1024, 12, 72}, {"1x1_72to12_32x32_b96", 96 * 1024, 72, 12},
+		{"1x1_16to96_16x16_b96", 96 * 256, 16, 96}, {"1x1_96to16_16x16_b96", 96 * 256, 96, 16},
+		{"1x1_48to288_8x8_b96", 96 * 64, 48, 288}, {"1x1_160to640_4x4_b96", 96 * 16, 160, 640}} {
+		b.Run(Path()+"/"+s.name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 1))
+			pw := Pointwise{Pixels: s.pixels, C: s.c, O: s.o}
+			x := randomSlice(rng, s.pixels*s.c, 0, 1)
+			packed := make([]float32, pw.PackedSize())
+			pw.Pack(packed, randomSlice(rng, s.c*s.o, 0, 1), s.o, 1)
+			out := make([]float32, s.pixels*s.o)
+			for b.Loop() {
+				pw.Forward(out, x, packed, 2)
+			}
+			b.ReportMetric(2*float64(s.pixels*s.c*s.o)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
