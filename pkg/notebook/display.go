@@ -20,13 +20,7 @@ func displayHTML(h string) {
 }
 
 // ShowHTML displays HTML in the notebook (outside one it prints it).
-func ShowHTML(h string) {
-	if !inNotebook() {
-		fmt.Println(h)
-		return
-	}
-	displayHTML(h)
-}
+func ShowHTML(h string) { ShowHTMLOrText(h, h) }
 
 // ShowHTMLOrText displays HTML in the notebook; outside one it prints text
 // (a table's Markdown, say) instead.

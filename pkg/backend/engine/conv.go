@@ -99,16 +99,25 @@ func convKernelFor(b *builder, n *node) kernel {
 
 func (k *convKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer, error) {
 	return runBinary(b, in, k.outShape, func(out, x, w []float32) {
-		packed, _ := k.packed.Get().(*[]float32)
-		if packed == nil {
-			p := make([]float32, k.conv.PackedSize())
-			packed = &p
-		}
-		defer k.packed.Put(packed)
-		k.conv.PackWeights(*packed, w, k.sKH, k.sKW, k.sCI, k.sCO, runtime.GOMAXPROCS(0))
-		k.conv.Forward(out, x, *packed, runtime.GOMAXPROCS(0))
+		withPacked(&k.packed, k.conv.PackedSize(), func(packed []float32) {
+			k.conv.PackWeights(packed, w, k.sKH, k.sKW, k.sCI, k.sCO, runtime.GOMAXPROCS(0))
+			k.conv.Forward(out, x, packed, runtime.GOMAXPROCS(0))
+		})
 		convRuns.Add(1)
 	})
+}
+
+// withPacked runs f with a packed-weights buffer of size floats taken from
+// pool (a kernel's own, so every buffer in it has that size) and put back
+// for the next call.
+func withPacked(pool *sync.Pool, size int, f func(packed []float32)) {
+	packed, _ := pool.Get().(*[]float32)
+	if packed == nil {
+		p := make([]float32, size)
+		packed = &p
+	}
+	defer pool.Put(packed)
+	f(*packed)
 }
 
 // runBinary runs a kernel of two float32 inputs and one output of the given

@@ -57,14 +57,10 @@ var pointwiseRuns atomic.Int64
 
 func (k *pointwiseKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer, error) {
 	return runBinary(b, in, k.outShape, func(out, x, w []float32) {
-		packed, _ := k.packed.Get().(*[]float32)
-		if packed == nil {
-			p := make([]float32, k.pw.PackedSize())
-			packed = &p
-		}
-		defer k.packed.Put(packed)
-		k.pw.Pack(*packed, w, k.sCI, k.sCO)
-		k.pw.Forward(out, x, *packed, runtime.GOMAXPROCS(0))
+		withPacked(&k.packed, k.pw.PackedSize(), func(packed []float32) {
+			k.pw.Pack(packed, w, k.sCI, k.sCO)
+			k.pw.Forward(out, x, packed, runtime.GOMAXPROCS(0))
+		})
 		convRuns.Add(1)
 		pointwiseRuns.Add(1)
 	})

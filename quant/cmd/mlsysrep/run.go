@@ -85,10 +85,7 @@ func runTables(args []string) error {
 		return err
 	}
 	fmt.Println(line)
-	var dirs []string
-	if *archives != "" {
-		dirs = append(dirs, *archives)
-	}
+	dirs := nonEmpty(*archives)
 	ctx, stop := interruptContext(os.Stderr)
 	defer stop()
 	var results []*recipe.Result
