@@ -137,14 +137,15 @@ test-slurm:
 	bash .ci/slurm-integration.sh
 
 ## fuzz: each decoder of files (checkpoints, records, CIFAR binary records and
-## archives, image folders, SVHN .mat) fuzzed for FUZZTIME; the seed corpora,
+## archives, image folders, SVHN .mat, PyTorch weight files) fuzzed for FUZZTIME; the seed corpora,
 ## with the crashing inputs found so far, are under each package's
 ## testdata/fuzz/. Minimization is off so that the budget goes to new inputs.
 FUZZTIME ?= 10s
 FUZZ_TARGETS = ./pkg/train:FuzzDecodeCheckpoint ./pkg/report:FuzzDecode \
 	./datasets/svhn:FuzzReadMat ./datasets/svhn:FuzzDecode \
 	./datasets/cifar10:FuzzDecodeRecords ./datasets/cifar10:FuzzExtract ./datasets/cifar10:FuzzFolderArchive \
-	./datasets/imagefolder:FuzzDecodeImage ./datasets/imagefolder:FuzzReadTarGz
+	./datasets/imagefolder:FuzzDecodeImage ./datasets/imagefolder:FuzzReadTarGz \
+	./pkg/torchfile:FuzzRead
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz: $$name in $$pkg for $(FUZZTIME)"; \

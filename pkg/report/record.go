@@ -24,6 +24,16 @@ type Recipe struct {
 	Calibration int     `json:"calibration_images,omitempty"` // PTQ
 	Observer    string  `json:"observer,omitempty"`           // PTQ
 	Init        string  `json:"init"`
+	// FPModel names the FP model a PTQ table quantizes when it was not
+	// trained by the recipe but imported (the runner's -fp-checkpoint): the
+	// file's name and SHA-256. Empty when the recipe trained it.
+	FPModel string `json:"fp_model,omitempty"`
+}
+
+// WithFPModel is the recipe with FPModel set to id (see FPModel).
+func (r Recipe) WithFPModel(id string) Recipe {
+	r.FPModel = id
+	return r
 }
 
 // Epoch is one epoch of a cell's training curve. Its fields are those of

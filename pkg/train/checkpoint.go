@@ -143,10 +143,53 @@ func LoadCheckpoint(dir, key string, store *model.Store, state any) error {
 		return fmt.Errorf("%w %s: %v; nothing was loaded from it. Remove it to train this run from its start: rm -r %q",
 			ErrCorruptCheckpoint, path, err, dir)
 	}
+	if err := setValues(store, values); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	return nil
+}
+
+// CheckpointValues reads the variable values of dir's checkpoint (saved
+// under key) by variable path, with the same checks as LoadCheckpoint, and
+// loads nothing: for taking a trained model's weights elsewhere (an export).
+func CheckpointValues(dir, key string) (map[string]*tensors.Tensor, error) {
+	path := filepath.Join(dir, checkpointFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w in %s", ErrNoCheckpoint, dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	cp, values, err := decodeCheckpoint(data)
+	if err == nil && cp.Key != key {
+		err = fmt.Errorf("it belongs to another run (%s), not to %s", cp.Key, key)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w %s: %v", ErrCorruptCheckpoint, path, err)
+	}
+	return values, nil
+}
+
+// LoadValues makes store take the given values by variable path: now for
+// the variables it already has, when they are created for the others (a
+// model built later on the store). A value whose shape differs from an
+// existing variable's is an error and nothing is set. values is consumed.
+// It is how weights from elsewhere (a PyTorch file, see models/torchcifar)
+// enter a store, the way a checkpoint's do.
+func LoadValues(store *model.Store, values map[string]*tensors.Tensor) error {
+	if err := checkAgainstStore(values, store); err != nil {
+		return err
+	}
+	return setValues(store, values)
+}
+
+// setValues sets the existing variables and leaves the rest to a loader.
+func setValues(store *model.Store, values map[string]*tensors.Tensor) error {
 	for v := range store.IterVariables() {
 		if t, ok := values[v.Path()]; ok {
 			if err := v.SetValue(t); err != nil {
-				return fmt.Errorf("checkpoint %s: restoring %s: %w", path, v.Path(), err)
+				return fmt.Errorf("restoring %s: %w", v.Path(), err)
 			}
 			delete(values, v.Path())
 		}

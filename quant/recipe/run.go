@@ -38,6 +38,11 @@ type Options struct {
 	Events   func(train.Event)
 	// ProgressEvery is the steps between step reports (0: train.Run's default).
 	ProgressEvery int
+	// FPCheckpoint, for a PTQ table, is a PyTorch FP model (torch.save or
+	// safetensors, pytorch-cifar's names; see models/torchcifar) that the
+	// table quantizes instead of training its FP model. Its width comes from
+	// the file; the records name the file and its SHA-256.
+	FPCheckpoint string
 }
 
 // Result holds a table's records by cell name.
@@ -164,6 +169,8 @@ type runner struct {
 	data   dataCache
 	commit string
 	dirty  bool
+	// imported is the FP model read from Options.FPCheckpoint, by network.
+	imported map[Model]*importedFP
 }
 
 // gitCommit asks git for the commit and whether the tree is dirty (build
@@ -435,7 +442,15 @@ func (r *runner) runPTQ(ctx context.Context, cells []Cell, res *Result) error {
 		if _, ok := stores[c.Model]; ok {
 			continue
 		}
-		rec, store, reused, err := r.runQAT(ctx, Cell{Model: c.Model, Quant: fp}, string(c.Model)+"/fp")
+		var rec *report.Record
+		var store *model.Store
+		var reused bool
+		var err error
+		if r.opts.FPCheckpoint != "" {
+			rec, store, reused, err = r.importFP(ctx, c.Model)
+		} else {
+			rec, store, reused, err = r.runQAT(ctx, Cell{Model: c.Model, Quant: fp}, string(c.Model)+"/fp")
+		}
 		if err != nil {
 			return err
 		}
@@ -474,6 +489,10 @@ func (r *runner) runPTQCell(ctx context.Context, c Cell, fpStore *model.Store, f
 	if err != nil {
 		return nil, err
 	}
+	fpModel := ""
+	if imp := r.imported[c.Model]; imp != nil {
+		spec.Width, spec.Blocks, fpModel = imp.Width, imp.Blocks, imp.id
+	}
 	fn, size, err := modelFn(c.Model, c.Quant, spec)
 	if err != nil {
 		return nil, err
@@ -491,7 +510,7 @@ func (r *runner) runPTQCell(ctx context.Context, c Cell, fpStore *model.Store, f
 		return nil, err
 	}
 	rec := &report.Record{Table: r.table.Name, Cell: c.Name, Preset: string(r.opts.Preset), Model: string(c.Model), ModelSize: size,
-		Data: copyName, Backend: r.opts.BackendName, Seed: r.opts.Seed, Recipe: spec.Record(what), Commit: r.commit, Dirty: r.dirty,
+		Data: copyName, Backend: r.opts.BackendName, Seed: r.opts.Seed, Recipe: spec.Record(what).WithFPModel(fpModel), Commit: r.commit, Dirty: r.dirty,
 		Note: fmt.Sprintf("PTQ of %s (FP test accuracy %.2f%%); activations clamped to [0, 2^a-1] (true k-bit), unlike PyTorch's integer kernels", fpRec.Cell, fpRec.Final)}
 	old, err := r.previous(rec)
 	if err != nil {

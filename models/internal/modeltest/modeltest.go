@@ -398,6 +398,13 @@ func PTQVariantsBind(t *testing.T, build func(quant.Config) Build, size, classes
 	}
 }
 
+// Infer runs the model on x with the store in inference mode (batch norm
+// on its running statistics) and returns its output.
+func Infer(t *testing.T, store *model.Store, build Build, x *tensors.Tensor) []float32 {
+	t.Helper()
+	return call(t, store, build, false, x)
+}
+
 // call runs the model on x with the store, in training mode or not, and
 // returns its output.
 func call(t *testing.T, store *model.Store, build Build, training bool, x *tensors.Tensor) []float32 {

@@ -27,7 +27,19 @@ examples:
   mlsysrep run -table pact -preset quick -cells resnet18/pact:w4a4
   mlsysrep run -table all -preset smoke                # every table in minutes (synthetic data without a local copy)
   mlsysrep run -table lsq -preset quick -report        # print the table from saved records only
-  mlsysrep run -table pact -preset quick -shard 2/3     # this task's third of the cells (-shard slurm in a job array)`,
+  mlsysrep run -table pact -preset quick -shard 2/3     # this task's third of the cells (-shard slurm in a job array)
+  mlsysrep run -table ptq-resnet18 -preset paper -fp-checkpoint ckpt.pth -out results-imported   # quantize a PyTorch FP model`,
+	"export": `usage: mlsysrep export -table NAME [-cell CELL] [-preset quick] [-seed 1] [-out results] -o FILE
+
+Writes a trained model's full-precision weights (a PTQ table's FP model, or
+a QAT cell's weights without its quantizers' parameters) as a safetensors
+file with pytorch-cifar's names, from the cell's final checkpoint, so that
+PyTorch loads it with load_state_dict(strict=True) into pytorch-cifar's
+ResNet18 or MobileNetV2 built at the same width.
+
+examples:
+  mlsysrep export -table ptq-resnet18 -preset quick -o resnet18-fp.safetensors
+  mlsysrep export -table pact -cell resnet18/pact:w4a4 -preset quick -o pact-w4a4-fp-weights.safetensors`,
 	"results": `usage: mlsysrep results [-preset quick] [-in results] [-o FILE] [flags]
 
 Renders the replication ledger from saved records; runs nothing.

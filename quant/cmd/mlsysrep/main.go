@@ -3,7 +3,9 @@
 //	mlsysrep run -table NAME|all -preset smoke|quick|paper [-cells a,b] [-data auto|local|synthetic] [-out results] [-list]
 //	    runs the cells of the reference tables (quant/ptq, dorefa, pact, lsq),
 //	    reusing complete records, resuming from checkpoints, and prints each
-//	    table as Markdown with reference, ours and difference;
+//	    table as Markdown with reference, ours and difference; a PTQ table
+//	    given -fp-checkpoint FILE quantizes that PyTorch FP model instead of
+//	    training one;
 //	mlsysrep results [-preset quick] [-in results] [-seed 1] [-o RESULTS.md]
 //	    renders the replication ledger (every CIFAR table from the saved
 //	    records, with costs and provenance) without running anything;
@@ -11,6 +13,9 @@
 //	    trains a PTQ table's FP model with the recipe the runner uses for it
 //	    (recipe.TrainFP) and prints its test accuracy, with progress (epoch,
 //	    step, loss, images/s, ETA); nothing is recorded;
+//	mlsysrep export -table NAME [-cell CELL] [-preset quick] [-seed 1] [-out results] -o FILE.safetensors
+//	    writes a trained model (a PTQ table's FP model, or a QAT cell's FP
+//	    weights) as safetensors with pytorch-cifar's names, for PyTorch;
 //	mlsysrep backend [-backend NAME]
 //	    prints which compute engine would run, and why;
 //	mlsysrep setup-xla [-plugins cpu,cuda] [-libdir DIR]
@@ -60,6 +65,7 @@ commands:
   run        run a reference table's cells and print it: -table NAME|all -preset smoke|quick|paper [-cells ...] [-list]
   results    render the replication ledger (RESULTS.md) from saved records: [-preset quick] [-in results] [-o FILE]
   slurm      write (-submit: submit) a Slurm job array running a table's cells, and its report job: -table NAME [-preset quick]
+  export     write a trained model as safetensors with pytorch-cifar's names: -table NAME [-cell C] [-preset quick] -o FILE
   demo       train a PTQ table's FP model with progress and print its test accuracy: [-preset smoke|quick|paper] [-model resnet18|mobilenetv2]
   backend    print which compute engine runs
   setup-xla  download the XLA/PJRT plugins (needs internet)
@@ -82,6 +88,8 @@ func run(args []string) error {
 		return runResults(rest)
 	case "slurm":
 		return runSlurm(rest)
+	case "export":
+		return runExport(rest)
 	case "backend":
 		fs := flag.NewFlagSet("backend", flag.ContinueOnError)
 		name := fs.String("backend", "", "backend name (default: $GOMLX_BACKEND, else XLA if installed, else purego)")

@@ -26,6 +26,11 @@ func TestRunErrors(t *testing.T) {
 		{[]string{"demo", "-epochs", "-1"}, `must be positive`, true},
 		{[]string{"demo", "-backend", "tpu"}, `unknown backend "tpu"`, false},
 		{[]string{"backend", "-backend", "tpu"}, `unknown backend "tpu"`, false},
+		{[]string{"export", "-table", "ptq-resnet18"}, "export needs -table and -o", true},
+		{[]string{"export", "-table", "ptq-resnet18", "-preset", "quick", "-out", os.TempDir() + "/mlsysrep-no-such-folder", "-o", "x.safetensors"},
+			"no record of ptq-resnet18 resnet18/fp, seed 1", false},
+		{[]string{"run", "-table", "pact", "-fp-checkpoint", "x.pt"}, "-fp-checkpoint is for one PTQ table", true},
+		{[]string{"run", "-table", "ptq-resnet18", "-fp-checkpoint", "no-such-file.pt"}, "-fp-checkpoint: stat no-such-file.pt", true},
 	} {
 		err := run(tc.args)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -90,7 +95,7 @@ func captureStdout(t *testing.T, fn func() error) string {
 // examples and flags on standard output and ends without an error (exit
 // status 0), for every command.
 func TestCommandHelp(t *testing.T) {
-	for cmd, flagName := range map[string]string{"run": "-table", "results": "-preset", "demo": "-epochs", "backend": "-backend", "setup-xla": "-plugins"} {
+	for cmd, flagName := range map[string]string{"run": "-fp-checkpoint", "results": "-preset", "demo": "-epochs", "backend": "-backend", "setup-xla": "-plugins", "export": "-cell", "slurm": "-tasks"} {
 		var out strings.Builder
 		helpOut = &out
 		err := run([]string{cmd, "-h"})

@@ -34,6 +34,7 @@ func runTables(args []string) error {
 	list := fs.Bool("list", false, "list the tables, presets and cells, and exit")
 	reportOnly := fs.Bool("report", false, "print the tables from the records of -seed in -out, running nothing")
 	shardFlag := fs.String("shard", "", "run only slice I of N of the selected cells (\"I/N\", or \"slurm\": from a job array's SLURM_ARRAY_TASK_ID, _MIN and _COUNT); tasks with the same -out share records")
+	fpCheckpoint := fs.String("fp-checkpoint", "", "for a PTQ table: a PyTorch FP model (torch.save or safetensors file with pytorch-cifar's names) to quantize instead of training one; its width comes from the file, the records name it and its SHA-256")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -50,6 +51,14 @@ func runTables(args []string) error {
 	default:
 		if _, err := recipe.Lookup(*table); err != nil {
 			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+	}
+	if *fpCheckpoint != "" {
+		if t, err := recipe.Lookup(*table); err != nil || !t.PTQ {
+			return fmt.Errorf("%w: -fp-checkpoint is for one PTQ table (ptq-resnet18 or ptq-mobilenetv2), not -table %s", errUsage, *table)
+		}
+		if _, err := os.Stat(*fpCheckpoint); err != nil {
+			return fmt.Errorf("%w: -fp-checkpoint: %v", errUsage, err)
 		}
 	}
 	preset, err := parsePreset(*presetName)
@@ -107,7 +116,8 @@ func runTables(args []string) error {
 		}
 		res, err := recipe.Run(ctx, recipe.Options{Table: name, Preset: preset, Cells: cells,
 			Data: recipe.DataOptions{Source: source, DataDir: *dataDir, ArchiveDirs: dirs, Progress: os.Stdout},
-			Out:  *out, Backend: be, BackendName: backend.RecordName(be), Seed: *seed, Progress: os.Stdout})
+			Out:  *out, Backend: be, BackendName: backend.RecordName(be), Seed: *seed, Progress: os.Stdout,
+			FPCheckpoint: *fpCheckpoint})
 		if res != nil && len(res.Records) > 0 {
 			fmt.Println()
 			fmt.Println(res.Markdown())

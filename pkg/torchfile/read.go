@@ -1,0 +1,116 @@
+package torchfile
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+)
+
+// Tensor is one named tensor of a state dict, in PyTorch's layout (row-major, C order).
+type Tensor struct {
+	DType string    // the dtype in the file: "float32", "float16", "bfloat16", "float64", "int64", "int32", ...
+	Shape []int     // the dimensions; empty (not nil) for a scalar
+	Data  []float32 // every value converted to float32 (integers too)
+}
+
+// StateDict is a model's tensors by PyTorch name.
+type StateDict map[string]Tensor
+
+// Names returns the names sorted.
+func (sd StateDict) Names() []string {
+	return slices.Sorted(maps.Keys(sd))
+}
+
+// Read reads a state dict from a torch.save file (the zip format of PyTorch >= 1.6, and the legacy format of older versions) or a safetensors file. The format is chosen from the file's content, never its extension.
+// A checkpoint dict that holds the state dict under "net", "state_dict" or "model" (pytorch-cifar saves {"net": state_dict, "acc": ..., "epoch": ...}) is unwrapped; a "module." prefix carried by every key (nn.DataParallel) is removed. Errors name the file and say what was found (e.g. "a dict with keys [a b c], no tensors" or "not a torch.save or safetensors file").
+//
+// Non-tensor entries of a state dict are skipped. A file that yields no
+// tensor is an error, and so is a tensor whose dtype or kind this package
+// cannot convert (complex, quantized or sparse tensors, for instance); the
+// error names the tensor.
+func Read(path string) (StateDict, error) {
+	f, err := sniff(path)
+	if err != nil {
+		return nil, fmt.Errorf("torchfile: %w", err)
+	}
+	var sd StateDict
+	switch f.kind {
+	case kindSafetensors:
+		sd, err = readSafetensors(path)
+	case kindTorchZip, kindTorchLegacy:
+		sd, err = readTorch(path, f.kind)
+	case kindTorchLegacyTar:
+		err = errors.New("a torch.save file in the tar format of early PyTorch versions, which this package does not read")
+	default:
+		err = fmt.Errorf("not a torch.save or safetensors file (%d bytes, starting with %q)", f.size, f.head)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("torchfile: %s: %w", path, err)
+	}
+	stripPrefix(sd, "module.")
+	return sd, nil
+}
+
+type kind int
+
+const (
+	kindUnknown kind = iota
+	kindTorchZip
+	kindTorchLegacy
+	kindTorchLegacyTar
+	kindSafetensors
+)
+
+// sniffed is what the first bytes of a file say about its format.
+type sniffed struct {
+	kind kind
+	size int64
+	head []byte // at most the first 16 bytes, for error messages
+}
+
+// legacyMagic is how the legacy torch.save format starts: pickle protocol 2
+// (0x80 0x02), then LONG1 (0x8a) of 10 bytes holding the magic number
+// 0x1950a86a20f9469cfc6c, little-endian.
+var legacyMagic = []byte{0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19}
+
+// maxSafetensorsHeader is the largest header the safetensors library accepts.
+const maxSafetensorsHeader = 100_000_000
+
+// sniff reads the start of the file at path and says which format it is in.
+func sniff(path string) (sniffed, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return sniffed{}, err
+	}
+	defer file.Close()
+	info, err := file.Stat()
+	if err != nil {
+		return sniffed{}, err
+	}
+	if info.IsDir() {
+		return sniffed{}, fmt.Errorf("%s: is a directory", path)
+	}
+	buf := make([]byte, 512)
+	n, err := io.ReadFull(file, buf)
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return sniffed{}, fmt.Errorf("%s: %w", path, err)
+	}
+	buf = buf[:n]
+	s := sniffed{size: info.Size(), head: buf[:min(n, 16)]}
+	switch {
+	case bytes.HasPrefix(buf, []byte("PK\x03\x04")):
+		s.kind = kindTorchZip
+	case bytes.HasPrefix(buf, legacyMagic):
+		s.kind = kindTorchLegacy
+	case n >= 262 && string(buf[257:262]) == "ustar":
+		s.kind = kindTorchLegacyTar
+	case n >= 10 && buf[8] == '{' && binary.LittleEndian.Uint64(buf) <= maxSafetensorsHeader:
+		s.kind = kindSafetensors
+	}
+	return s, nil
+}
