@@ -47,6 +47,10 @@ type Config struct {
 	NumClasses int
 	// Quant places the quantizers; the zero value is full precision.
 	Quant quant.Config
+	// Prune masks the weights of every block conv (expansion, depthwise,
+	// projection, shortcut), of the last conv and of the FC for pkg/prune
+	// (the stem stays unpruned); false: no masks.
+	Prune bool
 }
 
 // Default is the reference network in full precision.
@@ -81,9 +85,11 @@ func (c Config) Build(scope *model.Scope, images *graph.Node) *graph.Node {
 	if err != nil {
 		panic(err)
 	}
+	q.Prune = c.Prune
 	n := net{q: q}
 	x := q.Observe(scope.In("input"), images)
 	stem := scope.In("stem")
+	stem.SetParam(placement.ParamUnpruned, true)
 	x = q.Observe(stem, relu6(n.conv(stem, x, c.Channels(32), 3, 1, false)))
 	for i, b := range Blocks {
 		x = n.block(scope.In("block%d", i), x, c.Channels(b.In)*b.T, c.Channels(b.Out), b.Stride)

@@ -138,3 +138,12 @@ func TestPTQVariantsBind(t *testing.T) {
 		return c.Build
 	}, 8, 10)
 }
+
+// TestPruningSitesBind: a pruned MobileNetV2 masks the 51 convs of its 17
+// blocks, the 4 shortcut convs, the last conv and the FC, not the stem, in
+// the FP and the PTQ forms.
+func TestPruningSitesBind(t *testing.T) {
+	modeltest.PruningSitesBind(t, func(pruned bool, q quant.Config) modeltest.Build {
+		return Config{Width: 0.125, NumClasses: 10, Quant: q, Prune: pruned}.Build
+	}, 32, 10, 57)
+}

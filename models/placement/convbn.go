@@ -17,15 +17,20 @@ type ConvLayer[T any] interface {
 // made by newConv in scope/conv, with quantized weights and then DoReFa's
 // gradient quantizer when quantized, followed by the BN in scope/bn
 // (PyTorch semantics, epsilon eps); in the PTQ form the BN is folded into the
-// conv and the folded weights are quantized.
+// conv and the folded weights are quantized. In a pruned model the weights
+// are masked first (Quantizers.Prune).
 func ConvBN[T ConvLayer[T]](q Quantizers, scope *model.Scope, newConv func(convScope *model.Scope) T, quantized bool, eps float64) *graph.Node {
 	cs := scope.In("conv")
 	b := newConv(cs)
 	if q.IsPTQ() {
-		return b.FoldBatchNorm(scope.In("bn"), eps).Quantize(q.Weights()).Done()
+		return b.FoldBatchNorm(scope.In("bn"), eps).Quantize(q.pruned(cs, q.Weights())).Done()
 	}
+	var w nn.WeightQuantizer
 	if quantized {
-		b = b.Quantize(q.Weights())
+		w = q.Weights()
+	}
+	if w = q.pruned(cs, w); w != nil {
+		b = b.Quantize(w)
 	}
 	y := b.Done()
 	if quantized {
@@ -36,12 +41,12 @@ func ConvBN[T ConvLayer[T]](q Quantizers, scope *model.Scope, newConv func(convS
 
 // Classifier is the final fully connected layer (scope/fc): full precision
 // for QAT (the reference kept it so), weights and output fake-quantized in
-// the PTQ form.
+// the PTQ form; its weights masked in a pruned model.
 func Classifier(q Quantizers, scope *model.Scope, x *graph.Node, classes int) *graph.Node {
 	var w nn.WeightQuantizer
 	if q.IsPTQ() {
 		w = q.Weights()
 	}
 	fc := scope.In("fc")
-	return q.Observe(fc, nn.Dense(fc, x, classes, w))
+	return q.Observe(fc, nn.Dense(fc, x, classes, q.pruned(fc, w)))
 }

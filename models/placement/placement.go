@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/mlsysrep/mlsysrep/pkg/nn"
+	"github.com/mlsysrep/mlsysrep/pkg/prune"
 	"github.com/mlsysrep/mlsysrep/pkg/quant"
 )
 
@@ -18,6 +19,10 @@ import (
 // style) only on programming errors.
 type Quantizers struct {
 	quant.Config
+	// Prune masks the weights of every conv and FC the model places
+	// (pkg/prune.Mask, before any weight quantizer) except in scopes where
+	// ParamUnpruned is true, which the models set on their stems.
+	Prune bool
 }
 
 // New validates c.
@@ -26,9 +31,9 @@ func New(c quant.Config) (Quantizers, error) {
 		c = quant.Config{Method: quant.FP, WBits: 32, ABits: 32, GBits: 32}
 	}
 	if _, ok := policies[c.Method]; !ok {
-		return Quantizers{c}, fmt.Errorf("placement: method %q has no placement policy (policy.go)", c.Method)
+		return Quantizers{Config: c}, fmt.Errorf("placement: method %q has no placement policy (policy.go)", c.Method)
 	}
-	return Quantizers{c}, c.Validate()
+	return Quantizers{Config: c}, c.Validate()
 }
 
 // IsPTQ tells whether the model is built in its PTQ form (BN folded,
@@ -107,6 +112,21 @@ func (q Quantizers) Observe(scope *model.Scope, x *graph.Node) *graph.Node {
 		panic(err)
 	}
 	return quant.PTQActivationLayer(scope.In("ptq"), x).Bits(bits).Observer(o).Done()
+}
+
+// ParamUnpruned (bool), set true on a scope, keeps the layers placed in it
+// or below it unpruned when the model is pruned (Quantizers.Prune): the
+// models set it on their stem, whose 3-channel 3x3 conv is a tiny, exposed
+// part of the network.
+const ParamUnpruned = "placement_unpruned"
+
+// pruned is w with pkg/prune's mask in front of it when the model is pruned
+// and scope is not ParamUnpruned (w may be nil: the mask alone).
+func (q Quantizers) pruned(scope *model.Scope, w nn.WeightQuantizer) nn.WeightQuantizer {
+	if !q.Prune || model.GetParamOr(scope, ParamUnpruned, false) {
+		return w
+	}
+	return prune.Then(w)
 }
 
 // ParamWeightBits and ParamActivationBits (int), set on a scope, replace the

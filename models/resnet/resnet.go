@@ -31,6 +31,9 @@ type Config struct {
 	NumClasses int
 	// Quant places the quantizers; the zero value is full precision.
 	Quant quant.Config
+	// Prune masks the weights of every block conv (shortcuts included) and
+	// of the FC for pkg/prune (the stem stays unpruned); false: no masks.
+	Prune bool
 }
 
 // Default is the reference CIFAR ResNet-18 in full precision.
@@ -71,6 +74,7 @@ func (c Config) Build(scope *model.Scope, images *graph.Node) *graph.Node {
 	if err != nil {
 		panic(err)
 	}
+	q.Prune = c.Prune
 	n := net{q: q}
 	x := n.stem(scope, images, c.Channels(0))
 	for stage := range 4 {
@@ -101,6 +105,7 @@ func (c Config) Stem(scope *model.Scope, images *graph.Node) *graph.Node {
 func (n net) stem(scope *model.Scope, images *graph.Node, channels int) *graph.Node {
 	x := n.q.Observe(scope.In("input"), images)
 	stem := scope.In("stem")
+	stem.SetParam(placement.ParamUnpruned, true)
 	x = n.convBN(stem, x, channels, 3, 1, false)
 	return n.q.Observe(stem, activation.Relu(x))
 }

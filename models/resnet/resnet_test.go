@@ -183,3 +183,11 @@ func TestPTQVariantsBind(t *testing.T) {
 		return c.Build
 	}, 8, 10)
 }
+
+// TestPruningSitesBind: a pruned ResNet-18 masks its 16 block convs, 3
+// shortcut convs and the FC, not the stem, in the FP and the PTQ forms.
+func TestPruningSitesBind(t *testing.T) {
+	modeltest.PruningSitesBind(t, func(pruned bool, q quant.Config) modeltest.Build {
+		return Config{Width: 0.125, BlocksPerStage: 2, NumClasses: 10, Quant: q, Prune: pruned}.Build
+	}, 32, 10, 20)
+}

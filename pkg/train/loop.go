@@ -44,6 +44,11 @@ type Config struct {
 	Progress io.Writer
 	// ProgressEvery is the number of steps between step reports (default 20).
 	ProgressEvery int
+	// BeforeStep, when set, runs before every training step with the run's
+	// step number (0-based, counted over all epochs, resumed runs included:
+	// it needs a Train dataset with NumBatches), and may change the store's
+	// variables (pruning masks: see pkg/prune). An error stops the run.
+	BeforeStep func(step int) error
 }
 
 // Epoch is what one epoch produced.
@@ -143,6 +148,9 @@ func Run(ctx context.Context, cfg Config) (*History, error) {
 	if c, ok := cfg.Train.(batchCounter); ok {
 		steps = c.NumBatches()
 	}
+	if cfg.BeforeStep != nil && steps == 0 {
+		return nil, errors.New("train: BeforeStep needs a Train dataset that counts its batches (NumBatches)")
+	}
 	// Training throughput counts training time only (not evaluations).
 	trainSeconds, runImages := 0.0, 0
 	for epoch := state.Completed; epoch < cfg.Epochs; epoch++ {
@@ -166,6 +174,11 @@ func Run(ctx context.Context, cfg Config) (*History, error) {
 				return &state.History, interrupted(cfg, state, err, epoch+1, step)
 			}
 			n := batch.Inputs[0].Shape().Dim(0)
+			if cfg.BeforeStep != nil {
+				if err := cfg.BeforeStep(epoch*steps + step); err != nil {
+					return &state.History, fmt.Errorf("epoch %d step %d: %w", epoch+1, step+1, err)
+				}
+			}
 			metrics, err := trainer.TrainStep(batch)
 			if err != nil {
 				return &state.History, fmt.Errorf("epoch %d step %d: %w", epoch+1, step+1, err)

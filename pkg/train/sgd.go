@@ -3,6 +3,8 @@ package train
 import (
 	"fmt"
 
+	"github.com/gomlx/gomlx/core/tensors"
+
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
@@ -87,6 +89,39 @@ func (o SGD) UpdateGraph(scope *model.Scope, g *graph.Graph, loss *graph.Node) {
 		}
 		v.SetNodeValue(graph.Sub(w, graph.Mul(graph.ConvertDType(lr, dt), step)))
 	}
+}
+
+// MaskVelocity multiplies the SGD velocity of variable v by keep (element
+// by element, v's shape), so that the entries keep zeroes stay still under
+// momentum: a pruned weight set to zero then stays exactly zero (its masked
+// gradient and weight decay are zero too). A variable without a velocity
+// yet (no step taken) is left alone.
+func MaskVelocity(store *model.Store, v *model.Variable, keep []float32) error {
+	vel := Velocity(store, v)
+	if vel == nil {
+		return nil
+	}
+	t, err := vel.Value()
+	if err != nil {
+		return err
+	}
+	data, err := tensors.CopyFlatData[float32](t)
+	if err != nil {
+		return err
+	}
+	if len(data) != len(keep) {
+		return fmt.Errorf("train: velocity of %s has %d values, the mask %d", v.Path(), len(data), len(keep))
+	}
+	for i, k := range keep {
+		data[i] *= k
+	}
+	return vel.SetValue(tensors.FromFlatDataAndDimensions(data, t.Shape().Dimensions...))
+}
+
+// Velocity is the SGD velocity variable of v in store, nil before the
+// optimizer made one (its first step).
+func Velocity(store *model.Store, v *model.Variable) *model.Variable {
+	return store.GetVariable("/" + sgdScope + "/velocity/" + velocityName(v))
 }
 
 // velocityName maps a variable's path to a flat variable name.

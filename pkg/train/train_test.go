@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -270,5 +271,43 @@ func TestEpochRecordsCPUSteal(t *testing.T) {
 		if got := stealNote(tc.steal); got != tc.want {
 			t.Errorf("stealNote(%v) = %q, want %q", tc.steal, got, tc.want)
 		}
+	}
+}
+
+// TestBeforeStepCountsAcrossResume: BeforeStep sees the run's step numbers
+// over all epochs, a resumed run continuing where the checkpoint stopped,
+// and its error stops the run.
+func TestBeforeStepCountsAcrossResume(t *testing.T) {
+	dir := t.TempDir()
+	var seen []int
+	run := func(epochs int, fail int) error {
+		store := model.NewStore()
+		store.SetRNGStateFromSeed(5)
+		_, err := Run(context.Background(), Config{
+			Backend: backend(t), Store: store, Model: toyModel,
+			Train: &toyData{n: 32, batch: 8}, Eval: &toyData{n: 16, batch: 8, fixed: true},
+			Epochs: epochs, Optimizer: SGD{Momentum: 0.9}, Schedule: MultiStep{Base: 0.1},
+			CheckpointDir: dir, CheckpointKey: toyKey,
+			BeforeStep: func(step int) error {
+				if step == fail {
+					return errors.New("planted")
+				}
+				seen = append(seen, step)
+				return nil
+			},
+		})
+		return err
+	}
+	if err := run(1, -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(3, -1); err != nil { // resumes after epoch 1
+		t.Fatal(err)
+	}
+	if want := []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}; !slices.Equal(seen, want) {
+		t.Errorf("steps seen %v, want %v", seen, want)
+	}
+	if err := run(4, 13); err == nil || !strings.Contains(err.Error(), "planted") || !strings.Contains(err.Error(), "epoch 4 step 2") {
+		t.Errorf("a failing BeforeStep: %v", err)
 	}
 }

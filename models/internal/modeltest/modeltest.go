@@ -24,6 +24,7 @@ import (
 	"github.com/mlsysrep/mlsysrep/models/placement"
 	"github.com/mlsysrep/mlsysrep/pkg/backend"
 	"github.com/mlsysrep/mlsysrep/pkg/nn"
+	"github.com/mlsysrep/mlsysrep/pkg/prune"
 	"github.com/mlsysrep/mlsysrep/pkg/quant"
 )
 
@@ -421,4 +422,91 @@ func call(t *testing.T, store *model.Store, build Build, training bool, x *tenso
 		t.Fatal(err)
 	}
 	return tensors.MustCopyFlatData[float32](out[0])
+}
+
+// PruningSitesBind checks a model's pruning placement (build(prune, q)
+// builds it with Config.Prune and quantization q): the unpruned model has no
+// masks; the pruned FP model has one mask per conv and FC except the stem,
+// wantMasks in all, the stem's conv not among them; its PTQ form has the
+// same masks (a pruned FP model's store quantizes as it is); and pruning
+// 90% of the weights (pkg/prune.Update) changes the logits of both forms,
+// so the masks reach the output.
+func PruningSitesBind(t *testing.T, build func(pruned bool, q quant.Config) Build, size, classes, wantMasks int) {
+	t.Helper()
+	fp := quant.Config{Method: quant.FP, WBits: 32, ABits: 32, GBits: 32}
+	x, _ := Images(2, size, classes, 9)
+	masks := func(store *model.Store) []string {
+		t.Helper()
+		layers, err := prune.Layers(store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var scopes []string
+		for _, l := range layers {
+			scopes = append(scopes, l.Scope)
+		}
+		slices.Sort(scopes)
+		return scopes
+	}
+	plain := model.NewStore()
+	call(t, plain, build(false, fp), false, x)
+	if m := masks(plain); len(m) != 0 {
+		t.Errorf("the unpruned model has masks: %v", m)
+	}
+	store := model.NewStore()
+	store.SetRNGStateFromSeed(4)
+	before := call(t, store, build(true, fp), false, x)
+	fpMasks := masks(store)
+	if len(fpMasks) != wantMasks || slices.Contains(fpMasks, "/stem/conv") {
+		t.Errorf("%d masks, want %d and none on the stem: %v", len(fpMasks), wantMasks, fpMasks)
+	}
+	ptq := quant.MustParseConfig("ptq:w8a8")
+	ptqStore, err := store.Clone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ptqStore.RootScope().SetParam(quant.ParamPTQMode, string(quant.PTQCalibrate))
+	ptqBefore := call(t, ptqStore, build(true, ptq), false, x)
+	if m := masks(ptqStore); !slices.Equal(m, fpMasks) {
+		t.Errorf("the PTQ form's masks differ from the FP form's:\n%v\n%v", m, fpMasks)
+	}
+	// Prune 90%, then put the unpruned weights back under the masks (as if
+	// training had moved them): only a model that applies its masks gives
+	// the pruned logits.
+	for _, c := range []struct {
+		name   string
+		s      *model.Store
+		b      Build
+		before []float32
+	}{{"FP", store, build(true, fp), before}, {"PTQ", ptqStore, build(true, ptq), ptqBefore}} {
+		layers, err := prune.Layers(c.s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		saved := map[*model.Variable]*tensors.Tensor{}
+		for _, l := range layers {
+			v, err := l.Weights.Value()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if saved[l.Weights], err = v.LocalClone(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := prune.Update(c.s, 0.9, false); err != nil {
+			t.Fatal(err)
+		}
+		after := call(t, c.s, c.b, false, x)
+		if slices.Equal(after, c.before) {
+			t.Errorf("%s: pruning 90%% of the weights left the logits unchanged", c.name)
+		}
+		for v, w := range saved {
+			if err := v.SetValue(w); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if masked := call(t, c.s, c.b, false, x); !slices.Equal(masked, after) {
+			t.Errorf("%s: with the unpruned weights back under the masks the logits are not the pruned ones: the masks do not reach the output", c.name)
+		}
+	}
 }
