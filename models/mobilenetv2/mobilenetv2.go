@@ -15,6 +15,7 @@ package mobilenetv2
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
@@ -51,6 +52,18 @@ type Config struct {
 	// projection, shortcut), of the last conv and of the FC for pkg/prune
 	// (the stem stays unpruned); false: no masks.
 	Prune bool
+	// Hidden, when set, is the expansion channel count of each of the 17
+	// blocks: a filter-pruned network (PruneFilters). Nil: the block's
+	// input channels times its expansion t.
+	Hidden []int
+}
+
+// hidden is block i's expansion channel count.
+func (c Config) hidden(i int) int {
+	if c.Hidden != nil {
+		return c.Hidden[i]
+	}
+	return c.Channels(Blocks[i].In) * Blocks[i].T
 }
 
 // Default is the reference network in full precision.
@@ -65,6 +78,9 @@ func (c Config) Channels(reference int) int { return max(1, int(float64(referenc
 func (c Config) Validate() error {
 	if c.Width <= 0 || c.NumClasses < 1 {
 		return fmt.Errorf("mobilenetv2: invalid config: width %g must be > 0, classes %d >= 1", c.Width, c.NumClasses)
+	}
+	if c.Hidden != nil && (len(c.Hidden) != len(Blocks) || slices.Min(c.Hidden) < 1) {
+		return fmt.Errorf("mobilenetv2: invalid config: Hidden has %d channel counts %v, want %d, each >= 1", len(c.Hidden), c.Hidden, len(Blocks))
 	}
 	_, err := placement.New(c.Quant)
 	return err
@@ -92,7 +108,7 @@ func (c Config) Build(scope *model.Scope, images *graph.Node) *graph.Node {
 	stem.SetParam(placement.ParamUnpruned, true)
 	x = q.Observe(stem, relu6(n.conv(stem, x, c.Channels(32), 3, 1, false)))
 	for i, b := range Blocks {
-		x = n.block(scope.In("block%d", i), x, c.Channels(b.In)*b.T, c.Channels(b.Out), b.Stride)
+		x = n.block(scope.In("block%d", i), x, c.hidden(i), c.Channels(b.Out), b.Stride)
 	}
 	last := scope.In("last")
 	x = q.Observe(last, relu6(n.conv(last, x, c.Channels(1280), 1, 1, false)))

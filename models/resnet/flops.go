@@ -13,11 +13,12 @@ func (c Config) ForwardFLOPs() float64 {
 	for stage := range 4 {
 		for block := range c.BlocksPerStage {
 			out, inSize := c.Channels(stage), size
+			mid := c.inner(stage*c.BlocksPerStage+block, stage)
 			if stage > 0 && block == 0 {
 				size /= 2
 			}
-			conv(size, in, out, 3)  // conv1 (strided)
-			conv(size, out, out, 3) // conv2
+			conv(size, in, mid, 3)  // conv1 (strided)
+			conv(size, mid, out, 3) // conv2
 			if inSize != size || in != out {
 				conv(size, in, out, 1) // projection shortcut
 			}

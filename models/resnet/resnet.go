@@ -11,6 +11,7 @@ package resnet
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/layers/activation"
@@ -34,6 +35,19 @@ type Config struct {
 	// Prune masks the weights of every block conv (shortcuts included) and
 	// of the FC for pkg/prune (the stem stays unpruned); false: no masks.
 	Prune bool
+	// Inner, when set, is the output channel count of each block's first
+	// conv, block by block (4 * BlocksPerStage of them): a filter-pruned
+	// network (PruneFilters). Nil: the stage's channel count.
+	Inner []int
+}
+
+// inner is the first conv's output channels of block i (0-based over the
+// network) in stage.
+func (c Config) inner(i, stage int) int {
+	if c.Inner != nil {
+		return c.Inner[i]
+	}
+	return c.Channels(stage)
 }
 
 // Default is the reference CIFAR ResNet-18 in full precision.
@@ -56,6 +70,9 @@ func (c Config) Validate() error {
 	if c.Width <= 0 || c.BlocksPerStage < 1 || c.NumClasses < 1 {
 		return fmt.Errorf("resnet: invalid config: width %g must be > 0, blocks per stage %d >= 1, classes %d >= 1",
 			c.Width, c.BlocksPerStage, c.NumClasses)
+	}
+	if c.Inner != nil && (len(c.Inner) != 4*c.BlocksPerStage || slices.Min(c.Inner) < 1) {
+		return fmt.Errorf("resnet: invalid config: Inner has %d channel counts %v, want %d, each >= 1", len(c.Inner), c.Inner, 4*c.BlocksPerStage)
 	}
 	_, err := placement.New(c.Quant)
 	return err
@@ -83,7 +100,8 @@ func (c Config) Build(scope *model.Scope, images *graph.Node) *graph.Node {
 			if stage > 0 && block == 0 {
 				stride = 2
 			}
-			x = n.basicBlock(scope.In("stage%d_block%d", stage+1, block), x, c.Channels(stage), stride)
+			inner := c.inner(stage*c.BlocksPerStage+block, stage)
+			x = n.basicBlock(scope.In("stage%d_block%d", stage+1, block), x, inner, c.Channels(stage), stride)
 		}
 	}
 	x = graph.ReduceMean(x, 1, 2) // global average pool
@@ -122,7 +140,8 @@ func (n net) convBN(scope *model.Scope, x *graph.Node, channels, kernel, stride 
 	}, quantized, bnEpsilon)
 }
 
-// basicBlock is conv3x3-BN-act-conv3x3-BN plus the shortcut, then the
+// basicBlock is conv3x3-BN-act-conv3x3-BN plus the shortcut (the first conv
+// with inner output channels, the second back to channels), then the
 // block's output, as the method's placement policy says (PROTOCOL section
 // 3d; models/placement/policy.go):
 //
@@ -130,7 +149,7 @@ func (n net) convBN(scope *model.Scope, x *graph.Node, channels, kernel, stride 
 //	DoReFa   DoReFa activation inside, no output activation, shortcut conv quantized
 //	PACT     PACT inside and on the output, shortcut conv full precision
 //	LSQ      LSQ activation inside, no output activation, shortcut conv quantized
-func (n net) basicBlock(scope *model.Scope, x *graph.Node, channels, stride int) *graph.Node {
+func (n net) basicBlock(scope *model.Scope, x *graph.Node, inner, channels, stride int) *graph.Node {
 	q := n.q
 	policy := q.Policy()
 	qat := policy.QAT
@@ -140,7 +159,7 @@ func (n net) basicBlock(scope *model.Scope, x *graph.Node, channels, stride int)
 		shortcut = q.Observe(sc, n.convBN(sc, x, channels, 1, stride, qat && policy.ShortcutWeights))
 	}
 	conv1, conv2 := scope.In("conv1"), scope.In("conv2")
-	y := n.convBN(conv1, x, channels, 3, stride, qat)
+	y := n.convBN(conv1, x, inner, 3, stride, qat)
 	y = q.Observe(conv1, q.Activation(scope.In("act1"), y, activation.Relu))
 	y = n.convBN(conv2, y, channels, 3, 1, qat)
 	y = q.Observe(conv2, y)

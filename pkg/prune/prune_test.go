@@ -275,3 +275,57 @@ func TestThenMasksBeforeQuantizing(t *testing.T) {
 		t.Errorf("the quantizer got %v, want the masked weights (a Mul)", seen)
 	}
 }
+
+// TestFilterHelpers checks the filter-pruning pieces on hand-made tensors.
+func TestFilterHelpers(t *testing.T) {
+	// A [1, 2, 3] kernel (two positions, three filters): filter f's values
+	// are at f, 3+f.
+	k := tensors.FromFlatDataAndDimensions([]float32{1, -2, 0.5, -1, 2, 0.5}, 1, 2, 3)
+	norms, err := FilterNorms(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(norms, []float64{2, 4, 1}) {
+		t.Errorf("norms %v, want [2 4 1]", norms)
+	}
+	if got := KeepFilters(norms, 2); !slices.Equal(got, []int{0, 1}) {
+		t.Errorf("keep 2 of %v: %v, want [0 1]", norms, got)
+	}
+	if got := KeepFilters([]float64{3, 1, 3, 3}, 2); !slices.Equal(got, []int{0, 2}) {
+		t.Errorf("ties: %v, want the lower indices [0 2]", got)
+	}
+	for _, c := range [][3]float64{{8, 0.5, 4}, {8, 0.25, 6}, {5, 0.5, 3}, {1, 0.9, 1}, {3, 0, 3}} {
+		if got := FiltersToKeep(int(c[0]), c[1]); got != int(c[2]) {
+			t.Errorf("FiltersToKeep(%g, %g) = %d, want %g", c[0], c[1], got, c[2])
+		}
+	}
+	sel, err := SelectAxis(k, 2, []int{2, 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tensors.MustCopyFlatData[float32](sel); !slices.Equal(got, []float32{0.5, 1, 0.5, -1}) || !slices.Equal(sel.Shape().Dimensions, []int{1, 2, 2}) {
+		t.Errorf("select filters 2, 0: %v %v", sel.Shape(), got)
+	}
+	sel, err = SelectAxis(k, 1, []int{1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tensors.MustCopyFlatData[float32](sel); !slices.Equal(got, []float32{-1, 2, 0.5}) {
+		t.Errorf("select position 1: %v", got)
+	}
+	if _, err := SelectAxis(k, 2, []int{3}); err == nil {
+		t.Error("an index past the axis accepted")
+	}
+	s := NewSurgery(map[string]*tensors.Tensor{"/l/weights": k, "/l/prune_mask": k, "/optimizers/sgd/velocity/x": k})
+	s.Keep("/l/weights", 2, []int{1})
+	s.Keep("/missing", 0, nil)
+	if s.Err() == nil || !strings.Contains(s.Err().Error(), "no variable /missing") {
+		t.Errorf("a missing variable: %v", s.Err())
+	}
+	if _, ok := s.Values["/optimizers/sgd/velocity/x"]; ok {
+		t.Error("the surgery kept the optimizer state of the dense network")
+	}
+	if m := s.Values["/l/prune_mask"]; !slices.Equal(m.Shape().Dimensions, []int{1, 2, 1}) {
+		t.Errorf("the mask was not cut with its weights: %v", m.Shape())
+	}
+}

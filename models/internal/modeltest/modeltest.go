@@ -26,6 +26,7 @@ import (
 	"github.com/mlsysrep/mlsysrep/pkg/nn"
 	"github.com/mlsysrep/mlsysrep/pkg/prune"
 	"github.com/mlsysrep/mlsysrep/pkg/quant"
+	projecttrain "github.com/mlsysrep/mlsysrep/pkg/train"
 )
 
 // Build is a model function.
@@ -507,6 +508,75 @@ func PruningSitesBind(t *testing.T, build func(pruned bool, q quant.Config) Buil
 		}
 		if masked := call(t, c.s, c.b, false, x); !slices.Equal(masked, after) {
 			t.Errorf("%s: with the unpruned weights back under the masks the logits are not the pruned ones: the masks do not reach the output", c.name)
+		}
+	}
+}
+
+// Values copies a store's variables by path.
+func Values(t *testing.T, store *model.Store) map[string]*tensors.Tensor {
+	t.Helper()
+	out := map[string]*tensors.Tensor{}
+	for v := range store.IterVariables() {
+		val, err := v.Value()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := val.LocalClone()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[v.Path()] = c
+	}
+	return out
+}
+
+// RandomizeBN gives every batch norm random statistics and affine
+// parameters, so that a channel's BN is not an identity.
+func RandomizeBN(values map[string]*tensors.Tensor, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	for p, v := range values {
+		if !strings.Contains(p, "/bn/") {
+			continue
+		}
+		data := tensors.MustCopyFlatData[float32](v)
+		for i := range data {
+			switch {
+			case strings.HasSuffix(p, "running_var"), strings.HasSuffix(p, "scale"):
+				data[i] = 0.5 + rng.Float32()
+			default:
+				data[i] = float32(rng.NormFloat64() * 0.3)
+			}
+		}
+		values[p] = tensors.FromFlatDataAndDimensions(data, v.Shape().Dimensions...)
+	}
+}
+
+// SurgeryMatches checks a filter pruning: the small network (build
+// small, values smallValues) gives the logits of the dense network whose
+// removed channels are cut out (masked values) within 1e-5, and cutting
+// them out changes the dense network's logits (values), so the comparison
+// tests something.
+func SurgeryMatches(t *testing.T, images *tensors.Tensor, dense Build, values, masked map[string]*tensors.Tensor, small Build, smallValues map[string]*tensors.Tensor) {
+	t.Helper()
+	load := func(v map[string]*tensors.Tensor) *model.Store {
+		s := model.NewStore()
+		if err := projecttrain.LoadValues(s, maps.Clone(v)); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	want := Infer(t, load(masked), dense, images)
+	got := Infer(t, load(smallValues), small, images)
+	if full := Infer(t, load(values), dense, images); slices.Equal(want, full) {
+		t.Fatal("cutting the channels out changed no logit: the test does not test")
+	}
+	scale := 0.0
+	for _, v := range want {
+		scale = max(scale, math.Abs(float64(v)))
+	}
+	for i := range want {
+		if d := math.Abs(float64(got[i] - want[i])); !(d <= 1e-5*max(scale, 1)) {
+			t.Fatalf("logit %d: %g after surgery, %g in the masked dense network", i, got[i], want[i])
 		}
 	}
 }

@@ -1,0 +1,52 @@
+package mobilenetv2
+
+import (
+	"fmt"
+
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/mlsysrep/mlsysrep/pkg/prune"
+)
+
+// PruneFilters removes the fraction ratio of every block's expansion
+// channels, the expansion conv's filters with the smallest L1 norms (Li et
+// al., 2017), from a trained network's variable values (by scope path):
+// the expansion conv's filters and BN entries, the depthwise conv's channels
+// and BN entries, and the projection conv's matching input channels. It
+// returns the smaller network's config (Hidden set) and values. Only the
+// inside of a block shrinks: block inputs and outputs, shortcuts, the stem
+// and the last conv keep their channels. Optimizer state is dropped
+// (prune.NewSurgery). A ratio outside [0, 1) or a missing variable is an
+// error.
+func (c Config) PruneFilters(values map[string]*tensors.Tensor, ratio float64) (Config, map[string]*tensors.Tensor, error) {
+	if err := c.Validate(); err != nil {
+		return c, nil, err
+	}
+	if !(ratio >= 0 && ratio < 1) {
+		return c, nil, fmt.Errorf("mobilenetv2: filter pruning ratio %g is not in [0, 1)", ratio)
+	}
+	s := prune.NewSurgery(values)
+	pruned := c
+	pruned.Hidden = make([]int, len(Blocks))
+	for i := range Blocks {
+		scope := fmt.Sprintf("/block%d", i)
+		w, ok := values[scope+"/expand/conv/weights"]
+		if !ok {
+			return c, nil, fmt.Errorf("mobilenetv2: filter pruning: no variable %s/expand/conv/weights", scope)
+		}
+		norms, err := prune.FilterNorms(w)
+		if err != nil {
+			return c, nil, err
+		}
+		keep := prune.KeepFilters(norms, prune.FiltersToKeep(len(norms), ratio))
+		s.Keep(scope+"/expand/conv/weights", 3, keep)
+		s.KeepBN(scope+"/expand/bn", keep)
+		s.Keep(scope+"/depthwise/conv/weights", 2, keep)
+		s.KeepBN(scope+"/depthwise/bn", keep)
+		s.Keep(scope+"/project/conv/weights", 2, keep)
+		pruned.Hidden[i] = len(keep)
+	}
+	if err := s.Err(); err != nil {
+		return c, nil, err
+	}
+	return pruned, s.Values, nil
+}

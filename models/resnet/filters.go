@@ -1,0 +1,52 @@
+package resnet
+
+import (
+	"fmt"
+
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/mlsysrep/mlsysrep/pkg/prune"
+)
+
+// PruneFilters removes the fraction ratio of the filters of every block's
+// first conv, those with the smallest L1 norms (Li et al., 2017), from a
+// trained network's variable values (by scope path), with their BN entries
+// and the second conv's matching input channels, and returns the smaller
+// network's config (Inner set) and values. The rule for residual shapes:
+// only the inside of a block shrinks; each block's output (its second conv,
+// the shortcut) and the stem keep their channels, so every residual add
+// still adds equal shapes. Optimizer state is dropped (prune.NewSurgery).
+// A ratio outside [0, 1) or a missing variable is an error.
+func (c Config) PruneFilters(values map[string]*tensors.Tensor, ratio float64) (Config, map[string]*tensors.Tensor, error) {
+	if err := c.Validate(); err != nil {
+		return c, nil, err
+	}
+	if !(ratio >= 0 && ratio < 1) {
+		return c, nil, fmt.Errorf("resnet: filter pruning ratio %g is not in [0, 1)", ratio)
+	}
+	s := prune.NewSurgery(values)
+	pruned := c
+	pruned.Inner = make([]int, 4*c.BlocksPerStage)
+	for stage := range 4 {
+		for block := range c.BlocksPerStage {
+			i := stage*c.BlocksPerStage + block
+			scope := fmt.Sprintf("/stage%d_block%d", stage+1, block)
+			w, ok := values[scope+"/conv1/conv/weights"]
+			if !ok {
+				return c, nil, fmt.Errorf("resnet: filter pruning: no variable %s/conv1/conv/weights", scope)
+			}
+			norms, err := prune.FilterNorms(w)
+			if err != nil {
+				return c, nil, err
+			}
+			keep := prune.KeepFilters(norms, prune.FiltersToKeep(len(norms), ratio))
+			s.Keep(scope+"/conv1/conv/weights", 3, keep)
+			s.KeepBN(scope+"/conv1/bn", keep)
+			s.Keep(scope+"/conv2/conv/weights", 2, keep)
+			pruned.Inner[i] = len(keep)
+		}
+	}
+	if err := s.Err(); err != nil {
+		return c, nil, err
+	}
+	return pruned, s.Values, nil
+}
