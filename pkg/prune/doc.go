@@ -7,11 +7,15 @@
 // layer's "weights", all ones until Update prunes. Update sets the masks of
 // every masked layer of a store from the magnitudes of the weights as the
 // network uses them (w * mask, so a pruned weight stays pruned as the
-// sparsity grows), sets the pruned weights to zero and zeroes their SGD
-// velocity (train.MaskVelocity): from then on a pruned weight gets a zero
-// gradient, a zero weight-decay term and no momentum, and stays exactly zero
-// through training. Hook runs Update on a schedule between training steps
-// (train.Config.BeforeStep).
+// sparsity grows) and sets the pruned weights to zero. train.Pruning runs
+// Update on a Schedule between training steps and zeroes the pruned
+// weights' SGD velocity: from then on a pruned weight gets a zero gradient,
+// a zero weight-decay term and no momentum, and stays exactly zero through
+// training. (This package knows no optimizer: the models use it, and models
+// know nothing of training.)
+//
+// Structured filter pruning's shared pieces (FilterNorms, KeepFilters,
+// SelectAxis, Surgery) are here too; the surgery itself is the models'.
 //
 // Which layers are masked is the model's choice (where it passes Mask, or
 // Then(q) for a quantized layer: prune first, then quantize, Deep

@@ -1,10 +1,7 @@
 package prune
 
 import (
-	"context"
-	"iter"
 	"math"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -16,10 +13,8 @@ import (
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
-	gomlxtrain "github.com/gomlx/gomlx/ml/train"
 	"github.com/mlsysrep/mlsysrep/pkg/backend"
 	"github.com/mlsysrep/mlsysrep/pkg/nn"
-	"github.com/mlsysrep/mlsysrep/pkg/train"
 )
 
 var engine = sync.OnceValues(backend.TestEngine)
@@ -102,36 +97,6 @@ func TestMagnitudeMasks(t *testing.T) {
 	}
 }
 
-// toyData is a deterministic dataset of learnable 8x8 images, 4 classes.
-type toyData struct{ n, batch, epoch int }
-
-func (d *toyData) Name() string    { return "toy" }
-func (d *toyData) SetEpoch(e int)  { d.epoch = e }
-func (d *toyData) NumBatches() int { return d.n / d.batch }
-func (d *toyData) Iter() iter.Seq2[gomlxtrain.Batch, error] {
-	epoch := d.epoch
-	d.epoch++
-	return func(yield func(gomlxtrain.Batch, error) bool) {
-		perm := rand.New(rand.NewPCG(1, uint64(epoch))).Perm(d.n)
-		for b := range d.NumBatches() {
-			px := make([]float32, d.batch*8*8*3)
-			labels := make([]int32, d.batch)
-			for i := range d.batch {
-				k := perm[b*d.batch+i]
-				labels[i] = int32(k % 4)
-				rng := rand.New(rand.NewPCG(7, uint64(k)))
-				for j := range 8 * 8 * 3 {
-					px[i*192+j] = float32(rng.NormFloat64()) + float32(labels[i])*float32(j%3)
-				}
-			}
-			if !yield(gomlxtrain.Batch{Inputs: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(px, d.batch, 8, 8, 3)},
-				Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(labels, d.batch, 1)}}, nil) {
-				return
-			}
-		}
-	}
-}
-
 // toyModel masks its second conv and its FC; the first conv is not pruned.
 func toyModel(scope *model.Scope, x *graph.Node) *graph.Node {
 	x = nn.Conv(scope.In("conv1"), x).Channels(8).KernelSize(3).Done()
@@ -140,100 +105,6 @@ func toyModel(scope *model.Scope, x *graph.Node) *graph.Node {
 	x = nn.BatchNorm(scope.In("bn"), x).Done()
 	x = graph.Max(x, graph.ZerosLike(x))
 	return nn.Dense(scope.In("fc"), graph.ReduceMean(x, 1, 2), 4, Mask)
-}
-
-func values(t *testing.T, v *model.Variable) []float32 {
-	t.Helper()
-	d, err := floats(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
-// TestPrunedWeightsStayZero trains the toy model with SGD (momentum 0.9,
-// weight decay 5e-4) while a gradual schedule prunes it, then checks that
-// every pruned weight and its velocity are exactly zero, that the masks
-// only grew, and that the final sparsity is the schedule's.
-func TestPrunedWeightsStayZero(t *testing.T) {
-	for _, global := range []bool{false, true} {
-		store := model.NewStore()
-		store.SetRNGStateFromSeed(3)
-		be := testBackend(t)
-		if err := Materialize(be, store, toyModel, shapes.Make(dtypes.Float32, 1, 8, 8, 3)); err != nil {
-			t.Fatal(err)
-		}
-		s := Schedule{Initial: 0.2, Final: 0.75, Begin: 2, End: 10, Every: 4} // updates before steps 2, 6 and 10
-		var updates []int
-		var last Stats
-		prev := map[string][]float32{}
-		hook, err := Hook(store, s, global, func(step int, st Stats) {
-			updates = append(updates, step)
-			last = st
-			layers, _ := Layers(store)
-			for _, l := range layers {
-				m := values(t, l.Mask)
-				for i, k := range prev[l.Scope] {
-					if k == 0 && m[i] != 0 {
-						t.Errorf("step %d: %s weight %d came back after being pruned", step, l.Scope, i)
-					}
-				}
-				prev[l.Scope] = m
-			}
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = train.Run(context.Background(), train.Config{Backend: be, Store: store, Model: toyModel,
-			Train: &toyData{n: 32, batch: 8}, Eval: &toyData{n: 16, batch: 8}, Epochs: 4,
-			Optimizer: train.SGD{Momentum: 0.9, WeightDecay: 5e-4}, Schedule: train.MultiStep{Base: 0.1},
-			BeforeStep: hook})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !slices.Equal(updates, []int{2, 6, 10}) {
-			t.Errorf("global=%v: masks updated before steps %v, want [2 6 10]", global, updates)
-		}
-		if got := last.Sparsity(); math.Abs(got-0.75) > 0.01 {
-			t.Errorf("global=%v: final sparsity %.4f, want 0.75\n%s", global, got, last)
-		}
-		layers, err := Layers(store)
-		if err != nil || len(layers) != 2 {
-			t.Fatalf("global=%v: %d masked layers (%v), want conv2 and fc", global, len(layers), err)
-		}
-		for _, l := range layers {
-			w, m := values(t, l.Weights), values(t, l.Mask)
-			vel := velocity(t, store, l.Weights)
-			pruned, moved := 0, 0
-			for i, k := range m {
-				if k != 0 {
-					continue
-				}
-				pruned++
-				if w[i] != 0 || vel[i] != 0 {
-					t.Fatalf("global=%v: %s weight %d is pruned but is %g (velocity %g) after training", global, l.Scope, i, w[i], vel[i])
-				}
-			}
-			for i, k := range m {
-				if k != 0 && w[i] != 0 {
-					moved++
-				}
-			}
-			if pruned == 0 || moved == 0 {
-				t.Errorf("global=%v: %s has %d pruned and %d live weights", global, l.Scope, pruned, moved)
-			}
-		}
-	}
-}
-
-// velocity is the SGD velocity of v.
-func velocity(t *testing.T, store *model.Store, v *model.Variable) []float32 {
-	t.Helper()
-	vel := train.Velocity(store, v)
-	if vel == nil {
-		t.Fatalf("no velocity for %s", v.Path())
-	}
-	return values(t, vel)
 }
 
 // TestUpdateErrors checks Update's refusals.
@@ -252,8 +123,8 @@ func TestUpdateErrors(t *testing.T) {
 			t.Errorf("sparsity %g accepted", s)
 		}
 	}
-	if _, err := Hook(store, Schedule{Final: 0.5}, false, nil); err == nil {
-		t.Error("a schedule with Every 0 accepted")
+	if st, err := Update(store, 0.5, true); err != nil || len(st) != 2 || st.Sparsity() != 0.5 {
+		t.Errorf("pruning the toy model by half: %v, %v", err, st)
 	}
 }
 

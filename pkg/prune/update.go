@@ -6,7 +6,6 @@ import (
 
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/mlsysrep/mlsysrep/pkg/train"
 )
 
 // Layer is a masked layer of a store: its weights and its mask.
@@ -33,10 +32,14 @@ func Layers(store *model.Store) ([]Layer, error) {
 	return layers, nil
 }
 
-// LayerStats is one layer's count of weights and of pruned ones.
+// LayerStats is one layer's count of weights and of pruned ones, with its
+// weights variable and new mask (for the optimizer's state: see
+// train.Pruning).
 type LayerStats struct {
 	Scope         string
 	Weights, Zero int
+	Variable      *model.Variable
+	Mask          []float32
 }
 
 // Stats are the masked layers' counts after an Update.
@@ -69,9 +72,11 @@ func (s Stats) String() string {
 
 // Update prunes the store's masked layers to the given sparsity by
 // magnitude (MagnitudeMasks over the weights as the network uses them,
-// w * mask), per layer or globally: it sets every mask, sets the pruned
-// weights to zero and zeroes their SGD velocity. A store without masked
-// layers is an error (the model passed no Mask: nothing would be pruned).
+// w * mask), per layer or globally: it sets every mask and sets the pruned
+// weights to zero. The optimizer's state is the trainer's: train.Pruning
+// runs Update on a schedule and zeroes the pruned weights' momentum too. A
+// store without masked layers is an error (the model passed no Mask:
+// nothing would be pruned).
 func Update(store *model.Store, sparsity float64, global bool) (Stats, error) {
 	if !(sparsity >= 0 && sparsity < 1) {
 		return nil, fmt.Errorf("prune: sparsity %g is not in [0, 1)", sparsity)
@@ -115,10 +120,7 @@ func Update(store *model.Store, sparsity float64, global bool) (Stats, error) {
 		if err := l.Weights.SetValue(tensors.FromFlatDataAndDimensions(effective[i], dims...)); err != nil {
 			return nil, err
 		}
-		if err := train.MaskVelocity(store, l.Weights, masks[i]); err != nil {
-			return nil, err
-		}
-		stats[i] = LayerStats{Scope: l.Scope, Weights: len(masks[i]), Zero: zero}
+		stats[i] = LayerStats{Scope: l.Scope, Weights: len(masks[i]), Zero: zero, Variable: l.Weights, Mask: masks[i]}
 	}
 	return stats, nil
 }
@@ -134,26 +136,4 @@ func floats(v *model.Variable) ([]float32, error) {
 		return nil, fmt.Errorf("prune: %s: %w", v.Path(), err)
 	}
 	return data, nil
-}
-
-// Hook returns a train.Config.BeforeStep that prunes the store on the
-// schedule (Update before every step where it is due) and gives each
-// update's stats to report (nil: none).
-func Hook(store *model.Store, s Schedule, global bool, report func(step int, st Stats)) (func(step int) error, error) {
-	if err := s.Validate(); err != nil {
-		return nil, err
-	}
-	return func(step int) error {
-		if !s.Due(step) {
-			return nil
-		}
-		st, err := Update(store, s.Sparsity(step), global)
-		if err != nil {
-			return err
-		}
-		if report != nil {
-			report(step, st)
-		}
-		return nil
-	}, nil
 }
