@@ -32,23 +32,46 @@ const statsChunk = 64
 // mean and variance (C each, written into the given slices).
 func (bn BatchNorm) Train(out, mean, variance, x, scale, offset []float32, workers int) {
 	bn.check(len(out), len(x))
-	ops := currentRowOps()
-	sums := bn.reduce(workers, 1, func(acc []float32, lo, hi int) {
-		ops.sumRows(acc, x[lo*bn.C:], hi-lo, bn.C)
-	})
-	inv := 1 / float64(bn.Rows)
-	for c := range bn.C {
-		mean[c] = float32(sums[0][c] * inv)
-	}
-	sq := bn.reduce(workers, 1, func(acc []float32, lo, hi int) {
-		ops.sqDiffRows(acc, x[lo*bn.C:], mean, hi-lo, bn.C)
-	})
+	bn.Stats(mean, variance, x, workers)
 	a := make([]float32, bn.C)
 	for c := range bn.C {
-		variance[c] = float32(sq[0][c] * inv)
 		a[c] = scale[c] * float32(1/math.Sqrt(float64(variance[c]+bn.Epsilon)))
 	}
 	bn.Normalize(out, x, mean[:bn.C], a, offset, workers)
+}
+
+// Stats writes the batch mean and biased variance of x in one pass over
+// it: per channel, the sums of d = x - k and d*d, where the shift k is the
+// mean of the first statsChunk rows (so that d is centred near 0 and the
+// variance, sum(d*d)/n - (sum(d)/n)^2, loses nothing to cancellation),
+// accumulated in float32 runs of statsChunk rows added into float64 totals.
+// The result does not depend on the number of workers.
+func (bn BatchNorm) Stats(mean, variance, x []float32, workers int) {
+	bn.check(bn.Rows*bn.C, len(x))
+	if len(mean) < bn.C || len(variance) < bn.C {
+		panic(fmt.Sprintf("kernels: BatchNorm statistics of %d channels given slices of %d and %d", bn.C, len(mean), len(variance)))
+	}
+	ops := currentRowOps()
+	head := min(statsChunk, bn.Rows)
+	k64 := make([]float64, bn.C)
+	for r := range head {
+		for c, v := range x[r*bn.C : (r+1)*bn.C] {
+			k64[c] += float64(v)
+		}
+	}
+	k := make([]float32, bn.C)
+	for c := range k {
+		k[c] = float32(k64[c] / float64(head))
+	}
+	sums := bn.reduce(workers, 2, func(acc []float32, lo, hi int) {
+		ops.shiftRows(acc[:bn.C], acc[bn.C:], x[lo*bn.C:], k, hi-lo, bn.C)
+	})
+	inv := 1 / float64(bn.Rows)
+	for c := range bn.C {
+		d := sums[0][c] * inv
+		mean[c] = float32(float64(k[c]) + d)
+		variance[c] = float32(max(0, sums[1][c]*inv-d*d))
+	}
 }
 
 // Grad is the gradient of Train given the output gradient dy, with

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -104,6 +105,38 @@ func TestBatchNorm(t *testing.T) {
 	}
 	if err := SetPath("auto"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestStatsFarFromZero checks the one-pass statistics where a naive
+// sum(x^2)/n - mean^2 loses every digit (mean 1000, standard deviation 1,
+// and a shifted first row), and that the worker count changes no bit.
+func TestStatsFarFromZero(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, tc := range []struct{ rows, c int }{{5000, 19}, {64, 33}, {65, 8}, {3, 16}} {
+		bn := BatchNorm{Rows: tc.rows, C: tc.c, Epsilon: 1e-5}
+		x := randomSlice(rng, tc.rows*tc.c, 1000, 1)
+		for c := range tc.c {
+			x[c] += 5 // the first row is not typical
+		}
+		_, wantMean, wantVar, _, _, _ := bnReference(tc.rows, tc.c, 1e-5, x, make([]float32, tc.c), make([]float32, tc.c), make([]float32, len(x)))
+		var first []float32
+		for _, workers := range []int{1, 2, 3} {
+			mean, variance := make([]float32, tc.c), make([]float32, tc.c)
+			bn.Stats(mean, variance, x, workers)
+			if e := maxRelErr(mean, wantMean); e > 1e-6 {
+				t.Errorf("rows=%d c=%d: mean relative error %.3g", tc.rows, tc.c, e)
+			}
+			if e := maxRelErr(variance, wantVar); e > 1e-5 {
+				t.Errorf("rows=%d c=%d: variance relative error %.3g", tc.rows, tc.c, e)
+			}
+			got := append(mean, variance...)
+			if first == nil {
+				first = got
+			} else if !slices.Equal(got, first) {
+				t.Errorf("rows=%d c=%d: %d workers change the statistics", tc.rows, tc.c, workers)
+			}
+		}
 	}
 }
 

@@ -22,6 +22,11 @@ func init() {
 		c = sqDiffRows8(c, acc, x, mean, rows, stride)
 		genericRowOps.sqDiffRows(acc[c:], x[c:], mean[c:], rows, stride)
 	}
+	avx512RowOps.shiftRows = func(s1, s2, x, k []float32, rows, stride int) {
+		c := shiftRows16(0, s1, s2, x, k, rows, stride)
+		c = shiftRows8(c, s1, s2, x, k, rows, stride)
+		genericRowOps.shiftRows(s1[c:], s2[c:], x[c:], k[c:], rows, stride)
+	}
 	avx512RowOps.gradSumRows = func(sumDy, sumDyX, dy, x, mean []float32, rows, stride int) {
 		c := gradSumRows16(0, sumDy, sumDyX, dy, x, mean, rows, stride)
 		c = gradSumRows8(c, sumDy, sumDyX, dy, x, mean, rows, stride)
@@ -44,6 +49,10 @@ func init() {
 	avx2RowOps.sqDiffRows = func(acc, x, mean []float32, rows, stride int) {
 		c := sqDiffRows8(0, acc, x, mean, rows, stride)
 		genericRowOps.sqDiffRows(acc[c:], x[c:], mean[c:], rows, stride)
+	}
+	avx2RowOps.shiftRows = func(s1, s2, x, k []float32, rows, stride int) {
+		c := shiftRows8(0, s1, s2, x, k, rows, stride)
+		genericRowOps.shiftRows(s1[c:], s2[c:], x[c:], k[c:], rows, stride)
 	}
 	avx2RowOps.gradSumRows = func(sumDy, sumDyX, dy, x, mean []float32, rows, stride int) {
 		c := gradSumRows8(0, sumDy, sumDyX, dy, x, mean, rows, stride)
@@ -264,4 +273,57 @@ func gradRows8(c int, dx, dy, x, mean, m, b, a []float32, rows, stride int) int 
 	}
 	archsimd.ClearAVXUpperBits() // see doc.go
 	return cv
+}
+
+// shiftRows16 runs shiftRows 16 channels at a time from channel c on and
+// returns the first channel it left.
+func shiftRows16(c int, s1, s2, x, k []float32, rows, stride int) int {
+	for ; c+16 <= len(s1); c += 16 {
+		a, b, kk := archsimd.LoadFloat32x16(s1[c:]), archsimd.LoadFloat32x16(s2[c:]), archsimd.LoadFloat32x16(k[c:])
+		for r := range rows {
+			d := archsimd.LoadFloat32x16(x[r*stride+c:]).Sub(kk)
+			a = a.Add(d)
+			b = b.Add(d.Mul(d))
+		}
+		a.Store(s1[c:])
+		b.Store(s2[c:])
+	}
+	archsimd.ClearAVXUpperBits() // see doc.go
+	return c
+}
+
+// shiftRows8 runs shiftRows 8 channels at a time from channel c on and
+// returns the first channel it left: 16 channels (four accumulator chains)
+// at a time, then 8.
+func shiftRows8(c int, s1, s2, x, k []float32, rows, stride int) int {
+	for ; c+16 <= len(s1); c += 16 {
+		a0, a1 := archsimd.LoadFloat32x8(s1[c:]), archsimd.LoadFloat32x8(s1[c+8:])
+		b0, b1 := archsimd.LoadFloat32x8(s2[c:]), archsimd.LoadFloat32x8(s2[c+8:])
+		k0, k1 := archsimd.LoadFloat32x8(k[c:]), archsimd.LoadFloat32x8(k[c+8:])
+		for r := range rows {
+			row := x[r*stride+c : r*stride+c+16]
+			d0 := archsimd.LoadFloat32x8(row[0:]).Sub(k0)
+			d1 := archsimd.LoadFloat32x8(row[8:]).Sub(k1)
+			a0 = a0.Add(d0)
+			a1 = a1.Add(d1)
+			b0 = b0.Add(d0.Mul(d0))
+			b1 = b1.Add(d1.Mul(d1))
+		}
+		a0.Store(s1[c:])
+		a1.Store(s1[c+8:])
+		b0.Store(s2[c:])
+		b1.Store(s2[c+8:])
+	}
+	for ; c+8 <= len(s1); c += 8 {
+		a, b, kk := archsimd.LoadFloat32x8(s1[c:]), archsimd.LoadFloat32x8(s2[c:]), archsimd.LoadFloat32x8(k[c:])
+		for r := range rows {
+			d := archsimd.LoadFloat32x8(x[r*stride+c:]).Sub(kk)
+			a = a.Add(d)
+			b = b.Add(d.Mul(d))
+		}
+		a.Store(s1[c:])
+		b.Store(s2[c:])
+	}
+	archsimd.ClearAVXUpperBits() // see doc.go
+	return c
 }

@@ -10,6 +10,7 @@ type rowOps struct {
 	add         func(acc, x []float32)                                       // acc += x
 	sumRows     func(acc, x []float32, rows, stride int)                     // acc += x, per row
 	sqDiffRows  func(acc, x, mean []float32, rows, stride int)               // acc += (x - mean)^2, per row
+	shiftRows   func(s1, s2, x, k []float32, rows, stride int)               // s1 += x - k; s2 += (x - k)^2, per row
 	gradSumRows func(sumDy, sumDyX, dy, x, mean []float32, rows, stride int) // sumDy += dy; sumDyX += dy * (x - mean), per row
 	affineRows  func(out, x, mean, a, offset []float32, rows, stride int)    // out = (x - mean)*a + offset
 	gradRows    func(dx, dy, x, mean, m, b, a []float32, rows, stride int)   // dx = (dy - m - (x - mean)*b) * a
@@ -62,6 +63,17 @@ var genericRowOps = rowOps{
 			for c := range acc {
 				d := row[c] - mean[c]
 				acc[c] += float32(d * d)
+			}
+		}
+	},
+	shiftRows: func(s1, s2, x, k []float32, rows, stride int) {
+		s2, k = s2[:len(s1)], k[:len(s1)]
+		for r := range rows {
+			row := x[r*stride:][:len(s1)]
+			for c := range s1 {
+				d := row[c] - k[c]
+				s1[c] += d
+				s2[c] += float32(d * d)
 			}
 		}
 	},
