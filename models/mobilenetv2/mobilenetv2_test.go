@@ -147,3 +147,21 @@ func TestPruningSitesBind(t *testing.T) {
 		return Config{Width: 0.125, NumClasses: 10, Quant: q, Prune: pruned}.Build
 	}, 32, 10, 57)
 }
+
+// TestSummaryMACsAreForwardFLOPs: the summary's per-layer multiply-adds add
+// up to ForwardFLOPs / 2, at full width and for a filter-pruned network.
+func TestSummaryMACsAreForwardFLOPs(t *testing.T) {
+	hidden := make([]int, len(Blocks))
+	for i := range hidden {
+		hidden[i] = 5 + i
+	}
+	for _, c := range []Config{Default, {Width: 0.5, NumClasses: 10, Hidden: hidden}} {
+		s, err := c.Summary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := 2 * float64(s.MACs()); got != c.ForwardFLOPs() {
+			t.Errorf("width %g: summary %.0f FLOPs, ForwardFLOPs %.0f", c.Width, got, c.ForwardFLOPs())
+		}
+	}
+}

@@ -191,3 +191,17 @@ func TestPruningSitesBind(t *testing.T) {
 		return Config{Width: 0.125, BlocksPerStage: 2, NumClasses: 10, Quant: q, Prune: pruned}.Build
 	}, 32, 10, 20)
 }
+
+// TestSummaryMACsAreForwardFLOPs: the summary's per-layer multiply-adds add
+// up to ForwardFLOPs / 2, at full width and for a filter-pruned network.
+func TestSummaryMACsAreForwardFLOPs(t *testing.T) {
+	for _, c := range []Config{Default, {Width: 0.25, BlocksPerStage: 2, NumClasses: 10, Inner: []int{3, 5, 7, 9, 11, 13, 15, 17}}} {
+		s, err := c.Summary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := 2 * float64(s.MACs()); got != c.ForwardFLOPs() {
+			t.Errorf("width %g inner %v: summary %0.f FLOPs, ForwardFLOPs %.0f", c.Width, c.Inner, got, c.ForwardFLOPs())
+		}
+	}
+}

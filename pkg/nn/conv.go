@@ -84,6 +84,7 @@ func (b *ConvBuilder) Done() *graph.Node {
 	if bias != nil {
 		y = graph.Add(y, lastAxis(graph.ConvertDType(bias, y.DType()), y.Rank()))
 	}
-	Record(b.scope, "conv", detail, y, params)
+	d := y.Shape().Dimensions // [batch, h, w, channels]
+	RecordLayer(b.scope, "conv", detail, y, params, d[1]*d[2]*d[3]*b.kernel*b.kernel*cin)
 	return y
 }

@@ -18,6 +18,6 @@ func Dense(scope *model.Scope, x *graph.Node, out int, q WeightQuantizer) *graph
 		w = q(scope, w)
 	}
 	y := graph.Add(graph.Dot(x, graph.ConvertDType(w, x.DType())).Product(), lastAxis(graph.ConvertDType(bias, x.DType()), 2))
-	Record(scope, "dense", fmt.Sprintf("%d->%d", in, out), y, in*out+out)
+	RecordLayer(scope, "dense", fmt.Sprintf("%d->%d", in, out), y, in*out+out, in*out)
 	return y
 }

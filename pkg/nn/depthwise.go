@@ -65,7 +65,8 @@ func (b *DepthwiseBuilder) Done() *graph.Node {
 	if bias != nil {
 		y = graph.Add(y, lastAxis(graph.ConvertDType(bias, y.DType()), y.Rank()))
 	}
-	Record(b.scope, "dwconv", detail, y, k*k*c)
+	d := y.Shape().Dimensions // [batch, h, w, c]
+	RecordLayer(b.scope, "dwconv", detail, y, k*k*c, d[1]*d[2]*c*k*k)
 	return y
 }
 

@@ -22,6 +22,9 @@ type Row struct {
 	Detail string // e.g. "3x3/64 s2", "pact:4 bits"
 	Output []int  // output dimensions
 	Params int    // trainable parameters created here
+	// MACs are the layer's multiply-adds per example (convolutions, depthwise
+	// convolutions and dense layers; 0 for other rows).
+	MACs int
 }
 
 // Quantizer kinds recorded in summaries.
@@ -44,6 +47,12 @@ const summaryParam = "nn_summary"
 
 // Record adds a row to the summary being collected, if any.
 func Record(scope *model.Scope, kind, detail string, out *graph.Node, params int) {
+	RecordLayer(scope, kind, detail, out, params, 0)
+}
+
+// RecordLayer is Record for a layer that multiplies: macs are its
+// multiply-adds per example.
+func RecordLayer(scope *model.Scope, kind, detail string, out *graph.Node, params, macs int) {
 	s, ok := model.GetParamOr[any](scope, summaryParam, nil).(*Summary)
 	if !ok || s == nil {
 		return
@@ -52,7 +61,7 @@ func Record(scope *model.Scope, kind, detail string, out *graph.Node, params int
 	if out != nil {
 		dims = slices.Clone(out.Shape().Dimensions)
 	}
-	s.Rows = append(s.Rows, Row{Scope: scope.Scope(), Kind: kind, Detail: detail, Output: dims, Params: params})
+	s.Rows = append(s.Rows, Row{Scope: scope.Scope(), Kind: kind, Detail: detail, Output: dims, Params: params, MACs: macs})
 }
 
 // Summarize builds the model once on a placeholder input of the given shape,
@@ -85,6 +94,16 @@ func (s *Summary) Count(kind string) int {
 		if r.Kind == kind {
 			n++
 		}
+	}
+	return n
+}
+
+// MACs is the total of the layers' multiply-adds per example (twice that
+// is the forward FLOPs).
+func (s *Summary) MACs() int {
+	n := 0
+	for _, r := range s.Rows {
+		n += r.MACs
 	}
 	return n
 }

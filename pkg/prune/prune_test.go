@@ -200,3 +200,58 @@ func TestFilterHelpers(t *testing.T) {
 		t.Errorf("the mask was not cut with its weights: %v", m.Shape())
 	}
 }
+
+// TestAccount checks the per-layer accounting of the toy model on an 8x8
+// image against hand counts: conv1 3x3 3->8 (216 weights, 8*8*8*27 = 13824
+// multiply-adds), conv2 3x3 8->8 stride 2 (576, 4*4*8*72 = 9216), fc 8->4
+// (32 + 4 biases, 32); half of conv2's and fc's weights pruned.
+func TestAccount(t *testing.T) {
+	store := model.NewStore()
+	store.SetRNGStateFromSeed(2)
+	in := shapes.Make(dtypes.Float32, 1, 8, 8, 3)
+	if err := Materialize(testBackend(t), store, toyModel, in); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Update(store, 0.5, false); err != nil {
+		t.Fatal(err)
+	}
+	st, err := Count(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := nn.Summarize(testBackend(t), in, toyModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Account(s, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []AccountRow{
+		{Scope: "/conv1", Kind: "conv", Params: 216, Nonzero: 216, MACs: 13824, LiveMACs: 13824},
+		{Scope: "/conv2", Kind: "conv", Params: 576, Nonzero: 288, MACs: 9216, LiveMACs: 4608, Sparsity: 0.5},
+		{Scope: "/fc", Kind: "dense", Params: 36, Nonzero: 20, MACs: 32, LiveMACs: 16, Sparsity: 0.5},
+	}
+	if len(a.Rows) != len(want) {
+		t.Fatalf("%d rows, want %d:\n%s", len(a.Rows), len(want), a)
+	}
+	for i, w := range want {
+		g := a.Rows[i]
+		g.Detail = ""
+		if g != w {
+			t.Errorf("row %d: %+v, want %+v", i, g, w)
+		}
+	}
+	if p, nz, m, lm := a.Totals(); p != 828 || nz != 524 || m != 23072 || lm != 18448 {
+		t.Errorf("totals %d %d %.0f %.0f, want 828 524 23072 18448", p, nz, m, lm)
+	}
+	other, err := nn.Summarize(testBackend(t), in, func(scope *model.Scope, x *graph.Node) *graph.Node {
+		return nn.Dense(scope.In("head"), graph.Reshape(x, 1, -1), 2, nil)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Account(other, st); err == nil {
+		t.Error("masks of another network accepted")
+	}
+}
