@@ -256,19 +256,23 @@ func TestExportErrors(t *testing.T) {
 
 // TestLayoutConversions checks each layout change on a hand-made tensor.
 func TestLayoutConversions(t *testing.T) {
-	// A conv with O=2, I=3, 1x2 kernel: PyTorch element [o][i][y][x] = 1000o+100i+10y+x.
-	e := entry{kind: conv, shape: []int{1, 2, 3, 2}}
+	// A conv with O=2, I=3, a 2x3 kernel: PyTorch element [o][i][y][x] =
+	// 1000o + 100i + 10y + x.
+	e := entry{kind: conv, shape: []int{2, 3, 3, 2}}
 	var src []float32
 	for o := range 2 {
 		for i := range 3 {
-			for x := range 2 {
-				src = append(src, float32(1000*o+100*i+x))
+			for y := range 2 {
+				for x := range 3 {
+					src = append(src, float32(1000*o+100*i+10*y+x))
+				}
 			}
 		}
 	}
 	got := toModel(e, src)
-	// Model [y][x][i][o]: element (0,1,2,1) is at ((0*2+1)*3+2)*2+1 = 11.
-	if got[11] != 1201 || got[0] != 0 || got[1] != 1000 {
+	// Model [y][x][i][o]: element (y=1, x=2, i=0, o=1) is at
+	// ((1*3+2)*3+0)*2+1 = 31; (y=0, x=1, i=2, o=0) at ((0*3+1)*3+2)*2 = 10.
+	if got[31] != 1012 || got[10] != 201 || got[0] != 0 || got[1] != 1000 {
 		t.Errorf("conv to the model's layout: %v", got)
 	}
 	if back := toTorch(e, got); !slices.Equal(back, src) {
@@ -283,5 +287,55 @@ func TestLayoutConversions(t *testing.T) {
 	w := entry{kind: depthwise, shape: []int{1, 2, 2}}
 	if got := toModel(w, []float32{1, 2, 3, 4}); !slices.Equal(got, []float32{1, 3, 2, 4}) {
 		t.Errorf("depthwise: %v", got)
+	}
+}
+
+// TestWidthRoundTrip exports networks of many widths (zero weights: only
+// the shapes matter here) and imports them back: every width must be
+// inferred as one that gives the same shapes, the simplest decimal where
+// the exact ratio does not fit (ResNet-18 at 0.1 has 51 FC inputs; 51/512
+// would give stage 3 25 channels instead of 26).
+func TestWidthRoundTrip(t *testing.T) {
+	for _, network := range Networks {
+		for _, w := range []float64{0.03, 0.0625, 0.1, 0.12, 0.15, 0.17, 0.19, 0.22, 0.25, 0.27, 0.3, 0.35, 0.4, 0.5, 0.6, 0.75, 1, 1.3} {
+			g := Geometry{Network: network, Width: w, NumClasses: 10}
+			if network == ResNet18 {
+				g.Blocks = 2
+			}
+			es, err := layout(g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			values := map[string]*tensors.Tensor{}
+			for _, e := range es {
+				n := 1
+				for _, d := range e.shape {
+					n *= d
+				}
+				values[e.path] = tensors.FromFlatDataAndDimensions(make([]float32, n), e.shape...)
+			}
+			sd, err := Export(g, values)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := Import(network, sd)
+			if err != nil {
+				t.Errorf("%s: %v", g, err)
+				continue
+			}
+			back, err := layout(m.Geometry)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range es {
+				if !slices.Equal(es[i].shape, back[i].shape) {
+					t.Errorf("%s imported as width %g: %s is %v, was %v", g, m.Width, es[i].path, back[i].shape, es[i].shape)
+					break
+				}
+			}
+			if w == 0.1 && m.Width != 0.1 {
+				t.Errorf("%s imported as width %g, want the simplest decimal 0.1", g, m.Width)
+			}
+		}
 	}
 }

@@ -2,6 +2,8 @@ package prune
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/gomlx/gomlx/ml/model"
@@ -72,8 +74,8 @@ func Account(s *nn.Summary, st Stats) (Accounting, error) {
 		}
 		a.Rows = append(a.Rows, row)
 	}
-	for scope := range byScope {
-		return a, fmt.Errorf("prune: the mask of %s has no layer in the summary (a summary of another network?)", scope)
+	if len(byScope) > 0 {
+		return a, fmt.Errorf("prune: the masks of %v have no layer in the summary (a summary of another network?)", slices.Sorted(maps.Keys(byScope)))
 	}
 	return a, nil
 }

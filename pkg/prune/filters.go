@@ -53,7 +53,7 @@ func KeepFilters(norms []float64, keep int) []int {
 // FiltersToKeep is how many of n filters a pruning ratio keeps: n minus
 // floor(ratio * n), at least 1.
 func FiltersToKeep(n int, ratio float64) int {
-	return max(1, n-int(ratio*float64(n)))
+	return max(1, n-floor(ratio*float64(n)))
 }
 
 // SelectAxis returns the slices of t along axis at the given indices, in

@@ -33,7 +33,7 @@ func MagnitudeMasks(layers [][]float32, sparsity float64, global bool) [][]float
 			}
 			return cmp.Compare(a.index, b.index)
 		})
-		for _, r := range refs[:int(sparsity*float64(n))] {
+		for _, r := range refs[:floor(sparsity*float64(n))] {
 			masks[r.layer][r.index] = 0
 		}
 	}
@@ -56,3 +56,7 @@ func MagnitudeMasks(layers [][]float32, sparsity float64, global bool) [][]float
 	}
 	return masks
 }
+
+// floor is the integer part of a product such as 0.29 * 100, whose float64
+// value is 28.999...: a count one ulp short of an integer is that integer.
+func floor(x float64) int { return int(x + 1e-9) }

@@ -255,3 +255,24 @@ func TestAccount(t *testing.T) {
 		t.Error("masks of another network accepted")
 	}
 }
+
+// TestCountsFloor: 0.29 of 100 weights is 29, though 0.29 * 100 is
+// 28.999... in float64.
+func TestCountsFloor(t *testing.T) {
+	w := make([]float32, 100)
+	for i := range w {
+		w[i] = float32(i + 1)
+	}
+	zero := 0
+	for _, k := range MagnitudeMasks([][]float32{w}, 0.29, false)[0] {
+		if k == 0 {
+			zero++
+		}
+	}
+	if zero != 29 {
+		t.Errorf("0.29 of 100 weights: %d pruned, want 29", zero)
+	}
+	if got := FiltersToKeep(100, 0.29); got != 71 {
+		t.Errorf("FiltersToKeep(100, 0.29) = %d, want 71", got)
+	}
+}

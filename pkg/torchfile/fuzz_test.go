@@ -1,6 +1,7 @@
 package torchfile
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -21,9 +22,14 @@ func FuzzRead(f *testing.F) {
 	}
 	root := pyDict{{"net", pyDict{{"module.w", pyTensor{storage: "0", class: "FloatStorage", raw: f32bytes(1, 2, 3),
 		size: []int{3}, stride: []int{1}}}}}}
-	for _, format := range torchFormats {
-		path := filepath.Join(dir, "seed."+format)
-		writeTorch(f, format, path, root)
+	huge := pyDict{{"v", pyTensor{storage: "0", class: "FloatStorage", raw: f32bytes(1), size: []int{1 << 30, 1 << 30}, stride: []int{0, 0}}}}
+	for i, format := range append(torchFormats, "zip") {
+		path := filepath.Join(dir, fmt.Sprintf("seed%d.%s", i, format))
+		if i == len(torchFormats) {
+			writeTorch(f, format, path, huge) // a crafted view must be refused, not allocated
+		} else {
+			writeTorch(f, format, path, root)
+		}
 		data, err := os.ReadFile(path)
 		if err != nil {
 			f.Fatal(err)

@@ -6,28 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
-	"slices"
 )
 
-// Tensor is one named tensor of a state dict, in PyTorch's layout (row-major, C order).
-type Tensor struct {
-	DType string    // the dtype in the file: "float32", "float16", "bfloat16", "float64", "int64", "int32", ...
-	Shape []int     // the dimensions; empty (not nil) for a scalar
-	Data  []float32 // every value converted to float32 (integers too)
-}
-
-// StateDict is a model's tensors by PyTorch name.
-type StateDict map[string]Tensor
-
-// Names returns the names sorted.
-func (sd StateDict) Names() []string {
-	return slices.Sorted(maps.Keys(sd))
-}
-
-// Read reads a state dict from a torch.save file (the zip format of PyTorch >= 1.6, and the legacy format of older versions) or a safetensors file. The format is chosen from the file's content, never its extension.
-// A checkpoint dict that holds the state dict under "net", "state_dict" or "model" (pytorch-cifar saves {"net": state_dict, "acc": ..., "epoch": ...}) is unwrapped; a "module." prefix carried by every key (nn.DataParallel) is removed. Errors name the file and say what was found (e.g. "a dict with keys [a b c], no tensors" or "not a torch.save or safetensors file").
+// Read reads a state dict from a torch.save file (the zip format of
+// PyTorch >= 1.6, and the legacy format of older versions) or a safetensors
+// file. The format is chosen from the file's content, never its extension.
+// A checkpoint dict that holds the state dict under "net", "state_dict" or
+// "model" (pytorch-cifar saves {"net": state_dict, "acc": ..., "epoch":
+// ...}) is unwrapped; a "module." prefix carried by every key
+// (nn.DataParallel) is removed. Errors name the file and say what was found
+// (e.g. "a dict with keys [a b c], no tensors" or "not a torch.save or
+// safetensors file").
 //
 // Non-tensor entries of a state dict are skipped. A file that yields no
 // tensor is an error, and so is a tensor whose dtype or kind this package

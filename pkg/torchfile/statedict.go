@@ -4,11 +4,27 @@ import (
 	"fmt"
 	"maps"
 	"math/big"
+	"slices"
 	"strings"
 
 	"github.com/nlpodyssey/gopickle/pytorch"
 	"github.com/nlpodyssey/gopickle/types"
 )
+
+// Tensor is one named tensor of a state dict, in PyTorch's layout (row-major, C order).
+type Tensor struct {
+	DType string    // the dtype in the file: "float32", "float16", "bfloat16", "float64", "int64", "int32", ...
+	Shape []int     // the dimensions; empty (not nil) for a scalar
+	Data  []float32 // every value converted to float32 (integers too)
+}
+
+// StateDict is a model's tensors by PyTorch name.
+type StateDict map[string]Tensor
+
+// Names returns the names sorted.
+func (sd StateDict) Names() []string {
+	return slices.Sorted(maps.Keys(sd))
+}
 
 // wrapperKeys are the checkpoint keys that hold a state dict, in the order
 // they are tried.

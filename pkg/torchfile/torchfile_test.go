@@ -446,6 +446,10 @@ func TestReadErrors(t *testing.T) {
 			[]string{`tensor "c": unsupported dtype: storage torch.ComplexFloatStorage`}},
 		{"view past the storage", torchFile("past.pt", pyDict{{"v", pyTensor{storage: "0", class: "FloatStorage", raw: f32bytes(1, 2, 3, 4), offset: 1, size: []int{2, 2}, stride: []int{2, 1}}}}),
 			[]string{`tensor "v": the view (offset 1, size [2 2], stride [2 1]) reaches element 4 of a storage of 4`}},
+		{"a huge view of one value", torchFile("huge.pt", pyDict{{"v", pyTensor{storage: "0", class: "FloatStorage", raw: f32bytes(1), size: []int{1 << 30, 1 << 30}, stride: []int{0, 0}}}}),
+			[]string{`tensor "v": a view of size [1073741824 1073741824] holds more than 268435456 elements`}},
+		{"a stride far past the storage", torchFile("far.pt", pyDict{{"v", pyTensor{storage: "0", class: "FloatStorage", raw: f32bytes(1, 2), size: []int{2}, stride: []int{1 << 20}}}}),
+			[]string{`tensor "v": the view`, "of a storage of 2"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sd, err := Read(tc.path)

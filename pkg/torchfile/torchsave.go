@@ -178,11 +178,13 @@ func loadLegacy(path string) (any, error) {
 	}
 
 	type pending struct {
-		st    *storageType
-		numel int
-		s     pytorch.StorageInterface
+		st     *storageType
+		numel  int
+		s      pytorch.StorageInterface
+		filled bool
 	}
 	storages := make(map[string]*pending)
+	var allocated int64 // bytes of the storages allocated so far
 	persistentLoad := func(pid any) (any, error) {
 		if t, ok := pid.(*types.Tuple); ok && t.Len() == 2 && t.Get(0) == "module" {
 			return t.Get(1), nil // a pickled module's source: not needed
@@ -202,6 +204,9 @@ func loadLegacy(path string) (any, error) {
 		}
 		if int64(numel)*int64(st.size) > info.Size() {
 			return nil, fmt.Errorf("storage %q: %d values of torch.%s do not fit in a file of %d bytes", key, numel, st.name, info.Size())
+		}
+		if allocated += int64(numel) * int64(st.size); allocated > info.Size() {
+			return nil, fmt.Errorf("storage %q: the storages named so far hold %d bytes, more than the file's %d", key, allocated, info.Size())
 		}
 		p := &pending{st: st, numel: numel, s: st.new(numel)}
 		storages[key] = p
@@ -238,6 +243,12 @@ func loadLegacy(path string) (any, error) {
 		}
 		if err := p.s.SetFromFileWithSize(bytes.NewReader(raw), p.numel); err != nil {
 			return nil, fmt.Errorf("storage %q: %w", key, err)
+		}
+		p.filled = true
+	}
+	for key, p := range storages {
+		if !p.filled {
+			return nil, fmt.Errorf("storage %q: named by the pickle but not in the file's storage list", key)
 		}
 	}
 	return obj, nil

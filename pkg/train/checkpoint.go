@@ -273,7 +273,7 @@ func checkAgainstStore(values map[string]*tensors.Tensor, store *model.Store) er
 			continue
 		}
 		if want := v.Shape(); !t.Shape().Equal(want) {
-			return fmt.Errorf("variable %s is %s in the checkpoint but %s in the model", v.Path(), t.Shape(), want)
+			return fmt.Errorf("variable %s is %s in the values loaded but %s in the model", v.Path(), t.Shape(), want)
 		}
 	}
 	return nil

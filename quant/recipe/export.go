@@ -68,6 +68,13 @@ func Export(o ExportOptions) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// The network's geometry is today's recipe's: the record must be of it.
+	if today, err := CellKey(t.Name, o.Preset, cell, o.Seed, rec.Data); err != nil {
+		return "", err
+	} else if today.Recipe != rec.Key().Recipe {
+		return "", fmt.Errorf("export: the record of %s %s (seed %d) is of another recipe than today's %s preset (digest %s, today %s): train it again first",
+			t.Name, cell, o.Seed, o.Preset, rec.Key().Recipe, today.Recipe)
+	}
 	values, err := train.CheckpointValues(CheckpointDir(o.Out, rec), rec.Key().String())
 	if err != nil {
 		return "", fmt.Errorf("export: %w", err)

@@ -25,21 +25,34 @@ type importedFP struct {
 	values       *torchcifar.Model
 }
 
-// readFP reads and converts the FP model of network m from path.
-func readFP(path string, m Model) (*importedFP, error) {
+// fileSHA256 is the hex SHA-256 of a file's bytes.
+func fileSHA256(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("-fp-checkpoint: %w", err)
+		return "", err
 	}
+	defer f.Close()
 	h := sha256.New()
-	_, err = io.Copy(h, f)
-	f.Close()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// readFP reads and converts the FP model of network m from path. The file
+// is hashed before and after it is read: a file that changed in between is
+// refused, so the digest a record names is that of the weights it used.
+func readFP(path string, m Model) (*importedFP, error) {
+	sum, err := fileSHA256(path)
 	if err != nil {
-		return nil, fmt.Errorf("-fp-checkpoint %s: %w", path, err)
+		return nil, fmt.Errorf("-fp-checkpoint: %w", err)
 	}
 	sd, err := torchfile.Read(path)
 	if err != nil {
 		return nil, fmt.Errorf("-fp-checkpoint: %w", err)
+	}
+	if again, err := fileSHA256(path); err != nil || again != sum {
+		return nil, fmt.Errorf("-fp-checkpoint %s: the file changed while it was read (SHA-256 %s, then %s, %v)", path, sum, again, err)
 	}
 	tm, err := torchcifar.Import(string(m), sd)
 	if err != nil {
@@ -48,7 +61,6 @@ func readFP(path string, m Model) (*importedFP, error) {
 	if tm.NumClasses != 10 {
 		return nil, fmt.Errorf("-fp-checkpoint %s: the network has %d classes; CIFAR-10 has 10", path, tm.NumClasses)
 	}
-	sum := hex.EncodeToString(h.Sum(nil))
 	return &importedFP{Geometry: tm.Geometry, path: path, sha256: sum,
 		id: fmt.Sprintf("%s sha256:%s", filepath.Base(path), sum), values: tm}, nil
 }

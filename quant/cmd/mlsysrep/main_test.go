@@ -30,7 +30,8 @@ func TestRunErrors(t *testing.T) {
 		{[]string{"export", "-table", "ptq-resnet18", "-preset", "quick", "-out", os.TempDir() + "/mlsysrep-no-such-folder", "-o", "x.safetensors"},
 			"no record of ptq-resnet18 resnet18/fp, seed 1", false},
 		{[]string{"run", "-table", "pact", "-fp-checkpoint", "x.pt"}, "-fp-checkpoint is for one PTQ table", true},
-		{[]string{"run", "-table", "ptq-resnet18", "-fp-checkpoint", "no-such-file.pt"}, "-fp-checkpoint: stat no-such-file.pt", true},
+		{[]string{"run", "-table", "ptq-resnet18", "-fp-checkpoint", "no-such-file.pt", "-out", "elsewhere"}, "-fp-checkpoint: stat no-such-file.pt", true},
+		{[]string{"run", "-table", "ptq-resnet18", "-fp-checkpoint", "main.go"}, "give it an -out of its own", true},
 	} {
 		err := run(tc.args)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -60,6 +60,9 @@ func runTables(args []string) error {
 		if _, err := os.Stat(*fpCheckpoint); err != nil {
 			return fmt.Errorf("%w: -fp-checkpoint: %v", errUsage, err)
 		}
+		if filepath.Clean(*out) == "results" {
+			return fmt.Errorf("%w: -fp-checkpoint records an imported FP model: give it an -out of its own, not the ledger's results folder (its records would replace the trained model's)", errUsage)
+		}
 	}
 	preset, err := parsePreset(*presetName)
 	if err != nil {
