@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/compute/dtypes"
@@ -125,5 +126,52 @@ func velocity(t *testing.T, store *model.Store, v *model.Variable) []float32 {
 func TestPruningRejectsABadSchedule(t *testing.T) {
 	if _, err := Pruning(model.NewStore(), prune.Schedule{Final: 0.5}, false, nil); err == nil {
 		t.Error("a schedule with Every 0 accepted")
+	}
+}
+
+// TestPruningResumeMatchesUninterrupted: a pruned run stopped after an
+// epoch and resumed from its checkpoint in a fresh store ends with the
+// uninterrupted run's weights and masks, bit for bit (masks and velocities
+// are store variables, so the checkpoint carries them; the schedule is a
+// function of the step).
+func TestPruningResumeMatchesUninterrupted(t *testing.T) {
+	s := prune.Schedule{Initial: 0.2, Final: 0.7, Begin: 1, End: 9, Every: 2}
+	run := func(dir string, epochs int) map[string][]float32 {
+		store := model.NewStore()
+		store.SetRNGStateFromSeed(11)
+		if err := prune.Materialize(backend(t), store, prunedToyModel, shapes.Make(dtypes.Float32, 1, 8, 8, 3)); err != nil {
+			t.Fatal(err)
+		}
+		hook, err := Pruning(store, s, true, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Run(context.Background(), Config{Backend: backend(t), Store: store, Model: prunedToyModel,
+			Train: &toyData{n: 32, batch: 8}, Eval: &toyData{n: 16, batch: 8, fixed: true}, Epochs: epochs,
+			Optimizer: SGD{Momentum: 0.9, WeightDecay: 5e-4}, Schedule: MultiStep{Base: 0.1},
+			CheckpointDir: dir, CheckpointKey: toyKey, BeforeStep: hook})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return weights(t, store)
+	}
+	straight := run(t.TempDir(), 3)
+	dir := t.TempDir()
+	run(dir, 1)
+	resumed := run(dir, 3)
+	masks := 0
+	for p, w := range straight {
+		if strings.HasPrefix(p, "/metrics/") { // the trainer's running loss average, not the model
+			continue
+		}
+		if !slices.Equal(resumed[p], w) {
+			t.Errorf("%s differs after resuming", p)
+		}
+		if strings.HasSuffix(p, "/"+prune.MaskName) {
+			masks++
+		}
+	}
+	if masks != 2 {
+		t.Errorf("%d masks in the store, want 2", masks)
 	}
 }
