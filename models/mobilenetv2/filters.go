@@ -28,22 +28,10 @@ func (c Config) PruneFilters(values map[string]*tensors.Tensor, ratio float64) (
 	pruned := c
 	pruned.Hidden = make([]int, len(Blocks))
 	for i := range Blocks {
-		scope := fmt.Sprintf("/block%d", i)
-		w, ok := values[scope+"/expand/conv/weights"]
-		if !ok {
-			return c, nil, fmt.Errorf("mobilenetv2: filter pruning: no variable %s/expand/conv/weights", scope)
-		}
-		norms, err := prune.FilterNorms(w)
-		if err != nil {
-			return c, nil, err
-		}
-		keep := prune.KeepFilters(norms, prune.FiltersToKeep(len(norms), ratio))
-		s.Keep(scope+"/expand/conv/weights", 3, keep)
-		s.KeepBN(scope+"/expand/bn", keep)
-		s.Keep(scope+"/depthwise/conv/weights", 2, keep)
-		s.KeepBN(scope+"/depthwise/bn", keep)
-		s.Keep(scope+"/project/conv/weights", 2, keep)
-		pruned.Hidden[i] = len(keep)
+		b := fmt.Sprintf("/block%d", i)
+		pruned.Hidden[i] = s.PruneFilters(b+"/expand/conv/weights", ratio,
+			prune.Cut{Path: b + "/expand/bn", BN: true}, prune.Cut{Path: b + "/depthwise/conv/weights", Axis: 2},
+			prune.Cut{Path: b + "/depthwise/bn", BN: true}, prune.Cut{Path: b + "/project/conv/weights", Axis: 2})
 	}
 	if err := s.Err(); err != nil {
 		return c, nil, err

@@ -28,21 +28,9 @@ func (c Config) PruneFilters(values map[string]*tensors.Tensor, ratio float64) (
 	pruned.Inner = make([]int, 4*c.BlocksPerStage)
 	for stage := range 4 {
 		for block := range c.BlocksPerStage {
-			i := stage*c.BlocksPerStage + block
-			scope := fmt.Sprintf("/stage%d_block%d", stage+1, block)
-			w, ok := values[scope+"/conv1/conv/weights"]
-			if !ok {
-				return c, nil, fmt.Errorf("resnet: filter pruning: no variable %s/conv1/conv/weights", scope)
-			}
-			norms, err := prune.FilterNorms(w)
-			if err != nil {
-				return c, nil, err
-			}
-			keep := prune.KeepFilters(norms, prune.FiltersToKeep(len(norms), ratio))
-			s.Keep(scope+"/conv1/conv/weights", 3, keep)
-			s.KeepBN(scope+"/conv1/bn", keep)
-			s.Keep(scope+"/conv2/conv/weights", 2, keep)
-			pruned.Inner[i] = len(keep)
+			b := fmt.Sprintf("/stage%d_block%d", stage+1, block)
+			pruned.Inner[stage*c.BlocksPerStage+block] = s.PruneFilters(b+"/conv1/conv/weights", ratio,
+				prune.Cut{Path: b + "/conv1/bn", BN: true}, prune.Cut{Path: b + "/conv2/conv/weights", Axis: 2})
 		}
 	}
 	if err := s.Err(); err != nil {

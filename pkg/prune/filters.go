@@ -142,5 +142,47 @@ func (s *Surgery) KeepBN(scope string, indices []int) {
 	}
 }
 
+// Cut is a variable a filter pruning slices along with the filters: the
+// variable at Path along Axis, or, with BN set, the four variables of the
+// batch norm in scope Path (axis 0).
+type Cut struct {
+	Path string
+	Axis int
+	BN   bool
+}
+
+// PruneFilters ranks the output filters of the kernel at path (filters on
+// its last axis) by L1 norm, keeps the FiltersToKeep(n, ratio) largest,
+// slices the kernel and every cut to them, and returns how many it kept (0
+// after an error: see Err).
+func (s *Surgery) PruneFilters(kernel string, ratio float64, cuts ...Cut) int {
+	if s.err != nil {
+		return 0
+	}
+	w, ok := s.Values[kernel]
+	if !ok {
+		s.err = fmt.Errorf("prune: filter surgery: no variable %s", kernel)
+		return 0
+	}
+	norms, err := FilterNorms(w)
+	if err != nil {
+		s.err = fmt.Errorf("prune: filter surgery on %s: %w", kernel, err)
+		return 0
+	}
+	keep := KeepFilters(norms, FiltersToKeep(len(norms), ratio))
+	s.Keep(kernel, w.Rank()-1, keep)
+	for _, c := range cuts {
+		if c.BN {
+			s.KeepBN(c.Path, keep)
+		} else {
+			s.Keep(c.Path, c.Axis, keep)
+		}
+	}
+	if s.err != nil {
+		return 0
+	}
+	return len(keep)
+}
+
 // Err is the first error of the surgery.
 func (s *Surgery) Err() error { return s.err }
