@@ -134,3 +134,42 @@ func TestTrainFPLoadOnly(t *testing.T) {
 		t.Errorf("no checkpoint folder: %v, want ErrNoFPModel", err)
 	}
 }
+
+// TestFPCellAlone: "-cells resnet18/fp" trains the PTQ table's FP model and
+// calibrates nothing; a PTQ cell run afterwards reuses that FP record.
+func TestFPCellAlone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a smoke FP model; run without -short")
+	}
+	be, err := backend.TestEngine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	opts := recipe.Options{Table: "ptq-resnet18", Preset: recipe.Smoke, Cells: []string{"resnet18/fp"},
+		Data: recipe.DataOptions{Source: "synthetic"}, Out: out, Backend: be, BackendName: "purego", Seed: 1}
+	res, err := recipe.Run(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Records) != 1 || res.Records["resnet18/fp"] == nil || !res.Records["resnet18/fp"].Complete {
+		t.Fatalf("records %v, want the complete FP record alone", res.Records)
+	}
+	fp := onlyRecord(t, out, "ptq-resnet18", recipe.Smoke, "resnet18/fp")
+	fp.Commit = "the FP-only run"
+	if err := fp.Save(out); err != nil {
+		t.Fatal(err)
+	}
+	opts.Cells = []string{"resnet18/ptq:w4a4"}
+	res, err = recipe.Run(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Records["resnet18/fp"].Commit; got != "the FP-only run" {
+		t.Errorf("the PTQ cell's run trained its FP model again (commit %q)", got)
+	}
+	if _, err := recipe.Run(context.Background(), recipe.Options{Table: "pact", Preset: recipe.Smoke, Cells: []string{"resnet18/fp"},
+		Data: recipe.DataOptions{Source: "synthetic"}, Out: out, Backend: be, Seed: 1}); err == nil {
+		t.Error("a QAT table accepted an FP cell")
+	}
+}

@@ -152,6 +152,9 @@ func selectCells(t *Table, names []string) ([]Cell, error) {
 		byName[c.Name] = c
 		valid = append(valid, c.Name)
 	}
+	for _, c := range FPCells(t) {
+		byName[c.Name] = c
+	}
 	var out []Cell
 	for _, n := range names {
 		c, ok := byName[n]
@@ -458,6 +461,9 @@ func (r *runner) runPTQ(ctx context.Context, cells []Cell, res *Result) error {
 		stores[c.Model], unchanged[c.Model] = store, reused
 	}
 	for _, c := range cells {
+		if c.Quant.Method == quant.FP { // "<model>/fp": the FP model alone
+			continue
+		}
 		rec, err := r.runPTQCell(ctx, c, stores[c.Model], unchanged[c.Model], res.Records[string(c.Model)+"/fp"])
 		if err != nil {
 			return err
@@ -465,6 +471,24 @@ func (r *runner) runPTQ(ctx context.Context, cells []Cell, res *Result) error {
 		res.Records[c.Name] = rec
 	}
 	return nil
+}
+
+// FPCells are the "<model>/fp" cells of a PTQ table, one per network: as
+// -cells they train (or resume) the FP model alone, calibrating nothing,
+// as a paper-scale FP training spread over several sessions does.
+func FPCells(t *Table) []Cell {
+	if !t.PTQ {
+		return nil
+	}
+	var out []Cell
+	seen := map[Model]bool{}
+	for _, c := range t.Cells() {
+		if !seen[c.Model] {
+			seen[c.Model] = true
+			out = append(out, Cell{Name: string(c.Model) + "/fp", Model: c.Model, Quant: fpConfig})
+		}
+	}
+	return out
 }
 
 // ptqData returns a PTQ cell's calibration batches and its test set (and

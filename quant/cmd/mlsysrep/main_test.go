@@ -27,6 +27,7 @@ func TestRunErrors(t *testing.T) {
 		{[]string{"demo", "-backend", "tpu"}, `unknown backend "tpu"`, false},
 		{[]string{"backend", "-backend", "tpu"}, `unknown backend "tpu"`, false},
 		{[]string{"export", "-table", "ptq-resnet18"}, "export needs -table and -o", true},
+		{[]string{"run", "-table", "pact", "-cells", "resnet18/fp"}, `table pact has no cell "resnet18/fp"`, true},
 		{[]string{"export", "-table", "ptq-resnet18", "-preset", "quick", "-out", os.TempDir() + "/mlsysrep-no-such-folder", "-o", "x.safetensors"},
 			"no record of ptq-resnet18 resnet18/fp, seed 1", false},
 		{[]string{"run", "-table", "pact", "-fp-checkpoint", "x.pt"}, "-fp-checkpoint is for one PTQ table", true},

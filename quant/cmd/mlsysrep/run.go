@@ -186,7 +186,7 @@ func parseCells(table, value string) ([]string, error) {
 	}
 	var valid []string
 	known := map[string]bool{}
-	for _, c := range t.Cells() {
+	for _, c := range append(t.Cells(), recipe.FPCells(t)...) {
 		valid = append(valid, c.Name)
 		known[c.Name] = true
 	}
@@ -252,6 +252,9 @@ func listTables(w io.Writer) {
 			line += " " + c.Name
 		}
 		fmt.Fprintln(w, line)
+		for _, c := range recipe.FPCells(t) {
+			fmt.Fprintf(w, "  %s: its FP model alone (trains or resumes it, calibrates nothing)\n", c.Name)
+		}
 	}
 }
 
