@@ -110,7 +110,9 @@ func TestBatchNorm(t *testing.T) {
 
 // TestStatsFarFromZero checks the one-pass statistics where a naive
 // sum(x^2)/n - mean^2 loses every digit (mean 1000, standard deviation 1,
-// and a shifted first row), and that the worker count changes no bit.
+// a shifted first row, and a case whose first 64 rows, which set the shift,
+// sit 300 standard deviations off), and that neither the kernel path nor
+// the worker count changes a bit.
 func TestStatsFarFromZero(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, tc := range []struct {
@@ -128,7 +130,11 @@ func TestStatsFarFromZero(t *testing.T) {
 		}
 		_, wantMean, wantVar, _, _, _ := bnReference(tc.rows, tc.c, 1e-5, x, make([]float32, tc.c), make([]float32, tc.c), make([]float32, len(x)))
 		var first []float32
-		for _, workers := range []int{1, 2, 3} {
+		for _, run := range pathsAndWorkers() {
+			if err := SetPath(run.path); err != nil {
+				t.Fatal(err)
+			}
+			workers := run.workers
 			mean, variance := make([]float32, tc.c), make([]float32, tc.c)
 			bn.Stats(mean, variance, x, workers)
 			if e := maxRelErr(mean, wantMean); e > 1e-6 {
@@ -141,10 +147,33 @@ func TestStatsFarFromZero(t *testing.T) {
 			if first == nil {
 				first = got
 			} else if !slices.Equal(got, first) {
-				t.Errorf("rows=%d c=%d: %d workers change the statistics", tc.rows, tc.c, workers)
+				t.Errorf("rows=%d c=%d: path %s with %d workers changes the statistics", tc.rows, tc.c, run.path, workers)
 			}
 		}
 	}
+	if err := SetPath("auto"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pathsAndWorkers are every kernel path with 1, 2 and 3 workers.
+func pathsAndWorkers() []struct {
+	path    string
+	workers int
+} {
+	var out []struct {
+		path    string
+		workers int
+	}
+	for _, p := range Paths() {
+		for _, w := range []int{1, 2, 3} {
+			out = append(out, struct {
+				path    string
+				workers int
+			}{p, w})
+		}
+	}
+	return out
 }
 
 // TestSequentialStats checks SequentialStats and Normalize against scalar
