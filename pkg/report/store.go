@@ -73,6 +73,8 @@ func (r *Record) validate() error {
 	switch {
 	case !isName(r.Table, "") || !isName(r.Preset, "") || !isName(r.Cell, "/:+"):
 		return fmt.Errorf("table %q, cell %q, preset %q: all three are needed, as plain names", r.Table, r.Cell, r.Preset)
+	case len(r.Table) > maxNameLen || len(r.Preset) > maxNameLen || len(r.Cell) > maxNameLen || len(r.Data) > maxNameLen:
+		return fmt.Errorf("table, cell, preset or data name longer than %d bytes", maxNameLen)
 	case r.EpochsRun < 0 || r.EpochsRun > len(r.Curve) && len(r.Curve) > 0:
 		return fmt.Errorf("%d epochs run but %d in the curve", r.EpochsRun, len(r.Curve))
 	}
@@ -83,6 +85,12 @@ func (r *Record) validate() error {
 	}
 	return nil
 }
+
+// maxNameLen bounds the table, cell, preset and data names, so that a
+// record's file name (<cell>.seed<N>.<data>.json plus the temporary suffix
+// of an atomic write) stays under the 255 bytes a file system allows: a
+// longer name would decode but never save.
+const maxNameLen = 96
 
 // isName tells whether s is a non-empty name of ASCII letters, digits, "_",
 // "-", "." and the extra characters, not starting with "." (so that it

@@ -100,6 +100,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"table":"pact","cell":"resnet18/pact:w4a4","preset":"quick","seed":1,"data":"d","final_accuracy":40,"complete":true}`))
 	f.Add([]byte(`{"table":"pact","cell":"c","preset":"p","curve":[{"epoch":1}],"epochs_run":1}`))
 	f.Add([]byte(`{`))
+	f.Add([]byte(`{"table":"pact","cell":"` + strings.Repeat("4", 300) + `","preset":"quick","seed":18446744073709551615,"data":"` + strings.Repeat("d ", 60) + `"}`))
+	f.Add([]byte(`{"table":"` + strings.Repeat("t", 96) + `","cell":"` + strings.Repeat("c", 96) + `","preset":"` + strings.Repeat("p", 96) + `","seed":18446744073709551615,"data":"` + strings.Repeat("d", 96) + `"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := Decode(data)
 		if err != nil {
