@@ -39,7 +39,7 @@ func source(raw json.RawMessage) string {
 }
 
 // The notebooks the project ships: the tour and one per reference table.
-var want = []string{"00-quantizers-tour", "ptq-resnet18", "ptq-mobilenetv2", "dorefa", "dorefa-svhn", "pact", "lsq"}
+var want = []string{"00-quantizers-tour", "ptq-resnet18", "ptq-mobilenetv2", "dorefa", "dorefa-svhn", "pact", "lsq", "pruning"}
 
 var (
 	importBlock = regexp.MustCompile(`(?s)(?:^|\n)import \((.*?)\)`)

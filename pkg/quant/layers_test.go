@@ -95,6 +95,24 @@ func TestLSQLayerInitializesFromFirstBatch(t *testing.T) {
 	assertClose(t, "LSQ step after second batch", flat(step), []float64{2 / math.Sqrt(3)}, 1e-6)
 }
 
+// TestLSQLayerAllZeroFirstBatch: a first batch of zeros (a pruned layer, an
+// activation nothing reaches) starts the step at lsqMinStep, not 0, so the
+// output is 0, not 0/0 = NaN, and a later batch is quantized on that step.
+func TestLSQLayerAllZeroFirstBatch(t *testing.T) {
+	store := model.NewStore()
+	fn := func(scope *model.Scope, x *graph.Node) []*graph.Node {
+		return []*graph.Node{LSQLayer(scope.In("a"), x).Bits(2).Done()}
+	}
+	assertClose(t, "LSQ of zeros", callModel(t, store, true, fn, vec(0, 0, 0))[0], []float64{0, 0, 0}, 0)
+	step, err := store.RootScope().In("a").GetVariable("step").Value()
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertClose(t, "LSQ step from zeros", flat(step), []float64{lsqMinStep}, 1e-12)
+	// On the step 1e-8, 2 bits (levels 0..3): 5e-8 is clamped to 3e-8.
+	assertClose(t, "LSQ after zeros", callModel(t, store, true, fn, vec(0, 1e-8, 5e-8))[0], []float64{0, 1e-8, 3e-8}, 1e-12)
+}
+
 func TestDoReFaGradientLayer(t *testing.T) {
 	store := model.NewStore()
 	store.SetRNGStateFromSeed(3)

@@ -37,6 +37,9 @@ func LSQ(v, step *graph.Node, bits int, signed bool) *graph.Node {
 	return graph.Mul(rounded, s)
 }
 
+// lsqMinStep is the smallest step LSQLayer initializes.
+const lsqMinStep = 1e-8
+
 // lsqRange returns (Qn, Qp) for a bit width.
 func lsqRange(bits int, signed bool) (qn, qp float64) {
 	if signed {
@@ -95,7 +98,10 @@ func (b *LSQLayerBuilder) Done() *graph.Node {
 	stepVar := b.scope.VariableWithValue("step", float32(1))
 	doneVar := b.scope.VariableWithValue("step_initialized", false).SetTrainable(false)
 	initial := graph.StopGradient(graph.MulScalar(graph.ReduceAllMean(graph.Abs(b.v)), 2/math.Sqrt(qp)))
-	initial = graph.ConvertDType(initial, stepVar.Shape().DType)
+	// An all-zero first batch (an activation no input reaches, a pruned
+	// layer) would give a zero step and 0/0 = NaN in LSQ: such a step starts
+	// at lsqMinStep instead, which leaves every other step as it was.
+	initial = graph.Max(graph.ConvertDType(initial, stepVar.Shape().DType), graph.Scalar(g, stepVar.Shape().DType, lsqMinStep))
 	step := graph.Where(doneVar.NodeValue(g), stepVar.NodeValue(g), initial)
 	if b.scope.IsTraining(g) {
 		stepVar.SetNodeValue(step)

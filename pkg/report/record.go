@@ -28,6 +28,12 @@ type Recipe struct {
 	// trained by the recipe but imported (the runner's -fp-checkpoint): the
 	// file's name and SHA-256. Empty when the recipe trained it.
 	FPModel string `json:"fp_model,omitempty"`
+	// Pruning says how a pruning table's cell pruned its network (the
+	// method, the target and its schedule); empty elsewhere.
+	Pruning string `json:"pruning,omitempty"`
+	// PruneRampEpochs is the epochs over which a gradual pruning raises the
+	// sparsity (0: none, or one-shot).
+	PruneRampEpochs int `json:"prune_ramp_epochs,omitempty"`
 }
 
 // WithFPModel is the recipe with FPModel set to id (see FPModel).
@@ -81,6 +87,9 @@ type Record struct {
 	Difference  *float64 `json:"difference,omitempty"`
 	Complete    bool     `json:"complete"`
 	Note        string   `json:"note,omitempty"`
+	// Pruned is what a pruning table's cell measured besides its accuracy
+	// (nil in every other table).
+	Pruned *Pruned `json:"pruned,omitempty"`
 }
 
 // SetReference fills the reference columns from the reference table's text

@@ -83,6 +83,9 @@ func (r *Record) validate() error {
 			return fmt.Errorf("a non-finite number (%v)", v)
 		}
 	}
+	if r.Pruned != nil {
+		return r.Pruned.validate()
+	}
 	return nil
 }
 

@@ -18,6 +18,9 @@ type TableView struct {
 	// cells start from, in the order shown.
 	FPModels []*Record
 	Cost     *Cost // nil: not shown
+	// FPRole says what the FP models are to the table ("" : "PTQ starts
+	// from it").
+	FPRole string
 }
 
 // fpLine describes an FP model's record in a sentence.
@@ -30,6 +33,13 @@ func fpLine(fp *Record) (what, took string) {
 	return fmt.Sprintf("%.2f%% test accuracy after %s", fp.Final, Epochs(fp.EpochsRun)), took
 }
 
+func (v TableView) fpRole() string {
+	if v.FPRole == "" {
+		return "PTQ starts from it"
+	}
+	return v.FPRole
+}
+
 // Markdown renders the view: the layout, its reading as a list, the FP
 // models, the extra rows and their reading, and the cost as a list.
 func (v TableView) Markdown() string {
@@ -38,12 +48,13 @@ func (v TableView) Markdown() string {
 	b.WriteString(readingMarkdown(v.Layout, v.Records))
 	for _, fp := range v.FPModels {
 		acc, took := fpLine(fp)
-		fmt.Fprintf(&b, "\nFP model %s (PTQ starts from it): %s, %s, %.1f images/s (%s).\n", fp.Cell, acc, took, fp.ImagesPerS, fp.ModelSize)
+		fmt.Fprintf(&b, "\nFP model %s (%s): %s, %s, %.1f images/s (%s).\n", fp.Cell, v.fpRole(), acc, took, fp.ImagesPerS, fp.ModelSize)
 	}
 	if v.Extra != nil {
 		b.WriteString("\n" + v.Extra.Markdown(v.Records))
 		b.WriteString(readingMarkdown(*v.Extra, v.Records))
 	}
+	b.WriteString(prunedMarkdown([]*Layout{&v.Layout, v.Extra}, v.Records))
 	if v.Cost != nil {
 		b.WriteString("\n" + v.Cost.Markdown())
 	}
@@ -57,13 +68,14 @@ func (v TableView) HTML() string {
 	b.WriteString(v.Layout.ReadingHTML(v.Records))
 	for _, fp := range v.FPModels {
 		acc, took := fpLine(fp)
-		fmt.Fprintf(&b, `<p style="font-family:sans-serif;font-size:13px">FP model <b>%s</b> (%s), which PTQ starts from: <b>%s</b>, %s, %.1f images/s.</p>`,
-			esc(fp.Cell), esc(fp.ModelSize), esc(acc), esc(took), fp.ImagesPerS)
+		fmt.Fprintf(&b, `<p style="font-family:sans-serif;font-size:13px">FP model <b>%s</b> (%s; %s): <b>%s</b>, %s, %.1f images/s.</p>`,
+			esc(fp.Cell), esc(fp.ModelSize), esc(v.fpRole()), esc(acc), esc(took), fp.ImagesPerS)
 	}
 	if v.Extra != nil {
 		b.WriteString(v.Extra.HTML(v.Records))
 		b.WriteString(v.Extra.ReadingHTML(v.Records))
 	}
+	b.WriteString(prunedHTML([]*Layout{&v.Layout, v.Extra}, v.Records))
 	if v.Cost != nil {
 		b.WriteString(v.Cost.HTML())
 	}

@@ -55,3 +55,45 @@ func TestTableViewOneModelTwoRenderings(t *testing.T) {
 		t.Errorf("parts not in the view were rendered:\n%s", md)
 	}
 }
+
+// TestPrunedTable: the pruning block renders as one row per cell in layout
+// order (training images/s left out for PTQ), in both renderings, and a
+// record whose block does not add up is corrupt.
+func TestPrunedTable(t *testing.T) {
+	after := 30.0
+	u70 := &Record{Table: "pruning", Cell: "resnet18/prune:u70", Preset: "quick", Final: 60, ImagesPerS: 200, Complete: true,
+		Pruned: &Pruned{Method: "unstructured", Target: 0.7, Sparsity: 0.7, Weights: 10000, NonzeroWeights: 3000, Params: 10500,
+			MACs: 1.5e6, LiveMACs: 5e5, DenseAccuracy: 65, PrunedAccuracy: &after, InferImagesPerS: 1000}}
+	ptq := &Record{Table: "pruning", Cell: "resnet18/prune:u70+ptq:w4a4", Preset: "quick", Final: 55.5, ImagesPerS: 900, Complete: true,
+		Recipe: Recipe{Calibration: 2000}, Pruned: &Pruned{Method: "unstructured", Target: 0.7, Sparsity: 0.7, Weights: 10000,
+			NonzeroWeights: 3000, MACs: 1.5e6, LiveMACs: 5e5, DenseAccuracy: 65, InferImagesPerS: 800}}
+	l := Layout{Rows: []string{"u70", "u70+ptq"}, Columns: []string{"ResNet-18"}, Cells: [][]string{{u70.Cell}, {ptq.Cell}}}
+	records := map[string]*Record{u70.Cell: u70, ptq.Cell: ptq}
+	md := prunedMarkdown([]*Layout{&l, nil}, records)
+	for _, want := range []string{
+		"| resnet18/prune:u70 | 60.00 (-5.00) | 30.00 | 70.0% | 3k of 10k | 1.5M (500k) | 1000 | 200 |\n" +
+			"| resnet18/prune:u70+ptq:w4a4 | 55.50 (-9.50) | - | 70.0% | 3k of 10k | 1.5M (500k) | 800 | - (PTQ) |\n",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("pruning table:\n%s\nwant the rows\n%s", md, want)
+		}
+	}
+	if h := prunedHTML([]*Layout{&l}, records); !strings.Contains(h, ">3k of 10k<") || !strings.Contains(h, ">- (PTQ)<") {
+		t.Errorf("HTML pruning table: %s", h)
+	}
+	if prunedMarkdown([]*Layout{&l}, map[string]*Record{}) != "" {
+		t.Error("a table without pruning blocks renders a pruning section")
+	}
+	for _, bad := range []Pruned{
+		{Method: "magic"},
+		{Method: "unstructured", Target: 1},
+		{Method: "unstructured", Weights: 10, NonzeroWeights: 11},
+		{Method: "filters", MACs: 1, LiveMACs: 2},
+	} {
+		r := *u70
+		r.Pruned = &bad
+		if err := r.validate(); err == nil {
+			t.Errorf("pruning block %+v accepted", bad)
+		}
+	}
+}

@@ -291,3 +291,22 @@ func (l variableLoader) DeleteVariable(_ *model.Store, path string) error {
 	delete(l, path)
 	return nil
 }
+
+// StoreValues copies the store's variable values by variable path (the
+// map LoadValues and a network surgery take): a trained model's weights,
+// taken elsewhere without a checkpoint file.
+func StoreValues(store *model.Store) (map[string]*tensors.Tensor, error) {
+	out := map[string]*tensors.Tensor{}
+	for v := range store.IterVariables() {
+		val, err := v.Value()
+		if err != nil {
+			return nil, fmt.Errorf("variable %s: %w", v.Path(), err)
+		}
+		c, err := val.LocalClone()
+		if err != nil {
+			return nil, fmt.Errorf("variable %s: %w", v.Path(), err)
+		}
+		out[v.Path()] = c
+	}
+	return out, nil
+}

@@ -65,6 +65,10 @@ type Cell struct {
 	Name  string // e.g. "resnet18/pact:w4a4", "resnet18/ptq:w4a6/percentile": model/config
 	Model Model
 	Quant quant.Config
+	// Prune is a pruning table's pruning ("resnet18/prune:u70"); its zero
+	// value everywhere else. A pruning cell quantized after pruning
+	// ("resnet18/prune:u70+ptq:w4a4") has both.
+	Prune Pruning
 }
 
 // NewCell parses "model/config", the config as quant.ParseConfig reads it
@@ -79,6 +83,9 @@ func NewCell(name string) (Cell, error) {
 	case ResNet18, MobileNetV2, SVHNModelA:
 	default:
 		return Cell{}, fmt.Errorf("cell %q: unknown model %q (resnet18, mobilenetv2, svhn)", name, model)
+	}
+	if spec, ok := strings.CutPrefix(config, "prune:"); ok {
+		return pruningCell(c, spec)
 	}
 	q, err := quant.ParseConfig(config)
 	if err != nil {
@@ -112,6 +119,10 @@ type Table struct {
 	Recipe func(preset Preset, m Model, q quant.Config) (Spec, error)
 	// PTQ tables train an FP model per network, then calibrate each cell.
 	PTQ bool
+	// Pruning tables prune the FP models of the PTQ tables and fine-tune
+	// them (pruning.go); a cell quantized after pruning starts from its
+	// pruned cell's weights.
+	Pruning bool
 }
 
 // Cells lists the table's cells in layout order (extra rows last).

@@ -64,6 +64,9 @@ func (r *Result) View() report.TableView { return r.ViewOf(nil) }
 func (r *Result) ViewOf(keep func(cell string) bool) report.TableView {
 	cost := r.CostOf(keep)
 	v := report.TableView{Layout: r.Table.Layout, Extra: r.Table.Extra, Records: r.Records, Cost: &cost}
+	if r.Table.Pruning {
+		v.FPRole = "its pruned cells start from it"
+	}
 	for _, m := range []Model{ResNet18, MobileNetV2} {
 		if fp := r.Records[string(m)+"/fp"]; fp != nil && fp.Complete {
 			v.FPModels = append(v.FPModels, fp)
@@ -106,9 +109,12 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	r := &runner{opts: opts, table: t, data: dataCache{}}
 	r.commit, r.dirty = gitCommit()
-	if t.PTQ {
+	switch {
+	case t.PTQ:
 		err = r.runPTQ(ctx, cells, res)
-	} else {
+	case t.Pruning:
+		err = r.runPruning(ctx, cells, res)
+	default:
 		for _, c := range cells {
 			var rec *report.Record
 			if rec, _, _, err = r.runQAT(ctx, c, c.Name); err != nil {
@@ -350,8 +356,30 @@ func (r *runner) runQAT(ctx context.Context, c Cell, name string) (*report.Recor
 	if err != nil {
 		return nil, nil, false, err
 	}
+	return r.trainCell(ctx, c, name, spec, tr, cellHooks{})
+}
+
+// cellHooks are what a trained cell adds to runQAT's path: the pruning
+// cells' (pruning.go).
+type cellHooks struct {
+	// recipe adjusts the record's recipe before its key is taken.
+	recipe func(*report.Recipe)
+	// prepare runs before train.Run (which then resumes from a checkpoint
+	// when there is one): a one-shot pruning. reused says a complete record
+	// is there and train.Run only restores its weights.
+	prepare func(reused bool) error
+	// finish adds to a newly trained record before it is saved.
+	finish func(*report.Record) error
+}
+
+// trainCell trains a cell's trainee (or reuses its record) and saves its
+// record; see runQAT.
+func (r *runner) trainCell(ctx context.Context, c Cell, name string, spec Spec, tr *trainee, hooks cellHooks) (*report.Record, *model.Store, bool, error) {
 	size, copyName := tr.size, tr.copyName
 	rec := trainingRecord(r.table, r.opts.Preset, c, name, spec, size, r.opts.Seed, copyName)
+	if hooks.recipe != nil {
+		hooks.recipe(&rec.Recipe)
+	}
 	rec.Backend, rec.Commit, rec.Dirty = r.opts.BackendName, r.commit, r.dirty
 	// Another task sharing the folder (-shard) may be training this cell:
 	// wait for it, then reuse its record.
@@ -368,9 +396,15 @@ func (r *runner) runQAT(ctx context.Context, c Cell, name string) (*report.Recor
 	}
 	store := tr.store
 	reused := reusable(old, rec)
-	if reused && !r.table.PTQ {
+	keepWeights := r.table.PTQ || r.table.Pruning // later cells start from them
+	if reused && !keepWeights {
 		r.logf("%s %s: reusing the complete record of seed %d on %s\n", r.table.Name, name, rec.Seed, rec.Data)
 		return old, nil, true, nil
+	}
+	if hooks.prepare != nil {
+		if err := hooks.prepare(reused); err != nil {
+			return nil, nil, false, fmt.Errorf("%s %s: %w", r.table.Name, name, err)
+		}
 	}
 	r.logf("== %s %s (%s; %s; %s)\n", r.table.Name, name, size, spec.Record("").Schedule, copyName)
 	h, err := r.train(ctx, tr, spec, CheckpointDir(r.opts.Out, rec), rec.Key().String())
@@ -392,6 +426,11 @@ func (r *runner) runQAT(ctx context.Context, c Cell, name string) (*report.Recor
 	}
 	rec.SetReference(r.table.Reference(name))
 	rec.Complete = rec.EpochsRun == spec.Epochs
+	if hooks.finish != nil && rec.Complete {
+		if err := hooks.finish(rec); err != nil {
+			return nil, nil, false, fmt.Errorf("%s %s: %w", r.table.Name, name, err)
+		}
+	}
 	return rec, store, reused, rec.Save(r.opts.Out)
 }
 
@@ -403,6 +442,9 @@ type trainee struct {
 	size, copyName string
 	trainL, testL  *pipeline.Loader
 	store          *model.Store
+	// beforeStep, when set, runs before every training step (a gradual
+	// pruning's mask updates; see train.Config.BeforeStep).
+	beforeStep func(step int) error
 }
 
 // trainee builds the network m quantized by q, its loaders and its store
@@ -432,7 +474,7 @@ func (r *runner) train(ctx context.Context, tr *trainee, spec Spec, checkpointDi
 	return train.Run(ctx, train.Config{Backend: r.opts.Backend, Store: store, Model: fn, Train: trainL, Eval: testL,
 		Epochs: spec.Epochs, Optimizer: train.SGD{Momentum: 0.9, WeightDecay: 5e-4, ClipNorm: spec.ClipNorm},
 		Schedule: spec.Schedule(), CheckpointDir: checkpointDir, CheckpointKey: checkpointKey,
-		Progress: r.opts.Progress, Events: r.opts.Events, ProgressEvery: r.opts.ProgressEvery})
+		Progress: r.opts.Progress, Events: r.opts.Events, ProgressEvery: r.opts.ProgressEvery, BeforeStep: tr.beforeStep})
 }
 
 // runPTQ trains (or reloads) the FP model of each network in the selected
@@ -521,6 +563,27 @@ func (r *runner) runPTQCell(ctx context.Context, c Cell, fpStore *model.Store, f
 	if err != nil {
 		return nil, err
 	}
+	return r.calibrate(ctx, c, spec, ptqSource{fn: fn, size: size, fpModel: fpModel, store: fpStore, unchanged: fpUnchanged, rec: fpRec})
+}
+
+// ptqSource is what a PTQ cell quantizes: the network (with the cell's
+// quantization) and its trained weights.
+type ptqSource struct {
+	fn        train.ModelFn
+	size      string
+	fpModel   string // Recipe.FPModel: an imported FP model's name and digest
+	store     *model.Store
+	unchanged bool           // the weights are those the cell's old record was made from
+	rec       *report.Record // the weights' own record, named in the note
+	// finish adds to a new record before it is saved.
+	finish func(rec *report.Record, store *model.Store) error
+}
+
+// calibrate calibrates the observers of a PTQ cell on the first N training
+// images (training augmentation on), freezes them and evaluates (or reuses
+// the cell's record when neither its recipe nor its weights changed).
+func (r *runner) calibrate(ctx context.Context, c Cell, spec Spec, src ptqSource) (*report.Record, error) {
+	fn, size, fpModel, fpStore, fpUnchanged, fpRec := src.fn, src.size, src.fpModel, src.store, src.unchanged, src.rec
 	observer := c.Quant.Observer
 	if observer == "" {
 		observer = quant.ObserverNames[0] // the reference's
@@ -579,6 +642,11 @@ func (r *runner) runPTQCell(ctx context.Context, c Cell, fpStore *model.Store, f
 	rec.ImagesPerS = float64(calib.Images.N+testL.Images.N) / rec.WallSeconds
 	rec.Final, rec.Best, rec.Complete = 100*acc, 100*acc, true
 	rec.SetReference(r.table.Reference(c.Name))
+	if src.finish != nil {
+		if err := src.finish(rec, store); err != nil {
+			return nil, fmt.Errorf("%s: %w", c.Name, err)
+		}
+	}
 	r.logf("%s %s: %.2f%% (reference %s)\n", r.table.Name, c.Name, rec.Final, orNone(rec.RefText))
 	return rec, rec.Save(r.opts.Out)
 }
@@ -616,6 +684,17 @@ func LoadResult(table string, preset Preset, out string, seed uint64) (*Result, 
 		}
 		if r := pick(all, seed); r != nil {
 			res.Records[n] = r
+		}
+	}
+	if t.Pruning { // the FP models the cells were pruned from are the PTQ tables'
+		for _, m := range []Model{ResNet18, MobileNetV2} {
+			all, err := report.Find(out, string(preset), "ptq-"+string(m), string(m)+"/fp")
+			if err != nil {
+				return nil, err
+			}
+			if r := pick(all, seed); r != nil {
+				res.Records[r.Cell] = r
+			}
 		}
 	}
 	return res, nil

@@ -22,6 +22,9 @@ type Spec struct {
 	Plateau     bool    // reduce-on-plateau of the test loss (x0.1, patience 10)
 	ClipNorm    float64 // gradient-norm clipping (0: none)
 	Calibration int     // PTQ calibration images
+	// PruneRamp is the epochs over which a pruning cell's sparsity ramps up
+	// (Zhu & Gupta's cubic schedule); 0: one-shot before the first step.
+	PruneRamp int
 }
 
 // Schedule builds the spec's learning-rate schedule.
@@ -39,7 +42,7 @@ func (s Spec) Schedule() train.Schedule {
 func (s Spec) Record(observer string) report.Recipe {
 	return report.Recipe{Epochs: s.Epochs, Batch: s.Batch, LR: s.LR, Schedule: s.Schedule().String(), Momentum: 0.9,
 		WeightDecay: 5e-4, ClipNorm: s.ClipNorm, TrainImages: s.TrainImages, TestImages: s.TestImages,
-		Calibration: s.Calibration, Observer: observer,
+		Calibration: s.Calibration, Observer: observer, PruneRampEpochs: s.PruneRamp,
 		Init: "PyTorch default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)); BN scale 1, offset 0"}
 }
 

@@ -10,5 +10,6 @@ import (
 	_ "github.com/mlsysrep/mlsysrep/quant/dorefa"
 	_ "github.com/mlsysrep/mlsysrep/quant/lsq"
 	_ "github.com/mlsysrep/mlsysrep/quant/pact"
+	_ "github.com/mlsysrep/mlsysrep/quant/pruning"
 	_ "github.com/mlsysrep/mlsysrep/quant/ptq"
 )
