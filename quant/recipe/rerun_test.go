@@ -3,6 +3,7 @@ package recipe_test
 import (
 	"context"
 	"errors"
+	"os"
 	"testing"
 
 	"github.com/mlsysrep/mlsysrep/pkg/backend"
@@ -171,5 +172,49 @@ func TestFPCellAlone(t *testing.T) {
 	if _, err := recipe.Run(context.Background(), recipe.Options{Table: "pact", Preset: recipe.Smoke, Cells: []string{"resnet18/fp"},
 		Data: recipe.DataOptions{Source: "synthetic"}, Out: out, Backend: be, Seed: 1}); err == nil {
 		t.Error("a QAT table accepted an FP cell")
+	}
+}
+
+// TestPTQRetrainedFPReplacesRecord: when a complete FP record's checkpoint
+// is gone, the FP model is trained again, and the new weights are not the
+// record's (another engine or CPU gives other bits; here the record's curve
+// is altered to stand for that): the record is replaced by the new run's and
+// the PTQ cells are calibrated again on the new weights, not reused.
+func TestPTQRetrainedFPReplacesRecord(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a smoke FP model twice; run without -short")
+	}
+	be, err := backend.TestEngine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	opts := recipe.Options{Table: "ptq-resnet18", Preset: recipe.Smoke, Cells: []string{"resnet18/ptq:w4a4"},
+		Data: recipe.DataOptions{Source: "synthetic"}, Out: out, Backend: be, BackendName: "purego", Seed: 1}
+	if _, err := recipe.Run(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	fp := onlyRecord(t, out, "ptq-resnet18", recipe.Smoke, "resnet18/fp")
+	if err := os.RemoveAll(recipe.CheckpointDir(out, fp)); err != nil {
+		t.Fatal(err)
+	}
+	fp.Commit = "older-engine"
+	fp.Curve[0].TrainLoss += 0.5
+	if err := fp.Save(out); err != nil {
+		t.Fatal(err)
+	}
+	cell := onlyRecord(t, out, "ptq-resnet18", recipe.Smoke, "resnet18/ptq:w4a4")
+	cell.Commit = "older-engine"
+	if err := cell.Save(out); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := recipe.Run(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	if again := onlyRecord(t, out, "ptq-resnet18", recipe.Smoke, "resnet18/fp"); again.Commit == "older-engine" || again.Curve[0].TrainLoss == fp.Curve[0].TrainLoss {
+		t.Errorf("the FP record of other weights was kept: commit %q, first train loss %g", again.Commit, again.Curve[0].TrainLoss)
+	}
+	if again := onlyRecord(t, out, "ptq-resnet18", recipe.Smoke, "resnet18/ptq:w4a4"); again.Commit == "older-engine" {
+		t.Error("the PTQ cell's record of the old FP weights was reused")
 	}
 }

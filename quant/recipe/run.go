@@ -411,10 +411,19 @@ func (r *runner) trainCell(ctx context.Context, c Cell, name string, spec Spec, 
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("%s %s: %w", r.table.Name, name, err)
 	}
-	if reused && len(h.Epochs) == spec.Epochs {
+	if reused && len(h.Epochs) == spec.Epochs && sameCurve(old, h) {
 		// The weights came back from the finished run's checkpoint: its record
 		// (commit, wall time) stays the record of that run.
 		return old, store, true, nil
+	}
+	if reused {
+		// Its checkpoint was gone: the cell was trained again, to other
+		// weights (another engine, another CPU's summation order). The old
+		// record does not describe them, and what was made from them (PTQ
+		// cells) must be made again.
+		r.logf("%s %s: the complete record's checkpoint was missing; trained again, its record is replaced (%.2f%% then)\n",
+			r.table.Name, name, old.Final)
+		reused = false
 	}
 	rec.WallSeconds = h.WallSeconds // across resumed runs
 	rec.Curve, rec.EpochsRun, rec.ImagesPerS = curve(h.Epochs), len(h.Epochs), h.ImagesPerSecond()
@@ -432,6 +441,21 @@ func (r *runner) trainCell(ctx context.Context, c Cell, name string, spec Spec, 
 		}
 	}
 	return rec, store, reused, rec.Save(r.opts.Out)
+}
+
+// sameCurve tells whether a training history is the one a record was made
+// from, epoch for epoch (a run restored from its checkpoint), not another
+// run of the same recipe.
+func sameCurve(rec *report.Record, h *train.History) bool {
+	if len(rec.Curve) != len(h.Epochs) {
+		return false
+	}
+	for i, e := range h.Epochs {
+		if report.Epoch(e).TrainLoss != rec.Curve[i].TrainLoss || e.TestAccuracy != rec.Curve[i].TestAccuracy {
+			return false
+		}
+	}
+	return true
 }
 
 // trainee is what training a network takes: its model function and size,
