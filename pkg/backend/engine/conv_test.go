@@ -84,7 +84,7 @@ func TestConvMatchesStock(t *testing.T) {
 		{batch: 2, size: 9, in: 64, out: 64, kernel: 5, stride: 1, dilation: 1, pads: [2][2]int{{2, 2}, {2, 2}}},
 		{batch: 1, size: 6, in: 8, out: 8, kernel: 3, stride: 1, dilation: 1},
 		// 1x1 with fewer than 16 channels on a side: kernels.Pointwise for
-		// the forward and the input gradient.
+		// the forward, the input gradient and the kernel gradient.
 		{batch: 2, size: 6, in: 12, out: 72, kernel: 1, stride: 1, dilation: 1},
 		{batch: 3, size: 5, in: 72, out: 12, kernel: 1, stride: 1, dilation: 1},
 		{batch: 1, size: 7, in: 5, out: 7, kernel: 1, stride: 1, dilation: 1},
@@ -97,7 +97,7 @@ func TestConvMatchesStock(t *testing.T) {
 			v := randomTensor(rng, c.batch*c.size*c.size*c.out).Value().([]float32)
 			want := convAndGradients(t, v1, c, x, k, v)
 			stockOps := recordStockOps(t)
-			before, pointwiseBefore := convRuns.Load(), pointwiseRuns.Load()
+			before, pointwiseBefore, filterBefore := convRuns.Load(), pointwiseRuns.Load(), pointwiseFilterRuns.Load()
 			got := convAndGradients(t, v2, c, x, k, v)
 			if slices.Contains(*stockOps, "Reverse") {
 				t.Errorf("the kernel's Reverse ran in a stock segment (%v): the input gradient should read the kernel reversed", *stockOps)
@@ -111,6 +111,9 @@ func TestConvMatchesStock(t *testing.T) {
 			}
 			if ran := pointwiseRuns.Load() - pointwiseBefore; ran != wantPointwise {
 				t.Errorf("%d pointwise products ran, want %d", ran, wantPointwise)
+			}
+			if ran, want := pointwiseFilterRuns.Load()-filterBefore, wantPointwise/2; ran != want {
+				t.Errorf("%d pointwise kernel gradients ran, want %d", ran, want)
 			}
 			for i, name := range []string{"output", "input gradient", "kernel gradient"} {
 				if e := relErr(got[i], want[i]); e > 1e-5 {

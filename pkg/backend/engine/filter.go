@@ -57,6 +57,9 @@ func filterKernelFor(b *builder, n *node) kernel {
 		c.Validate() != nil || c.OutH() != oh || c.OutW() != ow {
 		return nil
 	}
+	if pw, ok := pointwiseFilterFor(c); ok {
+		return &pointwiseFilterKernel{pw: pw, outShape: out}
+	}
 	return &filterKernel{conv: c, outShape: out}
 }
 

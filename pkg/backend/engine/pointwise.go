@@ -65,3 +65,33 @@ func (k *pointwiseKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer
 		pointwiseRuns.Add(1)
 	})
 }
+
+// pointwiseFilterKernel runs the kernel gradient of a 1x1 convolution that
+// pointwiseFor would run forward (stride 1, no padding, fewer than 16 input
+// or output channels) on kernels.Pointwise.BackwardFilter, which reads x and
+// dy in place where Conv2D.BackwardFilter packs both into 16-channel blocks.
+type pointwiseFilterKernel struct {
+	pw       kernels.Pointwise
+	outShape shapes.Shape
+}
+
+// pointwiseFilterFor tells whether a kernel gradient's forward convolution
+// is such a product, and gives it.
+func pointwiseFilterFor(c kernels.Conv2D) (kernels.Pointwise, bool) {
+	if listed(OffEnvVar, pointwiseOff) || c.KH != 1 || c.KW != 1 || c.StrideH != 1 || c.StrideW != 1 || c.PadTop != 0 ||
+		c.PadBottom != 0 || c.PadLeft != 0 || c.PadRight != 0 || (c.C >= 16 && c.O >= 16) {
+		return kernels.Pointwise{}, false
+	}
+	return kernels.Pointwise{Pixels: c.N * c.H * c.W, C: c.C, O: c.O}, true
+}
+
+// pointwiseFilterRuns counts its runs (tests check the kernel is chosen).
+var pointwiseFilterRuns atomic.Int64
+
+func (k *pointwiseFilterKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer, error) {
+	return runBinary(b, in, k.outShape, func(dw, x, dy []float32) {
+		k.pw.BackwardFilter(dw, x, dy, runtime.GOMAXPROCS(0))
+		convRuns.Add(1)
+		pointwiseFilterRuns.Add(1)
+	})
+}
