@@ -20,8 +20,8 @@ func (c Config) PruneFilters(values map[string]*tensors.Tensor, ratio float64) (
 	if err := c.Validate(); err != nil {
 		return c, nil, err
 	}
-	if !(ratio >= 0 && ratio < 1) {
-		return c, nil, fmt.Errorf("resnet: filter pruning ratio %g is not in [0, 1)", ratio)
+	if err := prune.CheckRatio(ratio); err != nil {
+		return c, nil, fmt.Errorf("resnet: %w", err)
 	}
 	s := prune.NewSurgery(values)
 	pruned := c

@@ -95,6 +95,15 @@ type Surgery struct {
 	err    error
 }
 
+// CheckRatio reports a filter pruning ratio outside [0, 1): the fraction
+// of a layer's filters to remove (1 would remove them all).
+func CheckRatio(ratio float64) error {
+	if !(ratio >= 0 && ratio < 1) {
+		return fmt.Errorf("filter pruning ratio %g is not in [0, 1)", ratio)
+	}
+	return nil
+}
+
 // NewSurgery starts from a copy of the map of values (the tensors are
 // shared until sliced). Optimizer state (paths under /optimizers/) is left
 // out: its shapes are the dense network's, and fine-tuning starts its

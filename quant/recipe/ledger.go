@@ -8,10 +8,10 @@ import (
 )
 
 // LedgerTables are the tables of the replication ledger (RESULTS.md): the
-// CIFAR ones. dorefa-svhn is SVHN only and no SVHN copy exists where the
+// CIFAR ones, the pruning table (ours, without a reference) last. dorefa-svhn is SVHN only and no SVHN copy exists where the
 // ledger is produced; the dorefa table's SVHN column stays empty for the
 // same reason.
-var LedgerTables = []string{"ptq-resnet18", "ptq-mobilenetv2", "dorefa", "pact", "lsq"}
+var LedgerTables = []string{"ptq-resnet18", "ptq-mobilenetv2", "dorefa", "pact", "lsq", "pruning"}
 
 // Ledger renders the records of a preset found under dir as the replication
 // ledger: per table the reference layout with "ours (reference,
@@ -93,7 +93,9 @@ func (r *Result) CostOf(keep func(cell string) bool) report.Cost {
 	}
 	records := map[string]*report.Record{}
 	for name, rec := range r.Records {
-		if keep(name) {
+		// A pruning table's FP models are the PTQ tables' records, and
+		// counted there.
+		if keep(name) && (!r.Table.Pruning || rec.Table == r.Table.Name) {
 			records[name] = rec
 		}
 	}

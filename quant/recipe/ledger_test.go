@@ -222,3 +222,24 @@ func TestCostOfASubsetRun(t *testing.T) {
 		t.Errorf("whole table: %d cells, missing %d; want 10 and 9", c.Cells, len(c.Missing))
 	}
 }
+
+// TestPruningCostLeavesOutFPModels: the pruning table shows the PTQ tables'
+// FP models it starts from, but its cost counts its own records only (the
+// FP models' are counted in their tables).
+func TestPruningCostLeavesOutFPModels(t *testing.T) {
+	tab, err := Lookup("pruning")
+	if err != nil {
+		t.Fatal(err)
+	}
+	epoch := []report.Epoch{{Epoch: 1, Images: 1000, Seconds: 10}}
+	res := &Result{Table: tab, Preset: Quick, Records: map[string]*report.Record{
+		"resnet18/fp":        {Table: "ptq-resnet18", Cell: "resnet18/fp", Complete: true, WallSeconds: 1000, Curve: epoch},
+		"resnet18/prune:u70": {Table: "pruning", Cell: "resnet18/prune:u70", Complete: true, WallSeconds: 20, Curve: epoch},
+	}}
+	if c := res.Cost(); c.Seconds != 20 || c.Epochs != 1 || c.Done != 1 {
+		t.Errorf("pruning cost: %g s over %d epochs, %d cells done; want 20 s, 1 epoch, 1 cell", c.Seconds, c.Epochs, c.Done)
+	}
+	if v := res.View(); len(v.FPModels) != 1 {
+		t.Errorf("the pruning table shows %d FP models, want the one it started from", len(v.FPModels))
+	}
+}
