@@ -26,7 +26,9 @@ type Recipe struct {
 	Init        string  `json:"init"`
 	// FPModel names the FP model a PTQ table quantizes when it was not
 	// trained by the recipe but imported (the runner's -fp-checkpoint): the
-	// file's name and SHA-256. Empty when the recipe trained it.
+	// file's name and SHA-256; empty when the recipe trained it. In the
+	// pruning table it names the weights a cell starts from: their cell,
+	// recipe digest and training curve digest.
 	FPModel string `json:"fp_model,omitempty"`
 	// Pruning says how a pruning table's cell pruned its network (the
 	// method, the target and its schedule); empty elsewhere.

@@ -2,6 +2,8 @@ package recipe
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -115,6 +117,23 @@ type prunedModel struct {
 	rec   *report.Record
 	store *model.Store
 	net   cifarNet // unquantized
+	// unchanged: the record was reused and the weights are its own (from
+	// its checkpoint), so the quantized cells made from them may be too.
+	unchanged bool
+}
+
+// weightsID names the trained weights a cell starts from, for its recipe
+// (report.Recipe.FPModel): the cell they come from, its recipe digest and a
+// digest of its training curve. Weights trained again to another curve (a
+// lost checkpoint, another engine) give the cells made from them other
+// keys, so their old records and checkpoints are not reused.
+func weightsID(rec *report.Record) string {
+	b, err := json.Marshal(rec.Curve)
+	if err != nil { // epochs of numbers always marshal
+		panic(err)
+	}
+	sum := sha256.Sum256(b)
+	return fmt.Sprintf("%s (recipe %s, curve %x)", rec.Cell, rec.Key().Recipe, sum[:6])
 }
 
 // runPruning runs the selected cells of a pruning table: each network's FP
@@ -248,7 +267,9 @@ func (r *runner) runPruned(ctx context.Context, c Cell, fp *fpBase) (*prunedMode
 	}
 	var after *float64 // the accuracy right after a one-shot pruning
 	hooks := cellHooks{
-		recipe: func(rr *report.Recipe) { rr.Pruning = pruningText(c.Prune, spec) },
+		recipe: func(rr *report.Recipe) {
+			rr.Pruning, rr.FPModel = pruningText(c.Prune, spec), weightsID(fp.rec)
+		},
 		prepare: func(reused bool) error {
 			if c.Prune.Method == Unstructured {
 				if err := prune.Materialize(r.opts.Backend, store, tr.fn, shapes.Make(dtypes.Float32, 1, 32, 32, 3)); err != nil {
@@ -287,11 +308,11 @@ func (r *runner) runPruned(ctx context.Context, c Cell, fp *fpBase) (*prunedMode
 			return nil
 		},
 	}
-	rec, store, _, err := r.trainCell(ctx, c, c.Name, spec, tr, hooks)
+	rec, store, reused, err := r.trainCell(ctx, c, c.Name, spec, tr, hooks)
 	if err != nil {
 		return nil, err
 	}
-	return &prunedModel{rec: rec, store: store, net: net}, nil
+	return &prunedModel{rec: rec, store: store, net: net, unchanged: reused}, nil
 }
 
 // runPrunedQuant quantizes a pruned cell's fine-tuned model: PTQ
@@ -322,7 +343,7 @@ func (r *runner) runPrunedQuant(ctx context.Context, c Cell, fp *fpBase, base *p
 		if err != nil {
 			return nil, err
 		}
-		return r.calibrate(ctx, c, spec, ptqSource{fn: net.fn(), size: size, store: base.store, unchanged: base.rec.Complete, rec: base.rec,
+		return r.calibrate(ctx, c, spec, ptqSource{fn: net.fn(), size: size, store: base.store, unchanged: base.unchanged, rec: base.rec, fpModel: weightsID(base.rec),
 			finish: func(rec *report.Record, store *model.Store) error { return finish(rec, store, testL) }})
 	}
 	// QAT: the pruned weights, masks and batch norms, without the optimizer's
@@ -345,6 +366,7 @@ func (r *runner) runPrunedQuant(ctx context.Context, c Cell, fp *fpBase, base *p
 	hooks := cellHooks{
 		recipe: func(rr *report.Recipe) {
 			rr.Pruning = "starts from " + base.rec.Cell + " (" + base.rec.Recipe.Pruning + "), masks kept"
+			rr.FPModel = weightsID(base.rec)
 		},
 		finish: func(rec *report.Record) error { return finish(rec, store, tr.testL) },
 	}

@@ -2,6 +2,7 @@ package recipe_test
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 
@@ -167,6 +168,28 @@ func TestPruningTableSmoke(t *testing.T) {
 	}
 	if md := again.Markdown(); !strings.Contains(md, "| resnet18/prune:u70 | ") || !strings.Contains(md, "its pruned cells start from it") {
 		t.Errorf("the table does not list the pruning block:\n%s", md)
+	}
+
+	// The FP model trained again to other weights (its checkpoint lost; its
+	// old curve altered to stand for another engine's): every cell made
+	// from it is made again, under a recipe naming the new weights.
+	fp := onlyRecord(t, out, "ptq-resnet18", recipe.Smoke, "resnet18/fp")
+	if err := os.RemoveAll(recipe.CheckpointDir(out, fp)); err != nil {
+		t.Fatal(err)
+	}
+	fp.Curve[0].TrainLoss += 0.5
+	if err := fp.Save(out); err != nil {
+		t.Fatal(err)
+	}
+	third, err := recipe.Run(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"resnet18/prune:u70", "resnet18/prune:u70+lsq:w4a4", "resnet18/prune:u70+ptq:w4a4", "resnet18/prune:f50", "resnet18/prune:dense"} {
+		r, old := third.Records[name], again.Records[name]
+		if r == nil || r.Commit == "first-run" || r.Recipe.FPModel == old.Recipe.FPModel {
+			t.Errorf("%s was not made again from the retrained FP model: %+v", name, r)
+		}
 	}
 }
 
