@@ -75,10 +75,15 @@ type pointwiseFilterKernel struct {
 	outShape shapes.Shape
 }
 
+// pointwiseFilterOff is the name MLSYSREP_ENGINE_OFF takes to run these
+// kernel gradients alone on Conv2D.BackwardFilter ("Pointwise" turns off
+// the forward and input gradient too).
+const pointwiseFilterOff = "PointwiseFilter"
+
 // pointwiseFilterFor tells whether a kernel gradient's forward convolution
 // is such a product, and gives it.
 func pointwiseFilterFor(c kernels.Conv2D) (kernels.Pointwise, bool) {
-	if listed(OffEnvVar, pointwiseOff) || c.KH != 1 || c.KW != 1 || c.StrideH != 1 || c.StrideW != 1 || c.PadTop != 0 ||
+	if listed(OffEnvVar, pointwiseOff) || listed(OffEnvVar, pointwiseFilterOff) || c.KH != 1 || c.KW != 1 || c.StrideH != 1 || c.StrideW != 1 || c.PadTop != 0 ||
 		c.PadBottom != 0 || c.PadLeft != 0 || c.PadRight != 0 || (c.C >= 16 && c.O >= 16) {
 		return kernels.Pointwise{}, false
 	}
