@@ -2,8 +2,6 @@ package recipe
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -120,20 +118,6 @@ type prunedModel struct {
 	// unchanged: the record was reused and the weights are its own (from
 	// its checkpoint), so the quantized cells made from them may be too.
 	unchanged bool
-}
-
-// weightsID names the trained weights a cell starts from, for its recipe
-// (report.Recipe.FPModel): the cell they come from, its recipe digest and a
-// digest of its training curve. Weights trained again to another curve (a
-// lost checkpoint, another engine) give the cells made from them other
-// keys, so their old records and checkpoints are not reused.
-func weightsID(rec *report.Record) string {
-	b, err := json.Marshal(rec.Curve)
-	if err != nil { // epochs of numbers always marshal
-		panic(err)
-	}
-	sum := sha256.Sum256(b)
-	return fmt.Sprintf("%s (recipe %s, curve %x)", rec.Cell, rec.Key().Recipe, sum[:6])
 }
 
 // runPruning runs the selected cells of a pruning table: each network's FP

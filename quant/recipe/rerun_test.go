@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/mlsysrep/mlsysrep/pkg/backend"
@@ -214,7 +215,8 @@ func TestPTQRetrainedFPReplacesRecord(t *testing.T) {
 	if again := onlyRecord(t, out, "ptq-resnet18", recipe.Smoke, "resnet18/fp"); again.Commit == "older-engine" || again.Curve[0].TrainLoss == fp.Curve[0].TrainLoss {
 		t.Errorf("the FP record of other weights was kept: commit %q, first train loss %g", again.Commit, again.Curve[0].TrainLoss)
 	}
-	if again := onlyRecord(t, out, "ptq-resnet18", recipe.Smoke, "resnet18/ptq:w4a4"); again.Commit == "older-engine" {
-		t.Error("the PTQ cell's record of the old FP weights was reused")
+	if again := onlyRecord(t, out, "ptq-resnet18", recipe.Smoke, "resnet18/ptq:w4a4"); again.Commit == "older-engine" ||
+		again.Recipe.FPModel == cell.Recipe.FPModel || !strings.HasPrefix(again.Recipe.FPModel, "resnet18/fp (recipe ") {
+		t.Errorf("the PTQ cell's record of the old FP weights was reused, or does not name the new ones: %q (was %q)", again.Recipe.FPModel, cell.Recipe.FPModel)
 	}
 }

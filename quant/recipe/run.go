@@ -2,6 +2,8 @@ package recipe
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os/exec"
@@ -587,7 +589,24 @@ func (r *runner) runPTQCell(ctx context.Context, c Cell, fpStore *model.Store, f
 	if err != nil {
 		return nil, err
 	}
+	if fpModel == "" { // trained by the recipe: named by its curve
+		fpModel = weightsID(fpRec)
+	}
 	return r.calibrate(ctx, c, spec, ptqSource{fn: fn, size: size, fpModel: fpModel, store: fpStore, unchanged: fpUnchanged, rec: fpRec})
+}
+
+// weightsID names the trained weights a cell starts from (a PTQ cell's FP
+// model, a pruned cell's), for its recipe (report.Recipe.FPModel): the cell they come from, its recipe digest and a
+// digest of its training curve. Weights trained again to another curve (a
+// lost checkpoint, another engine) give the cells made from them other
+// keys, so their old records and checkpoints are not reused.
+func weightsID(rec *report.Record) string {
+	b, err := json.Marshal(rec.Curve)
+	if err != nil { // epochs of numbers always marshal
+		panic(err)
+	}
+	sum := sha256.Sum256(b)
+	return fmt.Sprintf("%s (recipe %s, curve %x)", rec.Cell, rec.Key().Recipe, sum[:6])
 }
 
 // ptqSource is what a PTQ cell quantizes: the network (with the cell's
