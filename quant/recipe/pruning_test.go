@@ -2,6 +2,7 @@ package recipe_test
 
 import (
 	"context"
+	"math"
 	"os"
 	"strings"
 	"testing"
@@ -89,8 +90,8 @@ func TestPruningTableSmoke(t *testing.T) {
 	}
 	u70, lsq, ptq, f50, dense := rec("resnet18/prune:u70"), rec("resnet18/prune:u70+lsq:w4a4"), rec("resnet18/prune:u70+ptq:w4a4"),
 		rec("resnet18/prune:f50"), rec("resnet18/prune:dense")
-	if res.Records["resnet18/fp"] == nil {
-		t.Error("the FP model's record is not in the result")
+	if fp := res.Records["resnet18/fp"]; fp == nil || math.Abs(fp.Final-dense.Pruned.DenseAccuracy) > 1e-9 {
+		t.Errorf("the dense accuracy measured (%.4f%%) is not the FP model's (%+v)", dense.Pruned.DenseAccuracy, fp)
 	}
 	for _, r := range []*report.Record{u70, lsq, ptq, f50} {
 		if r.Pruned.DenseAccuracy != dense.Pruned.DenseAccuracy {
