@@ -1,9 +1,10 @@
 // Package pruning holds the pruning recipes: table "pruning", which goes on
 // where the reference stopped ("Pruning: to be continued"). Each network's
 // FP model (the PTQ tables', trained by their recipe) is pruned, by one
-// global magnitude threshold over its block weights (unstructured: 50, 70,
-// 90 and 95%) or by removing the lowest-L1 filters inside every block
-// (Li et al. 2017: 25, 50 and 75%), and fine-tuned; a dense row fine-tuned
+// global magnitude threshold over its masked weights, every conv but the
+// stem and the classifier (unstructured: 50, 70, 90 and 95%), or by
+// removing the lowest-L1 filters inside every block (Li et al. 2017: 25,
+// 50 and 75%), and fine-tuned; a dense row fine-tuned
 // alike is the control. Extra rows quantize the 70%-sparse and the
 // 50%-filter models afterwards, Deep Compression's order: PTQ W4A4 and
 // W6A6, and LSQ W4A4 fine-tuned from the pruned weights (LSQ, like PTQ's

@@ -449,10 +449,10 @@ func pruningText(p Pruning, spec Spec) string {
 		return fmt.Sprintf("filters: %.0f%% of every block's inner filters, lowest L1 norm first (Li et al. 2017), removed before fine-tuning", 100*p.Target)
 	}
 	if spec.PruneRamp > 0 {
-		return fmt.Sprintf("unstructured: global magnitude, cubic ramp from 0 to %.0f%% over %d epochs, masks updated every %d steps (Zhu & Gupta 2017); stem and classifier dense",
+		return fmt.Sprintf("unstructured: global magnitude, cubic ramp from 0 to %.0f%% over %d epochs, masks updated every %d steps (Zhu & Gupta 2017); the stem conv stays dense, the classifier is pruned with the rest",
 			100*p.Target, spec.PruneRamp, pruneEvery)
 	}
-	return fmt.Sprintf("unstructured: global magnitude, %.0f%% one-shot before fine-tuning; stem and classifier dense", 100*p.Target)
+	return fmt.Sprintf("unstructured: global magnitude, %.0f%% one-shot before fine-tuning; the stem conv stays dense, the classifier is pruned with the rest", 100*p.Target)
 }
 
 // magnitudeBins is the bins of a record's magnitude histogram.
