@@ -238,17 +238,11 @@ func (r *runner) runPruned(ctx context.Context, c Cell, fp *fpBase) (*prunedMode
 			return nil, err
 		}
 	}
-	store := model.NewStore()
-	if err := train.LoadValues(store, values); err != nil {
-		return nil, err
-	}
-	if err := store.SetRNGStateFromSeed(int64(r.opts.Seed)); err != nil {
-		return nil, err
-	}
-	tr, err := r.pruningTrainee(ctx, c, spec, net, store)
+	tr, err := r.pruningTrainee(ctx, c, spec, net, values)
 	if err != nil {
 		return nil, err
 	}
+	store := tr.store
 	var after *float64 // the accuracy right after a one-shot pruning
 	hooks := cellHooks{
 		recipe: func(rr *report.Recipe) {
@@ -336,17 +330,11 @@ func (r *runner) runPrunedQuant(ctx context.Context, c Cell, fp *fpBase, base *p
 	if err != nil {
 		return nil, err
 	}
-	store := model.NewStore()
-	if err := train.LoadValues(store, values); err != nil {
-		return nil, err
-	}
-	if err := store.SetRNGStateFromSeed(int64(r.opts.Seed)); err != nil {
-		return nil, err
-	}
-	tr, err := r.pruningTrainee(ctx, c, spec, net, store)
+	tr, err := r.pruningTrainee(ctx, c, spec, net, values)
 	if err != nil {
 		return nil, err
 	}
+	store := tr.store
 	hooks := cellHooks{
 		recipe: func(rr *report.Recipe) {
 			rr.Pruning = "starts from " + base.rec.Cell + " (" + base.rec.Recipe.Pruning + "), masks kept"
@@ -373,9 +361,17 @@ func modelValues(store *model.Store) (map[string]*tensors.Tensor, error) {
 	return values, nil
 }
 
-// pruningTrainee is a pruning cell's trainee: its network, loaders and
-// store.
-func (r *runner) pruningTrainee(ctx context.Context, c Cell, spec Spec, net cifarNet, store *model.Store) (*trainee, error) {
+// pruningTrainee is a pruning cell's trainee: its network, its loaders,
+// and a new store seeded for the run that takes values (the weights it
+// starts from) as the network creates its variables.
+func (r *runner) pruningTrainee(ctx context.Context, c Cell, spec Spec, net cifarNet, values map[string]*tensors.Tensor) (*trainee, error) {
+	store := model.NewStore()
+	if err := train.LoadValues(store, values); err != nil {
+		return nil, err
+	}
+	if err := store.SetRNGStateFromSeed(int64(r.opts.Seed)); err != nil {
+		return nil, err
+	}
 	size, err := net.size(spec, c.Prune)
 	if err != nil {
 		return nil, err
