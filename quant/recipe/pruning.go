@@ -3,18 +3,13 @@ package recipe
 import (
 	"context"
 	"fmt"
-	"math"
 	"strings"
-	"time"
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/mlsysrep/mlsysrep/datasets/pipeline"
-	"github.com/mlsysrep/mlsysrep/models/mobilenetv2"
-	"github.com/mlsysrep/mlsysrep/models/resnet"
-	"github.com/mlsysrep/mlsysrep/pkg/nn"
 	"github.com/mlsysrep/mlsysrep/pkg/prune"
 	"github.com/mlsysrep/mlsysrep/pkg/quant"
 	"github.com/mlsysrep/mlsysrep/pkg/report"
@@ -34,74 +29,6 @@ import (
 // pruneEvery is the steps between a gradual pruning's mask updates (Zhu &
 // Gupta update every 100 to 1000 steps).
 const pruneEvery = 100
-
-// cifarNet is a pruning cell's network: one of the two CIFAR configs.
-type cifarNet struct {
-	resnet *resnet.Config
-	mnv2   *mobilenetv2.Config
-}
-
-// newCifarNet is the network of model m at the spec's size, quantized by
-// q, its prunable layers masked when masked is set.
-func newCifarNet(m Model, q quant.Config, spec Spec, masked bool) (cifarNet, error) {
-	switch m {
-	case ResNet18:
-		return cifarNet{resnet: &resnet.Config{Width: spec.Width, BlocksPerStage: spec.Blocks, NumClasses: 10, Quant: q, Prune: masked}}, nil
-	case MobileNetV2:
-		return cifarNet{mnv2: &mobilenetv2.Config{Width: spec.Width, NumClasses: 10, Quant: q, Prune: masked}}, nil
-	}
-	return cifarNet{}, fmt.Errorf("model %q cannot be pruned here (resnet18, mobilenetv2)", m)
-}
-
-func (n cifarNet) fn() train.ModelFn {
-	if n.resnet != nil {
-		return n.resnet.Build
-	}
-	return n.mnv2.Build
-}
-
-func (n cifarNet) summary() (*nn.Summary, error) {
-	if n.resnet != nil {
-		return n.resnet.Summary()
-	}
-	return n.mnv2.Summary()
-}
-
-// withQuant is the same network (masks, pruned filters) quantized by q.
-func (n cifarNet) withQuant(q quant.Config) cifarNet {
-	if n.resnet != nil {
-		c := *n.resnet
-		c.Quant = q
-		return cifarNet{resnet: &c}
-	}
-	c := *n.mnv2
-	c.Quant = q
-	return cifarNet{mnv2: &c}
-}
-
-// pruneFilters is the network with ratio of every block's inner filters
-// removed, and its weights cut from values (the model's PruneFilters).
-func (n cifarNet) pruneFilters(values map[string]*tensors.Tensor, ratio float64) (cifarNet, map[string]*tensors.Tensor, error) {
-	if n.resnet != nil {
-		c, v, err := n.resnet.PruneFilters(values, ratio)
-		return cifarNet{resnet: &c}, v, err
-	}
-	c, v, err := n.mnv2.PruneFilters(values, ratio)
-	return cifarNet{mnv2: &c}, v, err
-}
-
-// size describes the network for the record (part of its key).
-func (n cifarNet) size(spec Spec, p Pruning) (string, error) {
-	s, err := n.summary()
-	if err != nil {
-		return "", err
-	}
-	size := fmt.Sprintf("width %g, %d parameters", spec.Width, s.Params())
-	if p.Method == Filters {
-		size = fmt.Sprintf("width %g, %.0f%% of the inner filters removed, %d parameters", spec.Width, 100*p.Target, s.Params())
-	}
-	return size, nil
-}
 
 // fpBase is a network's FP model, which its pruning cells start from.
 type fpBase struct {
@@ -383,59 +310,6 @@ func (r *runner) pruningTrainee(ctx context.Context, c Cell, spec Spec, net cifa
 	return &trainee{fn: net.fn(), size: size, copyName: copyName, trainL: trainL, testL: testL, store: store}, nil
 }
 
-// measurePruned counts a pruned model's sparsity, weights and
-// multiply-adds and times its inference on the test images.
-func (r *runner) measurePruned(ctx context.Context, c Cell, net cifarNet, store *model.Store, testL *pipeline.Loader, fp *fpBase) (*report.Pruned, error) {
-	var st prune.Stats
-	if c.Prune.Method == Unstructured {
-		var err error
-		if st, err = prune.Count(store); err != nil {
-			return nil, err
-		}
-	}
-	s, err := net.summary()
-	if err != nil {
-		return nil, err
-	}
-	acc, err := prune.Account(s, st)
-	if err != nil {
-		return nil, err
-	}
-	weights, nonzero, macs, live := acc.Totals()
-	speed, err := r.inferenceSpeed(ctx, store, net.fn(), testL)
-	if err != nil {
-		return nil, err
-	}
-	p := &report.Pruned{Method: string(c.Prune.Method), Target: c.Prune.Target, Sparsity: st.Sparsity(),
-		Weights: weights, NonzeroWeights: nonzero, Params: s.Params(), MACs: macs, LiveMACs: live,
-		DenseAccuracy: fp.accuracy, InferImagesPerS: speed}
-	if c.Prune.Method == Unstructured && c.Quant.Method == quant.FP {
-		if p.Layers, p.Magnitudes, err = pruneDetail(st, fp.store); err != nil {
-			return nil, err
-		}
-	}
-	return p, nil
-}
-
-// inferenceSpeed times inference over the test images, in the evaluation's
-// batches and input pipeline, after one untimed pass over a batch builds the
-// graph.
-func (r *runner) inferenceSpeed(ctx context.Context, store *model.Store, fn train.ModelFn, testL *pipeline.Loader) (float64, error) {
-	n := min(testL.Images.N, 16*testL.Batch)
-	loader := func(images int) *pipeline.Loader {
-		return &pipeline.Loader{Images: testL.Images.FirstN(images), Batch: testL.Batch, Last: testL.Last, Transform: testL.Transform}
-	}
-	if _, _, err := train.EvaluateContext(ctx, r.opts.Backend, store, fn, loader(min(n, testL.Batch))); err != nil {
-		return 0, err
-	}
-	timed := loader(n)
-	start := time.Now()
-	if _, _, err := train.EvaluateContext(ctx, r.opts.Backend, store, fn, timed); err != nil {
-		return 0, err
-	}
-	return float64(n) / time.Since(start).Seconds(), nil
-}
-
 // pruningText describes a pruning cell's pruning for its record.
 func pruningText(p Pruning, spec Spec) string {
 	switch p.Method {
@@ -449,75 +323,4 @@ func pruningText(p Pruning, spec Spec) string {
 			100*p.Target, spec.PruneRamp, pruneEvery)
 	}
 	return fmt.Sprintf("unstructured: global magnitude, %.0f%% one-shot before fine-tuning; the stem conv stays dense, the classifier is pruned with the rest", 100*p.Target)
-}
-
-// magnitudeBins is the bins of a record's magnitude histogram.
-const magnitudeBins = 60
-
-// pruneDetail is an unstructured cell's per-layer counts and its masked
-// weights' magnitudes, in the FP model (fp) and after fine-tuning (st: the
-// cell's masks and weights).
-func pruneDetail(st prune.Stats, fp *model.Store) ([]report.PrunedLayer, *report.Magnitudes, error) {
-	var layers []report.PrunedLayer
-	var dense, kept []float64
-	threshold, hi := 0.0, 0.0
-	for _, l := range st {
-		layers = append(layers, report.PrunedLayer{Scope: l.Scope, Weights: l.Weights, Zero: l.Zero})
-		fv := fp.GetVariable(l.Variable.Path())
-		if fv == nil {
-			return nil, nil, fmt.Errorf("the FP model has no %s", l.Variable.Path())
-		}
-		before, err := flatFloats(fv)
-		if err != nil {
-			return nil, nil, err
-		}
-		after, err := flatFloats(l.Variable)
-		if err != nil {
-			return nil, nil, err
-		}
-		if len(before) != len(l.Mask) || len(after) != len(l.Mask) {
-			return nil, nil, fmt.Errorf("%s: %d FP weights, %d weights, %d mask entries", l.Scope, len(before), len(after), len(l.Mask))
-		}
-		for i, k := range l.Mask {
-			b := math.Abs(float64(before[i]))
-			dense, hi = append(dense, b), max(hi, b)
-			if k == 0 {
-				threshold = max(threshold, b)
-			} else {
-				kept = append(kept, math.Abs(float64(after[i])))
-			}
-		}
-	}
-	if len(dense) == 0 {
-		return layers, nil, nil
-	}
-	m := &report.Magnitudes{Threshold: threshold, Edges: make([]float64, magnitudeBins+1)}
-	for i := range m.Edges {
-		m.Edges[i] = hi * float64(i) / magnitudeBins
-	}
-	m.Dense, m.Kept = binned(dense, hi), binned(kept, hi)
-	return layers, m, nil
-}
-
-// binned counts values in [0, hi] into magnitudeBins equal bins (larger
-// values in the last).
-func binned(values []float64, hi float64) []int {
-	out := make([]int, magnitudeBins)
-	for _, v := range values {
-		i := magnitudeBins - 1
-		if hi > 0 {
-			i = min(int(v/hi*magnitudeBins), magnitudeBins-1)
-		}
-		out[i]++
-	}
-	return out
-}
-
-// flatFloats is a float32 variable's values.
-func flatFloats(v *model.Variable) ([]float32, error) {
-	t, err := v.Value()
-	if err != nil {
-		return nil, err
-	}
-	return tensors.CopyFlatData[float32](t)
 }
