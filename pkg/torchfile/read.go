@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 )
 
@@ -24,23 +23,38 @@ import (
 // cannot convert (complex, quantized or sparse tensors, for instance); the
 // error names the tensor.
 func Read(path string) (StateDict, error) {
-	f, err := sniff(path)
+	info, err := os.Stat(path)
+	if err == nil && info.IsDir() {
+		err = fmt.Errorf("%s: is a directory", path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("torchfile: %w", err)
 	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("torchfile: %w", err)
+	}
+	return Decode(path, data)
+}
+
+// Decode is Read of a file's bytes already in memory (name says which file
+// in errors): a caller that hashes the file reads it once.
+func Decode(name string, data []byte) (StateDict, error) {
+	f := sniff(data)
 	var sd StateDict
+	var err error
 	switch f.kind {
 	case kindSafetensors:
-		sd, err = readSafetensors(path)
+		sd, err = readSafetensors(data)
 	case kindTorchZip, kindTorchLegacy:
-		sd, err = readTorch(path, f.kind)
+		sd, err = readTorch(data, f.kind)
 	case kindTorchLegacyTar:
 		err = errors.New("a torch.save file in the tar format of early PyTorch versions, which this package does not read")
 	default:
 		err = fmt.Errorf("not a torch.save or safetensors file (%d bytes, starting with %q)", f.size, f.head)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("torchfile: %s: %w", path, err)
+		return nil, fmt.Errorf("torchfile: %s: %w", name, err)
 	}
 	stripPrefix(sd, "module.")
 	return sd, nil
@@ -71,27 +85,11 @@ var legacyMagic = []byte{0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0
 // maxSafetensorsHeader is the largest header the safetensors library accepts.
 const maxSafetensorsHeader = 100_000_000
 
-// sniff reads the start of the file at path and says which format it is in.
-func sniff(path string) (sniffed, error) {
-	file, err := os.Open(path)
-	if err != nil {
-		return sniffed{}, err
-	}
-	defer file.Close()
-	info, err := file.Stat()
-	if err != nil {
-		return sniffed{}, err
-	}
-	if info.IsDir() {
-		return sniffed{}, fmt.Errorf("%s: is a directory", path)
-	}
-	buf := make([]byte, 512)
-	n, err := io.ReadFull(file, buf)
-	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-		return sniffed{}, fmt.Errorf("%s: %w", path, err)
-	}
-	buf = buf[:n]
-	s := sniffed{size: info.Size(), head: buf[:min(n, 16)]}
+// sniff says from a file's first bytes which format it is in.
+func sniff(data []byte) sniffed {
+	buf := data[:min(len(data), 512)]
+	n := len(buf)
+	s := sniffed{size: int64(len(data)), head: buf[:min(n, 16)]}
 	switch {
 	case bytes.HasPrefix(buf, []byte("PK\x03\x04")):
 		s.kind = kindTorchZip
@@ -102,5 +100,5 @@ func sniff(path string) (sniffed, error) {
 	case n >= 10 && buf[8] == '{' && binary.LittleEndian.Uint64(buf) <= maxSafetensorsHeader:
 		s.kind = kindSafetensors
 	}
-	return s, nil
+	return s
 }

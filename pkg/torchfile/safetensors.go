@@ -5,23 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"strings"
 
 	"github.com/nlpodyssey/safetensors"
 )
 
 // readSafetensors reads every tensor of a safetensors file.
-func readSafetensors(path string) (sd StateDict, err error) {
+func readSafetensors(buf []byte) (sd StateDict, err error) {
 	defer func() {
 		if p := recover(); p != nil { // the library panics on some malformed inputs
 			sd, err = nil, fmt.Errorf("invalid safetensors file: %v", p)
 		}
 	}()
-	buf, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
 	n := binary.LittleEndian.Uint64(buf)
 	if 8+n > uint64(len(buf)) {
 		return nil, fmt.Errorf("truncated safetensors file: its header length is %d bytes, the file has %d bytes", n, len(buf))

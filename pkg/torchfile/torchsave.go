@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"os"
 	"strings"
 
 	"github.com/nlpodyssey/gopickle/pickle"
@@ -27,13 +26,13 @@ import (
 // single Read to fill a buffer (it fails on compressed zip records), and
 // panics or loops on some malformed legacy files. Here every storage's bytes
 // are read in full first, then decoded from a bytes.Reader.
-func readTorch(path string, k kind) (StateDict, error) {
+func readTorch(data []byte, k kind) (StateDict, error) {
 	var obj any
 	var err error
 	if k == kindTorchZip {
-		obj, err = loadZip(path)
+		obj, err = loadZip(data)
 	} else {
-		obj, err = loadLegacy(path)
+		obj, err = loadLegacy(data)
 	}
 	if err != nil {
 		format := "zip"
@@ -49,12 +48,11 @@ func readTorch(path string, k kind) (StateDict, error) {
 // is the pickle, whose persistent ids ('storage', torch.<T>Storage, key,
 // location, numel) name the records ARCHIVE/data/<key> that hold the storages'
 // little-endian bytes.
-func loadZip(path string) (any, error) {
-	zr, err := zip.OpenReader(path)
+func loadZip(data []byte) (any, error) {
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return nil, fmt.Errorf("not a readable zip file (truncated?): %w", err)
 	}
-	defer zr.Close()
 	records := make(map[string]*zip.File, len(zr.File))
 	var pkl *zip.File
 	for _, f := range zr.File {
@@ -147,17 +145,9 @@ const legacyMagicNumber = "1950a86a20f9469cfc6c"
 // persistent ids are ('storage', torch.<T>Storage, key, location, numel,
 // view), the pickled list of storage keys, then every storage in that order
 // as its element count (8 bytes, little-endian) and its bytes.
-func loadLegacy(path string) (any, error) {
-	file, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer file.Close()
-	info, err := file.Stat()
-	if err != nil {
-		return nil, err
-	}
-	r := bufio.NewReader(file)
+func loadLegacy(data []byte) (any, error) {
+	size := int64(len(data))
+	r := bufio.NewReader(bytes.NewReader(data))
 
 	magic, err := unpickle(r, nil)
 	if n, ok := magic.(*big.Int); err != nil || !ok || n.Text(16) != legacyMagicNumber {
@@ -202,11 +192,11 @@ func loadLegacy(path string) (any, error) {
 		if st.new == nil {
 			return nil, fmt.Errorf("storage %q: unsupported dtype: storage torch.%s", key, st.name)
 		}
-		if int64(numel)*int64(st.size) > info.Size() {
-			return nil, fmt.Errorf("storage %q: %d values of torch.%s do not fit in a file of %d bytes", key, numel, st.name, info.Size())
+		if int64(numel)*int64(st.size) > size {
+			return nil, fmt.Errorf("storage %q: %d values of torch.%s do not fit in a file of %d bytes", key, numel, st.name, size)
 		}
-		if allocated += int64(numel) * int64(st.size); allocated > info.Size() {
-			return nil, fmt.Errorf("storage %q: the storages named so far hold %d bytes, more than the file's %d", key, allocated, info.Size())
+		if allocated += int64(numel) * int64(st.size); allocated > size {
+			return nil, fmt.Errorf("storage %q: the storages named so far hold %d bytes, more than the file's %d", key, allocated, size)
 		}
 		p := &pending{st: st, numel: numel, s: st.new(numel)}
 		storages[key] = p

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -25,34 +24,19 @@ type importedFP struct {
 	values       *torchcifar.Model
 }
 
-// fileSHA256 is the hex SHA-256 of a file's bytes.
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
 // readFP reads and converts the FP model of network m from path. The file
-// is hashed before and after it is read: a file that changed in between is
-// refused, so the digest a record names is that of the weights it used.
+// is read once: the SHA-256 a record names is that of the very bytes the
+// weights were decoded from.
 func readFP(path string, m Model) (*importedFP, error) {
-	sum, err := fileSHA256(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("-fp-checkpoint: %w", err)
 	}
-	sd, err := torchfile.Read(path)
+	digest := sha256.Sum256(data)
+	sum := hex.EncodeToString(digest[:])
+	sd, err := torchfile.Decode(path, data)
 	if err != nil {
 		return nil, fmt.Errorf("-fp-checkpoint: %w", err)
-	}
-	if again, err := fileSHA256(path); err != nil || again != sum {
-		return nil, fmt.Errorf("-fp-checkpoint %s: the file changed while it was read (SHA-256 %s, then %s, %v)", path, sum, again, err)
 	}
 	tm, err := torchcifar.Import(string(m), sd)
 	if err != nil {

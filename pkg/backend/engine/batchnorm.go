@@ -2,6 +2,7 @@ package engine
 
 import (
 	"runtime"
+	"sync/atomic"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
@@ -26,6 +27,10 @@ type bnKernel struct {
 	grad bool
 	// exact selects the v1-exact forward.
 	exact bool
+	// statsOnly (exact forward only) leaves the normalized output to the
+	// fused programs that read it (batchnorm_epilogue.go): the node's
+	// outputs are then the mean, the variance and the factor a.
+	statsOnly bool
 }
 
 // bnKernelFor covers both ops' nodes: arguments (operand, scale, offset,
@@ -134,26 +139,16 @@ func (k *bnKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer, error
 			return nil, err
 		}
 	}
-	full, err := in[0].Shape()
-	if err != nil {
-		return nil, err
-	}
-	vec, err := in[1].Shape()
-	if err != nil {
-		return nil, err
-	}
-	outs := make([]compute.Buffer, 3)
-	data := make([][]float32, 3)
-	for i := range outs {
-		shape := vec
-		if i == 0 {
-			shape = full
-		}
-		buf, flat, err := b.pool.get(b, shape)
+	if k.statsOnly {
+		vec, err := in[1].Shape()
 		if err != nil {
 			return nil, err
 		}
-		outs[i], data[i] = buf, flat
+		return k.stats(b, flats, in[1], vec)
+	}
+	outs, data, err := b.bnOutputs(in[0], in[1])
+	if err != nil {
+		return nil, err
 	}
 	workers := runtime.GOMAXPROCS(0)
 	switch {
@@ -170,6 +165,75 @@ func (k *bnKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer, error
 		}
 	}
 	bnRuns.Add(1)
+	return outs, nil
+}
+
+// bnOutputs returns pooled buffers for a batch norm's three outputs (one
+// of x's shape, two of the per-channel vector's) and their storage.
+func (b *Backend) bnOutputs(x, vector compute.Buffer) ([]compute.Buffer, [][]float32, error) {
+	full, err := x.Shape()
+	if err != nil {
+		return nil, nil, err
+	}
+	vec, err := vector.Shape()
+	if err != nil {
+		return nil, nil, err
+	}
+	outs := make([]compute.Buffer, 0, 3)
+	data := make([][]float32, 3)
+	for i, shape := range []shapes.Shape{full, vec, vec} {
+		buf, flat, err := b.pool.get(b, shape)
+		if err != nil {
+			for _, o := range outs {
+				b.pool.put(o)
+			}
+			return nil, nil, err
+		}
+		outs, data[i] = append(outs, buf), flat
+	}
+	return outs, data, nil
+}
+
+// bnStatsRuns counts the batch norms that left their output to the
+// programs reading it (tests check the rewrite took place).
+var bnStatsRuns atomic.Int64
+
+// stats is the v1-exact forward without its output pass: the mean, the
+// variance and a = scale * rsqrt(variance + epsilon), each per channel,
+// for the programs that normalize as they read (batchnorm_epilogue.go).
+func (k *bnKernel) stats(b *Backend, flats [][]float32, scale compute.Buffer, vec shapes.Shape) ([]compute.Buffer, error) {
+	outs := make([]compute.Buffer, 0, 3)
+	fail := func(err error) ([]compute.Buffer, error) {
+		for _, buf := range outs {
+			b.pool.put(buf)
+		}
+		return nil, err
+	}
+	data := make([][]float32, 3)
+	for i := range data {
+		buf, flat, err := b.pool.get(b, vec)
+		if err != nil {
+			return fail(err)
+		}
+		outs, data[i] = append(outs, buf), flat
+	}
+	factor, err := b.bnFactor(k.bn.C, k.bn.Epsilon)
+	if err != nil {
+		return fail(err)
+	}
+	k.bn.SequentialStats(data[0], data[1], flats[0], runtime.GOMAXPROCS(0))
+	res, err := factor.Execute([]compute.Buffer{outs[1], scale}, []bool{false, false}, 0)
+	if err != nil {
+		return fail(err)
+	}
+	defer func() { _ = res[0].Finalize() }()
+	a, err := flat32(res[0])
+	if err != nil {
+		return fail(err)
+	}
+	copy(data[2], a)
+	bnRuns.Add(1)
+	bnStatsRuns.Add(1)
 	return outs, nil
 }
 

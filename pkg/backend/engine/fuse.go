@@ -82,17 +82,35 @@ func (k *fusedKernel) describe() string {
 }
 
 func (k *fusedKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer, error) {
+	inputs, release, err := b.programInputs(in)
+	defer release()
+	if err != nil {
+		return nil, err
+	}
+	out, flat, err := b.pool.get(b, k.outShape)
+	if err != nil {
+		return nil, err
+	}
+	k.prog.Run(flat, inputs, runtime.GOMAXPROCS(0))
+	fusedRuns.Add(1)
+	return []compute.Buffer{out}, nil
+}
+
+// programInputs returns a program's inputs as it reads them, and a function
+// that pools again the float32 copies it made of bool and uint32 inputs
+// (call it when the program has run, also on error).
+func (b *Backend) programInputs(in []compute.Buffer) ([][]float32, func(), error) {
 	inputs := make([][]float32, len(in))
 	var converted []compute.Buffer // float32 copies of bool and uint32 inputs, pooled again at the end
-	defer func() {
+	release := func() {
 		for _, buf := range converted {
 			b.pool.put(buf)
 		}
-	}()
+	}
 	for i, buf := range in {
 		data, err := buf.Data()
 		if err != nil {
-			return nil, err
+			return nil, release, err
 		}
 		switch data := data.(type) {
 		case []float32:
@@ -100,7 +118,7 @@ func (k *fusedKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer, er
 		case []uint32: // random bits: float32(v), as the Go backend's ConvertDType rounds
 			tmp, flat, err := b.floatInput(buf, func(flat []float32) { kernels.Uint32ToFloat32(flat, data, runtime.GOMAXPROCS(0)) })
 			if err != nil {
-				return nil, err
+				return nil, release, err
 			}
 			converted, inputs[i] = append(converted, tmp), flat
 		case []bool: // a condition computed outside the tree: as 1 and 0
@@ -113,20 +131,14 @@ func (k *fusedKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer, er
 				}
 			})
 			if err != nil {
-				return nil, err
+				return nil, release, err
 			}
 			converted, inputs[i] = append(converted, tmp), flat
 		default:
-			return nil, fmt.Errorf("engine: fused element-wise input %d is %T", i, data)
+			return nil, release, fmt.Errorf("engine: fused element-wise input %d is %T", i, data)
 		}
 	}
-	out, flat, err := b.pool.get(b, k.outShape)
-	if err != nil {
-		return nil, err
-	}
-	k.prog.Run(flat, inputs, runtime.GOMAXPROCS(0))
-	fusedRuns.Add(1)
-	return []compute.Buffer{out}, nil
+	return inputs, release, nil
 }
 
 // elementOpOf returns the kernel op of a node fusion can take (as a member
@@ -235,10 +247,20 @@ func fuseElementwise(b *builder) {
 			replace[root] = &node{op: "Fused", inputs: k.inputs, outs: []int{root.outs[0]}, native: k.kernel, order: root.order}
 		}
 	}
+	replaceNodes(b, replace)
+}
+
+// replaceNodes puts each node of the recording that replace maps in its
+// place, as the producer of what it writes.
+func replaceNodes(b *builder, replace map[*node]*node) {
 	for i, n := range b.nodes {
-		if f := replace[n]; f != nil {
-			b.nodes[i] = f
-			b.slots[f.outs[0]].producer = f
+		if r := replace[n]; r != nil {
+			b.nodes[i] = r
+			for _, s := range r.outs {
+				if s >= 0 {
+					b.slots[s].producer = r
+				}
+			}
 		}
 	}
 }
@@ -254,16 +276,8 @@ func fuseElementwise(b *builder) {
 // and no pass. Its output is then read by no one and dropped from the plan.
 // The op and its operands are the same in every copy, so the results are.
 func recomputable(b *builder, live []*node, readers map[int]int) map[*node]bool {
-	readBy := make(map[int][]*node)
-	for _, n := range live {
-		for _, s := range uniqueSlots(n.inputs) {
-			readBy[s] = append(readBy[s], n)
-		}
-	}
-	returned := make(map[int]bool)
-	for _, s := range b.outs {
-		returned[s] = true
-	}
+	readBy := slotReaders(live)
+	returned := returnedSlots(b)
 	shared := make(map[*node]bool)
 	for _, n := range live {
 		if _, ok := elementOpOf(b, n); !ok || returned[n.outs[0]] || readers[n.outs[0]] < 2 {
@@ -446,4 +460,25 @@ func uniqueSlots(inputs []int) []int {
 		}
 	}
 	return out
+}
+
+// slotReaders lists, per slot, the nodes among live that read it (each
+// once).
+func slotReaders(live []*node) map[int][]*node {
+	readBy := make(map[int][]*node)
+	for _, n := range live {
+		for _, s := range uniqueSlots(n.inputs) {
+			readBy[s] = append(readBy[s], n)
+		}
+	}
+	return readBy
+}
+
+// returnedSlots are the slots the graph returns.
+func returnedSlots(b *builder) map[int]bool {
+	returned := make(map[int]bool, len(b.outs))
+	for _, s := range b.outs {
+		returned[s] = true
+	}
+	return returned
 }

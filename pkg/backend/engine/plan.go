@@ -44,6 +44,8 @@ func newPlan(b *builder, perOp bool) (*plan, error) {
 	elideIdentities(b)
 	foldKernelReverses(b)
 	fuseElementwise(b)
+	inlineBatchNormOutputs(b)
+	inlineBatchNormGradInputs(b)
 	live := liveNodes(b)
 	hasNative := false
 	for _, n := range live {

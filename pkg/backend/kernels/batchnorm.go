@@ -69,7 +69,7 @@ func (bn BatchNorm) Stats(mean, variance, x []float32, workers int) {
 	for c := range k {
 		k[c] = float32(k64[c] / float64(head))
 	}
-	sums := bn.reduce(workers, 2, func(acc []float32, lo, hi int) {
+	sums := bn.reduce(workers, 2, func(_ int, acc []float32, lo, hi int) {
 		ops.shiftRows(acc[:bn.C], acc[bn.C:], x[lo*bn.C:], k, hi-lo, bn.C)
 	})
 	inv := 1 / float64(bn.Rows)
@@ -86,10 +86,28 @@ func (bn BatchNorm) Stats(mean, variance, x []float32, workers int) {
 //	dOffset = sum(dy), dScale = sum(dy * xhat),
 //	dx = (dy - dOffset/Rows - xhat * dScale/Rows) * scale / sqrt(variance + epsilon).
 func (bn BatchNorm) Grad(dx, dScale, dOffset, x, scale, mean, variance, dy []float32, workers int) {
+	bn.GradFilling(dx, dScale, dOffset, x, scale, mean, variance, dy, nil, workers)
+}
+
+// GradFilling is Grad where dy is written while the kernel runs: before the
+// sums read a chunk of rows, the worker's filler (one per worker from
+// newFill) writes it, dy[lo:hi] for elements lo to hi. A fused program
+// writing dy that way (ProgramRunner) saves the pass in which the sums read
+// dy back from memory, and x with it: the chunk is still in cache. The sums
+// add the same values in the same order as Grad's: the same bits. A nil
+// newFill reads dy as it is.
+func (bn BatchNorm) GradFilling(dx, dScale, dOffset, x, scale, mean, variance, dy []float32, newFill func() func(lo, hi int), workers int) {
 	bn.check(len(dx), len(x))
 	bn.check(len(dy), len(x))
 	ops := currentRowOps()
-	sums := bn.reduce(workers, 2, func(acc []float32, lo, hi int) {
+	fillers := make([]func(lo, hi int), max(1, workers))
+	sums := bn.reduce(workers, 2, func(w int, acc []float32, lo, hi int) {
+		if newFill != nil {
+			if fillers[w] == nil {
+				fillers[w] = newFill()
+			}
+			fillers[w](lo*bn.C, hi*bn.C)
+		}
 		ops.gradSumRows(acc[:bn.C], acc[bn.C:], dy[lo*bn.C:], x[lo*bn.C:], mean, hi-lo, bn.C)
 	})
 	inv := 1 / float64(bn.Rows)
@@ -126,14 +144,14 @@ func (bn BatchNorm) check(n, nx int) {
 // [i*C, (i+1)*C)) that are flushed every statsChunk rows into float64
 // totals; it returns the totals. Ranges are whole statsChunks, so the float32
 // partial sums cover the same rows whatever the number of workers.
-func (bn BatchNorm) reduce(workers int, nAcc int, sum func(acc []float32, lo, hi int)) [][]float64 {
+func (bn BatchNorm) reduce(workers int, nAcc int, sum func(w int, acc []float32, lo, hi int)) [][]float64 {
 	totals := make([][]float64, workers*nAcc)
 	splitUnits(bn.Rows, statsChunk, workers, func(w, lo, hi int) {
 		t := make([]float64, nAcc*bn.C)
 		acc := make([]float32, nAcc*bn.C)
 		for r := lo; r < hi; r += statsChunk {
 			clear(acc)
-			sum(acc, r, min(hi, r+statsChunk))
+			sum(w, acc, r, min(hi, r+statsChunk))
 			for i, v := range acc {
 				t[i] += float64(v)
 			}

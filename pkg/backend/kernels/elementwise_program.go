@@ -1,6 +1,9 @@
 package kernels
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Program is a fused chain of element-wise ops over tensors of Size
 // elements, run tile by tile so that intermediate values stay in cache:
@@ -23,6 +26,91 @@ type Program struct {
 	// instructions marked SwapInTail read their operands a and b swapped.
 	// It is a multiple of 8 (or Size).
 	TailFrom int
+	// Normalize, when set, normalizes one input as each tile is read (see
+	// Normalization).
+	Normalize *Normalization
+}
+
+// Normalization is a batch norm's output pass done by the program that
+// reads it: input Input (a full tensor x of rows of C channels) is read as
+// (x - mean) * a + offset, the per-channel vectors being inputs Mean, A and
+// Offset (spread {C, 1}, at most maxCycled channels), with
+// BatchNorm.Normalize's arithmetic: the same bits.
+type Normalization struct{ Input, Mean, A, Offset, C int }
+
+// NormalizingInput returns the program reading its input at (a full
+// tensor of rows of c channels) normalized (see Normalization), by three
+// per-channel inputs appended after the others, in the order mean, a,
+// offset; the instructions' results are renumbered after them.
+func (p Program) NormalizingInput(at, c int) (Program, error) {
+	if p.Normalize != nil {
+		return Program{}, fmt.Errorf("kernels: element program normalizes input %d already", p.Normalize.Input)
+	}
+	n := p.NumInputs
+	out := p
+	out.NumInputs = n + 3
+	out.Scalar = append(slices.Clone(p.Scalar), false, false, false)
+	spread := p.Spread
+	if spread == nil {
+		spread = make([]Spread, n)
+	}
+	perChannel := Spread{Count: c, Every: 1}
+	out.Spread = append(slices.Clone(spread), perChannel, perChannel, perChannel)
+	out.Code = slices.Clone(p.Code)
+	for k := range out.Code {
+		for j := range out.Code[k].Args {
+			if out.Code[k].Args[j] >= n {
+				out.Code[k].Args[j] += 3
+			}
+		}
+	}
+	out.Normalize = &Normalization{Input: at, Mean: n, A: n + 1, Offset: n + 2, C: c}
+	if err := out.Validate(); err != nil {
+		return Program{}, err
+	}
+	return out, nil
+}
+
+// validNormalization reports why p.Normalize cannot run, or nil.
+func (p *Program) validNormalization() error {
+	nz := p.Normalize
+	if nz == nil {
+		return nil
+	}
+	ins := []int{nz.Input, nz.Mean, nz.A, nz.Offset}
+	for i, in := range ins {
+		if in < 0 || in >= p.NumInputs || p.Scalar[in] {
+			return fmt.Errorf("kernels: element program normalizes with input %d of %d (or a scalar)", in, p.NumInputs)
+		}
+		for _, other := range ins[:i] {
+			if other == in {
+				return fmt.Errorf("kernels: element program normalizes with input %d twice", in)
+			}
+		}
+		want := Spread{Count: nz.C, Every: 1}
+		if i == 0 {
+			want = Spread{}
+		}
+		if got := p.spreadOf(in); got != want || nz.C < 1 || nz.C > maxCycled || p.Size%nz.C != 0 {
+			return fmt.Errorf("kernels: element program normalization input %d spread %+v, want %+v over rows of %d channels", in, got, want, nz.C)
+		}
+	}
+	for k, ins := range p.Code {
+		for _, a := range ins.Args[:ins.Op.Arity()] {
+			if a == nz.Mean || a == nz.A || a == nz.Offset {
+				return fmt.Errorf("kernels: instruction %d (%s) reads input %d, which only the normalization reads", k, ins.Op, a)
+			}
+		}
+	}
+	return nil
+}
+
+// spreadOf is input i's Spread (the zero Spread when there are none).
+func (p *Program) spreadOf(i int) Spread {
+	if p.Spread == nil {
+		return Spread{}
+	}
+	return p.Spread[i]
 }
 
 // Spread is a broadcast operand of Count values: element i of the program
@@ -84,6 +172,9 @@ func (p *Program) Validate() error {
 	if p.TailFrom < 0 || p.TailFrom > p.Size || (p.TailFrom%8 != 0 && p.TailFrom != p.Size) {
 		return fmt.Errorf("kernels: element program tail from %d of %d elements: not a multiple of 8", p.TailFrom, p.Size)
 	}
+	if err := p.validNormalization(); err != nil {
+		return err
+	}
 	for k, ins := range p.Code {
 		if ins.Op >= numElementOps {
 			return fmt.Errorf("kernels: instruction %d: unknown op %d", k, ins.Op)
@@ -104,7 +195,32 @@ func (p *Program) Validate() error {
 // inputs (Size elements each, one for a scalar input, Count for a spread
 // one) over workers goroutines.
 func (p *Program) Run(out []float32, inputs [][]float32, workers int) {
-	apply := currentApply()
+	splitUnits(p.Size, tileSize, workers, func(_, lo, hi int) {
+		p.Runner(inputs).Run(out[lo:hi], lo, hi)
+	})
+}
+
+// ProgramRunner runs a program over ranges of its elements, on one
+// goroutine, with its tiles allocated once (a kernel that consumes the
+// program's output chunk by chunk, never storing all of it, takes one per
+// worker).
+type ProgramRunner struct {
+	p      *Program
+	inputs [][]float32
+	apply  applyFunc
+	affine affineFunc
+	// One tile per value: the scalars filled once, the spread inputs
+	// for each tile, the results reused for every tile.
+	vals       [][]float32
+	normalized []float32
+	spreadTile [][]float32
+	cycled     [][]float32 // per-channel inputs: their values repeated, read at the tile's phase
+	constAt    []int       // per spread input: the value its whole tile holds, or -1
+}
+
+// Runner returns a runner of p over inputs (as Run takes them).
+func (p *Program) Runner(inputs [][]float32) *ProgramRunner {
+	const tile = tileSize
 	n := p.NumInputs
 	spreads := 0
 	for _, sp := range p.Spread {
@@ -112,82 +228,120 @@ func (p *Program) Run(out []float32, inputs [][]float32, workers int) {
 			spreads++
 		}
 	}
-	splitUnits(p.Size, tileSize, workers, func(_, lo, hi int) {
-		// One tile per value: the scalars filled once, the spread inputs
-		// for each tile, the results reused for every tile.
-		vals := make([][]float32, n+len(p.Code))
-		scratch := make([]float32, (len(p.Code)+countTrue(p.Scalar)+spreads)*tileSize)
-		next := func() []float32 {
-			t := scratch[:tileSize:tileSize]
-			scratch = scratch[tileSize:]
-			return t
+	r := &ProgramRunner{p: p, inputs: inputs, apply: currentApply(), vals: make([][]float32, n+len(p.Code)),
+		spreadTile: make([][]float32, n), cycled: make([][]float32, n), constAt: make([]int, n)}
+	if p.Normalize != nil {
+		r.affine = currentAffine()
+		spreads++ // the normalized input's tile
+	}
+	scratch := make([]float32, (len(p.Code)+countTrue(p.Scalar)+spreads)*tile)
+	next := func() []float32 {
+		t := scratch[:tile:tile]
+		scratch = scratch[tile:]
+		return t
+	}
+	if p.Normalize != nil {
+		r.normalized = next()
+	}
+	for i := range r.constAt {
+		r.constAt[i] = -1
+	}
+	for i := range n {
+		switch {
+		case p.Scalar[i]:
+			t := next()
+			for j := range t {
+				t[j] = inputs[i][0]
+			}
+			r.vals[i] = t
+		case p.Spread != nil && p.Spread[i].spread():
+			if sp := p.Spread[i]; sp.Every == 1 && sp.Count <= maxCycled {
+				r.cycled[i] = cycle(inputs[i][:sp.Count], tile+sp.Count)
+				continue
+			}
+			r.spreadTile[i] = next()
 		}
-		spreadTile := make([][]float32, n)
-		constAt := make([]int, n) // per spread input: the value its whole tile holds, or -1
-		for i := range constAt {
-			constAt[i] = -1
-		}
+	}
+	for k := range p.Code {
+		r.vals[n+k] = next()
+	}
+	return r
+}
+
+// Run writes elements lo to hi of the program's output into out (hi - lo
+// elements). Every element gets the value Program.Run gives it.
+func (r *ProgramRunner) Run(out []float32, lo, hi int) {
+	const tile = tileSize
+	p, vals, inputs, n, nz := r.p, r.vals, r.inputs, r.p.NumInputs, r.p.Normalize
+	for t0 := lo; t0 < hi; t0 += tile {
+		t1 := min(t0+tile, hi)
+		m := t1 - t0
 		for i := range n {
 			switch {
-			case p.Scalar[i]:
-				t := next()
-				for j := range t {
-					t[j] = inputs[i][0]
-				}
-				vals[i] = t
-			case p.Spread != nil && p.Spread[i].spread():
-				spreadTile[i] = next()
-			}
-		}
-		for k := range p.Code {
-			vals[n+k] = next()
-		}
-		for t0 := lo; t0 < hi; t0 += tileSize {
-			t1 := min(t0+tileSize, hi)
-			m := t1 - t0
-			for i := range n {
-				switch {
-				case spreadTile[i] != nil:
-					sp := p.Spread[i]
-					if g := t0 / sp.Every; sp.Every > 1 && (t1-1)/sp.Every == g {
-						// One value over the whole tile (a per-example
-						// operand): the tile already holds it when the
-						// previous tile did too.
-						if v := g % sp.Count; constAt[i] != v {
-							t := spreadTile[i][:tileSize]
-							for j := range t {
-								t[j] = inputs[i][v]
-							}
-							constAt[i] = v
+			case nz != nil && i == nz.Input:
+				continue // once the vectors' tiles are in place (below)
+			case r.cycled[i] != nil:
+				phase := t0 % p.Spread[i].Count
+				vals[i] = r.cycled[i][phase : phase+m]
+			case r.spreadTile[i] != nil:
+				sp := p.Spread[i]
+				if g := t0 / sp.Every; sp.Every > 1 && (t1-1)/sp.Every == g {
+					// One value over the whole tile (a per-example
+					// operand): the tile already holds it when the
+					// previous tile did too.
+					if v := g % sp.Count; r.constAt[i] != v {
+						t := r.spreadTile[i][:tile]
+						for j := range t {
+							t[j] = inputs[i][v]
 						}
-					} else {
-						sp.fill(spreadTile[i][:m], inputs[i], t0)
-						constAt[i] = -1
+						r.constAt[i] = v
 					}
-					vals[i] = spreadTile[i]
-				case !p.Scalar[i]:
-					vals[i] = inputs[i][t0:t1]
+				} else {
+					sp.fill(r.spreadTile[i][:m], inputs[i], t0)
+					r.constAt[i] = -1
 				}
-			}
-			for k, ins := range p.Code {
-				dst := vals[n+k][:m]
-				if k == len(p.Code)-1 {
-					dst = out[t0:t1]
-				}
-				a, b, c := vals[ins.Args[0]], vals[ins.Args[1]], vals[ins.Args[2]]
-				if ins.SwapInTail && t1 > p.TailFrom {
-					// Each part is computed element by element alike
-					// (pick(a, b) in vectors and in scalars): the cut may
-					// fall anywhere.
-					cut := max(0, p.TailFrom-t0)
-					apply(ins.Op, dst[:cut], a[:cut], b[:cut], nil)
-					apply(ins.Op, dst[cut:], b[cut:m], a[cut:m], nil)
-					continue
-				}
-				apply(ins.Op, dst, a[:m], b[:min(m, len(b))], c[:min(m, len(c))])
+				vals[i] = r.spreadTile[i]
+			case !p.Scalar[i]:
+				vals[i] = inputs[i][t0:t1]
 			}
 		}
-	})
+		if nz != nil {
+			r.affine(r.normalized[:m], inputs[nz.Input][t0:t1], vals[nz.Mean], vals[nz.A], vals[nz.Offset])
+			vals[nz.Input] = r.normalized[:m]
+		}
+		for k, ins := range p.Code {
+			dst := vals[n+k][:m]
+			if k == len(p.Code)-1 {
+				dst = out[t0-lo : t1-lo]
+			}
+			a, b, c := vals[ins.Args[0]], vals[ins.Args[1]], vals[ins.Args[2]]
+			if ins.SwapInTail && t1 > p.TailFrom {
+				// Each part is computed element by element alike
+				// (pick(a, b) in vectors and in scalars): the cut may
+				// fall anywhere.
+				cut := max(0, p.TailFrom-t0)
+				r.apply(ins.Op, dst[:cut], a[:cut], b[:cut], nil)
+				r.apply(ins.Op, dst[cut:], b[cut:m], a[cut:m], nil)
+				continue
+			}
+			r.apply(ins.Op, dst, a[:m], b[:min(m, len(b))], c[:min(m, len(c))])
+		}
+	}
+}
+
+// maxCycled is the most values a per-channel input (Every 1) may have to
+// be read from one buffer of its values repeated (cycle) rather than copied
+// into each tile: 1,024 copies of a 72-channel vector's runs cost more than
+// the three instructions that read them (a batch-norm epilogue).
+const maxCycled = 4 * tileSize
+
+// cycle returns n values: v repeated from its first value on.
+func cycle(v []float32, n int) []float32 {
+	out := make([]float32, n)
+	for i := 0; i < n; i += len(v) {
+		copy(out[i:], v)
+	}
+	return out
 }
 
 func countTrue(v []bool) int {
