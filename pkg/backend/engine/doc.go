@@ -19,7 +19,10 @@
 //     without copies (a stock buffer's Data is its storage). Trees of
 //     element-wise ops become one native program each (fuse.go), in which
 //     GoMLX's indicator idioms of every clip's gradient become one masked
-//     multiply (kernels.Program.Simplify: the same bits). A graph
+//     multiply (kernels.Program.Simplify: the same bits). A batch norm
+//     read only by such programs leaves its normalization to them
+//     (batchnorm_epilogue.go), and a batch-norm gradient runs the program
+//     that makes its input chunk by chunk (batchnorm_gradinput.go). A graph
 //     with boolean flag parameters choosing a value with Where (LSQ's
 //     step_initialized) gets a second plan with every flag true, which
 //     drops the branch not taken (flags.go).
