@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -151,12 +152,25 @@ func TestPruningTableSmoke(t *testing.T) {
 		t.Error("the LSQ cell's checkpoint has no LSQ step: its quantizers are not in the network")
 	}
 
-	// A second run reuses every record.
+	// The cells others start from keep their weights beside their records:
+	// the FP model, u70 (its quantized rows') and f50 (the table's f50 rows').
+	for _, r := range []*report.Record{res.Records["resnet18/fp"], u70, f50, lsq, ptq, dense} {
+		_, err := os.Stat(recipe.WeightsPath(out, r.Key()))
+		if want := r == u70 || r == f50 || r.Cell == "resnet18/fp"; want != (err == nil) {
+			t.Errorf("%s: weights kept %v, want %v (%v)", r.Cell, err == nil, want, err)
+		}
+	}
+
+	// A second run, in a checkout without the checkpoints (records and kept
+	// weights are committed, checkpoints are not), reuses every record.
 	for _, r := range []*report.Record{u70, lsq, ptq, f50, dense} {
 		r.Commit = "first-run"
 		if err := r.Save(out); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := os.RemoveAll(filepath.Join(out, "checkpoints")); err != nil {
+		t.Fatal(err)
 	}
 	again, err := recipe.Run(context.Background(), opts)
 	if err != nil {
@@ -175,8 +189,10 @@ func TestPruningTableSmoke(t *testing.T) {
 	// old curve altered to stand for another engine's): every cell made
 	// from it is made again, under a recipe naming the new weights.
 	fp := onlyRecord(t, out, "ptq-resnet18", recipe.Smoke, "resnet18/fp")
-	if err := os.RemoveAll(recipe.CheckpointDir(out, fp)); err != nil {
-		t.Fatal(err)
+	for _, p := range []string{recipe.CheckpointDir(out, fp), recipe.WeightsPath(out, fp.Key())} {
+		if err := os.RemoveAll(p); err != nil {
+			t.Fatal(err)
+		}
 	}
 	fp.Curve[0].TrainLoss += 0.5
 	if err := fp.Save(out); err != nil {

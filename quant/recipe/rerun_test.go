@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -196,8 +197,10 @@ func TestPTQRetrainedFPReplacesRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	fp := onlyRecord(t, out, "ptq-resnet18", recipe.Smoke, "resnet18/fp")
-	if err := os.RemoveAll(recipe.CheckpointDir(out, fp)); err != nil {
-		t.Fatal(err)
+	for _, p := range []string{recipe.CheckpointDir(out, fp), recipe.WeightsPath(out, fp.Key())} {
+		if err := os.RemoveAll(p); err != nil {
+			t.Fatal(err)
+		}
 	}
 	fp.Commit = "older-engine"
 	fp.Curve[0].TrainLoss += 0.5
@@ -218,5 +221,76 @@ func TestPTQRetrainedFPReplacesRecord(t *testing.T) {
 	if again := onlyRecord(t, out, "ptq-resnet18", recipe.Smoke, "resnet18/ptq:w4a4"); again.Commit == "older-engine" ||
 		again.Recipe.FPModel == cell.Recipe.FPModel || !strings.HasPrefix(again.Recipe.FPModel, "resnet18/fp (recipe ") {
 		t.Errorf("the PTQ cell's record of the old FP weights was reused, or does not name the new ones: %q (was %q)", again.Recipe.FPModel, cell.Recipe.FPModel)
+	}
+}
+
+// TestKeptWeightsComeBack: a PTQ table's FP model keeps a copy of its final
+// checkpoint beside its record (WeightsPath). In a checkout without the
+// checkpoints folder (records are committed, checkpoints are not), the
+// weights come back from that copy: the FP record and the PTQ cell made
+// from it are reused, not made again. A damaged copy is an error naming
+// it, and the records stay.
+func TestKeptWeightsComeBack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a smoke FP model; run without -short")
+	}
+	be, err := backend.TestEngine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	opts := recipe.Options{Table: "ptq-resnet18", Preset: recipe.Smoke, Cells: []string{"resnet18/ptq:w4a4"},
+		Data: recipe.DataOptions{Source: "synthetic"}, Out: out, Backend: be, BackendName: "purego", Seed: 1}
+	if _, err := recipe.Run(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	fp := onlyRecord(t, out, "ptq-resnet18", recipe.Smoke, "resnet18/fp")
+	kept := recipe.WeightsPath(out, fp.Key())
+	data, err := os.ReadFile(kept)
+	if err != nil {
+		t.Fatalf("the FP model's weights were not kept: %v", err)
+	}
+	cell := onlyRecord(t, out, "ptq-resnet18", recipe.Smoke, "resnet18/ptq:w4a4")
+	if _, err := os.Stat(recipe.WeightsPath(out, cell.Key())); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a PTQ cell (no cell starts from it) kept weights: %v", err)
+	}
+	for _, r := range []*report.Record{fp, cell} {
+		r.Commit = "the first checkout"
+		if err := r.Save(out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.RemoveAll(filepath.Join(out, "checkpoints")); err != nil {
+		t.Fatal(err)
+	}
+	// Training the FP model again here would give the same bits (same
+	// engine and CPU), so the log tells how its weights came back.
+	var log strings.Builder
+	opts.Progress = &log
+	if _, err := recipe.Run(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	opts.Progress = nil
+	if !strings.Contains(log.String(), "weights restored from "+kept) || strings.Contains(log.String(), "epoch 1/") {
+		t.Errorf("the FP model's weights did not come back from %s without training; the run said:\n%s", kept, log.String())
+	}
+	for _, name := range []string{"resnet18/fp", "resnet18/ptq:w4a4"} {
+		if r := onlyRecord(t, out, "ptq-resnet18", recipe.Smoke, name); r.Commit != "the first checkout" {
+			t.Errorf("%s was made again (commit %q), not reused with the kept weights", name, r.Commit)
+		}
+	}
+
+	if err := os.RemoveAll(filepath.Join(out, "checkpoints")); err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)-5] ^= 1
+	if err := os.WriteFile(kept, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := recipe.Run(context.Background(), opts); err == nil || !strings.Contains(err.Error(), kept) {
+		t.Errorf("a damaged copy of the weights: %v, want an error naming %s", err, kept)
+	}
+	if r := onlyRecord(t, out, "ptq-resnet18", recipe.Smoke, "resnet18/fp"); r.Commit != "the first checkout" {
+		t.Errorf("a damaged copy of the weights replaced the FP record (commit %q)", r.Commit)
 	}
 }

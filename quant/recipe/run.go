@@ -398,10 +398,16 @@ func (r *runner) trainCell(ctx context.Context, c Cell, name string, spec Spec, 
 	}
 	store := tr.store
 	reused := reusable(old, rec)
-	keepWeights := r.table.PTQ || r.table.Pruning // later cells start from them
-	if reused && !keepWeights {
+	base := r.isBase(c, name) // later cells start from its weights
+	if reused && !base {
 		r.logf("%s %s: reusing the complete record of seed %d on %s\n", r.table.Name, name, rec.Seed, rec.Data)
 		return old, nil, true, nil
+	}
+	restored := false
+	if reused {
+		if restored, err = r.restoreWeights(old); err != nil {
+			return nil, nil, false, err
+		}
 	}
 	if hooks.prepare != nil {
 		if err := hooks.prepare(reused); err != nil {
@@ -416,15 +422,19 @@ func (r *runner) trainCell(ctx context.Context, c Cell, name string, spec Spec, 
 	if reused && len(h.Epochs) == spec.Epochs && sameCurve(old, h) {
 		// The weights came back from the finished run's checkpoint: its record
 		// (commit, wall time) stays the record of that run.
-		return old, store, true, nil
+		return old, store, true, r.keepWeights(old)
 	}
 	if reused {
 		// Its checkpoint was gone: the cell was trained again, to other
-		// weights (another engine, another CPU's summation order). The old
-		// record does not describe them, and what was made from them (PTQ
-		// cells) must be made again.
-		r.logf("%s %s: the complete record's checkpoint was missing; trained again, its record is replaced (%.2f%% then)\n",
-			r.table.Name, name, old.Final)
+		// weights (another engine, another CPU's summation order), or its
+		// kept weights are of another run than its record. The old record
+		// does not describe them, and what was made from them (PTQ cells)
+		// must be made again.
+		why := "the complete record's checkpoint was missing; trained again"
+		if restored {
+			why = "the kept weights are not those of the complete record (another curve)"
+		}
+		r.logf("%s %s: %s, its record is replaced (%.2f%% then)\n", r.table.Name, name, why, old.Final)
 		reused = false
 	}
 	rec.WallSeconds = h.WallSeconds // across resumed runs
@@ -442,7 +452,15 @@ func (r *runner) trainCell(ctx context.Context, c Cell, name string, spec Spec, 
 			return nil, nil, false, fmt.Errorf("%s %s: %w", r.table.Name, name, err)
 		}
 	}
-	return rec, store, reused, rec.Save(r.opts.Out)
+	if err := rec.Save(r.opts.Out); err != nil {
+		return nil, nil, false, err
+	}
+	if base && rec.Complete {
+		if err := r.keepWeights(rec); err != nil {
+			return nil, nil, false, err
+		}
+	}
+	return rec, store, reused, nil
 }
 
 // sameCurve tells whether a training history is the one a record was made
