@@ -75,15 +75,23 @@ func SaveCheckpoint(dir, key string, store *model.Store, state any) error {
 	if err := gob.NewEncoder(&payload).Encode(cp); err != nil {
 		return fmt.Errorf("checkpoint: encoding: %w", err)
 	}
+	return writeAtomically(filepath.Join(dir, checkpointFile), encodeCheckpointFile(payload.Bytes()))
+}
+
+// writeAtomically writes data to path through a temporary file in the same
+// directory (created if needed), synced, then renamed over path: a reader
+// sees the old file or the whole new one, never part of it.
+func writeAtomically(path string, data []byte) error {
+	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, checkpointFile+".tmp*")
+	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(encodeCheckpointFile(payload.Bytes())); err != nil {
+	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return fmt.Errorf("checkpoint: writing %s: %w", tmp.Name(), err)
 	}
@@ -94,7 +102,7 @@ func SaveCheckpoint(dir, key string, store *model.Store, state any) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), filepath.Join(dir, checkpointFile))
+	return os.Rename(tmp.Name(), path)
 }
 
 // encodeCheckpointFile frames a payload with the magic, digest and length.

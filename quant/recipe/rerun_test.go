@@ -20,19 +20,7 @@ import (
 // stay the record of the run that trained it (commit, wall time), not be
 // rewritten by the later run.
 func TestPTQRerunKeepsFPRecord(t *testing.T) {
-	if testing.Short() {
-		t.Skip("trains a smoke FP model; run without -short")
-	}
-	be, err := backend.TestEngine()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := t.TempDir()
-	opts := recipe.Options{Table: "ptq-resnet18", Preset: recipe.Smoke, Cells: []string{"resnet18/ptq:w4a4"},
-		Data: recipe.DataOptions{Source: "synthetic"}, Out: out, Backend: be, BackendName: "purego", Seed: 1}
-	if _, err := recipe.Run(context.Background(), opts); err != nil {
-		t.Fatal(err)
-	}
+	out, opts, _ := ptqSmokeRun(t, "resnet18/ptq:w4a4")
 	fp := onlyRecord(t, out, "ptq-resnet18", recipe.Smoke, "resnet18/fp")
 	fp.Commit, fp.WallSeconds = "the-training-run", 123
 	if err := fp.Save(out); err != nil {
@@ -50,6 +38,28 @@ func TestPTQRerunKeepsFPRecord(t *testing.T) {
 	if again.Commit != "the-training-run" || again.WallSeconds != 123 {
 		t.Errorf("FP record rewritten by a run that only loaded its checkpoint: commit %q, wall %g s", again.Commit, again.WallSeconds)
 	}
+}
+
+// ptqSmokeRun runs one cell of the smoke ptq-resnet18 table (and so its FP
+// model) into a new folder, and returns the folder, the run's options (for
+// running it again) and its result (skipped under -short).
+func ptqSmokeRun(t *testing.T, cell string) (string, recipe.Options, *recipe.Result) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("trains a smoke FP model; run without -short")
+	}
+	be, err := backend.TestEngine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	opts := recipe.Options{Table: "ptq-resnet18", Preset: recipe.Smoke, Cells: []string{cell},
+		Data: recipe.DataOptions{Source: "synthetic"}, Out: out, Backend: be, BackendName: "purego", Seed: 1}
+	res, err := recipe.Run(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, opts, res
 }
 
 // onlyRecord returns the one record of a cell under out.
@@ -141,20 +151,7 @@ func TestTrainFPLoadOnly(t *testing.T) {
 // TestFPCellAlone: "-cells resnet18/fp" trains the PTQ table's FP model and
 // calibrates nothing; a PTQ cell run afterwards reuses that FP record.
 func TestFPCellAlone(t *testing.T) {
-	if testing.Short() {
-		t.Skip("trains a smoke FP model; run without -short")
-	}
-	be, err := backend.TestEngine()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := t.TempDir()
-	opts := recipe.Options{Table: "ptq-resnet18", Preset: recipe.Smoke, Cells: []string{"resnet18/fp"},
-		Data: recipe.DataOptions{Source: "synthetic"}, Out: out, Backend: be, BackendName: "purego", Seed: 1}
-	res, err := recipe.Run(context.Background(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	out, opts, res := ptqSmokeRun(t, "resnet18/fp")
 	if len(res.Records) != 1 || res.Records["resnet18/fp"] == nil || !res.Records["resnet18/fp"].Complete {
 		t.Fatalf("records %v, want the complete FP record alone", res.Records)
 	}
@@ -164,7 +161,7 @@ func TestFPCellAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts.Cells = []string{"resnet18/ptq:w4a4"}
-	res, err = recipe.Run(context.Background(), opts)
+	res, err := recipe.Run(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +169,7 @@ func TestFPCellAlone(t *testing.T) {
 		t.Errorf("the PTQ cell's run trained its FP model again (commit %q)", got)
 	}
 	if _, err := recipe.Run(context.Background(), recipe.Options{Table: "pact", Preset: recipe.Smoke, Cells: []string{"resnet18/fp"},
-		Data: recipe.DataOptions{Source: "synthetic"}, Out: out, Backend: be, Seed: 1}); err == nil {
+		Data: recipe.DataOptions{Source: "synthetic"}, Out: out, Backend: opts.Backend, Seed: 1}); err == nil {
 		t.Error("a QAT table accepted an FP cell")
 	}
 }
@@ -183,19 +180,7 @@ func TestFPCellAlone(t *testing.T) {
 // is altered to stand for that): the record is replaced by the new run's and
 // the PTQ cells are calibrated again on the new weights, not reused.
 func TestPTQRetrainedFPReplacesRecord(t *testing.T) {
-	if testing.Short() {
-		t.Skip("trains a smoke FP model twice; run without -short")
-	}
-	be, err := backend.TestEngine()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := t.TempDir()
-	opts := recipe.Options{Table: "ptq-resnet18", Preset: recipe.Smoke, Cells: []string{"resnet18/ptq:w4a4"},
-		Data: recipe.DataOptions{Source: "synthetic"}, Out: out, Backend: be, BackendName: "purego", Seed: 1}
-	if _, err := recipe.Run(context.Background(), opts); err != nil {
-		t.Fatal(err)
-	}
+	out, opts, _ := ptqSmokeRun(t, "resnet18/ptq:w4a4")
 	fp := onlyRecord(t, out, "ptq-resnet18", recipe.Smoke, "resnet18/fp")
 	for _, p := range []string{recipe.CheckpointDir(out, fp), recipe.WeightsPath(out, fp.Key())} {
 		if err := os.RemoveAll(p); err != nil {
@@ -231,19 +216,7 @@ func TestPTQRetrainedFPReplacesRecord(t *testing.T) {
 // from it are reused, not made again. A damaged copy is an error naming
 // it, and the records stay.
 func TestKeptWeightsComeBack(t *testing.T) {
-	if testing.Short() {
-		t.Skip("trains a smoke FP model; run without -short")
-	}
-	be, err := backend.TestEngine()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := t.TempDir()
-	opts := recipe.Options{Table: "ptq-resnet18", Preset: recipe.Smoke, Cells: []string{"resnet18/ptq:w4a4"},
-		Data: recipe.DataOptions{Source: "synthetic"}, Out: out, Backend: be, BackendName: "purego", Seed: 1}
-	if _, err := recipe.Run(context.Background(), opts); err != nil {
-		t.Fatal(err)
-	}
+	out, opts, _ := ptqSmokeRun(t, "resnet18/ptq:w4a4")
 	fp := onlyRecord(t, out, "ptq-resnet18", recipe.Smoke, "resnet18/fp")
 	kept := recipe.WeightsPath(out, fp.Key())
 	data, err := os.ReadFile(kept)
