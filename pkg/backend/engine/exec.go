@@ -86,8 +86,15 @@ func (e *planExecutable) Execute(inputs []compute.Buffer, donate []bool, device 
 		if bufs[s] != nil {
 			return nil, fmt.Errorf("engine: parameter %d given twice", i)
 		}
+		w, wrapped := inputs[i].(*buffer)
+		if wrapped && w.released.Load() {
+			return nil, fmt.Errorf("engine: parameter %d: %w", i, errReleased)
+		}
 		bufs[s] = unwrapBuffer(inputs[i])
 		owned[s] = i < len(donate) && donate[i]
+		if owned[s] && wrapped { // the engine's now: a later Finalize must not park it again
+			w.released.Store(true)
+		}
 		if owned[s] && p.lastUse[s] < 0 {
 			_ = bufs[s].Finalize()
 			bufs[s] = nil
@@ -161,7 +168,7 @@ func (e *planExecutable) Execute(inputs []compute.Buffer, donate []bool, device 
 			returned[s] = buf
 			bufs[s] = nil
 		}
-		outs[i] = e.backend.wrap(buf)
+		outs[i] = e.backend.wrapOutput(buf)
 	}
 	return outs, nil
 }

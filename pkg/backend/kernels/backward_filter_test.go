@@ -175,6 +175,29 @@ func TestBackwardFilterSplits(t *testing.T) {
 	}
 }
 
+// TestFilterPlanCached: BackwardFilter plans a convolution once per
+// goroutine count and reuses that plan, the same as planning afresh.
+func TestFilterPlanCached(t *testing.T) {
+	c := Conv2D{N: 3, H: 5, W: 5, C: 24, KH: 3, KW: 3, O: 40, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1,
+		PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}
+	first := c.cachedPlanFilter(2)
+	if again := c.cachedPlanFilter(2); again != first {
+		t.Error("the second call planned again")
+	}
+	if other := c.cachedPlanFilter(3); other == first {
+		t.Error("3 goroutines got the plan made for 2")
+	}
+	d := c
+	d.O = 41
+	if other := d.cachedPlanFilter(2); other == first || other.op == first.op && other.O == first.O {
+		t.Error("another convolution got the cached plan")
+	}
+	fresh := c.planFilter(2)
+	if fresh.byPixels != first.byPixels || len(fresh.groups) != len(first.groups) || fresh.nb != first.nb || fresh.rows != first.rows {
+		t.Errorf("cached plan %+v differs from a fresh one %+v", *first, *fresh)
+	}
+}
+
 // TestBackwardFilterLarge checks float32 accumulation over the benchmark
 // shape's 32768 pixels per tap against the float64 reference.
 func TestBackwardFilterLarge(t *testing.T) {

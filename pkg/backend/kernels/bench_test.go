@@ -130,3 +130,30 @@ func BenchmarkConv2DBackwardFilter(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPackWeights measures PackWeights on ResNet-18's largest kernel
+// (3x3, 512 -> 512) laid out as the forward pass reads it (HWIO: rows are
+// copies) and transposed, as the input gradient reads it (HWOI: rows are
+// gathered), in GB/s of kernel read.
+func BenchmarkPackWeights(b *testing.B) {
+	c := Conv2D{N: 32, H: 4, W: 4, C: 512, KH: 3, KW: 3, O: 512,
+		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}
+	r := rand.New(rand.NewPCG(1, 1))
+	kernel := randSlice(r, c.KH*c.KW*c.C*c.O)
+	packed := make([]float32, c.PackedSize())
+	workers := runtime.GOMAXPROCS(0)
+	for _, layout := range []struct {
+		name               string
+		sKH, sKW, sCI, sCO int
+	}{
+		{"hwio", c.KW * c.C * c.O, c.C * c.O, c.O, 1},
+		{"transposed", c.KW * c.C * c.O, c.C * c.O, 1, c.C},
+	} {
+		b.Run(layout.name, func(b *testing.B) {
+			for b.Loop() {
+				c.PackWeights(packed, kernel, layout.sKH, layout.sKW, layout.sCI, layout.sCO, workers)
+			}
+			b.ReportMetric(float64(4*len(kernel))*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+		})
+	}
+}
