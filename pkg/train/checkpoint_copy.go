@@ -14,9 +14,14 @@ func CheckpointFile(dir string) string { return filepath.Join(dir, checkpointFil
 // CopyCheckpoint copies the checkpoint file src to dst (a file path) after
 // checking it as LoadCheckpoint does: its framing, its digest, every
 // variable, and that it was saved under key. A file that fails a check is
-// an error wrapping ErrCorruptCheckpoint (ErrNoCheckpoint when src does not
-// exist), and dst is left as it was. dst is written atomically (a temporary
+// an error wrapping ErrCorruptCheckpoint (and ErrOtherRun when only its key
+// differs; ErrNoCheckpoint when src does not exist), and dst is left as it
+// was. dst is written atomically (a temporary
 // file in its directory, synced, then renamed over it).
+// ErrOtherRun is wrapped by CopyCheckpoint's error for a sound checkpoint
+// saved under another key (another seed, data copy or recipe).
+var ErrOtherRun = errors.New("it belongs to another run")
+
 func CopyCheckpoint(src, dst, key string) error {
 	data, err := os.ReadFile(src)
 	if errors.Is(err, os.ErrNotExist) {
@@ -27,10 +32,10 @@ func CopyCheckpoint(src, dst, key string) error {
 	}
 	cp, _, err := decodeCheckpoint(data)
 	if err == nil && cp.Key != key {
-		err = fmt.Errorf("it belongs to another run (%s), not to %s", cp.Key, key)
+		err = fmt.Errorf("%w (%s), not to %s", ErrOtherRun, cp.Key, key)
 	}
 	if err != nil {
-		return fmt.Errorf("%w %s: %v; it was not copied to %s", ErrCorruptCheckpoint, src, err, dst)
+		return fmt.Errorf("%w %s: %w; it was not copied to %s", ErrCorruptCheckpoint, src, err, dst)
 	}
 	return writeAtomically(dst, data)
 }

@@ -41,13 +41,18 @@ func TestCopyCheckpoint(t *testing.T) {
 	for _, tc := range []struct {
 		name, src, key string
 		want           error
+		otherRun       bool // the error also wraps ErrOtherRun
 	}{
-		{"damaged", damaged, toyKey, ErrCorruptCheckpoint},
-		{"another run's", CheckpointFile(dir), "toy run, seed 6", ErrCorruptCheckpoint},
-		{"missing", filepath.Join(dir, "none.gob"), toyKey, ErrNoCheckpoint},
+		{"damaged", damaged, toyKey, ErrCorruptCheckpoint, false},
+		{"another run's", CheckpointFile(dir), "toy run, seed 6", ErrCorruptCheckpoint, true},
+		{"missing", filepath.Join(dir, "none.gob"), toyKey, ErrNoCheckpoint, false},
 	} {
-		if err := CopyCheckpoint(tc.src, dst, tc.key); !errors.Is(err, tc.want) {
+		err := CopyCheckpoint(tc.src, dst, tc.key)
+		if !errors.Is(err, tc.want) {
 			t.Errorf("%s file: %v, want an error wrapping %v", tc.name, err, tc.want)
+		}
+		if errors.Is(err, ErrOtherRun) != tc.otherRun {
+			t.Errorf("%s file: %v wraps ErrOtherRun: %v, want %v", tc.name, err, !tc.otherRun, tc.otherRun)
 		}
 		if got, err := os.ReadFile(dst); err != nil || !bytes.Equal(got, data) {
 			t.Errorf("%s file: the destination changed (%v)", tc.name, err)

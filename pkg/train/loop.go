@@ -49,6 +49,10 @@ type Config struct {
 	// it needs a Train dataset with NumBatches), and may change the store's
 	// variables (pruning masks: see pkg/prune). An error stops the run.
 	BeforeStep func(step int) error
+	// Saved, when set, runs after each epoch's checkpoint is written, with
+	// the 1-based epoch (the runner keeps a copy of a base cell's progress
+	// beside its record); an error stops the run.
+	Saved func(epoch int) error
 }
 
 // Epoch is what one epoch produced.
@@ -228,6 +232,11 @@ func Run(ctx context.Context, cfg Config) (*History, error) {
 		if cfg.CheckpointDir != "" {
 			if err := SaveCheckpoint(cfg.CheckpointDir, cfg.CheckpointKey, cfg.Store, state); err != nil {
 				return &state.History, err
+			}
+			if cfg.Saved != nil {
+				if err := cfg.Saved(epoch + 1); err != nil {
+					return &state.History, err
+				}
 			}
 		}
 	}

@@ -311,3 +311,39 @@ func TestBeforeStepCountsAcrossResume(t *testing.T) {
 		t.Errorf("a failing BeforeStep: %v", err)
 	}
 }
+
+// TestSavedRunsAfterEachCheckpoint: Saved runs once per epoch, after that
+// epoch's checkpoint is on disk (a copy made then resumes after it), and
+// its error stops the run.
+func TestSavedRunsAfterEachCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	var saved []int
+	run := func(epochs int, saved func(int) error) error {
+		store := model.NewStore()
+		store.SetRNGStateFromSeed(5)
+		_, err := Run(context.Background(), Config{
+			Backend: backend(t), Store: store, Model: toyModel,
+			Train: &toyData{n: 32, batch: 8}, Eval: &toyData{n: 16, batch: 8, fixed: true},
+			Epochs: epochs, Optimizer: SGD{Momentum: 0.9}, Schedule: MultiStep{Base: 0.1},
+			CheckpointDir: dir, CheckpointKey: toyKey, Saved: saved,
+		})
+		return err
+	}
+	err := run(2, func(epoch int) error {
+		var state loopState
+		if err := LoadCheckpoint(dir, toyKey, model.NewStore(), &state); err != nil || state.Completed != epoch {
+			t.Errorf("Saved(%d): the checkpoint on disk: %v, after epoch %d", epoch, err, state.Completed)
+		}
+		saved = append(saved, epoch)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{1, 2}; !slices.Equal(saved, want) {
+		t.Errorf("Saved ran for epochs %v, want %v", saved, want)
+	}
+	if err := run(3, func(int) error { return errors.New("planted") }); err == nil || !strings.Contains(err.Error(), "planted") {
+		t.Errorf("a failing Saved: %v", err)
+	}
+}

@@ -146,7 +146,7 @@ func TrainFP(ctx context.Context, o FPOptions) (*FPModel, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := r.train(ctx, tr, spec, o.CheckpointDir, o.CheckpointKey)
+	h, err := r.train(ctx, tr, spec, o.CheckpointDir, o.CheckpointKey, nil)
 	if err != nil {
 		return nil, fmt.Errorf("FP %s: %w", m, err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mlsysrep/mlsysrep/pkg/backend"
 	"github.com/mlsysrep/mlsysrep/pkg/report"
+	"github.com/mlsysrep/mlsysrep/pkg/train"
 	"github.com/mlsysrep/mlsysrep/quant/recipe"
 
 	_ "github.com/mlsysrep/mlsysrep/quant/ptq"
@@ -265,5 +266,88 @@ func TestKeptWeightsComeBack(t *testing.T) {
 	}
 	if r := onlyRecord(t, out, "ptq-resnet18", recipe.Smoke, "resnet18/fp"); r.Commit != "the first checkout" {
 		t.Errorf("a damaged copy of the weights replaced the FP record (commit %q)", r.Commit)
+	}
+}
+
+// TestUnfinishedBaseResumesFromKeptProgress: a base cell keeps its progress
+// beside its records after every epoch, before its record is written. A run
+// that dies after an epoch (here its record cannot be saved) leaves that
+// copy; in a checkout without the checkpoints folder, the same command
+// resumes from it instead of starting over, to the curve an uninterrupted
+// run gives. Kept weights of another run (another seed) are not resumed:
+// that run starts from scratch and replaces them.
+func TestUnfinishedBaseResumesFromKeptProgress(t *testing.T) {
+	_, _, res := ptqSmokeRun(t, "resnet18/fp")
+	whole := res.Records["resnet18/fp"]
+
+	be, err := backend.TestEngine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	opts := recipe.Options{Table: "ptq-resnet18", Preset: recipe.Smoke, Cells: []string{"resnet18/fp"},
+		Data: recipe.DataOptions{Source: "synthetic"}, Out: out, Backend: be, BackendName: "purego", Seed: 1}
+	// Once the epoch is done, a folder where the record goes: the run
+	// fails to save the record, as a run killed at that point would.
+	block := whole.Key().RecordPath(out)
+	opts.Events = func(e train.Event) {
+		if e.Kind == train.EpochDone {
+			if err := os.MkdirAll(block, 0o755); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	_, err = recipe.Run(context.Background(), opts)
+	opts.Events = nil
+	if err == nil {
+		t.Fatal("the run saved its record over a folder")
+	}
+	kept := recipe.WeightsPath(out, whole.Key())
+	if _, statErr := os.Stat(kept); statErr != nil {
+		t.Fatalf("no progress kept after the epoch (the run: %v): %v", err, statErr)
+	}
+	for _, dir := range []string{block, filepath.Join(out, "checkpoints")} {
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var log strings.Builder
+	opts.Progress = &log
+	if _, err := recipe.Run(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "weights restored from "+kept) || strings.Contains(log.String(), "epoch 1/") {
+		t.Errorf("the run did not resume from the kept progress %s; it said:\n%s", kept, log.String())
+	}
+	got := onlyRecord(t, out, "ptq-resnet18", recipe.Smoke, "resnet18/fp")
+	if !got.Complete || len(got.Curve) != len(whole.Curve) || got.Final != whole.Final {
+		t.Errorf("resumed record: complete %v, %d epochs, final %.4f%%; an uninterrupted run: %d epochs, %.4f%%",
+			got.Complete, len(got.Curve), got.Final, len(whole.Curve), whole.Final)
+	}
+
+	// Seed 2 finds seed 1's progress where its own would be.
+	opts.Seed, opts.Progress = 2, &log
+	log.Reset()
+	seed2 := whole.Key()
+	seed2.Seed = 2
+	kept2 := recipe.WeightsPath(out, seed2)
+	if err := os.MkdirAll(filepath.Dir(kept2), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(kept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(kept2, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := recipe.Run(context.Background(), opts); err != nil {
+		t.Fatalf("seed 2 with seed 1's kept weights in its place: %v", err)
+	}
+	if !strings.Contains(log.String(), "are of another run") || !strings.Contains(log.String(), "epoch 1/") {
+		t.Errorf("seed 2 did not start over beside another run's kept weights; it said:\n%s", log.String())
+	}
+	if again, err := os.ReadFile(kept2); err != nil || string(again) == string(data) {
+		t.Errorf("seed 2's weights did not replace the other run's (%v)", err)
 	}
 }

@@ -404,10 +404,12 @@ func (r *runner) trainCell(ctx context.Context, c Cell, name string, spec Spec, 
 		return old, nil, true, nil
 	}
 	restored := false
-	if reused {
-		if restored, err = r.restoreWeights(old); err != nil {
+	var saved func(int) error
+	if base {
+		if restored, err = r.restoreWeights(rec, reused); err != nil {
 			return nil, nil, false, err
 		}
+		saved = func(int) error { return r.keepProgress(rec) }
 	}
 	if hooks.prepare != nil {
 		if err := hooks.prepare(reused); err != nil {
@@ -415,7 +417,7 @@ func (r *runner) trainCell(ctx context.Context, c Cell, name string, spec Spec, 
 		}
 	}
 	r.logf("== %s %s (%s; %s; %s)\n", r.table.Name, name, size, spec.Record("").Schedule, copyName)
-	h, err := r.train(ctx, tr, spec, CheckpointDir(r.opts.Out, rec), rec.Key().String())
+	h, err := r.train(ctx, tr, spec, CheckpointDir(r.opts.Out, rec), rec.Key().String(), saved)
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("%s %s: %w", r.table.Name, name, err)
 	}
@@ -513,12 +515,14 @@ func (r *runner) trainee(ctx context.Context, m Model, q quant.Config, spec Spec
 // table's FP model, and the FP models of the demo and the notebook tour
 // (TrainFP) are trained here, with PROTOCOL section 5's optimizer (SGD,
 // momentum 0.9, weight decay 5e-4) and the spec's schedule.
-func (r *runner) train(ctx context.Context, tr *trainee, spec Spec, checkpointDir, checkpointKey string) (*train.History, error) {
+// saved (may be nil) runs after each epoch's checkpoint (train.Config.Saved).
+func (r *runner) train(ctx context.Context, tr *trainee, spec Spec, checkpointDir, checkpointKey string, saved func(int) error) (*train.History, error) {
 	store, fn, trainL, testL := tr.store, tr.fn, tr.trainL, tr.testL
 	return train.Run(ctx, train.Config{Backend: r.opts.Backend, Store: store, Model: fn, Train: trainL, Eval: testL,
 		Epochs: spec.Epochs, Optimizer: train.SGD{Momentum: 0.9, WeightDecay: 5e-4, ClipNorm: spec.ClipNorm},
 		Schedule: spec.Schedule(), CheckpointDir: checkpointDir, CheckpointKey: checkpointKey,
-		Progress: r.opts.Progress, Events: r.opts.Events, ProgressEvery: r.opts.ProgressEvery, BeforeStep: tr.beforeStep})
+		Progress: r.opts.Progress, Events: r.opts.Events, ProgressEvery: r.opts.ProgressEvery, BeforeStep: tr.beforeStep,
+		Saved: saved})
 }
 
 // runPTQ trains (or reloads) the FP model of each network in the selected

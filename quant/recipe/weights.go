@@ -12,7 +12,8 @@ import (
 
 // A cell that other cells start from (a base: a PTQ table's FP model, the
 // pruned model that a pruning table's quantized rows calibrate or fine-tune)
-// keeps a copy of its final checkpoint beside its record, at WeightsPath.
+// keeps a copy of its checkpoint beside its record, at WeightsPath: after
+// every epoch, and so its final weights once complete.
 // Records are committed and checkpoints are not, so in a new checkout a
 // complete base record would otherwise have no weights: the runner would
 // train the base again, to other bits (another engine, another CPU's
@@ -50,10 +51,14 @@ func (r *runner) isBase(c Cell, name string) bool {
 
 // restoreWeights puts a base cell's kept weights (WeightsPath) into its
 // checkpoint folder when that holds no checkpoint, so that training resumes
-// from them (and, the record being complete, trains nothing). It reports
-// whether it did. A kept file that fails its checks is an error: it is
-// never silently trained over.
-func (r *runner) restoreWeights(rec *report.Record) (bool, error) {
+// from them: the final weights of a complete record (complete: nothing is
+// trained), or an unfinished run's progress kept after its last epoch
+// (keepProgress: training goes on from there, in a new checkout or on
+// another machine). It reports whether it did. A kept file that fails its
+// checks is an error, never silently trained over, except one of another
+// run (another recipe or seed) when the record is not complete: this run
+// starts over and replaces it.
+func (r *runner) restoreWeights(rec *report.Record, complete bool) (bool, error) {
 	k := rec.Key()
 	ckpt := train.CheckpointFile(CheckpointDir(r.opts.Out, rec))
 	if _, err := os.Stat(ckpt); err == nil || !errors.Is(err, os.ErrNotExist) {
@@ -64,10 +69,29 @@ func (r *runner) restoreWeights(rec *report.Record) (bool, error) {
 		return false, nil
 	}
 	if err := train.CopyCheckpoint(kept, ckpt, k.String()); err != nil {
+		if !complete && errors.Is(err, train.ErrOtherRun) {
+			r.logf("%s %s: the weights kept in %s are of another run; this run starts from scratch and replaces them\n",
+				r.table.Name, rec.Cell, kept)
+			return false, nil
+		}
 		return false, fmt.Errorf("%s %s: the kept weights: %w", r.table.Name, rec.Cell, err)
 	}
 	r.logf("%s %s: weights restored from %s\n", r.table.Name, rec.Cell, kept)
 	return true, nil
+}
+
+// keepProgress copies a base cell's checkpoint to WeightsPath after each
+// epoch. A paper-scale FP model trains for longer than a machine may be
+// held (a CI job, a cloud session): committed or carried with the records,
+// the copy lets the next machine resume the run (restoreWeights) instead
+// of starting it over.
+func (r *runner) keepProgress(rec *report.Record) error {
+	k := rec.Key()
+	ckpt, kept := train.CheckpointFile(CheckpointDir(r.opts.Out, rec)), WeightsPath(r.opts.Out, k)
+	if err := train.CopyCheckpoint(ckpt, kept, k.String()); err != nil {
+		return fmt.Errorf("%s %s: keeping its progress: %w", r.table.Name, rec.Cell, err)
+	}
+	return nil
 }
 
 // keepWeights copies a complete base cell's final checkpoint to
