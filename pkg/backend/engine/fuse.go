@@ -41,6 +41,33 @@ var elementOps = map[string]kernels.ElementOp{
 	"Where": kernels.OpWhere, "ConvertDType": kernels.OpCopy,
 }
 
+// reluOpOf returns the program op of a ReLU or of its gradient, as GoMLX
+// emits them (FusedActivation, and FusedActivationVJP given one of the
+// activation's input and output): a tree then takes the ReLU after a batch
+// norm (whose output pass it then saves: see inlineBatchNormOutputs) or
+// after a residual add, and the gradient mask with what reads it. Alone,
+// the op stays the native ReLU kernel (the same bits).
+func reluOpOf(n *node) (kernels.ElementOp, bool) {
+	if listed(OffEnvVar, reluFusionOff) {
+		return 0, false
+	}
+	switch n.op {
+	case "FusedActivation":
+		if _, ok := n.native.(reluKernel); ok && len(n.inputs) == 1 {
+			return kernels.OpRelu, true
+		}
+	case "FusedActivationVJP":
+		if _, ok := n.native.(reluGradKernel); ok && len(n.inputs) == 2 { // the reference, then the output gradient
+			return kernels.OpReluGrad, true
+		}
+	}
+	return 0, false
+}
+
+// reluFusionOff is the name MLSYSREP_ENGINE_OFF takes to keep ReLU and its
+// gradient out of fused programs (to compare).
+const reluFusionOff = "ReluFusion"
+
 // minFusedSize is the smallest tree output fusion takes. Below it (biases,
 // batch-norm vectors, the SGD update of small variables) a native step
 // saves less than it costs: each splits the stock segments around it, and
@@ -150,7 +177,12 @@ func (b *Backend) programInputs(in []compute.Buffer) ([][]float32, func(), error
 // and a tree's root gives float32.
 func elementOpOf(b *builder, n *node) (kernels.ElementOp, bool) {
 	op, ok := elementOps[n.op]
-	if !ok || n.native != nil || len(n.outs) != 1 || n.outs[0] < 0 {
+	if !ok {
+		op, ok = reluOpOf(n)
+	} else if n.native != nil {
+		return 0, false
+	}
+	if !ok || len(n.outs) != 1 || n.outs[0] < 0 {
 		return 0, false
 	}
 	out := b.slots[n.outs[0]].shape

@@ -11,6 +11,7 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/mlsysrep/mlsysrep/pkg/backend/kernels"
 	"github.com/mlsysrep/mlsysrep/pkg/backend/purego"
 	"github.com/mlsysrep/mlsysrep/pkg/quant"
@@ -39,6 +40,9 @@ func quantizerGraph(x, alpha, step, noise *graph.Node) []*graph.Node {
 		graph.Min(noise, x),
 		graph.Max(graph.ZerosLike(x), x),
 		graph.Min(x, graph.ZerosLike(x)),
+		// ReLU (GoMLX's FusedActivation) after a residual add, and read by
+		// a multiply: its gradient mask meets the output gradient's tree.
+		graph.MulScalar(activation.Relu(graph.Add(x, noise)), 3),
 	}
 	var loss *graph.Node
 	for i, o := range outs {
@@ -116,10 +120,13 @@ func fusionMatchesStock(t *testing.T, v1, v2 compute.Backend, n int) {
 		return res
 	}
 	want := run(v1)
-	before := fusedRuns.Load()
+	before, relusBefore := fusedRuns.Load(), reluRuns.Load()
 	got := run(v2)
 	if fusedRuns.Load() == before {
 		t.Fatal("no fused element-wise program ran")
+	}
+	if n >= minFusedSize && n > 1 && reluRuns.Load() != relusBefore {
+		t.Errorf("size %d: %d ReLU ops ran alone, want all in fused programs", n, reluRuns.Load()-relusBefore)
 	}
 	t.Logf("size %d: %d fused programs ran", n, fusedRuns.Load()-before)
 	for i := range want {

@@ -52,6 +52,15 @@ func reluGradKernelFor(b *builder, n *node) kernel {
 			return nil
 		}
 	}
+	if len(n.inputs) == 3 && n.args[0] != nil {
+		// GoMLX gives y and x; the Go backend then reads only y (x > 0
+		// exactly where y > 0, NaN included). Dropping x lets x's buffer
+		// go sooner and a fused program take the gradient with two
+		// operands (reluOpOf); replayed on engine v1, the op reads y alone
+		// as before.
+		n.args[1] = nil
+		n.inputs = []int{n.inputs[0], n.inputs[2]}
+	}
 	return reluGradKernel{}
 }
 

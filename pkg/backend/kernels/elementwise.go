@@ -37,11 +37,13 @@ const (
 	OpNotLess                       // a < b ? 0 : 1 (1 for NaN: GoMLX's NonNegativeIndicator(a - b), see Simplify)
 	OpMulLess                       // a * (b < c ? 1 : 0): a gradient masked by a clip's indicator
 	OpMulNotLess                    // a * (b < c ? 0 : 1)
+	OpRelu                          // a < 0 ? 0 : a (NaN and -0 kept: GoMLX's ReLU, see Relu)
+	OpReluGrad                      // a > 0 ? b : 0 (ReLU's gradient: a its input or output, b the output gradient)
 	numElementOps
 )
 
 var elementOpNames = [...]string{"Copy", "Add", "Sub", "Mul", "Div", "Min", "Max", "Neg", "Abs", "Sign", "Round",
-	"Equal", "NotEqual", "Less", "LessEqual", "Greater", "GreaterEqual", "Where", "NotLess", "MulLess", "MulNotLess"}
+	"Equal", "NotEqual", "Less", "LessEqual", "Greater", "GreaterEqual", "Where", "NotLess", "MulLess", "MulNotLess", "Relu", "ReluGrad"}
 
 func (op ElementOp) String() string {
 	if int(op) < len(elementOpNames) {
@@ -53,7 +55,7 @@ func (op ElementOp) String() string {
 // Arity is the number of operands of the op.
 func (op ElementOp) Arity() int {
 	switch op {
-	case OpCopy, OpNeg, OpAbs, OpSign, OpRound:
+	case OpCopy, OpNeg, OpAbs, OpSign, OpRound, OpRelu:
 		return 1
 	case OpWhere, OpMulLess, OpMulNotLess:
 		return 3
@@ -165,6 +167,22 @@ func applyGeneric(op ElementOp, out, a, b, c []float32) {
 	case OpMulNotLess:
 		for i := range out {
 			out[i] = a[i] * b2f(!(b[i] < c[i]))
+		}
+	case OpRelu:
+		for i := range out {
+			if a[i] < 0 {
+				out[i] = 0
+			} else {
+				out[i] = a[i]
+			}
+		}
+	case OpReluGrad:
+		for i := range out {
+			if a[i] > 0 {
+				out[i] = b[i]
+			} else {
+				out[i] = 0
+			}
 		}
 	case OpWhere:
 		for i := range out {

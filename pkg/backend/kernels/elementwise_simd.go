@@ -146,6 +146,16 @@ func avx512Apply(op ElementOp, out, a, b, c []float32) {
 		for ; i+16 <= n; i += 16 {
 			archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pa, i*4))).RoundScaled(0).StoreArray((*[16]float32)(unsafe.Add(po, i*4)))
 		}
+	case OpRelu:
+		zero := archsimd.BroadcastFloat32x16(0)
+		for ; i+16 <= n; i += 16 {
+			archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pa, i*4))).Max(zero).StoreArray((*[16]float32)(unsafe.Add(po, i*4)))
+		}
+	case OpReluGrad:
+		zero := archsimd.BroadcastFloat32x16(0)
+		for ; i+16 <= n; i += 16 {
+			archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pb, i*4))).Masked(archsimd.LoadFloat32x16Array((*[16]float32)(unsafe.Add(pa, i*4))).Greater(zero)).StoreArray((*[16]float32)(unsafe.Add(po, i*4)))
+		}
 	case OpWhere:
 		zero := archsimd.BroadcastFloat32x16(0)
 		for ; i+16 <= n; i += 16 {
@@ -274,6 +284,16 @@ func avx2Apply(op ElementOp, out, a, b, c []float32) {
 	case OpRound:
 		for ; i+8 <= n; i += 8 {
 			archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pa, i*4))).Round().StoreArray((*[8]float32)(unsafe.Add(po, i*4)))
+		}
+	case OpRelu:
+		zero := archsimd.BroadcastFloat32x8(0)
+		for ; i+8 <= n; i += 8 {
+			archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pa, i*4))).Max(zero).StoreArray((*[8]float32)(unsafe.Add(po, i*4)))
+		}
+	case OpReluGrad:
+		zero := archsimd.BroadcastFloat32x8(0)
+		for ; i+8 <= n; i += 8 {
+			archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pb, i*4))).Masked(archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(pa, i*4))).Greater(zero)).StoreArray((*[8]float32)(unsafe.Add(po, i*4)))
 		}
 	case OpWhere:
 		zero := archsimd.BroadcastFloat32x8(0)

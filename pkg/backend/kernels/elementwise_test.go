@@ -73,6 +73,9 @@ func TestElementOpsAgreeAcrossPaths(t *testing.T) {
 		{OpWhere, 1, 5, 7, 5}, {OpWhere, 0, 5, 7, 7}, {OpNotEqual, nan, nan, 0, 1}, {OpLessEqual, 2, 2, 0, 1},
 		{OpDiv, 1, 3, 0, float32(1) / 3}, {OpAbs, negZero, 0, 0, 0},
 		{OpNotLess, nan, 0, 0, 1}, {OpNotLess, -1, 0, 0, 0}, {OpNotLess, negZero, 0, 0, 1}, {OpNotLess, 2, 2, 0, 1},
+		{OpRelu, -2, 0, 0, 0}, {OpRelu, 3, 0, 0, 3}, {OpRelu, negZero, 0, 0, negZero}, {OpRelu, nan, 0, 0, nan},
+		{OpReluGrad, 1, 5, 0, 5}, {OpReluGrad, 0, 5, 0, 0}, {OpReluGrad, negZero, 5, 0, 0}, {OpReluGrad, nan, 5, 0, 0},
+		{OpReluGrad, -1, nan, 0, 0},
 	} {
 		out := []float32{0}
 		applyGeneric(tc.op, out, []float32{tc.a}, []float32{tc.b}, []float32{tc.c})

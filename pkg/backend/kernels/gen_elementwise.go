@@ -114,6 +114,12 @@ func %sApply(op ElementOp, out, a, b, c []float32) {
 	loop(fmt.Sprintf("\t\t\tx := %s(a[i:])\n\t\t\tone.Merge(minus.Merge(zero, x.Less(zero)), x.Greater(zero)).Store(out[i:])\n", load))
 	fmt.Fprintf(w, "\tcase OpRound:\n")
 	loop(fmt.Sprintf("\t\t\t%s(a[i:]).%s.Store(out[i:])\n", load, round))
+	// ReLU and its gradient as the row ops Relu and ReluGrad compute them:
+	// x.Max(0) keeps NaN and -0, as the generic loop does.
+	fmt.Fprintf(w, "\tcase OpRelu:\n\t\tzero := %s(0)\n", bcast)
+	loop(fmt.Sprintf("\t\t\t%s(a[i:]).Max(zero).Store(out[i:])\n", load))
+	fmt.Fprintf(w, "\tcase OpReluGrad:\n\t\tzero := %s(0)\n", bcast)
+	loop(fmt.Sprintf("\t\t\t%s(b[i:]).Masked(%s(a[i:]).Greater(zero)).Store(out[i:])\n", load, load))
 	fmt.Fprintf(w, "\tcase OpWhere:\n\t\tzero := %s(0)\n", bcast)
 	loop(fmt.Sprintf("\t\t\t%s(b[i:]).Merge(%s(c[i:]), %s(a[i:]).NotEqual(zero)).Store(out[i:])\n", load, load, load))
 	fmt.Fprintf(w, `	}
