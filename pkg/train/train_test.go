@@ -274,6 +274,22 @@ func TestEpochRecordsCPUSteal(t *testing.T) {
 	}
 }
 
+// runToyWith trains the toy model for epochs with checkpoints in dir (resuming
+// from one there), its configuration changed by edit.
+func runToyWith(t *testing.T, dir string, epochs int, edit func(*Config)) error {
+	store := model.NewStore()
+	store.SetRNGStateFromSeed(5)
+	cfg := Config{
+		Backend: backend(t), Store: store, Model: toyModel,
+		Train: &toyData{n: 32, batch: 8}, Eval: &toyData{n: 16, batch: 8, fixed: true},
+		Epochs: epochs, Optimizer: SGD{Momentum: 0.9}, Schedule: MultiStep{Base: 0.1},
+		CheckpointDir: dir, CheckpointKey: toyKey,
+	}
+	edit(&cfg)
+	_, err := Run(context.Background(), cfg)
+	return err
+}
+
 // TestBeforeStepCountsAcrossResume: BeforeStep sees the run's step numbers
 // over all epochs, a resumed run continuing where the checkpoint stopped,
 // and its error stops the run.
@@ -281,22 +297,15 @@ func TestBeforeStepCountsAcrossResume(t *testing.T) {
 	dir := t.TempDir()
 	var seen []int
 	run := func(epochs int, fail int) error {
-		store := model.NewStore()
-		store.SetRNGStateFromSeed(5)
-		_, err := Run(context.Background(), Config{
-			Backend: backend(t), Store: store, Model: toyModel,
-			Train: &toyData{n: 32, batch: 8}, Eval: &toyData{n: 16, batch: 8, fixed: true},
-			Epochs: epochs, Optimizer: SGD{Momentum: 0.9}, Schedule: MultiStep{Base: 0.1},
-			CheckpointDir: dir, CheckpointKey: toyKey,
-			BeforeStep: func(step int) error {
+		return runToyWith(t, dir, epochs, func(cfg *Config) {
+			cfg.BeforeStep = func(step int) error {
 				if step == fail {
 					return errors.New("planted")
 				}
 				seen = append(seen, step)
 				return nil
-			},
+			}
 		})
-		return err
 	}
 	if err := run(1, -1); err != nil {
 		t.Fatal(err)
@@ -319,15 +328,7 @@ func TestSavedRunsAfterEachCheckpoint(t *testing.T) {
 	dir := t.TempDir()
 	var saved []int
 	run := func(epochs int, saved func(int) error) error {
-		store := model.NewStore()
-		store.SetRNGStateFromSeed(5)
-		_, err := Run(context.Background(), Config{
-			Backend: backend(t), Store: store, Model: toyModel,
-			Train: &toyData{n: 32, batch: 8}, Eval: &toyData{n: 16, batch: 8, fixed: true},
-			Epochs: epochs, Optimizer: SGD{Momentum: 0.9}, Schedule: MultiStep{Base: 0.1},
-			CheckpointDir: dir, CheckpointKey: toyKey, Saved: saved,
-		})
-		return err
+		return runToyWith(t, dir, epochs, func(cfg *Config) { cfg.Saved = saved })
 	}
 	err := run(2, func(epoch int) error {
 		var state loopState
