@@ -42,20 +42,22 @@ var errReleased = errors.New("engine: buffer already finalized")
 // faulted in, on the next call: a 3x3 convolution's 8 MB input gradient
 // cost 1.9 ms of a 10 ms forward pass that way (2026-12-03). The caller's
 // own buffers (BufferFromFlatData, NewSharedBuffer) are finalized as
-// before; a second Finalize is an error, as engine v1's.
+// before. A second Finalize is an error, as engine v1's, and so is the
+// Finalize of a buffer donated to an execution: the engine owns it then
+// (it may be parked, or be an output), so it is left alone.
 func (buf *buffer) Finalize() error {
-	if !buf.output {
-		return buf.Buffer.Finalize()
-	}
 	if buf.released.Swap(true) {
 		return errReleased
+	}
+	if !buf.output {
+		return buf.Buffer.Finalize()
 	}
 	buf.backend.pool.put(buf.Buffer)
 	return nil
 }
 
-// Data implements compute.Buffer; a finalized output has none (its storage
-// may already hold another output).
+// Data implements compute.Buffer; a finalized or donated buffer has none
+// (its storage may already hold another output).
 func (buf *buffer) Data() (any, error) {
 	if buf.released.Load() {
 		return nil, errReleased

@@ -138,4 +138,30 @@ func TestReleasedOutputsRefuseUse(t *testing.T) {
 	if n := parked(); n != before {
 		t.Errorf("the caller's buffer was parked: %d parked, was %d", n, before)
 	}
+
+	// The caller's own buffer, donated: the engine owns it (here it is
+	// parked after its last use, then the next output); the caller's late
+	// Finalize must leave it alone.
+	mine, err := b.BufferFromFlatData(0, []float32{1, 2, 3}, shape)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(mine, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := mine.Finalize(); !errors.Is(err, errReleased) {
+		t.Errorf("Finalize of a donated buffer of the caller's: %v, want %v", err, errReleased)
+	}
+	for i := range 3 { // every parked buffer still works
+		out, err := run(next, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := out.Data(); err != nil || got.([]float32)[2] != 24 {
+			t.Fatalf("run %d after the late Finalize: %v, %v; want [8 16 24]", i, got, err)
+		}
+		if err := out.Finalize(); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
