@@ -118,6 +118,19 @@ func encodeCheckpointFile(payload []byte) []byte {
 // ErrNoCheckpoint is returned by LoadCheckpoint when dir has none.
 var ErrNoCheckpoint = errors.New("no checkpoint")
 
+// ErrOtherRun is wrapped by the error of a sound checkpoint saved under
+// another key (another seed, data copy or recipe).
+var ErrOtherRun = errors.New("it belongs to another run")
+
+// checkKey is the error (wrapping ErrOtherRun) of a checkpoint saved under
+// another key than key, or nil.
+func (cp *checkpoint) checkKey(key string) error {
+	if cp.Key != key {
+		return fmt.Errorf("%w (%s), not to %s", ErrOtherRun, cp.Key, key)
+	}
+	return nil
+}
+
 // ErrCorruptCheckpoint is wrapped by the error of a checkpoint file that
 // cannot be used; the error names the file and the command that discards it.
 var ErrCorruptCheckpoint = errors.New("corrupt checkpoint")
@@ -138,8 +151,8 @@ func LoadCheckpoint(dir, key string, store *model.Store, state any) error {
 		return err
 	}
 	cp, values, err := decodeCheckpoint(data)
-	if err == nil && cp.Key != key {
-		err = fmt.Errorf("it belongs to another run (%s), not to %s", cp.Key, key)
+	if err == nil {
+		err = cp.checkKey(key)
 	}
 	if err == nil {
 		err = json.Unmarshal(cp.State, state)
@@ -170,8 +183,8 @@ func CheckpointValues(dir, key string) (map[string]*tensors.Tensor, error) {
 		return nil, err
 	}
 	cp, values, err := decodeCheckpoint(data)
-	if err == nil && cp.Key != key {
-		err = fmt.Errorf("it belongs to another run (%s), not to %s", cp.Key, key)
+	if err == nil {
+		err = cp.checkKey(key)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: %v", ErrCorruptCheckpoint, path, err)

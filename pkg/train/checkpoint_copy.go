@@ -16,12 +16,8 @@ func CheckpointFile(dir string) string { return filepath.Join(dir, checkpointFil
 // variable, and that it was saved under key. A file that fails a check is
 // an error wrapping ErrCorruptCheckpoint (and ErrOtherRun when only its key
 // differs; ErrNoCheckpoint when src does not exist), and dst is left as it
-// was. dst is written atomically (a temporary
-// file in its directory, synced, then renamed over it).
-// ErrOtherRun is wrapped by CopyCheckpoint's error for a sound checkpoint
-// saved under another key (another seed, data copy or recipe).
-var ErrOtherRun = errors.New("it belongs to another run")
-
+// was. dst is written atomically (a temporary file in its directory,
+// synced, then renamed over it).
 func CopyCheckpoint(src, dst, key string) error {
 	data, err := os.ReadFile(src)
 	if errors.Is(err, os.ErrNotExist) {
@@ -31,8 +27,8 @@ func CopyCheckpoint(src, dst, key string) error {
 		return err
 	}
 	cp, _, err := decodeCheckpoint(data)
-	if err == nil && cp.Key != key {
-		err = fmt.Errorf("%w (%s), not to %s", ErrOtherRun, cp.Key, key)
+	if err == nil {
+		err = cp.checkKey(key)
 	}
 	if err != nil {
 		return fmt.Errorf("%w %s: %w; it was not copied to %s", ErrCorruptCheckpoint, src, err, dst)
