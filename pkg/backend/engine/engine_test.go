@@ -107,7 +107,7 @@ func trainModel(t *testing.T, backend compute.Backend, modelFn func(*model.Scope
 	return losses, store
 }
 
-func mustNew(t *testing.T, config string) *Backend {
+func mustNew(t testing.TB, config string) *Backend {
 	t.Helper()
 	b, err := New(config)
 	if err != nil {

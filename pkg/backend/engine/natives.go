@@ -13,6 +13,7 @@ var natives = map[string]func(b *builder, n *node) kernel{
 	"BatchNormForTraining":  bnKernelFor,
 	"BatchNormGradient":     bnKernelFor,
 	"BatchNormForInference": bnInferenceKernelFor,
+	"BroadcastInDim":        broadcastKernelFor,
 	"FusedActivation":       reluKernelFor,
 	"FusedActivationVJP":    reluGradKernelFor,
 	"RNGBitGenerator":       rngKernelFor,

@@ -52,7 +52,7 @@ func TestReleasedOutputsRefuseUse(t *testing.T) {
 	parked := func() int {
 		b.pool.mu.Lock()
 		defer b.pool.mu.Unlock()
-		return len(b.pool.byShape[shape.String()])
+		return len(b.pool.byShape[keyOf(shape)])
 	}
 	builder := b.Builder("add")
 	fn := builder.Main()

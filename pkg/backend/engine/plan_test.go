@@ -209,7 +209,7 @@ func TestPoolLetsIdleShapesGo(t *testing.T) {
 	parked := func(n int) int {
 		b.pool.mu.Lock()
 		defer b.pool.mu.Unlock()
-		return len(b.pool.byShape[shapes.Make(dtypes.Float32, n).String()])
+		return len(b.pool.byShape[keyOf(shapes.Make(dtypes.Float32, n))])
 	}
 	run := func(n int) {
 		t.Helper()
@@ -246,7 +246,7 @@ func TestPoolKeepsOnlyWhatIsTaken(t *testing.T) {
 	parked := func() int {
 		b.pool.mu.Lock()
 		defer b.pool.mu.Unlock()
-		return len(b.pool.byShape[shape.String()])
+		return len(b.pool.byShape[keyOf(shape)])
 	}
 	cycle := func(take, put int) {
 		t.Helper()
