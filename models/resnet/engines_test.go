@@ -107,7 +107,7 @@ func TestEnginesAgree(t *testing.T) {
 	}
 }
 
-func selectEngine(t *testing.T, name string) compute.Backend {
+func selectEngine(t testing.TB, name string) compute.Backend {
 	t.Helper()
 	be, _, err := backend.Select(name)
 	if err != nil {
@@ -134,7 +134,7 @@ type agreeRun struct {
 // train runs steps of SGD on be; noise > 0 multiplies each input pixel and
 // each initial value of the trainable variables by 1 + noise*N(0, 1) (the
 // same images every step, from seed).
-func (s agreeSetup) train(t *testing.T, be compute.Backend, steps int, noise float64, seed uint64) agreeRun {
+func (s agreeSetup) train(t testing.TB, be compute.Backend, steps int, noise float64, seed uint64) agreeRun {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 2))
 	perturb := func(values []float32) {
