@@ -2,6 +2,7 @@ package recipe
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/mlsysrep/mlsysrep/pkg/report"
@@ -50,6 +51,67 @@ func Ledger(preset Preset, dir string, seed uint64, tables []string, regenerate 
 		b.WriteString(res.ViewOf(onCIFAR).Markdown())
 	}
 	b.WriteString(ledgerFooter(dir+"/"+string(preset), missing))
+	if preset == Quick {
+		paper, err := paperSection(dir, seed, tables)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(paper)
+	}
+	return b.String(), nil
+}
+
+// PaperTables are the tables the ledger shows at the paper preset too, after
+// the quick ones: the PTQ tables, which a CPU can run at the reference's
+// scale (one FP model per network trained here, then only calibration and
+// evaluation).
+var PaperTables = []string{"ptq-resnet18", "ptq-mobilenetv2"}
+
+// paperSection renders the paper-preset records of the PaperTables that
+// tables names (none: no section), in the quick tables' layout, with their
+// own cost table and how to run what is missing.
+func paperSection(dir string, seed uint64, tables []string) (string, error) {
+	var names []string
+	for _, n := range PaperTables {
+		if slices.Contains(tables, n) {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return "", nil
+	}
+	var b strings.Builder
+	b.WriteString("\n# The paper preset: the PTQ tables at the reference's scale\n\n")
+	fmt.Fprintf(&b, "The same tables from the records under `%s/%s/`: each FP model trained here with the reference's recipe on the whole CIFAR-10 training split (PROTOCOL section 5), ", dir, Paper)
+	b.WriteString("calibrated on the first 10,000 training images and tested on the whole test split, as the reference did. ")
+	b.WriteString("Here ours can be held to the reference's numbers, not only to its drops.\n\n")
+	b.WriteString("| table | cells run | wall time | training images/s |\n|---|---|---|---|\n")
+	results := make([]*Result, len(names))
+	missing := 0
+	for i, name := range names {
+		res, err := LoadResult(name, Paper, dir, seed)
+		if err != nil {
+			return "", err
+		}
+		results[i] = res
+		c := res.CostOf(onCIFAR)
+		rate := "-"
+		if c.ImagesPerS > 0 {
+			rate = fmt.Sprintf("%.1f", c.ImagesPerS)
+		}
+		fmt.Fprintf(&b, "| [%s](#%s-paper-preset) | %d of %d | %s | %s |\n", name, name, c.Done, c.Cells, report.FormatDuration(c.Seconds), rate)
+		missing += len(c.Missing)
+	}
+	for i, name := range names {
+		fmt.Fprintf(&b, "\n## %s, paper preset\n\n", name)
+		b.WriteString(results[i].ViewOf(onCIFAR).Markdown())
+	}
+	if missing > 0 {
+		b.WriteString("\nTo run or resume the cells not run yet (the FP model's training keeps its progress after every epoch and resumes from it), then regenerate this file:\n\n")
+		for _, name := range names {
+			fmt.Fprintf(&b, "    go run ./quant/cmd/mlsysrep run -table %s -preset paper\n", name)
+		}
+	}
 	return b.String(), nil
 }
 

@@ -243,3 +243,46 @@ func TestPruningCostLeavesOutFPModels(t *testing.T) {
 		t.Errorf("the pruning table shows %d FP models, want the one it started from", len(v.FPModels))
 	}
 }
+
+// TestLedgerPaperSection: a quick ledger that includes a PTQ table shows that
+// table's paper-preset records in a section of their own (one record there
+// counts as 1 of 60 cells, with its accuracy and the reference's beside it),
+// and a ledger without PTQ tables has no such section.
+func TestLedgerPaperSection(t *testing.T) {
+	dir := t.TempDir()
+	r := &report.Record{Table: "ptq-mobilenetv2", Cell: "mobilenetv2/ptq:w6a6", Preset: string(Paper), Backend: "purego",
+		Data: "CIFAR-10 (test copy)", Seed: 1, Final: 90.12, Complete: true, WallSeconds: 120, Commit: "def"}
+	r.SetReference("90.54")
+	if err := r.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Ledger(Quick, dir, 1, []string{"ptq-mobilenetv2", "dorefa"}, "regenerate-command")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := strings.Index(got, "# The paper preset")
+	if at < 0 {
+		t.Fatalf("no paper section:\n%s", got)
+	}
+	section := got[at:]
+	for _, want := range []string{
+		"| [ptq-mobilenetv2](#ptq-mobilenetv2-paper-preset) | 1 of 60 | 2 min |",
+		"## ptq-mobilenetv2, paper preset",
+		"90.12 (90.54, -0.42)",
+		"go run ./quant/cmd/mlsysrep run -table ptq-mobilenetv2 -preset paper",
+	} {
+		if !strings.Contains(section, want) {
+			t.Errorf("paper section lacks %q:\n%s", want, section)
+		}
+	}
+	if strings.Contains(section, "ptq-resnet18") || strings.Contains(section, "dorefa") {
+		t.Errorf("paper section shows a table the ledger was not asked for, or a QAT table:\n%s", section)
+	}
+	quickOnly, err := Ledger(Quick, dir, 1, []string{"dorefa"}, "regenerate-command")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(quickOnly, "paper preset") {
+		t.Errorf("a ledger without PTQ tables has a paper section:\n%s", quickOnly)
+	}
+}
