@@ -3,6 +3,7 @@ package engine
 import (
 	"runtime"
 	"slices"
+	"sync"
 	"sync/atomic"
 
 	"github.com/gomlx/compute"
@@ -105,10 +106,20 @@ func (k *bnGradFillKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffe
 		return nil, err
 	}
 	defer b.pool.put(dyBuf)
+	var (
+		mu      sync.Mutex
+		runners []*kernels.ProgramRunner
+	)
 	k.bn.GradFilling(data[0], data[1], data[2], flats[0], flats[1], flats[2], flats[3], dy, func() func(lo, hi int) {
 		r := k.prog.Runner(inputs)
+		mu.Lock()
+		runners = append(runners, r)
+		mu.Unlock()
 		return func(lo, hi int) { r.Run(dy[lo:hi], lo, hi) }
 	}, runtime.GOMAXPROCS(0))
+	for _, r := range runners {
+		r.Release()
+	}
 	bnRuns.Add(1)
 	bnGradFillRuns.Add(1)
 	return outs, nil

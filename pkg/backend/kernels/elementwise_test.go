@@ -187,3 +187,63 @@ func TestProgramSpread(t *testing.T) {
 		t.Error("a spread of 3 values over 10 elements was accepted")
 	}
 }
+
+// TestRunnerReleaseReuse runs two programs through runners whose tiles come
+// from the pool the other released (a scalar, a per-channel cycle and a
+// per-example spread, whose tiles a stale value would corrupt), checks
+// every element against the formula, and checks that a released runner
+// refuses to run rather than write through tiles another runner now holds.
+func TestRunnerReleaseReuse(t *testing.T) {
+	const n, hw, c = 3, 40, 72
+	size := n * hw * c
+	x, _, _ := elementInputs(size)
+	ch, ex := make([]float32, c), make([]float32, n)
+	for i := range ch {
+		ch[i] = float32(i) + 0.25
+	}
+	for i := range ex {
+		ex[i] = -float32(i) - 0.5
+	}
+	spread := &Program{Size: size, NumInputs: 3, Scalar: []bool{false, false, false},
+		Spread: []Spread{{}, {Count: c, Every: 1}, {Count: n, Every: hw * c}},
+		Code:   []Instruction{{Op: OpMul, Args: [3]int{0, 1}}, {Op: OpAdd, Args: [3]int{3, 2}}}}
+	scalar := &Program{Size: size, NumInputs: 2, Scalar: []bool{false, true},
+		Code: []Instruction{{Op: OpSub, Args: [3]int{0, 1}}}}
+	for _, p := range []*Program{spread, scalar} {
+		if err := p.Validate(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for round := range 4 {
+		got := make([]float32, size)
+		if round%2 == 0 {
+			r := spread.Runner([][]float32{x, ch, ex})
+			r.Run(got, 0, size)
+			r.Release()
+			for i := range got {
+				want := float32(x[i]*ch[i%c]) + ex[i/(hw*c)]
+				if math.Float32bits(got[i]) != math.Float32bits(want) {
+					t.Fatalf("round %d: element %d = %v, want %v", round, i, got[i], want)
+				}
+			}
+			continue
+		}
+		s := float32(round) + 0.125
+		r := scalar.Runner([][]float32{x, {s}})
+		r.Run(got, 0, size)
+		r.Release()
+		for i := range got {
+			if want := x[i] - s; math.Float32bits(got[i]) != math.Float32bits(want) {
+				t.Fatalf("round %d: element %d = %v, want %v", round, i, got[i], want)
+			}
+		}
+	}
+	r := scalar.Runner([][]float32{x, {1}})
+	r.Release()
+	defer func() {
+		if recover() == nil {
+			t.Error("a released runner ran")
+		}
+	}()
+	r.Run(make([]float32, size), 0, size)
+}
