@@ -190,10 +190,12 @@ bench:
 	$(GO) test -run '^$$' -bench 'TrainStep' -benchtime 3x ./models/mobilenetv2/
 
 ## bench-compare: engine v2 against PyTorch on this CPU, back to back, with
-## the host's CPU steal read around each side; prints the BENCHMARKS.md table.
+## the host's CPU steal read around each side; prints the BENCHMARKS.md table
+## and alternating pairs of the ResNet-18 target steps (PyTorch with glibc malloc
+## keeping freed memory, as compare.py says why).
 ## Needs Debian's python3-torch.
 bench-compare:
 	/usr/bin/python3 pkg/backend/engine/testdata/compare.py
 
 bench-pytorch:
-	/usr/bin/python3 models/resnet/testdata/pytorch_trainstep.py --threads $$(nproc)
+	MALLOC_MMAP_THRESHOLD_=268435456 MALLOC_TRIM_THRESHOLD_=1073741824 /usr/bin/python3 models/resnet/testdata/pytorch_trainstep.py --threads $$(nproc)

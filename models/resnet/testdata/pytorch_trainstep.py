@@ -7,7 +7,10 @@ width, 1x1 projection shortcuts, global average pool, FC 10), PyTorch's default
 (NCHW) memory format (--channels-last to compare), SGD(momentum 0.9),
 cross-entropy on random data.
 
-Usage: /usr/bin/python3 pytorch_trainstep.py [--threads 2] [--steps 10]
+Usage: /usr/bin/python3 pytorch_trainstep.py [--threads 2] [--steps 10] [--width W --batch B]
+
+--width and --batch time that one case instead of all four (compare.py's
+alternating pairs).
 """
 import argparse
 import time
@@ -57,31 +60,38 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--channels-last", action="store_true", help="use channels-last memory format (slower here)")
+    ap.add_argument("--warmup", type=int, default=3, help="untimed steps before the timed ones")
+    ap.add_argument("--width", type=float, help="time this width only (with --batch)")
+    ap.add_argument("--batch", type=int, help="time this batch only (with --width)")
     args = ap.parse_args()
+    if (args.width is None) != (args.batch is None):
+        ap.error("--width and --batch go together")
+    cases = [(w, b) for w in (1.0, 0.25) for b in (32, 128)]
+    if args.width is not None:
+        cases = [(args.width, args.batch)]
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    for width in (1.0, 0.25):
-        for batch in (32, 128):
-            fmt = torch.channels_last if args.channels_last else torch.contiguous_format
-            net = ResNet18(width).to(memory_format=fmt)
-            opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
-            x = torch.randn(batch, 3, 32, 32).to(memory_format=fmt)
-            y = torch.randint(0, 10, (batch,))
+    for width, batch in cases:
+        fmt = torch.channels_last if args.channels_last else torch.contiguous_format
+        net = ResNet18(width).to(memory_format=fmt)
+        opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+        x = torch.randn(batch, 3, 32, 32).to(memory_format=fmt)
+        y = torch.randint(0, 10, (batch,))
 
-            def step():
-                opt.zero_grad()
-                loss = F.cross_entropy(net(x), y)
-                loss.backward()
-                opt.step()
+        def step():
+            opt.zero_grad()
+            loss = F.cross_entropy(net(x), y)
+            loss.backward()
+            opt.step()
 
-            for _ in range(3):  # warm-up (as many as the Go benchmark)
-                step()
-            t0 = time.perf_counter()
-            for _ in range(args.steps):
-                step()
-            dt = (time.perf_counter() - t0) / args.steps
-            print(f"pytorch width={width:g} batch={batch}: {batch / dt:.1f} images/s ({dt * 1000:.0f} ms/step)")
+        for _ in range(args.warmup):  # untimed (3: as many as the Go benchmark)
+            step()
+        t0 = time.perf_counter()
+        for _ in range(args.steps):
+            step()
+        dt = (time.perf_counter() - t0) / args.steps
+        print(f"pytorch width={width:g} batch={batch}: {batch / dt:.1f} images/s ({dt * 1000:.0f} ms/step)")
 
 
 if __name__ == "__main__":

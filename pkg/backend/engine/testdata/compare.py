@@ -15,10 +15,34 @@ result):
      PyTorch's with the same quantizers as autograd functions
      (models/mobilenetv2/testdata/pytorch_trainstep.py).
 and prints one Markdown table: our figure, PyTorch's, the ratio, percent of the
-measured peak, and the steal during each side.
+measured peak, and the steal during each side. Then
+  5. alternating pairs (--pairs N, default 5) for the two ResNet-18 steps the
+     engine's targets name (width 1 batch 32, width 1/4 batch 128): ours, then
+     PyTorch's, then PyTorch's, then ours, ... each side timed in a process of
+     its own seconds after the other, and a second table with every pair's
+     ratio and their median.
+Why the pairs: this shared host's speed moves by up to a third within minutes
+with no steal reported, and in phases 3 and 4 the two sides of a row run
+minutes apart (all of ours, then all of PyTorch's), so one slow phase on one
+side moves that row's ratio by as much as the engine's margin. A pair's two
+sides run within seconds of each other, and alternating which side goes first
+cancels a steady drift.
+
+PyTorch runs with glibc's malloc told to keep freed memory (TORCH_MALLOC:
+mmap threshold 256 MiB, trim threshold 1 GiB; the script re-executes itself
+with them, so its in-process convolution gets them too, and the Go side runs
+without them). With glibc's defaults, each of PyTorch's large tensors is a
+fresh mmap, faulted in and zeroed on every step until freed chunks raise the
+dynamic threshold: measured 2026-12-04, PyTorch's width-1/4 batch-128 step
+read 340-454 images/s alone in a process and 818-837 with these settings
+(783-907 as the fourth case of the four-case script, after the width-1 cases
+had raised the threshold), its width-1 batch-32 step 51-65 against 79. A
+comparison with PyTorch slowed by its allocator is not one with PyTorch.
+`--torch-malloc=default` (with the "=") runs PyTorch with glibc's defaults,
+as every run before 2026-12-04 did.
 
 Usage (from the repository root; the Makefile sets GOTOOLCHAIN/GOEXPERIMENT):
-  /usr/bin/python3 pkg/backend/engine/testdata/compare.py [--quick]
+  /usr/bin/python3 pkg/backend/engine/testdata/compare.py [--quick] [--pairs N]
 """
 import argparse
 import os
@@ -48,13 +72,23 @@ class Phase:
         self.steal = 100.0 * (steal - self.start[0]) / d_total
 
 
+TORCH_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(256 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
+
+
+def go_env(extra=None):
+    """The environment of a Go benchmark: this process's, without TORCH_MALLOC."""
+    env = {k: v for k, v in os.environ.items() if k not in TORCH_MALLOC}
+    env.update(extra or {})
+    return env
+
+
 BENCH_LINE = re.compile(r"^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+[\d.]+ ns/op(.*)$")
 
 
 def go_bench(pkg, pattern, benchtime, env=None):
     """Runs go benchmarks; returns {name: {unit: value}}."""
     cmd = ["go", "test", "-run", "^$", "-bench", pattern, "-benchtime", benchtime, pkg]
-    full_env = dict(os.environ, **(env or {}))
+    full_env = go_env(env)
     print("$", " ".join(cmd), flush=True)
     out = subprocess.run(cmd, env=full_env, capture_output=True, text=True)
     if out.returncode != 0:
@@ -130,11 +164,71 @@ def torch_script(model, threads, steps):
     return res
 
 
+PAIR_CASES = (("1", 32), ("0.25", 128))
+
+
+def go_resnet_step(width, batch, steps):
+    """Engine v2's images/s for one ResNet-18 training step case."""
+    res = go_bench("./models/resnet/", f"TrainStep/^purego:v2$/^width={width}$/^batch={batch}$", steps,
+                   env={"MLSYSREP_BENCH_ENGINES": "purego:v2"})
+    if len(res) != 1:
+        sys.exit(f"expected one benchmark for width={width} batch={batch}, got {sorted(res)}")
+    return next(iter(res.values()))["images/s"]
+
+
+def torch_resnet_step(width, batch, threads, steps):
+    script = os.path.join("models", "resnet", "testdata", "pytorch_trainstep.py")
+    out = subprocess.run([sys.executable, script, "--threads", str(threads), "--steps", str(steps),
+                          "--width", width, "--batch", str(batch)],
+                         capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines():
+        m = re.match(r"pytorch width=\S+ batch=\d+: ([\d.]+) images/s", line)
+        if m:
+            print("  " + line, flush=True)
+            return float(m.group(1))
+    sys.exit(f"no images/s line from {script}:\n{out}")
+
+
+def alternating_pairs(n, threads, quick):
+    """Phase 5: n pairs per case, the side that goes first alternating."""
+    rows = []
+    for width, batch in PAIR_CASES:
+        ratios = []
+        for i in range(n):
+            sides = {}
+            order = ("ours", "torch") if i % 2 == 0 else ("torch", "ours")
+            with Phase() as p:
+                for side in order:
+                    if side == "ours":
+                        sides[side] = go_resnet_step(width, batch, "2x" if quick else "5x")
+                    else:
+                        sides[side] = torch_resnet_step(width, batch, threads, 3 if quick else 10)
+            ratio = sides["ours"] / sides["torch"]
+            ratios.append(ratio)
+            rows.append((f"ResNet-18 train step width={width} batch={batch}", f"{i + 1} ({' then '.join(order)})",
+                         f"{sides['ours']:.1f}", f"{sides['torch']:.1f}", f"{ratio:.2f}x", f"{p.steal:.1f}%"))
+        ratios.sort()
+        median = ratios[len(ratios) // 2] if len(ratios) % 2 else (ratios[len(ratios) // 2 - 1] + ratios[len(ratios) // 2]) / 2
+        rows.append((f"ResNet-18 train step width={width} batch={batch}", "**median**", "", "",
+                     f"**{median:.2f}x** ({ratios[0]:.2f}-{ratios[-1]:.2f}x)", ""))
+    return rows
+
+
 def main():
+    if "--torch-malloc=default" not in sys.argv and any(os.environ.get(k) != v for k, v in TORCH_MALLOC.items()):
+        os.execve(sys.executable, [sys.executable] + sys.argv, dict(os.environ, **TORCH_MALLOC))
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run, not a result)")
+    ap.add_argument("--pairs", type=int, default=5, help="alternating pairs per ResNet-18 target case (0: none)")
+    ap.add_argument("--torch-malloc", choices=("tuned", "default"), default="tuned",
+                    help="PyTorch's glibc malloc: tuned (TORCH_MALLOC) or glibc's defaults (the runs before 2026-12-04)")
+    ap.add_argument("--only-pairs", action="store_true", help="run phase 5 (the alternating pairs) alone")
     args = ap.parse_args()
     threads = os.cpu_count()
+    print(f"PyTorch's malloc: {args.torch_malloc}", flush=True)
+    if args.only_pairs:
+        print_pairs(max(args.pairs, 1), threads, args.quick)
+        return
     reps = "3x" if args.quick else "20x"
     steps = "2x" if args.quick else "5x"
     rows = []
@@ -211,6 +305,20 @@ def main():
     print("| case | ours | PyTorch | ours / PyTorch | ours, % of peak | steal (ours) | steal (PyTorch) |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
+        print("| " + " | ".join(r) + " |")
+
+    if args.pairs > 0:
+        print(flush=True)
+        print_pairs(args.pairs, threads, args.quick)
+
+
+def print_pairs(n, threads, quick):
+    pairs = alternating_pairs(n, threads, quick)
+    print()
+    print(f"alternating pairs, engine v2 against PyTorch; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print("| case | pair (which side ran first) | ours, images/s | PyTorch, images/s | ours / PyTorch | steal over the pair |")
+    print("|---|---|---|---|---|---|")
+    for r in pairs:
         print("| " + " | ".join(r) + " |")
 
 
