@@ -300,12 +300,8 @@ def main():
         if r[4].startswith("pct:"):
             rows[i] = r[:4] + (f"{100 * float(r[4][4:]) / peak_gflops:.0f}%",) + r[5:]
 
-    print()
-    print(f"threads: {threads}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    print("| case | ours | PyTorch | ours / PyTorch | ours, % of peak | steal (ours) | steal (PyTorch) |")
-    print("|---|---|---|---|---|---|---|")
-    for r in rows:
-        print("| " + " | ".join(r) + " |")
+    print_table(f"threads: {threads}",
+                ("case", "ours", "PyTorch", "ours / PyTorch", "ours, % of peak", "steal (ours)", "steal (PyTorch)"), rows)
 
     if args.pairs > 0:
         print(flush=True)
@@ -313,12 +309,18 @@ def main():
 
 
 def print_pairs(n, threads, quick):
-    pairs = alternating_pairs(n, threads, quick)
+    print_table("alternating pairs, engine v2 against PyTorch",
+                ("case", "pair (which side ran first)", "ours, images/s", "PyTorch, images/s", "ours / PyTorch",
+                 "steal over the pair"), alternating_pairs(n, threads, quick))
+
+
+def print_table(title, header, rows):
+    """Prints a titled, dated Markdown table."""
     print()
-    print(f"alternating pairs, engine v2 against PyTorch; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    print("| case | pair (which side ran first) | ours, images/s | PyTorch, images/s | ours / PyTorch | steal over the pair |")
-    print("|---|---|---|---|---|---|")
-    for r in pairs:
+    print(f"{title}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for r in rows:
         print("| " + " | ".join(r) + " |")
 
 
