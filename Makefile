@@ -197,5 +197,9 @@ bench:
 bench-compare:
 	/usr/bin/python3 pkg/backend/engine/testdata/compare.py
 
+## TORCH_MALLOC: glibc malloc keeping freed memory, as compare.py's
+## TORCH_MALLOC gives PyTorch (its docstring says why).
+TORCH_MALLOC = MALLOC_MMAP_THRESHOLD_=268435456 MALLOC_TRIM_THRESHOLD_=1073741824
+
 bench-pytorch:
-	MALLOC_MMAP_THRESHOLD_=268435456 MALLOC_TRIM_THRESHOLD_=1073741824 /usr/bin/python3 models/resnet/testdata/pytorch_trainstep.py --threads $$(nproc)
+	$(TORCH_MALLOC) /usr/bin/python3 models/resnet/testdata/pytorch_trainstep.py --threads $$(nproc)

@@ -38,8 +38,8 @@ read 340-454 images/s alone in a process and 818-837 with these settings
 (783-907 as the fourth case of the four-case script, after the width-1 cases
 had raised the threshold), its width-1 batch-32 step 51-65 against 79. A
 comparison with PyTorch slowed by its allocator is not one with PyTorch.
-`--torch-malloc=default` (with the "=") runs PyTorch with glibc's defaults,
-as every run before 2026-12-04 did.
+`--torch-malloc default` runs PyTorch with glibc's defaults, as every run
+before 2026-12-04 did.
 
 Usage (from the repository root; the Makefile sets GOTOOLCHAIN/GOEXPERIMENT):
   /usr/bin/python3 pkg/backend/engine/testdata/compare.py [--quick] [--pairs N]
@@ -47,6 +47,7 @@ Usage (from the repository root; the Makefile sets GOTOOLCHAIN/GOEXPERIMENT):
 import argparse
 import os
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -149,11 +150,11 @@ def torch_conv(threads, reps):
     return best
 
 
-def torch_script(model, threads, steps):
-    """Runs a model's PyTorch script; returns {line key: images/s}."""
+def torch_script(model, threads, steps, extra=()):
+    """Runs a model's PyTorch script (with extra arguments); returns {line key: images/s}."""
     script = os.path.join("models", model, "testdata", "pytorch_trainstep.py")
     print("$ python3", script, flush=True)
-    out = subprocess.run([sys.executable, script, "--threads", str(threads), "--steps", str(steps)],
+    out = subprocess.run([sys.executable, script, "--threads", str(threads), "--steps", str(steps), *extra],
                          capture_output=True, text=True, check=True).stdout
     res = {}
     for line in out.splitlines():
@@ -177,16 +178,11 @@ def go_resnet_step(width, batch, steps):
 
 
 def torch_resnet_step(width, batch, threads, steps):
-    script = os.path.join("models", "resnet", "testdata", "pytorch_trainstep.py")
-    out = subprocess.run([sys.executable, script, "--threads", str(threads), "--steps", str(steps),
-                          "--width", width, "--batch", str(batch)],
-                         capture_output=True, text=True, check=True).stdout
-    for line in out.splitlines():
-        m = re.match(r"pytorch width=\S+ batch=\d+: ([\d.]+) images/s", line)
-        if m:
-            print("  " + line, flush=True)
-            return float(m.group(1))
-    sys.exit(f"no images/s line from {script}:\n{out}")
+    """PyTorch's images/s for one ResNet-18 training step case."""
+    res = torch_script("resnet", threads, steps, ["--width", width, "--batch", str(batch)])
+    if len(res) != 1:
+        sys.exit(f"expected one PyTorch figure for width={width} batch={batch}, got {sorted(res)}")
+    return next(iter(res.values()))
 
 
 def alternating_pairs(n, threads, quick):
@@ -207,16 +203,12 @@ def alternating_pairs(n, threads, quick):
             ratios.append(ratio)
             rows.append((f"ResNet-18 train step width={width} batch={batch}", f"{i + 1} ({' then '.join(order)})",
                          f"{sides['ours']:.1f}", f"{sides['torch']:.1f}", f"{ratio:.2f}x", f"{p.steal:.1f}%"))
-        ratios.sort()
-        median = ratios[len(ratios) // 2] if len(ratios) % 2 else (ratios[len(ratios) // 2 - 1] + ratios[len(ratios) // 2]) / 2
         rows.append((f"ResNet-18 train step width={width} batch={batch}", "**median**", "", "",
-                     f"**{median:.2f}x** ({ratios[0]:.2f}-{ratios[-1]:.2f}x)", ""))
+                     f"**{statistics.median(ratios):.2f}x** ({min(ratios):.2f}-{max(ratios):.2f}x)", ""))
     return rows
 
 
 def main():
-    if "--torch-malloc=default" not in sys.argv and any(os.environ.get(k) != v for k, v in TORCH_MALLOC.items()):
-        os.execve(sys.executable, [sys.executable] + sys.argv, dict(os.environ, **TORCH_MALLOC))
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run, not a result)")
     ap.add_argument("--pairs", type=int, default=5, help="alternating pairs per ResNet-18 target case (0: none)")
@@ -224,6 +216,8 @@ def main():
                     help="PyTorch's glibc malloc: tuned (TORCH_MALLOC) or glibc's defaults (the runs before 2026-12-04)")
     ap.add_argument("--only-pairs", action="store_true", help="run phase 5 (the alternating pairs) alone")
     args = ap.parse_args()
+    if args.torch_malloc == "tuned" and any(os.environ.get(k) != v for k, v in TORCH_MALLOC.items()):
+        os.execve(sys.executable, [sys.executable] + sys.argv, dict(os.environ, **TORCH_MALLOC))
     threads = os.cpu_count()
     print(f"PyTorch's malloc: {args.torch_malloc}", flush=True)
     if args.only_pairs:
