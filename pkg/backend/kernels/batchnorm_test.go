@@ -232,7 +232,7 @@ func TestSequentialStats(t *testing.T) {
 // width, batch 32 (64 channels), at width 1/4, batch 128 (16 channels),
 // and on MobileNetV2 width 0.5, batch 96's largest (72 channels).
 func BenchmarkBatchNorm(b *testing.B) {
-	for _, shape := range []struct{ rows, c int }{{32 * 32 * 32, 64}, {128 * 32 * 32, 16}, {96 * 32 * 32, 72}, {16 * 32 * 32, 72}} {
+	for _, shape := range []struct{ rows, c int }{{32 * 32 * 32, 64}, {128 * 32 * 32, 16}, {96 * 32 * 32, 72}, {16 * 32 * 32, 72}, {1024, 72}} {
 		bn := BatchNorm{Rows: shape.rows, C: shape.c, Epsilon: 1e-5}
 		rng := rand.New(rand.NewPCG(1, 2))
 		x, dy := randomSlice(rng, bn.Rows*bn.C, 0, 1), randomSlice(rng, bn.Rows*bn.C, 0, 1)
