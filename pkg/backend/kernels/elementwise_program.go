@@ -228,6 +228,12 @@ type ProgramRunner struct {
 	// scratch holds the tiles and cycles, from runnerScratch: Release
 	// gives them back.
 	scratch []*[]float32
+	// clip is the program recognised as a clip (elementwise_clip.go),
+	// which clipRun computes clipWidth elements at a time in registers;
+	// clipRun is nil for any other program.
+	clip      clipPlan
+	clipRun   clipFunc
+	clipWidth int
 }
 
 // runnerScratch keeps the runners' tiles between runs: a runner per worker
@@ -301,12 +307,24 @@ func (p *Program) Runner(inputs [][]float32) *ProgramRunner {
 	for k := range p.Code {
 		r.vals[n+k] = next()
 	}
+	if plan := matchClip(p); plan.kind != clipNone && !clipsOff {
+		nz := p.Normalize
+		fn, width := simdClip(Path())
+		// The cycles hold tile + C values; the loop reads C + width.
+		if fn != nil && tile >= width && r.cycled[nz.Mean] != nil && r.cycled[nz.A] != nil && r.cycled[nz.Offset] != nil {
+			r.clip, r.clipRun, r.clipWidth = plan, fn, width
+		}
+	}
 	return r
 }
 
 // Run writes elements lo to hi of the program's output into out (hi - lo
 // elements). Every element gets the value Program.Run gives it.
 func (r *ProgramRunner) Run(out []float32, lo, hi int) {
+	if r.clipRun != nil {
+		at := r.runClip(out, lo, hi)
+		out, lo = out[at-lo:], at
+	}
 	tile := r.tile
 	p, vals, inputs, n, nz := r.p, r.vals, r.inputs, r.p.NumInputs, r.p.Normalize
 	for t0 := lo; t0 < hi; t0 += tile {
