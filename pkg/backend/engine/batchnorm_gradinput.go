@@ -13,15 +13,19 @@ import (
 // Batch-norm gradients that compute their input: in MobileNetV2 the
 // gradient a batch norm receives is what a fused program wrote just before
 // (the ReLU6 gradient mask times the output gradient; with a quantizer, its
-// straight-through gradient too), and only the batch norm reads it. The
-// program reads its operands and writes dy in one pass; the batch norm then
-// reads dy and x twice (its sums, then dx). inlineBatchNormGradInputs gives
-// such a batch norm the program (kernels.BatchNorm.GradFilling): each
-// worker runs it on a chunk of 64 rows just before the sums read that
-// chunk, which is then still in cache, so the sums' pass over memory goes.
-// The program computes every element as the fused node did
-// (ProgramRunner), and the sums add the same values in the same order: the
-// same bits.
+// straight-through gradient too), and only the batch norm reads it. Run as
+// two nodes, the program reads its operands and writes dy, and the batch
+// norm reads dy and x twice (its sums, then dx). inlineBatchNormGradInputs
+// gives such a batch norm the program instead
+// (kernels.BatchNorm.GradFilling): each worker runs it on a chunk of 64
+// rows into a buffer of its own, once before the sums read that chunk and
+// once before dx does, so dy is never written to memory or read back, and
+// x is in cache when the sums and dx read it. The program computes every
+// element as the fused node did (ProgramRunner), and the sums add the same
+// values in the same order: the same bits. (With the program in the
+// interpreter, computing it twice cost more than the memory pass it saves,
+// BENCHMARKS.md's sixteenth session; the ReLU6 mask now runs in registers,
+// kernels/elementwise_clip.go.)
 // MLSYSREP_ENGINE_OFF=BatchNormGradInput keeps the program's own pass.
 
 // gradInputOff is the op name MLSYSREP_ENGINE_OFF takes to keep the
@@ -94,28 +98,16 @@ func (k *bnGradFillKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffe
 	if err != nil {
 		return nil, err
 	}
-	full, err := in[0].Shape()
-	if err != nil {
-		return nil, err
-	}
-	dyBuf, dy, err := b.pool.get(b, full)
-	if err != nil {
-		for _, o := range outs {
-			b.pool.put(o)
-		}
-		return nil, err
-	}
-	defer b.pool.put(dyBuf)
 	var (
 		mu      sync.Mutex
 		runners []*kernels.ProgramRunner
 	)
-	k.bn.GradFilling(data[0], data[1], data[2], flats[0], flats[1], flats[2], flats[3], dy, func() func(lo, hi int) {
+	k.bn.GradFilling(data[0], data[1], data[2], flats[0], flats[1], flats[2], flats[3], func() func(dst []float32, lo, hi int) {
 		r := k.prog.Runner(inputs)
 		mu.Lock()
 		runners = append(runners, r)
 		mu.Unlock()
-		return func(lo, hi int) { r.Run(dy[lo:hi], lo, hi) }
+		return func(dst []float32, lo, hi int) { r.Run(dst, lo, hi) }
 	}, runtime.GOMAXPROCS(0))
 	for _, r := range runners {
 		r.Release()

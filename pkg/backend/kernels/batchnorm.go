@@ -86,29 +86,42 @@ func (bn BatchNorm) Stats(mean, variance, x []float32, workers int) {
 //	dOffset = sum(dy), dScale = sum(dy * xhat),
 //	dx = (dy - dOffset/Rows - xhat * dScale/Rows) * scale / sqrt(variance + epsilon).
 func (bn BatchNorm) Grad(dx, dScale, dOffset, x, scale, mean, variance, dy []float32, workers int) {
-	bn.GradFilling(dx, dScale, dOffset, x, scale, mean, variance, dy, nil, workers)
+	bn.check(len(dy), len(x))
+	bn.grad(dx, dScale, dOffset, x, scale, mean, variance, func(_, lo, hi int) []float32 { return dy[lo*bn.C : hi*bn.C] }, workers)
 }
 
-// GradFilling is Grad where dy is written while the kernel runs: before the
-// sums read a chunk of rows, the worker's filler (one per worker from
-// newFill) writes it, dy[lo:hi] for elements lo to hi. A fused program
-// writing dy that way (ProgramRunner) saves the pass in which the sums read
-// dy back from memory, and x with it: the chunk is still in cache. The sums
-// add the same values in the same order as Grad's: the same bits. A nil
-// newFill reads dy as it is.
-func (bn BatchNorm) GradFilling(dx, dScale, dOffset, x, scale, mean, variance, dy []float32, newFill func() func(lo, hi int), workers int) {
-	bn.check(len(dx), len(x))
-	bn.check(len(dy), len(x))
-	ops := currentRowOps()
-	fillers := make([]func(lo, hi int), max(1, workers))
-	sums := bn.reduce(workers, 2, func(w int, acc []float32, lo, hi int) {
-		if newFill != nil {
-			if fillers[w] == nil {
-				fillers[w] = newFill()
-			}
-			fillers[w](lo*bn.C, hi*bn.C)
+// GradFilling is Grad where dy is never stored: a filler computes it chunk
+// by chunk, each time the kernel needs a chunk. Each worker gets a filler
+// from newFill; fill(dst, lo, hi) writes elements lo to hi of dy into dst
+// (hi - lo elements: at most statsChunk rows, in a buffer of the worker's
+// that stays in L1/L2). The kernel calls it twice per chunk, for the sums
+// and for dx: a fused program computing dy that way (ProgramRunner) reads
+// its own inputs twice instead of writing dy whole and reading it back,
+// and x is still in cache from the fill when the sums or dx read it. The
+// filler must give the same values each time (a program does); the sums
+// then add the same values in the same order as Grad's: the same bits.
+func (bn BatchNorm) GradFilling(dx, dScale, dOffset, x, scale, mean, variance []float32, newFill func() func(dst []float32, lo, hi int), workers int) {
+	workers = max(1, workers)
+	fillers := make([]func(dst []float32, lo, hi int), workers)
+	chunks := make([][]float32, workers)
+	bn.grad(dx, dScale, dOffset, x, scale, mean, variance, func(w, lo, hi int) []float32 {
+		if fillers[w] == nil {
+			fillers[w] = newFill()
+			chunks[w] = make([]float32, statsChunk*bn.C)
 		}
-		ops.gradSumRows(acc[:bn.C], acc[bn.C:], dy[lo*bn.C:], x[lo*bn.C:], mean, hi-lo, bn.C)
+		dst := chunks[w][:(hi-lo)*bn.C]
+		fillers[w](dst, lo*bn.C, hi*bn.C)
+		return dst
+	}, workers)
+}
+
+// grad is Grad with dy's rows lo to hi (at most statsChunk of them) given
+// by worker w's call of dy.
+func (bn BatchNorm) grad(dx, dScale, dOffset, x, scale, mean, variance []float32, dy func(w, lo, hi int) []float32, workers int) {
+	bn.check(len(dx), len(x))
+	ops := currentRowOps()
+	sums := bn.reduce(workers, 2, func(w int, acc []float32, lo, hi int) {
+		ops.gradSumRows(acc[:bn.C], acc[bn.C:], dy(w, lo, hi), x[lo*bn.C:], mean, hi-lo, bn.C)
 	})
 	inv := 1 / float64(bn.Rows)
 	a := make([]float32, bn.C)
@@ -122,10 +135,10 @@ func (bn BatchNorm) GradFilling(dx, dScale, dOffset, x, scale, mean, variance, d
 		b[c] = float32(rstd * float64(dScale[c]) * inv)
 		m[c] = float32(float64(dOffset[c]) * inv)
 	}
-	splitUnits(bn.Rows, statsChunk, workers, func(_, lo, hi int) {
+	splitUnits(bn.Rows, statsChunk, workers, func(w, lo, hi int) {
 		for r := lo; r < hi; r += statsChunk {
-			at := r * bn.C
-			ops.gradRows(dx[at:], dy[at:], x[at:], mean[:bn.C], m, b, a, min(statsChunk, hi-r), bn.C)
+			at, n := r*bn.C, min(statsChunk, hi-r)
+			ops.gradRows(dx[at:], dy(w, r, r+n), x[at:], mean[:bn.C], m, b, a, n, bn.C)
 		}
 	})
 }

@@ -2,13 +2,14 @@ package kernels
 
 import (
 	"math"
+	"sync"
 	"testing"
 )
 
 // TestGradFillingProgram computes a batch norm's gradient from a program's
 // output stored whole (Grad) and from the program run chunk by chunk
-// inside the kernel (GradFilling with ProgramRunner fillers): every output the
-// same bits, on every path, for worker counts that cut the rows
+// inside the kernel, twice, never stored whole (GradFilling with
+// ProgramRunner fillers): every output the same bits, on every path, for worker counts that cut the rows
 // differently and channel counts around the vector widths.
 func TestGradFillingProgram(t *testing.T) {
 	forEachPath(t, func(t *testing.T) {
@@ -44,14 +45,22 @@ func TestGradFillingProgram(t *testing.T) {
 			want := [][]float32{make([]float32, size), make([]float32, tc.c), make([]float32, tc.c)}
 			bn.Grad(want[0], want[1], want[2], x, scale, mean, variance, dy, tc.workers)
 			got := [][]float32{make([]float32, size), make([]float32, tc.c), make([]float32, tc.c)}
-			filled := make([]float32, size)
-			bn.GradFilling(got[0], got[1], got[2], x, scale, mean, variance, filled, func() func(lo, hi int) {
+			fills := 0
+			var mu sync.Mutex
+			bn.GradFilling(got[0], got[1], got[2], x, scale, mean, variance, func() func(dst []float32, lo, hi int) {
 				r := prog.Runner(inputs)
-				return func(lo, hi int) { r.Run(filled[lo:hi], lo, hi) }
+				return func(dst []float32, lo, hi int) {
+					clear(dst) // a filler must write every element: a stale chunk would show
+					r.Run(dst, lo, hi)
+					mu.Lock()
+					fills += hi - lo
+					mu.Unlock()
+				}
 			}, tc.workers)
-			got = append(got, filled)
-			want = append(want, dy)
-			for k, name := range []string{"dx", "dScale", "dOffset", "dy"} {
+			if fills != 2*size { // once for the sums, once for dx
+				t.Errorf("%+v: the fillers wrote %d elements, want 2 x %d", tc, fills, size)
+			}
+			for k, name := range []string{"dx", "dScale", "dOffset"} {
 				for i := range want[k] {
 					if math.Float32bits(got[k][i]) != math.Float32bits(want[k][i]) {
 						t.Fatalf("%+v: %s[%d] = %v, want %v", tc, name, i, got[k][i], want[k][i])

@@ -42,7 +42,7 @@ func clipAVX2(kind clipKind, out, x, g, mean, a, offset []float32, ph, c int, lo
 		for i := 0; i < n; i += 8 {
 			o, q := uintptr(i)*4, uintptr(ph)*4
 			xn := load8(px, o).Sub(load8(pm, q)).Mul(load8(pa, q)).Add(load8(pf, q))
-			t := vlo.Merge(xn, vlo.Greater(xn)) // Max(lo, xn)
+			t := vlo.Merge(xn, vlo.Greater(xn))              // Max(lo, xn)
 			vhi.Merge(t, vhi.Less(t)).StoreArray(at8(po, o)) // Min(hi, t)
 			for ph += 8; ph >= c; ph -= c {
 			}
@@ -78,7 +78,7 @@ func clipAVX512(kind clipKind, out, x, g, mean, a, offset []float32, ph, c int, 
 		for i := 0; i < n; i += 16 {
 			o, q := uintptr(i)*4, uintptr(ph)*4
 			xn := load16(px, o).Sub(load16(pm, q)).Mul(load16(pa, q)).Add(load16(pf, q))
-			t := vlo.Merge(xn, vlo.Greater(xn)) // Max(lo, xn)
+			t := vlo.Merge(xn, vlo.Greater(xn))               // Max(lo, xn)
 			vhi.Merge(t, vhi.Less(t)).StoreArray(at16(po, o)) // Min(hi, t)
 			for ph += 16; ph >= c; ph -= c {
 			}
