@@ -1,7 +1,10 @@
 package recipe
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -105,6 +108,11 @@ func paperSection(dir string, seed uint64, tables []string) (string, error) {
 	for i, name := range names {
 		fmt.Fprintf(&b, "\n## %s, paper preset\n\n", name)
 		b.WriteString(results[i].ViewOf(onCIFAR).Markdown())
+		notes, err := paperNotes(dir, name)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(notes)
 	}
 	if missing > 0 {
 		b.WriteString("\nTo run or resume the cells not run yet (the FP model's training keeps its progress after every epoch and resumes from it), then regenerate this file:\n\n")
@@ -113,6 +121,30 @@ func paperSection(dir string, seed uint64, tables []string) (string, error) {
 		}
 	}
 	return b.String(), nil
+}
+
+// PaperNotesFile is the hand-written file, in a paper table's records
+// folder, that explains where that table's cells differ from the
+// reference's and what was done to find out why; the ledger shows it under
+// the table. A difference of more than 1.5 points is explained there with
+// an experiment, not a guess.
+const PaperNotesFile = "NOTES.md"
+
+// paperNotes returns the table's PaperNotesFile under a heading, or "" when
+// there is none.
+func paperNotes(dir, table string) (string, error) {
+	data, err := os.ReadFile(filepath.Join(dir, string(Paper), table, PaperNotesFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("ledger: %w", err)
+	}
+	text := strings.TrimSpace(string(data))
+	if text == "" {
+		return "", nil
+	}
+	return fmt.Sprintf("\n### %s, paper preset: where ours differs from the reference, and why\n\n%s\n", table, text), nil
 }
 
 // ledgerFooter says how to continue the ledger while CIFAR cells are

@@ -275,6 +275,21 @@ func TestLedgerPaperSection(t *testing.T) {
 			t.Errorf("paper section lacks %q:\n%s", want, section)
 		}
 	}
+	if strings.Contains(section, "where ours differs") {
+		t.Errorf("paper section shows notes no %s holds:\n%s", PaperNotesFile, section)
+	}
+	notes := filepath.Join(dir, string(Paper), "ptq-mobilenetv2", PaperNotesFile)
+	if err := os.WriteFile(notes, []byte("The w6a6 cell is 0.42 points below: tested by X.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	withNotes, err := Ledger(Quick, dir, 1, []string{"ptq-mobilenetv2", "dorefa"}, "regenerate-command")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "### ptq-mobilenetv2, paper preset: where ours differs from the reference, and why\n\nThe w6a6 cell is 0.42 points below: tested by X.\n"
+	if !strings.Contains(withNotes, want) {
+		t.Errorf("the ledger does not show %s under its table:\n%s", notes, withNotes[strings.Index(withNotes, "# The paper preset"):])
+	}
 	if strings.Contains(section, "ptq-resnet18") || strings.Contains(section, "dorefa") {
 		t.Errorf("paper section shows a table the ledger was not asked for, or a QAT table:\n%s", section)
 	}
