@@ -19,7 +19,9 @@ import (
 // here each Uint64 is stored whole (eight bytes at a time, little-endian, the
 // same bytes) into a pooled buffer. DoReFa's gradient noise draws one such
 // tensor per quantized layer and step (7% of a MobileNetV2 DoReFa step on
-// the stock op). The new state is PCG's, as the stock op writes it.
+// the stock op). The new state is PCG's, as the stock op writes it. The
+// words are drawn on every core, each worker from its place in the stream
+// (rng_jump.go): the same bytes.
 type rngKernel struct {
 	stateShape, shape shapes.Shape
 }
@@ -56,8 +58,8 @@ func (k *rngKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer, erro
 	if err != nil {
 		return nil, err
 	}
-	pcg := rand.NewPCG(state[0], state[1])
-	fillRandomBytes(bytes, pcg)
+	hi, lo := fillRandomBytesParallel(bytes, state[0], state[1], rngWorkers())
+	pcg := rand.NewPCG(hi, lo) // the state after the draws, encoded below as before
 
 	newState, stateFlat, err := b.pool.getAny(b, k.stateShape)
 	if err != nil {
