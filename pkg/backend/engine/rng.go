@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"sync/atomic"
 	"unsafe"
 
@@ -58,7 +59,7 @@ func (k *rngKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer, erro
 	if err != nil {
 		return nil, err
 	}
-	hi, lo := fillRandomBytesParallel(bytes, state[0], state[1], rngWorkers())
+	hi, lo := fillRandomBytesParallel(bytes, state[0], state[1], runtime.GOMAXPROCS(0))
 	pcg := rand.NewPCG(hi, lo) // the state after the draws, encoded below as before
 
 	newState, stateFlat, err := b.pool.getAny(b, k.stateShape)

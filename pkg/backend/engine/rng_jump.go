@@ -3,7 +3,6 @@ package engine
 import (
 	"math/bits"
 	"math/rand/v2"
-	"runtime"
 	"sync"
 )
 
@@ -73,16 +72,12 @@ func fillRandomBytesParallel(bytes []byte, hi, lo uint64, workers int) (uint64, 
 	per := (words + workers - 1) / workers
 	var wg sync.WaitGroup
 	for w := range workers {
-		first, last := min(words, w*per), min(words, (w+1)*per)
-		if w == workers-1 {
-			last = words
-		}
-		if first >= last && w != workers-1 {
-			continue
-		}
-		end := last * 8
+		first, end := min(words, w*per), min(words, (w+1)*per)*8
 		if w == workers-1 {
 			end = len(bytes) // the last worker draws the partial word too
+		}
+		if first*8 >= end {
+			continue
 		}
 		wg.Go(func() {
 			h, l := pcgJump(hi, lo, uint64(first))
@@ -92,6 +87,3 @@ func fillRandomBytesParallel(bytes []byte, hi, lo uint64, workers int) (uint64, 
 	wg.Wait()
 	return pcgJump(hi, lo, draws)
 }
-
-// rngWorkers is how many cores the generator's draws use.
-func rngWorkers() int { return runtime.GOMAXPROCS(0) }

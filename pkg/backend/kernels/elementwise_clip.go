@@ -84,12 +84,9 @@ func (r *ProgramRunner) runClip(out []float32, lo, hi int) int {
 	c := nz.C
 	in := r.inputs
 	var g []float32
-	if plan.kind == clipMask {
-		g = in[plan.g][lo : lo+n]
-	}
 	lo2 := float32(0)
 	if plan.kind == clipMask {
-		lo2 = in[plan.lo2][0]
+		g, lo2 = in[plan.g][lo:lo+n], in[plan.lo2][0]
 	}
 	r.clipRun(plan.kind, out[:n], in[plan.x][lo:lo+n], g, r.cycled[nz.Mean], r.cycled[nz.A], r.cycled[nz.Offset], lo%c, c,
 		in[plan.lo][0], in[plan.hi][0], lo2, n)
