@@ -9,9 +9,11 @@ import (
 
 // TestEngineFusionsKeepBits trains a 1/4-width MobileNetV2 for a few steps
 // in full precision and with DoReFa W6A6G6 and LSQ W2A2 quantizers, with
-// engine v2's batch-norm fusions switched off and on (the programs reading
-// a batch norm's output normalize as they read; a batch-norm gradient runs
-// the program that makes its input): the losses must be the same bits. The
+// engine v2's batch-norm and random-bit fusions switched off and on (the
+// programs reading a batch norm's output normalize as they read; a
+// batch-norm gradient runs the program that makes its input; DoReFa's
+// gradient quantizer draws its noise itself): the losses must be the same
+// bits. The
 // engine's own tests check the rewrites take place; on engine v1
 // (MLSYSREP_TEST_ENGINE=purego:v1) both runs are v1's.
 func TestEngineFusionsKeepBits(t *testing.T) {
@@ -21,7 +23,7 @@ func TestEngineFusionsKeepBits(t *testing.T) {
 				t.Setenv("MLSYSREP_ENGINE_OFF", off)
 				return modeltest.TrainLosses(t, withQuant(0.25, q).Build, 16, 10, 16, 4, 0.2)
 			}
-			want, got := run("BatchNormEpilogue,BatchNormGradInput"), run("")
+			want, got := run("BatchNormEpilogue,BatchNormGradInput,RandomFusion"), run("")
 			for i := range want {
 				if math.Float64bits(got[i]) != math.Float64bits(want[i]) {
 					t.Fatalf("loss[%d] = %v with the fusions, %v without (all %v vs %v)", i, got[i], want[i], got, want)

@@ -100,5 +100,5 @@ func normalizingReader(b *builder, r, bn *node) *node {
 	inputs[at] = x
 	inputs = append(inputs, bn.outs[1], -1, bn.inputs[2]) // mean, a (set by the caller), offset
 	return &node{op: r.op, inputs: inputs, outs: slices.Clone(r.outs), order: r.order,
-		native: &fusedKernel{prog: prog, outShape: fk.outShape}}
+		native: &fusedKernel{prog: prog, outShape: fk.outShape, gen: fk.gen}}
 }

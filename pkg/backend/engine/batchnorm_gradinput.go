@@ -73,6 +73,9 @@ func inlineBatchNormGradInputs(b *builder) {
 		if !ok || fk.prog.Size != k.bn.Rows*k.bn.C || !slices.Equal(b.slots[g].shape.Dimensions, b.slots[x].shape.Dimensions) {
 			continue
 		}
+		if slices.Contains(fk.gen, true) {
+			continue // it would draw its random bits twice per element (GradFilling fills each chunk twice)
+		}
 		prog := fk.prog
 		replace[n] = &node{op: n.op, args: n.args, inputs: append(slices.Clone(n.inputs[:4]), f.inputs...),
 			outs: slices.Clone(n.outs), order: n.order,
@@ -89,8 +92,8 @@ func (k *bnGradFillKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffe
 			return nil, err
 		}
 	}
-	inputs, release, err := b.programInputs(in[4:])
-	defer release()
+	args, err := b.programInputs(in[4:], nil) // no input drawn: see inlineBatchNormGradInputs
+	defer args.release()
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +106,7 @@ func (k *bnGradFillKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffe
 		runners []*kernels.ProgramRunner
 	)
 	k.bn.GradFilling(data[0], data[1], data[2], flats[0], flats[1], flats[2], flats[3], func() func(dst []float32, lo, hi int) {
-		r := k.prog.Runner(inputs)
+		r := k.prog.RunnerWith(args.inputs, args.sources())
 		mu.Lock()
 		runners = append(runners, r)
 		mu.Unlock()

@@ -139,7 +139,7 @@ func (e *planExecutable) Execute(inputs []compute.Buffer, donate []bool, device 
 		for i, s := range st.out {
 			if s >= 0 && p.lastUse[s] > k {
 				bufs[s], owned[s] = res[i], true
-			} else { // an output nothing reads (a batch norm's unused statistics...)
+			} else if res[i] != nil { // an output nothing reads (a batch norm's unused statistics...)
 				e.backend.pool.put(res[i])
 			}
 		}

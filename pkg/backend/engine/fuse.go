@@ -81,6 +81,9 @@ var fusedRuns atomic.Int64
 type fusedKernel struct {
 	prog     kernels.Program
 	outShape shapes.Shape
+	// gen, when not nil, marks per input the random bits the program draws
+	// itself: that input is an RNGBitGenerator's state (fuseRandomBits).
+	gen []bool
 }
 
 // floatInput returns a pooled float32 buffer of buf's dimensions, filled by
@@ -101,16 +104,19 @@ func (b *Backend) floatInput(buf compute.Buffer, convert func(flat []float32)) (
 // describe lists the program's ops in order, for the profiler's rows by
 // shape: [Div Max Min Round Mul] tells an LSQ quantizer's tree from others.
 func (k *fusedKernel) describe() string {
-	names := make([]string, len(k.prog.Code))
-	for i, ins := range k.prog.Code {
-		names[i] = ins.Op.String()
+	var names []string
+	if slices.Contains(k.gen, true) {
+		names = append(names, "RNG") // the bits drawn in the program
+	}
+	for _, ins := range k.prog.Code {
+		names = append(names, ins.Op.String())
 	}
 	return "[" + strings.Join(names, " ") + "]"
 }
 
 func (k *fusedKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer, error) {
-	inputs, release, err := b.programInputs(in)
-	defer release()
+	args, err := b.programInputs(in, k.gen)
+	defer args.release()
 	if err != nil {
 		return nil, err
 	}
@@ -118,36 +124,79 @@ func (k *fusedKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer, er
 	if err != nil {
 		return nil, err
 	}
-	k.prog.Run(flat, inputs, runtime.GOMAXPROCS(0))
+	k.prog.RunSources(flat, args.inputs, args.sources, runtime.GOMAXPROCS(0))
 	fusedRuns.Add(1)
 	return []compute.Buffer{out}, nil
 }
 
-// programInputs returns a program's inputs as it reads them, and a function
-// that pools again the float32 copies it made of bool and uint32 inputs
-// (call it when the program has run, also on error).
-func (b *Backend) programInputs(in []compute.Buffer) ([][]float32, func(), error) {
-	inputs := make([][]float32, len(in))
-	var converted []compute.Buffer // float32 copies of bool and uint32 inputs, pooled again at the end
-	release := func() {
-		for _, buf := range converted {
-			b.pool.put(buf)
+// programArgs is what a program reads: inputs in memory, and the sources
+// of those it reads tile by tile (random bits, drawn or stored).
+type programArgs struct {
+	inputs   [][]float32
+	hasSrc   []bool
+	words    [][2]uint64 // per drawn input: the generator's state words
+	bits     [][]uint32  // per stored uint32 input: its values
+	released func()
+}
+
+// sources returns one worker's sources (kernels.Program.RunSources).
+func (a *programArgs) sources() []kernels.Source {
+	if !slices.Contains(a.hasSrc, true) {
+		return nil
+	}
+	s := make([]kernels.Source, len(a.inputs))
+	for i, has := range a.hasSrc {
+		switch {
+		case !has:
+		case a.bits[i] != nil:
+			s[i] = kernels.Uint32Source(a.bits[i])
+		default:
+			s[i] = newPCGSource(a.words[i][0], a.words[i][1])
 		}
 	}
+	return s
+}
+
+// release pools again the float32 copies programInputs made (call it when
+// the program has run, also on error).
+func (a *programArgs) release() {
+	if a.released != nil {
+		a.released()
+	}
+}
+
+// programInputs returns a program's inputs as it reads them: float32
+// tensors as they are, uint32 ones (random bits: float32(v), as the Go
+// backend's ConvertDType rounds) and those gen marks (an RNGBitGenerator's
+// state: the program draws the bits) as sources, bool ones as float32
+// copies of 1 and 0.
+func (b *Backend) programInputs(in []compute.Buffer, gen []bool) (*programArgs, error) {
+	inputs := make([][]float32, len(in))
+	var converted []compute.Buffer // float32 copies of bool inputs, pooled again at the end
+	args := &programArgs{inputs: inputs, hasSrc: make([]bool, len(in)), words: make([][2]uint64, len(in)), bits: make([][]uint32, len(in)),
+		released: func() {
+			for _, buf := range converted {
+				b.pool.put(buf)
+			}
+		}}
 	for i, buf := range in {
 		data, err := buf.Data()
 		if err != nil {
-			return nil, release, err
+			return args, err
+		}
+		if i < len(gen) && gen[i] {
+			state, ok := data.([]uint64)
+			if !ok || len(state) < 2 {
+				return args, fmt.Errorf("engine: fused program input %d is %T, want a generator state ([]uint64)", i, data)
+			}
+			args.hasSrc[i], args.words[i] = true, [2]uint64{state[0], state[1]}
+			continue
 		}
 		switch data := data.(type) {
 		case []float32:
 			inputs[i] = data
-		case []uint32: // random bits: float32(v), as the Go backend's ConvertDType rounds
-			tmp, flat, err := b.floatInput(buf, func(flat []float32) { kernels.Uint32ToFloat32(flat, data, runtime.GOMAXPROCS(0)) })
-			if err != nil {
-				return nil, release, err
-			}
-			converted, inputs[i] = append(converted, tmp), flat
+		case []uint32:
+			args.hasSrc[i], args.bits[i] = true, data
 		case []bool: // a condition computed outside the tree: as 1 and 0
 			tmp, flat, err := b.floatInput(buf, func(flat []float32) {
 				for j, v := range data {
@@ -158,14 +207,14 @@ func (b *Backend) programInputs(in []compute.Buffer) ([][]float32, func(), error
 				}
 			})
 			if err != nil {
-				return nil, release, err
+				return args, err
 			}
 			converted, inputs[i] = append(converted, tmp), flat
 		default:
-			return nil, release, fmt.Errorf("engine: fused element-wise input %d is %T", i, data)
+			return args, fmt.Errorf("engine: fused element-wise input %d is %T", i, data)
 		}
 	}
-	return inputs, release, nil
+	return args, nil
 }
 
 // elementOpOf returns the kernel op of a node fusion can take (as a member

@@ -44,6 +44,7 @@ func newPlan(b *builder, perOp bool) (*plan, error) {
 	elideIdentities(b)
 	foldKernelReverses(b)
 	fuseElementwise(b)
+	fuseRandomBits(b)
 	inlineBatchNormOutputs(b)
 	inlineBatchNormGradInputs(b)
 	live := liveNodes(b)

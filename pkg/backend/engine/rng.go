@@ -25,10 +25,16 @@ import (
 // (rng_jump.go): the same bytes.
 type rngKernel struct {
 	stateShape, shape shapes.Shape
+	// stateOnly: the fused program that reads the bits draws them itself
+	// (fuseRandomBits); the kernel only moves the state past them and
+	// returns no bits.
+	stateOnly bool
 }
 
-// rngRuns counts native RNGBitGenerator runs (tests check they ran).
-var rngRuns atomic.Int64
+// rngRuns counts native RNGBitGenerator runs, rngStateRuns those of them
+// that only moved the state (a fused program drew the bits): tests check
+// they ran.
+var rngRuns, rngStateRuns atomic.Int64
 
 func rngKernelFor(b *builder, n *node) kernel {
 	shape, ok := n.args[1].(shapes.Shape)
@@ -51,15 +57,22 @@ func (k *rngKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer, erro
 	if !ok || len(state) < 2 {
 		return nil, fmt.Errorf("engine: RNGBitGenerator state is %T, want []uint64", data)
 	}
-	values, flat, err := b.pool.getAny(b, k.shape)
-	if err != nil {
-		return nil, err
+	var values compute.Buffer
+	var hi, lo uint64
+	if k.stateOnly {
+		hi, lo = pcgJump(state[0], state[1], wordsFor(int(k.shape.ByteSize())))
+		rngStateRuns.Add(1)
+	} else {
+		var flat any
+		if values, flat, err = b.pool.getAny(b, k.shape); err != nil {
+			return nil, err
+		}
+		bytes, err := byteView(flat)
+		if err != nil {
+			return nil, err
+		}
+		hi, lo = fillRandomBytesParallel(bytes, state[0], state[1], runtime.GOMAXPROCS(0))
 	}
-	bytes, err := byteView(flat)
-	if err != nil {
-		return nil, err
-	}
-	hi, lo := fillRandomBytesParallel(bytes, state[0], state[1], runtime.GOMAXPROCS(0))
 	pcg := rand.NewPCG(hi, lo) // the state after the draws, encoded below as before
 
 	newState, stateFlat, err := b.pool.getAny(b, k.stateShape)

@@ -52,6 +52,10 @@ func pcgJump(hi, lo uint64, k uint64) (uint64, uint64) {
 	return s.hi, s.lo
 }
 
+// wordsFor is how many words a draw of n bytes takes (a last partial word
+// is drawn whole).
+func wordsFor(n int) uint64 { return uint64((n + 7) / 8) }
+
 // minParallelRandomBytes is the least output worth splitting across cores
 // (below it, starting goroutines costs more than the draws).
 const minParallelRandomBytes = 1 << 16
@@ -61,10 +65,7 @@ const minParallelRandomBytes = 1 << 16
 // and returns the generator's state after it, as that call leaves it.
 func fillRandomBytesParallel(bytes []byte, hi, lo uint64, workers int) (uint64, uint64) {
 	words := len(bytes) / 8
-	draws := uint64(words)
-	if len(bytes)%8 != 0 {
-		draws++ // the last partial word
-	}
+	draws := wordsFor(len(bytes))
 	if workers <= 1 || len(bytes) < minParallelRandomBytes {
 		fillRandomBytes(bytes, rand.NewPCG(hi, lo))
 		return pcgJump(hi, lo, draws)

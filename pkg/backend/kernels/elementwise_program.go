@@ -217,6 +217,8 @@ type ProgramRunner struct {
 	vals       [][]float32
 	normalized []float32
 	spreadTile [][]float32
+	sources    []Source    // per input: its Source, or nil (RunnerWith)
+	sourceTile [][]float32 // the tiles the sources fill
 	cycled     [][]float32 // per-channel inputs: their values repeated, read at the tile's phase
 	constAt    []int       // per spread input: the value its whole tile holds, or -1
 	// tile is the elements of one tile: tileSize, or the whole program
@@ -256,12 +258,18 @@ func (r *ProgramRunner) Release() {
 	for _, p := range r.scratch {
 		runnerScratch.Put(p)
 	}
-	r.scratch, r.vals, r.spreadTile, r.cycled, r.normalized = nil, nil, nil, nil, nil
+	r.scratch, r.vals, r.spreadTile, r.cycled, r.normalized, r.sourceTile = nil, nil, nil, nil, nil, nil
 }
 
 // Runner returns a runner of p over inputs (as Run takes them); Release
 // gives its tiles back when it is done.
-func (p *Program) Runner(inputs [][]float32) *ProgramRunner {
+func (p *Program) Runner(inputs [][]float32) *ProgramRunner { return p.RunnerWith(inputs, nil) }
+
+// RunnerWith is Runner with some inputs given by sources (as RunSources
+// takes them: nil, or a Source per input, nil for those read from inputs).
+// It panics when a source gives a scalar, spread or normalized input: the
+// caller's plan is wrong.
+func (p *Program) RunnerWith(inputs [][]float32, sources []Source) *ProgramRunner {
 	tile := min(tileSize, p.Size)
 	n := p.NumInputs
 	spreads := 0
@@ -270,8 +278,20 @@ func (p *Program) Runner(inputs [][]float32) *ProgramRunner {
 			spreads++
 		}
 	}
+	for i, src := range sources {
+		if src == nil {
+			continue
+		}
+		if i >= n || p.Scalar[i] || p.spreadOf(i).spread() || (p.Normalize != nil && p.Normalize.Input == i) {
+			panic(fmt.Sprintf("kernels: element program input %d of %d cannot come from a Source (scalar, spread or normalized)", i, n))
+		}
+		spreads++ // the source's tile
+	}
 	r := &ProgramRunner{p: p, inputs: inputs, apply: currentApply(), vals: make([][]float32, n+len(p.Code)), tile: tile,
 		spreadTile: make([][]float32, n), cycled: make([][]float32, n), constAt: make([]int, n)}
+	if len(sources) > 0 {
+		r.sources, r.sourceTile = sources, make([][]float32, n)
+	}
 	if p.Normalize != nil {
 		r.affine = currentAffine()
 		spreads++ // the normalized input's tile
@@ -290,6 +310,8 @@ func (p *Program) Runner(inputs [][]float32) *ProgramRunner {
 	}
 	for i := range n {
 		switch {
+		case i < len(sources) && sources[i] != nil:
+			r.sourceTile[i] = next()
 		case p.Scalar[i]:
 			t := next()
 			for j := range t {
@@ -307,7 +329,7 @@ func (p *Program) Runner(inputs [][]float32) *ProgramRunner {
 	for k := range p.Code {
 		r.vals[n+k] = next()
 	}
-	if plan := matchClip(p); plan.kind != clipNone && !clipsOff {
+	if plan := matchClip(p); plan.kind != clipNone && !clipsOff && r.sources == nil {
 		nz := p.Normalize
 		fn, width := simdClip(Path())
 		// The cycles hold tile + C values; the loop reads C + width.
@@ -334,6 +356,9 @@ func (r *ProgramRunner) Run(out []float32, lo, hi int) {
 			switch {
 			case nz != nil && i == nz.Input:
 				continue // once the vectors' tiles are in place (below)
+			case r.sourceTile != nil && r.sourceTile[i] != nil:
+				r.sources[i].Fill(r.sourceTile[i][:m], t0)
+				vals[i] = r.sourceTile[i]
 			case r.cycled[i] != nil:
 				phase := t0 % p.Spread[i].Count
 				vals[i] = r.cycled[i][phase : phase+m]
