@@ -236,6 +236,11 @@ type ProgramRunner struct {
 	clip      clipPlan
 	clipRun   clipFunc
 	clipWidth int
+	// chains are the program's register chains by first instruction
+	// (elementwise_chain.go), which chainRun runs; chainRun is nil on paths
+	// without them.
+	chains   []*chain
+	chainRun chainFunc
 }
 
 // runnerScratch keeps the runners' tiles between runs: a runner per worker
@@ -337,6 +342,9 @@ func (p *Program) RunnerWith(inputs [][]float32, sources []Source) *ProgramRunne
 			r.clip, r.clipRun, r.clipWidth = plan, fn, width
 		}
 	}
+	if fn := simdChain(Path()); fn != nil && !chainsOff && r.clipRun == nil {
+		r.chains, r.chainRun = planChains(p), fn
+	}
 	return r
 }
 
@@ -388,7 +396,24 @@ func (r *ProgramRunner) Run(out []float32, lo, hi int) {
 			r.affine(r.normalized[:m], inputs[nz.Input][t0:t1], vals[nz.Mean], vals[nz.A], vals[nz.Offset])
 			vals[nz.Input] = r.normalized[:m]
 		}
-		for k, ins := range p.Code {
+		chains := r.chainRun != nil && t1 <= p.TailFrom && m%8 == 0
+		for k := 0; k < len(p.Code); k++ {
+			ins := p.Code[k]
+			if chains && r.chains[k] != nil {
+				// The chain's results before its last are never stored:
+				// only the next instruction of the chain reads each.
+				c := r.chains[k]
+				k = c.last
+				dst := vals[n+k][:m]
+				if k == len(p.Code)-1 {
+					dst = out[t0-lo : t1-lo]
+				}
+				r.chainRun(c, dst, vals, m)
+				if chainHook != nil {
+					chainHook(c)
+				}
+				continue
+			}
 			dst := vals[n+k][:m]
 			if k == len(p.Code)-1 {
 				dst = out[t0-lo : t1-lo]

@@ -1,0 +1,152 @@
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"sync/atomic"
+	"testing"
+)
+
+// randomChainProgram returns a program of size n over inputs (one scalar,
+// one per-channel of c values, three full tensors) whose instructions mostly
+// read the one before them, in either operand, so that it holds chains
+// long and short, broken where a result is read twice or an op cannot
+// chain; and its inputs, special values among them.
+func randomChainProgram(rng *rand.Rand, n, c int) (Program, [][]float32) {
+	ops := []ElementOp{OpCopy, OpAdd, OpSub, OpMul, OpDiv, OpMin, OpMax, OpNeg, OpAbs, OpSign, OpRound,
+		OpMulLess, OpMulNotLess, OpRelu, OpLess, OpWhere}
+	const numInputs = 5
+	p := Program{Size: n, NumInputs: numInputs, Scalar: []bool{true, false, false, false, false},
+		Spread: []Spread{{}, {Count: c, Every: 1}, {}, {}, {}}, TailFrom: n}
+	for k := range 6 + rng.IntN(40) {
+		prev := numInputs + k - 1
+		pick := func() int {
+			if k > 0 && rng.IntN(3) > 0 {
+				return prev
+			}
+			return rng.IntN(numInputs + k)
+		}
+		ins := Instruction{Op: ops[rng.IntN(len(ops))]}
+		for j := range ins.Op.Arity() {
+			ins.Args[j] = pick()
+			if j > 0 && ins.Args[j] == prev && ins.Args[0] == prev && rng.IntN(4) > 0 {
+				ins.Args[j] = rng.IntN(numInputs) // mostly not x op x
+			}
+		}
+		if k > 0 && ins.Op.Arity() > 1 && rng.IntN(2) == 0 { // the chain's value as operand b
+			ins.Args[0], ins.Args[1] = ins.Args[1], ins.Args[0]
+		}
+		p.Code = append(p.Code, ins)
+	}
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 0.5, -1.5, 2.5, 1, -1, 6}
+	inputs := [][]float32{{0.5 + rng.Float32()}, make([]float32, c), make([]float32, n), make([]float32, n), make([]float32, n)}
+	for _, in := range inputs[1:] {
+		for i := range in {
+			in[i] = float32(rng.NormFloat64() * 3)
+			if rng.IntN(8) == 0 {
+				in[i] = special[rng.IntN(len(special))]
+			}
+		}
+	}
+	return p, inputs
+}
+
+// TestChainsMatchInterpreter runs random programs with register chains
+// and with the interpreter alone (chainsOff), on every path, whole and
+// over several workers, sizes leaving partial tiles and partial vectors,
+// and requires the same bits; on the paths that have chains, they must
+// have run, some of them with the value as operand b, and some of them
+// longer than maxChainSteps (split). A program whose tail swaps Min and
+// Max operands runs its tail tile in the interpreter.
+func TestChainsMatchInterpreter(t *testing.T) {
+	defer func() { chainsOff, chainHook = false, nil }()
+	forEachPath(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(5, 6))
+		var runs, valueB, long atomic.Int64
+		chainHook = func(c *chain) {
+			runs.Add(1)
+			for _, st := range c.steps {
+				if st.valueB {
+					valueB.Add(1)
+				}
+			}
+			if len(c.steps) == maxChainSteps {
+				long.Add(1)
+			}
+		}
+		for trial := range 60 {
+			n := []int{24, 1000, 3*tileSize + 40, 2045}[trial%4]
+			c := 8
+			if n%8 != 0 {
+				c = 5 // a partial vector: 2045 = 409 rows of 5
+			}
+			p, inputs := randomChainProgram(rng, n, c)
+			if trial%6 == 5 { // Min and Max swap their operands in the last vector
+				p.TailFrom = n &^ 7
+				if p.TailFrom == n {
+					p.TailFrom -= 8
+				}
+				for k := range p.Code {
+					op := p.Code[k].Op
+					p.Code[k].SwapInTail = op == OpMin || op == OpMax
+				}
+			}
+			if trial == 7 { // one long chain of Neg and Abs
+				p.Code = p.Code[:1]
+				for k := range 2*maxChainSteps + 3 {
+					p.Code = append(p.Code, Instruction{Op: []ElementOp{OpNeg, OpAbs, OpRound}[k%3], Args: [3]int{p.NumInputs + k}})
+				}
+			}
+			if err := p.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			chainsOff = true
+			want := make([]float32, n)
+			p.Run(want, inputs, 1)
+			chainsOff = false
+			for _, workers := range []int{1, 2} {
+				got := make([]float32, n)
+				p.Run(got, inputs, workers)
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("trial %d (n=%d, workers %d, %v): element %d is %v, the interpreter gives %v", trial, n, workers, p.Code, i, got[i], want[i])
+					}
+				}
+			}
+		}
+		if simdChain(Path()) == nil {
+			if runs.Load() != 0 {
+				t.Errorf("%d chains ran on a path without them", runs.Load())
+			}
+			return
+		}
+		if runs.Load() == 0 || valueB.Load() == 0 || long.Load() == 0 {
+			t.Errorf("chains ran %d times, %d steps with the value as operand b, %d of the longest length: want all above 0", runs.Load(), valueB.Load(), long.Load())
+		}
+	})
+}
+
+// TestPlanChains checks the chains found in DoReFa's gradient program by
+// hand: instructions 0-5 (result 15 is read by instruction 8, so it is
+// stored) and 6-15 (instruction 8 reads the value, 17, as a and 15 as b;
+// 9 and 10 take the value as operand b).
+func TestPlanChains(t *testing.T) {
+	p, _ := dorefaGradProgram(24, 8)
+	chains := planChains(&p)
+	var got [][2]int
+	for k, c := range chains {
+		if c != nil {
+			if c.first != k {
+				t.Errorf("chain at %d starts at %d", k, c.first)
+			}
+			got = append(got, [2]int{c.first, c.last})
+		}
+	}
+	if len(got) != 2 || got[0] != [2]int{0, 5} || got[1] != [2]int{6, 15} {
+		t.Fatalf("chains %v, want [[0 5] [6 15]]", got)
+	}
+	c := chains[6]
+	if c.head != 5 || c.steps[2].valueB || c.steps[2].other[0] != 15 || !c.steps[3].valueB || c.steps[3].other[0] != 7 || !c.steps[4].valueB {
+		t.Errorf("chain 6-15: head %d, steps %+v", c.head, c.steps)
+	}
+}
