@@ -13,14 +13,28 @@ package kernels
 // Chains run on whole tiles before the program's TailFrom (beyond it Min
 // and Max swap operands: the interpreter does those tiles).
 
-// chainStep is one instruction of a chain: its op and the operands other
-// than the chain's value. The value enters as operand a, or as operand b
-// when valueB is set (a two-operand op), in which case other[0] is
-// operand a. A three-operand op takes the value as a.
+// chainStep is one instruction of a chain: its op, the position of the
+// chain's value among its operands (0 for a, 1 for b, 2 for c) and the
+// other operands in order.
 type chainStep struct {
-	op     ElementOp
-	valueB bool
-	other  [2]int // operand numbers (as Instruction.Args); only op.Arity()-1 are read
+	op    ElementOp
+	pos   int
+	other [2]int // operand numbers (as Instruction.Args); only op.Arity()-1 are read
+	code  uint16 // op*3 + pos: the case of the chain loops
+}
+
+// newChainStep returns the step of instruction ins with the chain's value
+// at position pos.
+func newChainStep(ins Instruction, pos int) chainStep {
+	st := chainStep{op: ins.Op, pos: pos, code: uint16(ins.Op)*3 + uint16(pos)}
+	j := 0
+	for q, a := range ins.Args[:ins.Op.Arity()] {
+		if q != pos {
+			st.other[j] = a
+			j++
+		}
+	}
+	return st
 }
 
 // chain is instructions first..last of a program run as one register
@@ -32,20 +46,9 @@ type chain struct {
 	steps       []chainStep
 }
 
-// chainable reports whether an op can be a chain's step.
-func chainable(op ElementOp) bool {
-	switch op {
-	case OpCopy, OpAdd, OpSub, OpMul, OpDiv, OpMin, OpMax, OpNeg, OpAbs, OpSign, OpRound,
-		OpMulLess, OpMulNotLess, OpRelu:
-		return true
-	}
-	return false
-}
-
 // planChains finds the program's chains of two instructions or more:
 // instruction k+1 continues the chain of k when it reads k's result exactly
-// once (as operand a, or as b of a two-operand op) and no other instruction
-// reads it. It returns, per instruction, the chain starting there or nil.
+// once (as any operand) and no other instruction reads it. It returns, per instruction, the chain starting there or nil.
 func planChains(p *Program) []*chain {
 	n := p.NumInputs
 	readers := make([]int, n+len(p.Code))
@@ -58,23 +61,20 @@ func planChains(p *Program) []*chain {
 	// chain's value, and the step it makes.
 	continues := func(k int) (chainStep, bool) {
 		ins, prev := p.Code[k], n+k-1
-		if !chainable(ins.Op) || !chainable(p.Code[k-1].Op) || readers[prev] != 1 {
+		if readers[prev] != 1 {
 			return chainStep{}, false
 		}
-		args := ins.Args[:ins.Op.Arity()]
-		switch {
-		case args[0] == prev:
-			return chainStep{op: ins.Op, other: [2]int{ins.Args[1], ins.Args[2]}}, true
-		case len(args) == 2 && args[1] == prev:
-			return chainStep{op: ins.Op, valueB: true, other: [2]int{ins.Args[0]}}, true
+		for pos, a := range ins.Args[:ins.Op.Arity()] {
+			if a == prev {
+				return newChainStep(ins, pos), true
+			}
 		}
 		return chainStep{}, false
 	}
 	starts := make([]*chain, len(p.Code))
 	for k := 0; k < len(p.Code); {
 		ins := p.Code[k]
-		c := &chain{first: k, last: k, head: ins.Args[0],
-			steps: []chainStep{{op: ins.Op, other: [2]int{ins.Args[1], ins.Args[2]}}}}
+		c := &chain{first: k, last: k, head: ins.Args[0], steps: []chainStep{newChainStep(ins, 0)}}
 		for c.last+1 < len(p.Code) && len(c.steps) < maxChainSteps {
 			st, ok := continues(c.last + 1)
 			if !ok {

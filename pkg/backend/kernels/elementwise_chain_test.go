@@ -3,18 +3,21 @@ package kernels
 import (
 	"math"
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"testing"
 )
 
 // randomChainProgram returns a program of size n over inputs (one scalar,
-// one per-channel of c values, three full tensors) whose instructions mostly
-// read the one before them, in either operand, so that it holds chains
-// long and short, broken where a result is read twice or an op cannot
-// chain; and its inputs, special values among them.
+// one per-channel of c values, three full tensors) of every op, whose
+// instructions mostly read the one before them, in any operand, so that it
+// holds chains long and short, broken where a result is read twice; and
+// its inputs, special values among them (and 0s and 1s: conditions).
 func randomChainProgram(rng *rand.Rand, n, c int) (Program, [][]float32) {
-	ops := []ElementOp{OpCopy, OpAdd, OpSub, OpMul, OpDiv, OpMin, OpMax, OpNeg, OpAbs, OpSign, OpRound,
-		OpMulLess, OpMulNotLess, OpRelu, OpLess, OpWhere}
+	var ops []ElementOp
+	for op := range numElementOps {
+		ops = append(ops, op)
+	}
 	const numInputs = 5
 	p := Program{Size: n, NumInputs: numInputs, Scalar: []bool{true, false, false, false, false},
 		Spread: []Spread{{}, {Count: c, Every: 1}, {}, {}, {}}, TailFrom: n}
@@ -33,8 +36,9 @@ func randomChainProgram(rng *rand.Rand, n, c int) (Program, [][]float32) {
 				ins.Args[j] = rng.IntN(numInputs) // mostly not x op x
 			}
 		}
-		if k > 0 && ins.Op.Arity() > 1 && rng.IntN(2) == 0 { // the chain's value as operand b
-			ins.Args[0], ins.Args[1] = ins.Args[1], ins.Args[0]
+		if ar := ins.Op.Arity(); k > 0 && ar > 1 { // the chain's value (mostly operand a) moved
+			j := rng.IntN(ar)
+			ins.Args[0], ins.Args[j] = ins.Args[j], ins.Args[0]
 		}
 		p.Code = append(p.Code, ins)
 	}
@@ -43,39 +47,56 @@ func randomChainProgram(rng *rand.Rand, n, c int) (Program, [][]float32) {
 	for _, in := range inputs[1:] {
 		for i := range in {
 			in[i] = float32(rng.NormFloat64() * 3)
-			if rng.IntN(8) == 0 {
+			switch rng.IntN(8) {
+			case 0:
 				in[i] = special[rng.IntN(len(special))]
+			case 1:
+				in[i] = float32(rng.IntN(2))
 			}
 		}
 	}
 	return p, inputs
 }
 
-// TestChainsMatchInterpreter runs random programs with register chains
+// TestChainsMatchInterpreter runs each op with the chain's value in each
+// of its operand positions, then random programs, with register chains
 // and with the interpreter alone (chainsOff), on every path, whole and
 // over several workers, sizes leaving partial tiles and partial vectors,
 // and requires the same bits; on the paths that have chains, they must
-// have run, some of them with the value as operand b, and some of them
-// longer than maxChainSteps (split). A program whose tail swaps Min and
+// have run, with every op taking the value in every position, and some of
+// them longer than maxChainSteps (split). A program whose tail swaps Min and
 // Max operands runs its tail tile in the interpreter.
 func TestChainsMatchInterpreter(t *testing.T) {
 	defer func() { chainsOff, chainHook = false, nil }()
 	forEachPath(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(5, 6))
-		var runs, valueB, long atomic.Int64
+		var runs, valueB, valueC, long atomic.Int64
+		var mu sync.Mutex
+		seen := make(map[uint16]bool) // the steps' codes: every op, the value in every position
 		chainHook = func(c *chain) {
 			runs.Add(1)
+			mu.Lock()
+			for _, st := range c.steps[1:] {
+				seen[st.code] = true
+			}
+			mu.Unlock()
 			for _, st := range c.steps {
-				if st.valueB {
+				switch st.pos {
+				case 1:
 					valueB.Add(1)
+				case 2:
+					valueC.Add(1)
 				}
 			}
 			if len(c.steps) == maxChainSteps {
 				long.Add(1)
 			}
 		}
-		for trial := range 60 {
+		for trial := range 3*int(numElementOps) + 120 {
 			n := []int{24, 1000, 3*tileSize + 40, 2045}[trial%4]
+			if trial < 3*int(numElementOps) {
+				n = 1000 // both loops: 31 passes of four vectors, then one
+			}
 			c := 8
 			if n%8 != 0 {
 				c = 5 // a partial vector: 2045 = 409 rows of 5
@@ -91,11 +112,21 @@ func TestChainsMatchInterpreter(t *testing.T) {
 					p.Code[k].SwapInTail = op == OpMin || op == OpMax
 				}
 			}
-			if trial == 7 { // one long chain of Neg and Abs
+			if trial == 3*int(numElementOps)+7 { // one long chain of Neg, Abs and Round
 				p.Code = p.Code[:1]
 				for k := range 2*maxChainSteps + 3 {
 					p.Code = append(p.Code, Instruction{Op: []ElementOp{OpNeg, OpAbs, OpRound}[k%3], Args: [3]int{p.NumInputs + k}})
 				}
+			}
+			if trial < 3*int(numElementOps) { // first, each op with the value in each position, alone after a Neg
+				op, pos := ElementOp(trial/3), trial%3
+				if pos >= op.Arity() {
+					continue
+				}
+				ins := Instruction{Op: op, Args: [3]int{2, 3, 4}}
+				ins.Args[pos] = p.NumInputs
+				p.Code = []Instruction{{Op: OpNeg, Args: [3]int{rng.IntN(3) + 2}}, ins}
+				p.TailFrom = n
 			}
 			if err := p.Validate(); err != nil {
 				t.Fatal(err)
@@ -120,8 +151,16 @@ func TestChainsMatchInterpreter(t *testing.T) {
 			}
 			return
 		}
-		if runs.Load() == 0 || valueB.Load() == 0 || long.Load() == 0 {
-			t.Errorf("chains ran %d times, %d steps with the value as operand b, %d of the longest length: want all above 0", runs.Load(), valueB.Load(), long.Load())
+		want := 0
+		for op := range numElementOps {
+			want += op.Arity()
+		}
+		if len(seen) != want {
+			t.Errorf("chains ran %d of the %d kinds of step (op and position of the value)", len(seen), want)
+		}
+		if runs.Load() == 0 || valueB.Load() == 0 || valueC.Load() == 0 || long.Load() == 0 {
+			t.Errorf("chains ran %d times, %d and %d steps with the value as operand b and c, %d of the longest length: want all above 0",
+				runs.Load(), valueB.Load(), valueC.Load(), long.Load())
 		}
 	})
 }
@@ -129,7 +168,7 @@ func TestChainsMatchInterpreter(t *testing.T) {
 // TestPlanChains checks the chains found in DoReFa's gradient program by
 // hand: instructions 0-5 (result 15 is read by instruction 8, so it is
 // stored) and 6-15 (instruction 8 reads the value, 17, as a and 15 as b;
-// 9 and 10 take the value as operand b).
+// 9, 10 and 15 take the value as operand b).
 func TestPlanChains(t *testing.T) {
 	p, _ := dorefaGradProgram(24, 8)
 	chains := planChains(&p)
@@ -146,7 +185,7 @@ func TestPlanChains(t *testing.T) {
 		t.Fatalf("chains %v, want [[0 5] [6 15]]", got)
 	}
 	c := chains[6]
-	if c.head != 5 || c.steps[2].valueB || c.steps[2].other[0] != 15 || !c.steps[3].valueB || c.steps[3].other[0] != 7 || !c.steps[4].valueB {
+	if c.head != 5 || c.steps[2].pos != 0 || c.steps[2].other[0] != 15 || c.steps[3].pos != 1 || c.steps[3].other[0] != 7 || c.steps[4].pos != 1 {
 		t.Errorf("chain 6-15: head %d, steps %+v", c.head, c.steps)
 	}
 }
