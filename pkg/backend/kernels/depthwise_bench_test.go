@@ -19,6 +19,10 @@ func BenchmarkDepthwise(b *testing.B) {
 	}{
 		{"3x3_72ch_32x32_b96", Depthwise{N: 96, H: 32, W: 32, C: 72, KH: 3, KW: 3, StrideH: 1, StrideW: 1, InDilH: 1, InDilW: 1,
 			PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
+		{"3x3_16ch_32x32_b96", Depthwise{N: 96, H: 32, W: 32, C: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, InDilH: 1, InDilW: 1,
+			PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
+		{"3x3_48ch_32x32_b96", Depthwise{N: 96, H: 32, W: 32, C: 48, KH: 3, KW: 3, StrideH: 1, StrideW: 1, InDilH: 1, InDilW: 1,
+			PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
 		{"3x3s2_72ch_32x32_b96", Depthwise{N: 96, H: 32, W: 32, C: 72, KH: 3, KW: 3, StrideH: 2, StrideW: 2, InDilH: 1, InDilW: 1,
 			PadTop: 0, PadBottom: 1, PadLeft: 0, PadRight: 1}},
 		{"3x3_192ch_8x8_b96", Depthwise{N: 96, H: 8, W: 8, C: 192, KH: 3, KW: 3, StrideH: 1, StrideW: 1, InDilH: 1, InDilW: 1,

@@ -4,8 +4,12 @@ package kernels
 
 import (
 	"simd/archsimd"
+	"sync/atomic"
 	"unsafe"
 )
+
+// touchSink keeps touchLines' reads from being dropped as unused.
+var touchSink atomic.Uint32
 
 // simdPointwiseFilter returns the SIMD kernel-gradient rows of a path, or
 // nil. Both SIMD paths use 8-lane vectors: four input channels times two
@@ -36,9 +40,11 @@ func pointwiseFilterAVX2(pw Pointwise, part, tile, x, dy []float32, lo, hi int) 
 		n := p1 - p0
 		if direct {
 			tp = unsafe.Add(unsafe.Pointer(unsafe.SliceData(dy)), 4*p0*pw.O)
+			touchLines(tp, 4*n*pw.O)
 		} else {
 			fillTileAVX2(pw, tile, dy, p0, p1, op)
 		}
+		touchLines(unsafe.Add(xp, 4*p0*C), 4*n*C)
 		for o := 0; o < op; o += 16 {
 			two := o+8 < op // a second vector of outputs
 			c := 0
@@ -138,4 +144,21 @@ func fillTileAVX2(pw Pointwise, tile, dy []float32, p0, p1, op int) {
 			zero.StoreArray((*[4]float32)(dst[o+4:]))
 		}
 	}
+}
+
+// touchLines reads one word of every 64-byte line of the n bytes at p, in
+// order, so that a tile the loops above walk column by column (one
+// channel group of every pixel, then the next) is in cache before they
+// start: walked that way from memory, each group's first pass made one
+// cache miss per pixel at a stride the prefetchers did not follow, and the
+// 72-to-12 gradient ran at 2.5 GB/s.
+func touchLines(p unsafe.Pointer, n int) {
+	var s uint32
+	for off := 0; off < n; off += 64 {
+		s |= *(*uint32)(unsafe.Add(p, off))
+	}
+	if n > 0 {
+		s |= *(*uint32)(unsafe.Add(p, n-4)) // the last line
+	}
+	touchSink.Store(s)
 }
