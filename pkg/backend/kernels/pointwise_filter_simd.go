@@ -4,12 +4,8 @@ package kernels
 
 import (
 	"simd/archsimd"
-	"sync/atomic"
 	"unsafe"
 )
-
-// touchSink keeps touchLines' reads from being dropped as unused.
-var touchSink atomic.Uint32
 
 // simdPointwiseFilter returns the SIMD kernel-gradient rows of a path, or
 // nil. Both SIMD paths use 8-lane vectors: four input channels times two
@@ -144,21 +140,4 @@ func fillTileAVX2(pw Pointwise, tile, dy []float32, p0, p1, op int) {
 			zero.StoreArray((*[4]float32)(dst[o+4:]))
 		}
 	}
-}
-
-// touchLines reads one word of every 64-byte line of the n bytes at p, in
-// order, so that a tile the loops above walk column by column (one
-// channel group of every pixel, then the next) is in cache before they
-// start: walked that way from memory, each group's first pass made one
-// cache miss per pixel at a stride the prefetchers did not follow, and the
-// 72-to-12 gradient ran at 2.5 GB/s.
-func touchLines(p unsafe.Pointer, n int) {
-	var s uint32
-	for off := 0; off < n; off += 64 {
-		s |= *(*uint32)(unsafe.Add(p, off))
-	}
-	if n > 0 {
-		s |= *(*uint32)(unsafe.Add(p, n-4)) // the last line
-	}
-	touchSink.Store(s)
 }
