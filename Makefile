@@ -191,7 +191,7 @@ bench:
 
 ## bench-compare: engine v2 against PyTorch on this CPU, back to back, with
 ## the host's CPU steal read around each side; prints the BENCHMARKS.md table
-## and alternating pairs of the ResNet-18 target steps (PyTorch with glibc malloc
+## and alternating pairs of the target steps, ResNet-18 and MobileNetV2 (PyTorch with glibc malloc
 ## keeping freed memory, as compare.py says why).
 ## Needs Debian's python3-torch.
 bench-compare:

@@ -16,11 +16,12 @@ result):
      (models/mobilenetv2/testdata/pytorch_trainstep.py).
 and prints one Markdown table: our figure, PyTorch's, the ratio, percent of the
 measured peak, and the steal during each side. Then
-  5. alternating pairs (--pairs N, default 5) for the two ResNet-18 steps the
-     engine's targets name (width 1 batch 32, width 1/4 batch 128): ours, then
-     PyTorch's, then PyTorch's, then ours, ... each side timed in a process of
-     its own seconds after the other, and a second table with every pair's
-     ratio and their median.
+  5. alternating pairs (--pairs N, default 5) for the steps the engine's
+     targets name: ResNet-18 width 1 batch 32 and width 1/4 batch 128, and
+     MobileNetV2 width 0.5 batch 96 (full precision and DoReFa W6A6G6 in
+     each side's one run): ours, then PyTorch's, then PyTorch's, then ours,
+     ... each side timed in a process of its own seconds after the other, and
+     a second table with every pair's ratio and their median.
 Why the pairs: this shared host's speed moves by up to a third within minutes
 with no steal reported, and in phases 3 and 4 the two sides of a row run
 minutes apart (all of ours, then all of PyTorch's), so one slow phase on one
@@ -185,6 +186,44 @@ def torch_resnet_step(width, batch, threads, steps):
     return next(iter(res.values()))
 
 
+def go_mobilenet_steps(steps):
+    """Engine v2's images/s for MobileNetV2's training steps: {method: images/s}."""
+    res = go_bench("./models/mobilenetv2/", "TrainStep/^purego:v2$/^width=0.5$/^batch=96$/", steps,
+                   env={"MLSYSREP_BENCH_ENGINES": "purego:v2"})
+    return {name.split("/")[-1]: m["images/s"] for name, m in res.items()}
+
+
+def torch_mobilenet_steps(threads, steps):
+    """PyTorch's images/s for the same steps: {method: images/s}."""
+    return {key.split()[-1]: v for key, v in torch_script("mobilenetv2", threads, steps).items()}
+
+
+def mobilenet_pairs(n, threads, quick):
+    """Phase 5 for MobileNetV2: each side runs both methods; one row per method and pair."""
+    rows, ratios = [], {}
+    for i in range(n):
+        sides = {}
+        order = ("ours", "torch") if i % 2 == 0 else ("torch", "ours")
+        with Phase() as p:
+            for side in order:
+                if side == "ours":
+                    sides[side] = go_mobilenet_steps("1x" if quick else "5x")
+                else:
+                    sides[side] = torch_mobilenet_steps(threads, 1 if quick else 5)
+        for method, ours in sorted(sides["ours"].items()):
+            theirs = sides["torch"].get(method)
+            if not theirs:
+                continue
+            ratio = ours / theirs
+            ratios.setdefault(method, []).append(ratio)
+            rows.append((f"MobileNetV2 train step width=0.5 batch=96 {method}", f"{i + 1} ({' then '.join(order)})",
+                         f"{ours:.1f}", f"{theirs:.1f}", f"{ratio:.2f}x", f"{p.steal:.1f}%"))
+    for method, rs in sorted(ratios.items()):
+        rows.append((f"MobileNetV2 train step width=0.5 batch=96 {method}", "**median**", "", "",
+                     f"**{statistics.median(rs):.2f}x** ({min(rs):.2f}-{max(rs):.2f}x)", ""))
+    return rows
+
+
 def alternating_pairs(n, threads, quick):
     """Phase 5: n pairs per case, the side that goes first alternating."""
     rows = []
@@ -205,13 +244,13 @@ def alternating_pairs(n, threads, quick):
                          f"{sides['ours']:.1f}", f"{sides['torch']:.1f}", f"{ratio:.2f}x", f"{p.steal:.1f}%"))
         rows.append((f"ResNet-18 train step width={width} batch={batch}", "**median**", "", "",
                      f"**{statistics.median(ratios):.2f}x** ({min(ratios):.2f}-{max(ratios):.2f}x)", ""))
-    return rows
+    return rows + mobilenet_pairs(n, threads, quick)
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run, not a result)")
-    ap.add_argument("--pairs", type=int, default=5, help="alternating pairs per ResNet-18 target case (0: none)")
+    ap.add_argument("--pairs", type=int, default=5, help="alternating pairs per target case (0: none)")
     ap.add_argument("--torch-malloc", choices=("tuned", "default"), default="tuned",
                     help="PyTorch's glibc malloc: tuned (TORCH_MALLOC) or glibc's defaults (the runs before 2026-12-04)")
     ap.add_argument("--only-pairs", action="store_true", help="run phase 5 (the alternating pairs) alone")
