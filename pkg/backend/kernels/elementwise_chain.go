@@ -10,8 +10,9 @@ package kernels
 // last and stores only the last result: per instruction, one load of each
 // other operand and one op, the same op the interpreter's vector loop
 // runs (applyChain on the SIMD paths), so every result has the same bits.
-// Chains run on whole tiles before the program's TailFrom (beyond it Min
-// and Max swap operands: the interpreter does those tiles).
+// Chains run on whole tiles of a multiple of 32 elements before the
+// program's TailFrom (beyond it Min and Max swap operands: the interpreter
+// does those tiles, and a range's last, shorter one).
 
 // chainStep is one instruction of a chain: its op, the position of the
 // chain's value among its operands (0 for a, 1 for b, 2 for c) and the
@@ -90,6 +91,11 @@ func planChains(p *Program) []*chain {
 	}
 	return starts
 }
+
+// chainStride is the elements a chain's loop takes at a time (four 8-lane
+// vectors): a tile of another length (a range's last) runs in the
+// interpreter.
+const chainStride = 32
 
 // chainsOff switches register chains off (tests compare them with the
 // interpreter); chainHook, when set, sees each chain run on a tile (tests

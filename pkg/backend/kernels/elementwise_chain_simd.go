@@ -8,7 +8,7 @@ import (
 )
 
 // chainFunc runs chain c over the first m elements of its operand tiles
-// vals (m a multiple of the path's width) into dst.
+// vals (m a multiple of chainStride) into dst.
 type chainFunc func(c *chain, dst []float32, vals [][]float32, m int)
 
 // simdChain returns the path's chainFunc, or nil. Only AVX2 has one: the
@@ -52,10 +52,9 @@ func chainAVX2(c *chain, dst []float32, vals [][]float32, m int) {
 	}
 	ph, pd := ptr(vals[c.head][:m]), ptr(dst[:m])
 	zero, one, minus := archsimd.BroadcastFloat32x8(0), archsimd.BroadcastFloat32x8(1), archsimd.BroadcastFloat32x8(-1)
-	i := 0
 	// Four vectors per pass over the steps: the op dispatch is paid once
 	// per 32 elements.
-	for ; i+32 <= m; i += 32 {
+	for i := 0; i < m; i += 32 {
 		o := uintptr(i) * 4
 		x0, x1, x2, x3 := load8(ph, o), load8(ph, o+32), load8(ph, o+64), load8(ph, o+96)
 		for k := range steps {
@@ -461,146 +460,6 @@ func chainAVX2(c *chain, dst []float32, vals [][]float32, m int) {
 		x1.StoreArray(at8(pd, o+32))
 		x2.StoreArray(at8(pd, o+64))
 		x3.StoreArray(at8(pd, o+96))
-	}
-	for ; i < m; i += 8 {
-		o := uintptr(i) * 4
-		x0 := load8(ph, o)
-		for k := range steps {
-			switch steps[k].code {
-			case uint16(OpCopy)*3 + 0:
-			case uint16(OpAdd)*3 + 0:
-				y0 := load8(pb[k], o)
-				x0 = x0.Add(y0)
-			case uint16(OpAdd)*3 + 1:
-				y0 := load8(pb[k], o)
-				x0 = y0.Add(y0).Merge(x0.Add(y0), y0.NotEqual(y0))
-			case uint16(OpSub)*3 + 0:
-				y0 := load8(pb[k], o)
-				x0 = x0.Sub(y0)
-			case uint16(OpSub)*3 + 1:
-				y0 := load8(pb[k], o)
-				x0 = y0.Sub(x0)
-			case uint16(OpMul)*3 + 0:
-				y0 := load8(pb[k], o)
-				x0 = x0.Mul(y0)
-			case uint16(OpMul)*3 + 1:
-				y0 := load8(pb[k], o)
-				x0 = y0.Mul(y0).Merge(x0.Mul(y0), y0.NotEqual(y0))
-			case uint16(OpDiv)*3 + 0:
-				y0 := load8(pb[k], o)
-				x0 = x0.Div(y0)
-			case uint16(OpDiv)*3 + 1:
-				y0 := load8(pb[k], o)
-				x0 = y0.Div(x0)
-			case uint16(OpMin)*3 + 0:
-				y0 := load8(pb[k], o)
-				x0 = x0.Merge(y0, x0.Less(y0))
-			case uint16(OpMin)*3 + 1:
-				y0 := load8(pb[k], o)
-				x0 = y0.Merge(x0, y0.Less(x0))
-			case uint16(OpMax)*3 + 0:
-				y0 := load8(pb[k], o)
-				x0 = x0.Merge(y0, x0.Greater(y0))
-			case uint16(OpMax)*3 + 1:
-				y0 := load8(pb[k], o)
-				x0 = y0.Merge(x0, y0.Greater(x0))
-			case uint16(OpNeg)*3 + 0:
-				x0 = x0.Neg()
-			case uint16(OpAbs)*3 + 0:
-				x0 = x0.Abs()
-			case uint16(OpSign)*3 + 0:
-				x0 = one.Merge(minus.Merge(zero, x0.Less(zero)), x0.Greater(zero))
-			case uint16(OpRound)*3 + 0:
-				x0 = x0.Round()
-			case uint16(OpEqual)*3 + 0:
-				y0 := load8(pb[k], o)
-				x0 = one.Masked(x0.Equal(y0))
-			case uint16(OpEqual)*3 + 1:
-				y0 := load8(pb[k], o)
-				x0 = one.Masked(y0.Equal(x0))
-			case uint16(OpNotEqual)*3 + 0:
-				y0 := load8(pb[k], o)
-				x0 = one.Masked(x0.NotEqual(y0))
-			case uint16(OpNotEqual)*3 + 1:
-				y0 := load8(pb[k], o)
-				x0 = one.Masked(y0.NotEqual(x0))
-			case uint16(OpLess)*3 + 0:
-				y0 := load8(pb[k], o)
-				x0 = one.Masked(x0.Less(y0))
-			case uint16(OpLess)*3 + 1:
-				y0 := load8(pb[k], o)
-				x0 = one.Masked(y0.Less(x0))
-			case uint16(OpLessEqual)*3 + 0:
-				y0 := load8(pb[k], o)
-				x0 = one.Masked(x0.LessEqual(y0))
-			case uint16(OpLessEqual)*3 + 1:
-				y0 := load8(pb[k], o)
-				x0 = one.Masked(y0.LessEqual(x0))
-			case uint16(OpGreater)*3 + 0:
-				y0 := load8(pb[k], o)
-				x0 = one.Masked(x0.Greater(y0))
-			case uint16(OpGreater)*3 + 1:
-				y0 := load8(pb[k], o)
-				x0 = one.Masked(y0.Greater(x0))
-			case uint16(OpGreaterEqual)*3 + 0:
-				y0 := load8(pb[k], o)
-				x0 = one.Masked(x0.GreaterEqual(y0))
-			case uint16(OpGreaterEqual)*3 + 1:
-				y0 := load8(pb[k], o)
-				x0 = one.Masked(y0.GreaterEqual(x0))
-			case uint16(OpWhere)*3 + 0:
-				y0 := load8(pb[k], o)
-				z0 := load8(pc[k], o)
-				x0 = y0.Merge(z0, x0.NotEqual(zero))
-			case uint16(OpWhere)*3 + 1:
-				y0 := load8(pb[k], o)
-				z0 := load8(pc[k], o)
-				x0 = x0.Merge(z0, y0.NotEqual(zero))
-			case uint16(OpWhere)*3 + 2:
-				y0 := load8(pb[k], o)
-				z0 := load8(pc[k], o)
-				x0 = z0.Merge(x0, y0.NotEqual(zero))
-			case uint16(OpNotLess)*3 + 0:
-				y0 := load8(pb[k], o)
-				x0 = zero.Merge(one, x0.Less(y0))
-			case uint16(OpNotLess)*3 + 1:
-				y0 := load8(pb[k], o)
-				x0 = zero.Merge(one, y0.Less(x0))
-			case uint16(OpMulLess)*3 + 0:
-				y0 := load8(pb[k], o)
-				z0 := load8(pc[k], o)
-				x0 = x0.Mul(one.Merge(zero, y0.Less(z0)))
-			case uint16(OpMulLess)*3 + 1:
-				y0 := load8(pb[k], o)
-				z0 := load8(pc[k], o)
-				x0 = y0.Mul(one.Merge(zero, x0.Less(z0)))
-			case uint16(OpMulLess)*3 + 2:
-				y0 := load8(pb[k], o)
-				z0 := load8(pc[k], o)
-				x0 = y0.Mul(one.Merge(zero, z0.Less(x0)))
-			case uint16(OpMulNotLess)*3 + 0:
-				y0 := load8(pb[k], o)
-				z0 := load8(pc[k], o)
-				x0 = x0.Mul(zero.Merge(one, y0.Less(z0)))
-			case uint16(OpMulNotLess)*3 + 1:
-				y0 := load8(pb[k], o)
-				z0 := load8(pc[k], o)
-				x0 = y0.Mul(zero.Merge(one, x0.Less(z0)))
-			case uint16(OpMulNotLess)*3 + 2:
-				y0 := load8(pb[k], o)
-				z0 := load8(pc[k], o)
-				x0 = y0.Mul(zero.Merge(one, z0.Less(x0)))
-			case uint16(OpRelu)*3 + 0:
-				x0 = zero.Merge(x0, x0.Less(zero))
-			case uint16(OpReluGrad)*3 + 0:
-				y0 := load8(pb[k], o)
-				x0 = y0.Masked(x0.Greater(zero))
-			case uint16(OpReluGrad)*3 + 1:
-				y0 := load8(pb[k], o)
-				x0 = x0.Masked(y0.Greater(zero))
-			}
-		}
-		x0.StoreArray(at8(pd, o))
 	}
 	archsimd.ClearAVXUpperBits() // see doc.go
 }

@@ -61,8 +61,9 @@ func randomChainProgram(rng *rand.Rand, n, c int) (Program, [][]float32) {
 // TestChainsMatchInterpreter runs each op with the chain's value in each
 // of its operand positions, then random programs, with register chains
 // and with the interpreter alone (chainsOff), on every path, whole and
-// over several workers, sizes leaving partial tiles and partial vectors,
-// and requires the same bits; on the paths that have chains, they must
+// over several workers, sizes leaving partial tiles (which, shorter than
+// a tile, run in the interpreter) and partial vectors, and requires the
+// same bits; on the paths that have chains, they must
 // have run, with every op taking the value in every position, and some of
 // them longer than maxChainSteps (split). A program whose tail swaps Min and
 // Max operands runs its tail tile in the interpreter.
@@ -93,13 +94,13 @@ func TestChainsMatchInterpreter(t *testing.T) {
 			}
 		}
 		for trial := range 3*int(numElementOps) + 120 {
-			n := []int{24, 1000, 3*tileSize + 40, 2045}[trial%4]
+			n := []int{24, 2*tileSize + 8, 3*tileSize + 40, 2*tileSize + 2}[trial%4]
 			if trial < 3*int(numElementOps) {
-				n = 1000 // both loops: 31 passes of four vectors, then one
+				n = tileSize + 40 // a tile of chains, then 40 elements in the interpreter
 			}
 			c := 8
 			if n%8 != 0 {
-				c = 5 // a partial vector: 2045 = 409 rows of 5
+				c = 5 // a partial vector: 2050 = 410 rows of 5
 			}
 			p, inputs := randomChainProgram(rng, n, c)
 			if trial%6 == 5 { // Min and Max swap their operands in the last vector
@@ -112,7 +113,7 @@ func TestChainsMatchInterpreter(t *testing.T) {
 					p.Code[k].SwapInTail = op == OpMin || op == OpMax
 				}
 			}
-			if trial == 3*int(numElementOps)+7 { // one long chain of Neg, Abs and Round
+			if trial == 3*int(numElementOps)+6 { // one long chain of Neg, Abs and Round (n = 3*tileSize + 40)
 				p.Code = p.Code[:1]
 				for k := range 2*maxChainSteps + 3 {
 					p.Code = append(p.Code, Instruction{Op: []ElementOp{OpNeg, OpAbs, OpRound}[k%3], Args: [3]int{p.NumInputs + k}})

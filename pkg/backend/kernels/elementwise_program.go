@@ -396,7 +396,7 @@ func (r *ProgramRunner) Run(out []float32, lo, hi int) {
 			r.affine(r.normalized[:m], inputs[nz.Input][t0:t1], vals[nz.Mean], vals[nz.A], vals[nz.Offset])
 			vals[nz.Input] = r.normalized[:m]
 		}
-		chains := r.chainRun != nil && t1 <= p.TailFrom && m%8 == 0
+		chains := r.chainRun != nil && t1 <= p.TailFrom && m%chainStride == 0
 		for k := 0; k < len(p.Code); k++ {
 			ins := p.Code[k]
 			if chains && r.chains[k] != nil {
