@@ -129,29 +129,26 @@ func (k *fusedKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer, er
 	return []compute.Buffer{out}, nil
 }
 
-// programArgs is what a program reads: inputs in memory, and the sources
-// of those it reads tile by tile (random bits, drawn or stored).
+// programArgs is what a program reads: inputs in memory, and, per input it
+// reads tile by tile (random bits, drawn or stored), how to make one
+// worker's Source of it.
 type programArgs struct {
-	inputs   [][]float32
-	hasSrc   []bool
-	words    [][2]uint64 // per drawn input: the generator's state words
-	bits     [][]uint32  // per stored uint32 input: its values
-	released func()
+	inputs    [][]float32
+	newSource []func() kernels.Source // nil where inputs holds the values
+	converted []compute.Buffer        // float32 copies of bool inputs
+	pool      *bufferPool
 }
 
-// sources returns one worker's sources (kernels.Program.RunSources).
+// sources returns one worker's sources (kernels.Program.RunSources), or nil
+// when every input is in memory.
 func (a *programArgs) sources() []kernels.Source {
-	if !slices.Contains(a.hasSrc, true) {
-		return nil
-	}
-	s := make([]kernels.Source, len(a.inputs))
-	for i, has := range a.hasSrc {
-		switch {
-		case !has:
-		case a.bits[i] != nil:
-			s[i] = kernels.Uint32Source(a.bits[i])
-		default:
-			s[i] = newPCGSource(a.words[i][0], a.words[i][1])
+	var s []kernels.Source
+	for i, f := range a.newSource {
+		if f != nil {
+			if s == nil {
+				s = make([]kernels.Source, len(a.newSource))
+			}
+			s[i] = f()
 		}
 	}
 	return s
@@ -160,8 +157,8 @@ func (a *programArgs) sources() []kernels.Source {
 // release pools again the float32 copies programInputs made (call it when
 // the program has run, also on error).
 func (a *programArgs) release() {
-	if a.released != nil {
-		a.released()
+	for _, buf := range a.converted {
+		a.pool.put(buf)
 	}
 }
 
@@ -172,13 +169,7 @@ func (a *programArgs) release() {
 // copies of 1 and 0.
 func (b *Backend) programInputs(in []compute.Buffer, gen []bool) (*programArgs, error) {
 	inputs := make([][]float32, len(in))
-	var converted []compute.Buffer // float32 copies of bool inputs, pooled again at the end
-	args := &programArgs{inputs: inputs, hasSrc: make([]bool, len(in)), words: make([][2]uint64, len(in)), bits: make([][]uint32, len(in)),
-		released: func() {
-			for _, buf := range converted {
-				b.pool.put(buf)
-			}
-		}}
+	args := &programArgs{inputs: inputs, newSource: make([]func() kernels.Source, len(in)), pool: &b.pool}
 	for i, buf := range in {
 		data, err := buf.Data()
 		if err != nil {
@@ -189,14 +180,15 @@ func (b *Backend) programInputs(in []compute.Buffer, gen []bool) (*programArgs, 
 			if !ok || len(state) < 2 {
 				return args, fmt.Errorf("engine: fused program input %d is %T, want a generator state ([]uint64)", i, data)
 			}
-			args.hasSrc[i], args.words[i] = true, [2]uint64{state[0], state[1]}
+			hi, lo := state[0], state[1]
+			args.newSource[i] = func() kernels.Source { return newPCGSource(hi, lo) }
 			continue
 		}
 		switch data := data.(type) {
 		case []float32:
 			inputs[i] = data
 		case []uint32:
-			args.hasSrc[i], args.bits[i] = true, data
+			args.newSource[i] = func() kernels.Source { return kernels.Uint32Source(data) }
 		case []bool: // a condition computed outside the tree: as 1 and 0
 			tmp, flat, err := b.floatInput(buf, func(flat []float32) {
 				for j, v := range data {
@@ -209,7 +201,7 @@ func (b *Backend) programInputs(in []compute.Buffer, gen []bool) (*programArgs, 
 			if err != nil {
 				return args, err
 			}
-			converted, inputs[i] = append(converted, tmp), flat
+			args.converted, inputs[i] = append(args.converted, tmp), flat
 		default:
 			return args, fmt.Errorf("engine: fused element-wise input %d is %T", i, data)
 		}

@@ -15,14 +15,13 @@ import (
 // places as from the stored tensor.
 type pcgSource struct {
 	hi0, lo0 uint64 // the state the draw starts from
-	next     int    // the element the stream is at
+	next     int    // the element the stream is at (an even one), or -1: not placed
 	hi, lo   uint64 // the generator's state there (before drawing word next/2)
-	started  bool
 }
 
 // newPCGSource returns a source of the values RNGBitGenerator draws from
 // state words (hi, lo).
-func newPCGSource(hi, lo uint64) *pcgSource { return &pcgSource{hi0: hi, lo0: lo} }
+func newPCGSource(hi, lo uint64) *pcgSource { return &pcgSource{hi0: hi, lo0: lo, next: -1} }
 
 // pcgStep advances a PCG state one step and returns the word it draws:
 // math/rand/v2's PCG.Uint64 (a 128-bit LCG with the DXSM output function),
@@ -46,10 +45,8 @@ func (s *pcgSource) Fill(dst []float32, at int) {
 	if len(dst) == 0 {
 		return
 	}
-	if !s.started || at != s.next {
+	if at != s.next {
 		s.hi, s.lo = pcgJump(s.hi0, s.lo0, uint64(at/2))
-		s.started = true
-		s.next = at &^ 1
 	}
 	hi, lo := s.hi, s.lo
 	i := 0
@@ -64,13 +61,12 @@ func (s *pcgSource) Fill(dst []float32, at int) {
 		hi, lo, w = pcgStep(hi, lo)
 		dst[i], dst[i+1] = float32(uint32(w)), float32(uint32(w>>32))
 	}
-	end := at + len(dst)
+	s.hi, s.lo, s.next = hi, lo, at+len(dst)
 	if i < len(dst) { // a last low half: the next fill starts at its high half
 		_, _, w := pcgStep(hi, lo)
 		dst[i] = float32(uint32(w))
-		s.started = false // restart from the word (rare: only a range's odd end)
+		s.next = -1 // placed again from its word (rare: only a range's odd end)
 	}
-	s.hi, s.lo, s.next = hi, lo, end
 }
 
 var _ kernels.Source = (*pcgSource)(nil)

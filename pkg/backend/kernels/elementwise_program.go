@@ -399,24 +399,25 @@ func (r *ProgramRunner) Run(out []float32, lo, hi int) {
 		chains := r.chainRun != nil && t1 <= p.TailFrom && m%chainStride == 0
 		for k := 0; k < len(p.Code); k++ {
 			ins := p.Code[k]
+			var chn *chain
+			last := k // the instruction whose result is stored
 			if chains && r.chains[k] != nil {
+				chn = r.chains[k]
+				last = chn.last
+			}
+			dst := vals[n+last][:m]
+			if last == len(p.Code)-1 {
+				dst = out[t0-lo : t1-lo]
+			}
+			if chn != nil {
 				// The chain's results before its last are never stored:
 				// only the next instruction of the chain reads each.
-				c := r.chains[k]
-				k = c.last
-				dst := vals[n+k][:m]
-				if k == len(p.Code)-1 {
-					dst = out[t0-lo : t1-lo]
-				}
-				r.chainRun(c, dst, vals, m)
+				r.chainRun(chn, dst, vals, m)
 				if chainHook != nil {
-					chainHook(c)
+					chainHook(chn)
 				}
+				k = last
 				continue
-			}
-			dst := vals[n+k][:m]
-			if k == len(p.Code)-1 {
-				dst = out[t0-lo : t1-lo]
 			}
 			a, b, c := vals[ins.Args[0]], vals[ins.Args[1]], vals[ins.Args[2]]
 			if ins.SwapInTail && t1 > p.TailFrom {

@@ -17,7 +17,7 @@ type Source interface {
 }
 
 // Uint32Source is a uint32 tensor read as float32(v) (rounded to nearest,
-// ties to even: the Go backend's ConvertDType, and Uint32ToFloat32).
+// ties to even: the Go backend's ConvertDType).
 type Uint32Source []uint32
 
 // Fill implements Source.

@@ -49,7 +49,7 @@ func (s *countingSource) Fill(dst []float32, at int) {
 
 // TestProgramSources runs DoReFa's gradient program with its random bits
 // read from a Source (converted tile by tile) and from the float32 tensor
-// Uint32ToFloat32 makes of them, whole and over several workers, and
+// the float32 tensor of their values, whole and over several workers, and
 // requires the same bits; sizes leave partial tiles. A source for a scalar
 // input panics.
 func TestProgramSources(t *testing.T) {
@@ -65,7 +65,9 @@ func TestProgramSources(t *testing.T) {
 		}
 		bits[0], bits[1] = 0, math.MaxUint32 // 2^32 rounds to 1 - 2^-24 only by the Min
 		floats := make([]float32, c.n)
-		Uint32ToFloat32(floats, bits, 2)
+		for i, v := range bits {
+			floats[i] = float32(float64(v)) // exact in float64, then rounded once
+		}
 		inputs[0] = floats
 		want := make([]float32, c.n)
 		p.Run(want, inputs, 1)

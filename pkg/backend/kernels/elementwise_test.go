@@ -131,16 +131,19 @@ func TestProgram(t *testing.T) {
 	}
 }
 
-// TestUint32ToFloat32 checks the conversion against Go's, by way of
-// float64 (exact for every uint32), on values around float32's rounding
-// steps.
-func TestUint32ToFloat32(t *testing.T) {
+// TestUint32Source checks the conversion a Uint32Source makes against
+// Go's, by way of float64 (exact for every uint32), on values around
+// float32's rounding steps, filled in consecutive ranges as a runner fills
+// its tiles.
+func TestUint32Source(t *testing.T) {
 	in := []uint32{0, 1, 2, 1<<24 - 1, 1 << 24, 1<<24 + 1, 1<<24 + 3, 1<<25 + 2, 1<<25 + 6, 1<<31 - 1, 1 << 31, 1<<32 - 129, 1<<32 - 128, 1<<32 - 1}
-	for i := range 70000 { // more than one chunk
+	for i := range 70000 {
 		in = append(in, uint32(i)*2654435761)
 	}
 	out := make([]float32, len(in))
-	Uint32ToFloat32(out, in, 3)
+	for at := 0; at < len(in); at += tileSize {
+		Uint32Source(in).Fill(out[at:min(len(in), at+tileSize)], at)
+	}
 	for i, v := range in {
 		if want := float32(float64(v)); out[i] != want {
 			t.Fatalf("float32(%d) = %v, want %v", v, out[i], want)
