@@ -48,90 +48,79 @@ func (d Depthwise) Validate() error {
 func (d Depthwise) Forward(out, in, w []float32, workers int) {
 	oh, ow := d.OutH(), d.OutW()
 	ops := currentRowOps()
-	rows := d.N * oh
 	_ = w[d.KH*d.KW*d.C-1] // every weight tapRow loads inside w
-	// A transposed convolution (input dilation): its taps fall on the
-	// zeros too, pixel by pixel.
-	if d.InDilH != 1 || d.InDilW != 1 {
-		splitUnits(rows, 1, workers, func(_, lo, hi int) { d.forwardDilated(out, in, w, ops, lo, hi) })
-		return
+	// Input dilation (the input gradient of a strided convolution) puts
+	// the taps of output column ox on input columns only when
+	// ox*StrideW + kx - PadLeft is a multiple of InDilW: that pattern
+	// repeats every period columns, so the columns of one phase (ox =
+	// phase, phase + period, ...) read the same taps, input columns adv
+	// apart. Without dilation there is one phase and adv is StrideW. Each
+	// phase's columns go in runs whose taps lie inside the input alike
+	// (the edges' columns one by one, the inner run), each run one tapRow
+	// over the taps inside: the zeros dilation inserts are never read.
+	period := d.InDilW / gcd(d.StrideW, d.InDilW)
+	adv := d.StrideW * period / d.InDilW
+	// Columns inLo to inHi have every tap inside the input's extent (on an
+	// input column or an inserted zero): within a phase they read the same
+	// taps, found without testing each column.
+	inLo, inHi := (d.PadLeft+d.StrideW-1)/d.StrideW, -1
+	if x := (d.W-1)*d.InDilW + d.PadLeft - (d.KW - 1); x >= 0 {
+		inHi = x / d.StrideW
 	}
-	splitUnits(rows, 1, workers, func(_, lo, hi int) {
-		var inTaps, wTaps []int
+	splitUnits(d.N*oh, 1, workers, func(_, lo, hi int) {
+		var kys, kxs, inTaps, wTaps []int
+		var iys []int
 		for r := lo; r < hi; r++ {
 			n, oy := r/oh, r%oh
-			iy0 := oy*d.StrideH - d.PadTop // the input row of tap row 0
-			kyLo, kyHi := max(0, -iy0), min(d.KH, d.H-iy0)
-			// The columns in runs whose taps lie inside the input alike:
-			// the left edge's columns one by one, the inner run, the right
-			// edge's; each run is one tapRow over the taps inside.
-			for ox0 := 0; ox0 < ow; {
-				ix0 := ox0*d.StrideW - d.PadLeft
-				kxLo, kxHi := max(0, -ix0), min(d.KW, d.W-ix0)
-				ox1 := ox0 + 1
-				for ox1 < ow {
-					ix := ox1*d.StrideW - d.PadLeft
-					if max(0, -ix) != kxLo || min(d.KW, d.W-ix) != kxHi {
-						break
+			kys, iys = kys[:0], iys[:0]
+			for ky := range d.KH {
+				if iy, ok := dilated(oy*d.StrideH+ky-d.PadTop, d.InDilH, d.H); ok {
+					kys, iys = append(kys, ky), append(iys, iy)
+				}
+			}
+			for phase := 0; phase < min(period, ow); phase++ {
+				for ox0 := phase; ox0 < ow; {
+					kxs = d.columnTaps(kxs[:0], ox0)
+					ox1 := ox0 + period
+					for ox0 >= inLo && ox1 <= inHi && ox1 < ow {
+						ox1 += period
 					}
-					ox1++
-				}
-				inTaps, wTaps = inTaps[:0], wTaps[:0]
-				base := ((n*d.H+iy0)*d.W + ix0) * d.C // of tap (0, 0): may lie outside, unlike every tap kept
-				last := 0
-				for ky := kyLo; ky < kyHi; ky++ {
-					for kx := kxLo; kx < kxHi; kx++ {
-						last = base + (ky*d.W+kx)*d.C
-						inTaps = append(inTaps, last)
-						wTaps = append(wTaps, (ky*d.KW+kx)*d.C)
+					inTaps, wTaps = inTaps[:0], wTaps[:0]
+					last := 0
+					for i, ky := range kys {
+						for _, kx := range kxs {
+							ix := (ox0*d.StrideW + kx - d.PadLeft) / d.InDilW
+							last = ((n*d.H+iys[i])*d.W + ix) * d.C
+							inTaps = append(inTaps, last)
+							wTaps = append(wTaps, (ky*d.KW+kx)*d.C)
+						}
 					}
+					pixels, inStep, outStep, at := (ox1-ox0)/period, adv*d.C, period*d.C, ((n*oh+oy)*ow+ox0)*d.C
+					if len(inTaps) > 0 {
+						_ = in[last+(pixels-1)*inStep+d.C-1] // the furthest load of tapRow inside in (the nearest is inTaps[0] >= 0)
+					}
+					_ = out[at+(pixels-1)*outStep+d.C-1]
+					ops.tapRow(out[at:], in, w, inTaps, wTaps, pixels, d.C, inStep, outStep)
+					ox0 = ox1
 				}
-				pixels, inStep, at := ox1-ox0, d.StrideW*d.C, ((n*oh+oy)*ow+ox0)*d.C
-				if len(inTaps) > 0 {
-					_ = in[last+(pixels-1)*inStep+d.C-1] // the furthest load of tapRow inside in (the nearest is inTaps[0] >= 0)
-				}
-				_ = out[at+pixels*d.C-1]
-				ops.tapRow(out[at:], in, w, inTaps, wTaps, pixels, d.C, inStep)
-				ox0 = ox1
 			}
 		}
 	})
 }
 
-// forwardDilated computes output rows [lo, hi) of a convolution with input
-// dilation, pixel by pixel.
-func (d Depthwise) forwardDilated(out, in, w []float32, ops *rowOps, lo, hi int) {
-	oh, ow, c := d.OutH(), d.OutW(), d.C
-	xs := make([][]float32, 0, d.KH*d.KW)
-	ws := make([][]float32, 0, d.KH*d.KW)
-	for r := lo; r < hi; r++ {
-		n, oy := r/oh, r%oh
-		for ox := range ow {
-			xs, ws = xs[:0], ws[:0]
-			for ky := range d.KH {
-				iy, ok := dilated(oy*d.StrideH+ky-d.PadTop, d.InDilH, d.H)
-				if !ok {
-					continue
-				}
-				for kx := range d.KW {
-					ix, ok := dilated(ox*d.StrideW+kx-d.PadLeft, d.InDilW, d.W)
-					if !ok {
-						continue
-					}
-					at := ((n*d.H+iy)*d.W + ix) * c
-					xs = append(xs, in[at:at+c])
-					t := (ky*d.KW + kx) * c
-					ws = append(ws, w[t:t+c])
-				}
-			}
-			at := ((n*oh+oy)*ow + ox) * c
-			ops.tapSum(out[at:at+c], xs, ws)
+// columnTaps appends to kxs the kernel columns whose taps of output column
+// ox fall on an input column, in order.
+func (d Depthwise) columnTaps(kxs []int, ox int) []int {
+	for kx := range d.KW {
+		if _, ok := dilated(ox*d.StrideW+kx-d.PadLeft, d.InDilW, d.W); ok {
+			kxs = append(kxs, kx)
 		}
 	}
+	return kxs
 }
 
-// dilated maps a coordinate of the dilated (zero-interleaved) input to the
-// input's own, or says it falls on a zero or outside.
+// dilated maps position i of a dilated axis to the input index it holds,
+// or reports that it falls on an inserted zero or outside the input.
 func dilated(i, dil, size int) (int, bool) {
 	if i < 0 || i%dil != 0 {
 		return 0, false

@@ -76,6 +76,12 @@ var depthwiseCases = []Depthwise{
 	{N: 2, H: 4, W: 4, C: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, InDilH: 2, InDilW: 2, PadTop: 1, PadBottom: 2, PadLeft: 1, PadRight: 2},
 	{N: 1, H: 4, W: 4, C: 9, KH: 3, KW: 3, StrideH: 1, StrideW: 1, InDilH: 2, InDilW: 2, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1},
 	{N: 1, H: 3, W: 5, C: 8, KH: 5, KW: 3, StrideH: 1, StrideW: 1, InDilH: 3, InDilW: 2, PadTop: 4, PadBottom: 3, PadLeft: 2, PadRight: 1},
+	// Runs of many columns in each phase, 16- and 8-channel passes.
+	{N: 1, H: 5, W: 12, C: 24, KH: 3, KW: 3, StrideH: 1, StrideW: 1, InDilH: 2, InDilW: 2, PadTop: 1, PadBottom: 2, PadLeft: 1, PadRight: 2},
+	// Strided and dilated: phases of period 3 whose columns step 2 inputs,
+	// and of period 1.
+	{N: 1, H: 4, W: 11, C: 16, KH: 3, KW: 4, StrideH: 2, StrideW: 2, InDilH: 1, InDilW: 3, PadTop: 1, PadBottom: 1, PadLeft: 2, PadRight: 3},
+	{N: 2, H: 5, W: 9, C: 9, KH: 3, KW: 3, StrideH: 1, StrideW: 2, InDilH: 2, InDilW: 2, PadTop: 2, PadBottom: 0, PadLeft: 1, PadRight: 1},
 }
 
 // TestDepthwise checks the forward kernel against its definition on every

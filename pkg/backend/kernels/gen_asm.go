@@ -64,6 +64,12 @@ func main() {
 			filterKernelAVX2(&s, name, r, bw*4)
 		}
 	}
+	for p := 1; p <= tapAsmMaxP; p++ {
+		name := fmt.Sprintf("avx2AsmTapP%d", p)
+		fmt.Fprintf(&g, "// %s computes %d output pixels of a depthwise row, channels 0 to cv-1 (a multiple of 8); see avx2TapRow. It needs AVX2.\n//\n//go:noescape\n", name, p)
+		fmt.Fprintf(&g, "func %s(out, in, w unsafe.Pointer, taps *int, nTaps, cv int, inStep, outStep uintptr)\n\n", name)
+		tapKernelAVX2(&s, name, p)
+	}
 	if err := os.WriteFile("kernels_avx512_amd64.s", s.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
@@ -285,4 +291,87 @@ func foldSets(s *bytes.Buffer, i, per, ns int) {
 	for set := 1; set < ns; set++ {
 		fmt.Fprintf(s, "\tVADDPS %s, %s, %s\n", accReg(set*per+i), accReg(i), accReg(i))
 	}
+}
+
+// Depthwise tap kernels (rowOps.tapRow): P output pixels of a row, 16
+// channels (two vectors) at a time and then 8, each output summed from
+// zero over the taps in order, every product rounded before it is added,
+// as genericTapRow's float32 sum += in * w. The Go-written AVX2 loop this
+// replaces reloaded five spilled registers and recomputed four addresses
+// per tap (35 instructions for 8 vector operations); here a tap is its two
+// offsets, one or two weight loads and the multiplies and adds, each
+// multiply reading its input from memory. The operand order is the Go
+// loop's: the product is weight times input, the sum product plus sum (x86
+// returns the first operand's NaN).
+const tapAsmMaxP = 4 // pixels: 2P accumulators, 2 weights and 4 products <= 14 registers
+
+// tapKernelAVX2 writes the kernel for p pixels. Arguments: out and in point
+// at the first pixel's channel 0, w at the weights' channel 0; taps holds
+// nTaps pairs of byte offsets (input from in, weight from w); cv is the
+// channels to compute; inStep and outStep are the bytes from one pixel to
+// the next in the input and the output.
+func tapKernelAVX2(s *bytes.Buffer, name string, p int) {
+	// The input of pixel i at AX + i*inStep: registers for 0, 1, 2, 3 steps.
+	inAddr := func(pix, off int) string {
+		switch pix {
+		case 0:
+			return fmt.Sprintf("%d(AX)", off)
+		case 1:
+			return fmt.Sprintf("%d(AX)(R10*1)", off)
+		case 2:
+			return fmt.Sprintf("%d(AX)(R10*2)", off)
+		}
+		return fmt.Sprintf("%d(AX)(R13*1)", off)
+	}
+	outAddr := func(pix, off int) string {
+		switch pix {
+		case 0:
+			return fmt.Sprintf("%d(DI)", off)
+		case 1:
+			return fmt.Sprintf("%d(DI)(R11*1)", off)
+		case 2:
+			return fmt.Sprintf("%d(DI)(R11*2)", off)
+		}
+		return fmt.Sprintf("%d(DI)(DX*1)", off)
+	}
+	fmt.Fprintf(s, "// func %s(out, in, w unsafe.Pointer, taps *int, nTaps, cv int, inStep, outStep uintptr)\n", name)
+	fmt.Fprintf(s, "TEXT ·%s(SB), NOSPLIT, $0-64\n", name)
+	fmt.Fprintf(s, "\tMOVQ out+0(FP), DI\n\tMOVQ in+8(FP), R8\n\tMOVQ w+16(FP), R9\n\tMOVQ cv+40(FP), R12\n")
+	fmt.Fprintf(s, "\tMOVQ inStep+48(FP), R10\n\tMOVQ outStep+56(FP), R11\n")
+	fmt.Fprintf(s, "\tLEAQ (R10)(R10*2), R13\n\tLEAQ (R11)(R11*2), DX\n")
+	for _, vecs := range []int{2, 1} {
+		lanes := 8 * vecs
+		block := fmt.Sprintf("%s_c%d", name, lanes)
+		acc := func(pix, v int) string { return fmt.Sprintf("Y%d", pix*vecs+v) }
+		fmt.Fprintf(s, "%s:\n\tCMPQ R12, $%d\n\tJLT %s_end\n", block, lanes, block)
+		for i := range p * vecs {
+			fmt.Fprintf(s, "\tVXORPS Y%d, Y%d, Y%d\n", i, i, i)
+		}
+		fmt.Fprintf(s, "\tMOVQ taps+24(FP), SI\n\tMOVQ nTaps+32(FP), CX\n\tTESTQ CX, CX\n\tJZ %s_store\n", block)
+		fmt.Fprintf(s, "%s_tap:\n\tMOVQ (SI), AX\n\tMOVQ 8(SI), BX\n\tADDQ R8, AX\n", block)
+		for v := range vecs {
+			fmt.Fprintf(s, "\tVMOVUPS %d(R9)(BX*1), Y%d\n", v*32, 8+v)
+		}
+		tmp := 0
+		for v := range vecs {
+			for pix := range p {
+				t := fmt.Sprintf("Y%d", 10+tmp%4)
+				tmp++
+				fmt.Fprintf(s, "\tVMULPS %s, Y%d, %s\n\tVADDPS %s, %s, %s\n", inAddr(pix, v*32), 8+v, t, acc(pix, v), t, acc(pix, v))
+			}
+		}
+		fmt.Fprintf(s, "\tADDQ $16, SI\n\tDECQ CX\n\tJNZ %s_tap\n", block)
+		fmt.Fprintf(s, "%s_store:\n", block)
+		for pix := range p {
+			for v := range vecs {
+				fmt.Fprintf(s, "\tVMOVUPS %s, %s\n", acc(pix, v), outAddr(pix, v*32))
+			}
+		}
+		fmt.Fprintf(s, "\tADDQ $%d, DI\n\tADDQ $%d, R8\n\tADDQ $%d, R9\n\tSUBQ $%d, R12\n", lanes*4, lanes*4, lanes*4, lanes)
+		if vecs == 2 {
+			fmt.Fprintf(s, "\tJMP %s\n", block)
+		}
+		fmt.Fprintf(s, "%s_end:\n", block)
+	}
+	fmt.Fprintf(s, "\tVZEROUPPER\n\tRET\n\n")
 }

@@ -12700,3 +12700,351 @@ avx2AsmF16R6_done:
 	VZEROUPPER
 	RET
 
+// func avx2AsmTapP1(out, in, w unsafe.Pointer, taps *int, nTaps, cv int, inStep, outStep uintptr)
+TEXT ·avx2AsmTapP1(SB), NOSPLIT, $0-64
+	MOVQ out+0(FP), DI
+	MOVQ in+8(FP), R8
+	MOVQ w+16(FP), R9
+	MOVQ cv+40(FP), R12
+	MOVQ inStep+48(FP), R10
+	MOVQ outStep+56(FP), R11
+	LEAQ (R10)(R10*2), R13
+	LEAQ (R11)(R11*2), DX
+avx2AsmTapP1_c16:
+	CMPQ R12, $16
+	JLT avx2AsmTapP1_c16_end
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	MOVQ taps+24(FP), SI
+	MOVQ nTaps+32(FP), CX
+	TESTQ CX, CX
+	JZ avx2AsmTapP1_c16_store
+avx2AsmTapP1_c16_tap:
+	MOVQ (SI), AX
+	MOVQ 8(SI), BX
+	ADDQ R8, AX
+	VMOVUPS 0(R9)(BX*1), Y8
+	VMOVUPS 32(R9)(BX*1), Y9
+	VMULPS 0(AX), Y8, Y10
+	VADDPS Y0, Y10, Y0
+	VMULPS 32(AX), Y9, Y11
+	VADDPS Y1, Y11, Y1
+	ADDQ $16, SI
+	DECQ CX
+	JNZ avx2AsmTapP1_c16_tap
+avx2AsmTapP1_c16_store:
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ $64, DI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	SUBQ $16, R12
+	JMP avx2AsmTapP1_c16
+avx2AsmTapP1_c16_end:
+avx2AsmTapP1_c8:
+	CMPQ R12, $8
+	JLT avx2AsmTapP1_c8_end
+	VXORPS Y0, Y0, Y0
+	MOVQ taps+24(FP), SI
+	MOVQ nTaps+32(FP), CX
+	TESTQ CX, CX
+	JZ avx2AsmTapP1_c8_store
+avx2AsmTapP1_c8_tap:
+	MOVQ (SI), AX
+	MOVQ 8(SI), BX
+	ADDQ R8, AX
+	VMOVUPS 0(R9)(BX*1), Y8
+	VMULPS 0(AX), Y8, Y10
+	VADDPS Y0, Y10, Y0
+	ADDQ $16, SI
+	DECQ CX
+	JNZ avx2AsmTapP1_c8_tap
+avx2AsmTapP1_c8_store:
+	VMOVUPS Y0, 0(DI)
+	ADDQ $32, DI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	SUBQ $8, R12
+avx2AsmTapP1_c8_end:
+	VZEROUPPER
+	RET
+
+// func avx2AsmTapP2(out, in, w unsafe.Pointer, taps *int, nTaps, cv int, inStep, outStep uintptr)
+TEXT ·avx2AsmTapP2(SB), NOSPLIT, $0-64
+	MOVQ out+0(FP), DI
+	MOVQ in+8(FP), R8
+	MOVQ w+16(FP), R9
+	MOVQ cv+40(FP), R12
+	MOVQ inStep+48(FP), R10
+	MOVQ outStep+56(FP), R11
+	LEAQ (R10)(R10*2), R13
+	LEAQ (R11)(R11*2), DX
+avx2AsmTapP2_c16:
+	CMPQ R12, $16
+	JLT avx2AsmTapP2_c16_end
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ taps+24(FP), SI
+	MOVQ nTaps+32(FP), CX
+	TESTQ CX, CX
+	JZ avx2AsmTapP2_c16_store
+avx2AsmTapP2_c16_tap:
+	MOVQ (SI), AX
+	MOVQ 8(SI), BX
+	ADDQ R8, AX
+	VMOVUPS 0(R9)(BX*1), Y8
+	VMOVUPS 32(R9)(BX*1), Y9
+	VMULPS 0(AX), Y8, Y10
+	VADDPS Y0, Y10, Y0
+	VMULPS 0(AX)(R10*1), Y8, Y11
+	VADDPS Y2, Y11, Y2
+	VMULPS 32(AX), Y9, Y12
+	VADDPS Y1, Y12, Y1
+	VMULPS 32(AX)(R10*1), Y9, Y13
+	VADDPS Y3, Y13, Y3
+	ADDQ $16, SI
+	DECQ CX
+	JNZ avx2AsmTapP2_c16_tap
+avx2AsmTapP2_c16_store:
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 0(DI)(R11*1)
+	VMOVUPS Y3, 32(DI)(R11*1)
+	ADDQ $64, DI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	SUBQ $16, R12
+	JMP avx2AsmTapP2_c16
+avx2AsmTapP2_c16_end:
+avx2AsmTapP2_c8:
+	CMPQ R12, $8
+	JLT avx2AsmTapP2_c8_end
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	MOVQ taps+24(FP), SI
+	MOVQ nTaps+32(FP), CX
+	TESTQ CX, CX
+	JZ avx2AsmTapP2_c8_store
+avx2AsmTapP2_c8_tap:
+	MOVQ (SI), AX
+	MOVQ 8(SI), BX
+	ADDQ R8, AX
+	VMOVUPS 0(R9)(BX*1), Y8
+	VMULPS 0(AX), Y8, Y10
+	VADDPS Y0, Y10, Y0
+	VMULPS 0(AX)(R10*1), Y8, Y11
+	VADDPS Y1, Y11, Y1
+	ADDQ $16, SI
+	DECQ CX
+	JNZ avx2AsmTapP2_c8_tap
+avx2AsmTapP2_c8_store:
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 0(DI)(R11*1)
+	ADDQ $32, DI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	SUBQ $8, R12
+avx2AsmTapP2_c8_end:
+	VZEROUPPER
+	RET
+
+// func avx2AsmTapP3(out, in, w unsafe.Pointer, taps *int, nTaps, cv int, inStep, outStep uintptr)
+TEXT ·avx2AsmTapP3(SB), NOSPLIT, $0-64
+	MOVQ out+0(FP), DI
+	MOVQ in+8(FP), R8
+	MOVQ w+16(FP), R9
+	MOVQ cv+40(FP), R12
+	MOVQ inStep+48(FP), R10
+	MOVQ outStep+56(FP), R11
+	LEAQ (R10)(R10*2), R13
+	LEAQ (R11)(R11*2), DX
+avx2AsmTapP3_c16:
+	CMPQ R12, $16
+	JLT avx2AsmTapP3_c16_end
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	MOVQ taps+24(FP), SI
+	MOVQ nTaps+32(FP), CX
+	TESTQ CX, CX
+	JZ avx2AsmTapP3_c16_store
+avx2AsmTapP3_c16_tap:
+	MOVQ (SI), AX
+	MOVQ 8(SI), BX
+	ADDQ R8, AX
+	VMOVUPS 0(R9)(BX*1), Y8
+	VMOVUPS 32(R9)(BX*1), Y9
+	VMULPS 0(AX), Y8, Y10
+	VADDPS Y0, Y10, Y0
+	VMULPS 0(AX)(R10*1), Y8, Y11
+	VADDPS Y2, Y11, Y2
+	VMULPS 0(AX)(R10*2), Y8, Y12
+	VADDPS Y4, Y12, Y4
+	VMULPS 32(AX), Y9, Y13
+	VADDPS Y1, Y13, Y1
+	VMULPS 32(AX)(R10*1), Y9, Y10
+	VADDPS Y3, Y10, Y3
+	VMULPS 32(AX)(R10*2), Y9, Y11
+	VADDPS Y5, Y11, Y5
+	ADDQ $16, SI
+	DECQ CX
+	JNZ avx2AsmTapP3_c16_tap
+avx2AsmTapP3_c16_store:
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 0(DI)(R11*1)
+	VMOVUPS Y3, 32(DI)(R11*1)
+	VMOVUPS Y4, 0(DI)(R11*2)
+	VMOVUPS Y5, 32(DI)(R11*2)
+	ADDQ $64, DI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	SUBQ $16, R12
+	JMP avx2AsmTapP3_c16
+avx2AsmTapP3_c16_end:
+avx2AsmTapP3_c8:
+	CMPQ R12, $8
+	JLT avx2AsmTapP3_c8_end
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	MOVQ taps+24(FP), SI
+	MOVQ nTaps+32(FP), CX
+	TESTQ CX, CX
+	JZ avx2AsmTapP3_c8_store
+avx2AsmTapP3_c8_tap:
+	MOVQ (SI), AX
+	MOVQ 8(SI), BX
+	ADDQ R8, AX
+	VMOVUPS 0(R9)(BX*1), Y8
+	VMULPS 0(AX), Y8, Y10
+	VADDPS Y0, Y10, Y0
+	VMULPS 0(AX)(R10*1), Y8, Y11
+	VADDPS Y1, Y11, Y1
+	VMULPS 0(AX)(R10*2), Y8, Y12
+	VADDPS Y2, Y12, Y2
+	ADDQ $16, SI
+	DECQ CX
+	JNZ avx2AsmTapP3_c8_tap
+avx2AsmTapP3_c8_store:
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 0(DI)(R11*1)
+	VMOVUPS Y2, 0(DI)(R11*2)
+	ADDQ $32, DI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	SUBQ $8, R12
+avx2AsmTapP3_c8_end:
+	VZEROUPPER
+	RET
+
+// func avx2AsmTapP4(out, in, w unsafe.Pointer, taps *int, nTaps, cv int, inStep, outStep uintptr)
+TEXT ·avx2AsmTapP4(SB), NOSPLIT, $0-64
+	MOVQ out+0(FP), DI
+	MOVQ in+8(FP), R8
+	MOVQ w+16(FP), R9
+	MOVQ cv+40(FP), R12
+	MOVQ inStep+48(FP), R10
+	MOVQ outStep+56(FP), R11
+	LEAQ (R10)(R10*2), R13
+	LEAQ (R11)(R11*2), DX
+avx2AsmTapP4_c16:
+	CMPQ R12, $16
+	JLT avx2AsmTapP4_c16_end
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ taps+24(FP), SI
+	MOVQ nTaps+32(FP), CX
+	TESTQ CX, CX
+	JZ avx2AsmTapP4_c16_store
+avx2AsmTapP4_c16_tap:
+	MOVQ (SI), AX
+	MOVQ 8(SI), BX
+	ADDQ R8, AX
+	VMOVUPS 0(R9)(BX*1), Y8
+	VMOVUPS 32(R9)(BX*1), Y9
+	VMULPS 0(AX), Y8, Y10
+	VADDPS Y0, Y10, Y0
+	VMULPS 0(AX)(R10*1), Y8, Y11
+	VADDPS Y2, Y11, Y2
+	VMULPS 0(AX)(R10*2), Y8, Y12
+	VADDPS Y4, Y12, Y4
+	VMULPS 0(AX)(R13*1), Y8, Y13
+	VADDPS Y6, Y13, Y6
+	VMULPS 32(AX), Y9, Y10
+	VADDPS Y1, Y10, Y1
+	VMULPS 32(AX)(R10*1), Y9, Y11
+	VADDPS Y3, Y11, Y3
+	VMULPS 32(AX)(R10*2), Y9, Y12
+	VADDPS Y5, Y12, Y5
+	VMULPS 32(AX)(R13*1), Y9, Y13
+	VADDPS Y7, Y13, Y7
+	ADDQ $16, SI
+	DECQ CX
+	JNZ avx2AsmTapP4_c16_tap
+avx2AsmTapP4_c16_store:
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 0(DI)(R11*1)
+	VMOVUPS Y3, 32(DI)(R11*1)
+	VMOVUPS Y4, 0(DI)(R11*2)
+	VMOVUPS Y5, 32(DI)(R11*2)
+	VMOVUPS Y6, 0(DI)(DX*1)
+	VMOVUPS Y7, 32(DI)(DX*1)
+	ADDQ $64, DI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	SUBQ $16, R12
+	JMP avx2AsmTapP4_c16
+avx2AsmTapP4_c16_end:
+avx2AsmTapP4_c8:
+	CMPQ R12, $8
+	JLT avx2AsmTapP4_c8_end
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ taps+24(FP), SI
+	MOVQ nTaps+32(FP), CX
+	TESTQ CX, CX
+	JZ avx2AsmTapP4_c8_store
+avx2AsmTapP4_c8_tap:
+	MOVQ (SI), AX
+	MOVQ 8(SI), BX
+	ADDQ R8, AX
+	VMOVUPS 0(R9)(BX*1), Y8
+	VMULPS 0(AX), Y8, Y10
+	VADDPS Y0, Y10, Y0
+	VMULPS 0(AX)(R10*1), Y8, Y11
+	VADDPS Y1, Y11, Y1
+	VMULPS 0(AX)(R10*2), Y8, Y12
+	VADDPS Y2, Y12, Y2
+	VMULPS 0(AX)(R13*1), Y8, Y13
+	VADDPS Y3, Y13, Y3
+	ADDQ $16, SI
+	DECQ CX
+	JNZ avx2AsmTapP4_c8_tap
+avx2AsmTapP4_c8_store:
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 0(DI)(R11*1)
+	VMOVUPS Y2, 0(DI)(R11*2)
+	VMOVUPS Y3, 0(DI)(DX*1)
+	ADDQ $32, DI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	SUBQ $8, R12
+avx2AsmTapP4_c8_end:
+	VZEROUPPER
+	RET
+

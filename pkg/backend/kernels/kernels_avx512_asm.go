@@ -285,3 +285,23 @@ func avx2AsmF16R5(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uin
 //
 //go:noescape
 func avx2AsmF16R6(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx2AsmTapP1 computes 1 output pixels of a depthwise row, channels 0 to cv-1 (a multiple of 8); see avx2TapRow. It needs AVX2.
+//
+//go:noescape
+func avx2AsmTapP1(out, in, w unsafe.Pointer, taps *int, nTaps, cv int, inStep, outStep uintptr)
+
+// avx2AsmTapP2 computes 2 output pixels of a depthwise row, channels 0 to cv-1 (a multiple of 8); see avx2TapRow. It needs AVX2.
+//
+//go:noescape
+func avx2AsmTapP2(out, in, w unsafe.Pointer, taps *int, nTaps, cv int, inStep, outStep uintptr)
+
+// avx2AsmTapP3 computes 3 output pixels of a depthwise row, channels 0 to cv-1 (a multiple of 8); see avx2TapRow. It needs AVX2.
+//
+//go:noescape
+func avx2AsmTapP3(out, in, w unsafe.Pointer, taps *int, nTaps, cv int, inStep, outStep uintptr)
+
+// avx2AsmTapP4 computes 4 output pixels of a depthwise row, channels 0 to cv-1 (a multiple of 8); see avx2TapRow. It needs AVX2.
+//
+//go:noescape
+func avx2AsmTapP4(out, in, w unsafe.Pointer, taps *int, nTaps, cv int, inStep, outStep uintptr)

@@ -19,10 +19,10 @@ type rowOps struct {
 	mulAdd      func(acc, a, b []float32)                                    // acc += a * b
 	tapSum      func(out []float32, xs, ws [][]float32)                      // out = sum over t of xs[t] * ws[t], in t order
 	// tapRow is tapSum over a run of pixels with the same taps inside the
-	// input: pixel p's output is out[p*c:][:c], its tap t
+	// input: pixel p's output is out[p*outStep:][:c], its tap t
 	// in[p*inStep+inTaps[t]:][:c] times w[wTaps[t]:][:c]. The caller checks
 	// the bounds.
-	tapRow func(out, in, w []float32, inTaps, wTaps []int, pixels, c, inStep int)
+	tapRow func(out, in, w []float32, inTaps, wTaps []int, pixels, c, inStep, outStep int)
 	// filterRow is mulAdd over a run of pixels with the same taps inside
 	// the input: for every tap t and pixel p in order, acc[accTaps[t]:][:c]
 	// += in[p*inStep+inTaps[t]:][:c] * dy[p*c:][:c]. The caller checks the
@@ -134,8 +134,8 @@ var genericRowOps = rowOps{
 		}
 	},
 	tapSum: func(out []float32, xs, ws [][]float32) { tapSumFrom(0, out, xs, ws) },
-	tapRow: func(out, in, w []float32, inTaps, wTaps []int, pixels, c, inStep int) {
-		genericTapRow(out, in, w, inTaps, wTaps, pixels, c, inStep, 0)
+	tapRow: func(out, in, w []float32, inTaps, wTaps []int, pixels, c, inStep, outStep int) {
+		genericTapRow(out, in, w, inTaps, wTaps, pixels, c, inStep, outStep, 0)
 	},
 	filterRow: func(acc, in, dy []float32, inTaps, accTaps []int, pixels, c, inStep int) {
 		genericFilterRow(acc, in, dy, inTaps, accTaps, pixels, c, inStep, 0)
@@ -155,9 +155,9 @@ func tapSumFrom(c0 int, out []float32, xs, ws [][]float32) {
 }
 
 // genericTapRow is rowOps.tapRow in plain Go for channels c0 to c-1.
-func genericTapRow(out, in, w []float32, inTaps, wTaps []int, pixels, c, inStep, c0 int) {
+func genericTapRow(out, in, w []float32, inTaps, wTaps []int, pixels, c, inStep, outStep, c0 int) {
 	for p := range pixels {
-		o := out[p*c:][:c]
+		o := out[p*outStep:][:c]
 		for ch := c0; ch < c; ch++ {
 			var sum float32
 			for t, off := range inTaps {

@@ -142,55 +142,41 @@ func init() {
 	avx2RowOps.filterRow = avx2FilterRow
 }
 
-// avx2TapRow is rowOps.tapRow on 8-lane vectors, four pixels at a time
-// (four independent sums hide the adds' latency), each sum started from
-// zero and its products rounded before they are added, in tap order, as
-// tapSum does.
-func avx2TapRow(out, in, w []float32, inTaps, wTaps []int, pixels, c, inStep int) {
-	po, pi, pw := unsafe.Pointer(unsafe.SliceData(out)), unsafe.Pointer(unsafe.SliceData(in)), unsafe.Pointer(unsafe.SliceData(w))
-	ld := func(p unsafe.Pointer, i int) archsimd.Float32x8 {
-		return archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(p, i*4)))
-	}
-	cv := c &^ 7
-	p := 0
-	for ; p+4 <= pixels; p += 4 {
-		for ch := 0; ch < cv; ch += 8 {
-			zero := ld(unsafe.Pointer(&zeros8), 0)
-			s0, s1, s2, s3 := zero, zero, zero, zero
-			b := p*inStep + ch
-			for t, off := range inTaps {
-				wt := ld(pw, wTaps[t]+ch)
-				s0 = s0.Add(ld(pi, b+off).Mul(wt))
-				s1 = s1.Add(ld(pi, b+inStep+off).Mul(wt))
-				s2 = s2.Add(ld(pi, b+2*inStep+off).Mul(wt))
-				s3 = s3.Add(ld(pi, b+3*inStep+off).Mul(wt))
-			}
-			o := p*c + ch
-			s0.StoreArray((*[8]float32)(unsafe.Add(po, o*4)))
-			s1.StoreArray((*[8]float32)(unsafe.Add(po, (o+c)*4)))
-			s2.StoreArray((*[8]float32)(unsafe.Add(po, (o+2*c)*4)))
-			s3.StoreArray((*[8]float32)(unsafe.Add(po, (o+3*c)*4)))
+// avx2TapRow is rowOps.tapRow on the assembly kernels of gen_asm.go (which
+// say why), four pixels at a time, 16 and then 8 channels a pass, each sum
+// started from zero and its products rounded before they are added, in tap
+// order, as genericTapRow does; genericTapRow takes the channels past the
+// last multiple of 8.
+func avx2TapRow(out, in, w []float32, inTaps, wTaps []int, pixels, c, inStep, outStep int) {
+	if cv := c &^ 7; cv > 0 && pixels > 0 {
+		var buf [2 * 9]int // a 3x3 kernel's taps without allocating
+		taps := buf[:0]
+		for t, off := range inTaps {
+			taps = append(taps, off*4, wTaps[t]*4)
+		}
+		if len(taps) == 0 {
+			taps = buf[:1] // the kernels need a valid address; no tap is read
+		}
+		po, pi, pw := ptr(out), ptr(in), ptr(w)
+		is, ob := uintptr(inStep)*4, uintptr(outStep)*4
+		p := 0
+		for ; p+4 <= pixels; p += 4 {
+			avx2AsmTapP4(unsafe.Add(po, uintptr(p)*ob), unsafe.Add(pi, uintptr(p)*is), pw, &taps[0], len(inTaps), cv, is, ob)
+		}
+		at, ai := unsafe.Add(po, uintptr(p)*ob), unsafe.Add(pi, uintptr(p)*is)
+		switch pixels - p {
+		case 3:
+			avx2AsmTapP3(at, ai, pw, &taps[0], len(inTaps), cv, is, ob)
+		case 2:
+			avx2AsmTapP2(at, ai, pw, &taps[0], len(inTaps), cv, is, ob)
+		case 1:
+			avx2AsmTapP1(at, ai, pw, &taps[0], len(inTaps), cv, is, ob)
 		}
 	}
-	for ; p < pixels; p++ {
-		for ch := 0; ch < cv; ch += 8 {
-			s := ld(unsafe.Pointer(&zeros8), 0)
-			b := p*inStep + ch
-			for t, off := range inTaps {
-				s = s.Add(ld(pi, b+off).Mul(ld(pw, wTaps[t]+ch)))
-			}
-			s.StoreArray((*[8]float32)(unsafe.Add(po, (p*c+ch)*4)))
-		}
-	}
-	archsimd.ClearAVXUpperBits() // before scalar code: see doc.go
-	if cv < c {
-		genericTapRow(out, in, w, inTaps, wTaps, pixels, c, inStep, cv)
+	if c&7 != 0 {
+		genericTapRow(out, in, w, inTaps, wTaps, pixels, c, inStep, outStep, c&^7)
 	}
 }
-
-// zeros8 is a zero vector to load: BroadcastFloat32x8(0) compiles to a
-// legacy-SSE XORPS (see doc.go).
-var zeros8 [8]float32
 
 // avx2FilterRow is rowOps.filterRow on 8-lane vectors, over blocks of
 // filterBlock pixels in order: a block's input and gradient stay in L1
