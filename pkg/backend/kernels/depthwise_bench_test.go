@@ -9,9 +9,9 @@ import (
 // BenchmarkDepthwise measures the depthwise forward kernel and its filter
 // gradient on the current path, at MobileNetV2 width 0.5 batch 96 shapes
 // (its costliest depthwise layers and a strided one's input gradient),
-// with one worker per GOMAXPROCS. It
-// reports GFLOP/s (2 flops per tap and output) and GB/s (the input and
-// output moved once).
+// with one worker per GOMAXPROCS. It reports GFLOP/s (2 flops per tap and
+// output, the taps on a dilated input's zeros included, though never
+// computed) and GB/s (the input and output moved once).
 func BenchmarkDepthwise(b *testing.B) {
 	workers := runtime.GOMAXPROCS(0)
 	for _, bc := range []struct {

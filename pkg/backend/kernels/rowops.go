@@ -17,11 +17,11 @@ type rowOps struct {
 	relu        func(out, x []float32)                                       // out = x < 0 ? 0 : x
 	reluGrad    func(dx, ref, dOut []float32)                                // dx = ref > 0 ? dOut : 0
 	mulAdd      func(acc, a, b []float32)                                    // acc += a * b
-	tapSum      func(out []float32, xs, ws [][]float32)                      // out = sum over t of xs[t] * ws[t], in t order
-	// tapRow is tapSum over a run of pixels with the same taps inside the
-	// input: pixel p's output is out[p*outStep:][:c], its tap t
-	// in[p*inStep+inTaps[t]:][:c] times w[wTaps[t]:][:c]. The caller checks
-	// the bounds.
+	// tapRow computes a run of depthwise output pixels with the same taps
+	// inside the input: pixel p's output out[p*outStep:][:c] is the sum
+	// over taps t, in t order from zero, of in[p*inStep+inTaps[t]:][:c]
+	// times w[wTaps[t]:][:c], each product rounded before it is added. The
+	// caller checks the bounds.
 	tapRow func(out, in, w []float32, inTaps, wTaps []int, pixels, c, inStep, outStep int)
 	// filterRow is mulAdd over a run of pixels with the same taps inside
 	// the input: for every tap t and pixel p in order, acc[accTaps[t]:][:c]
@@ -133,25 +133,12 @@ var genericRowOps = rowOps{
 			acc[c] += float32(a[c] * b[c])
 		}
 	},
-	tapSum: func(out []float32, xs, ws [][]float32) { tapSumFrom(0, out, xs, ws) },
 	tapRow: func(out, in, w []float32, inTaps, wTaps []int, pixels, c, inStep, outStep int) {
 		genericTapRow(out, in, w, inTaps, wTaps, pixels, c, inStep, outStep, 0)
 	},
 	filterRow: func(acc, in, dy []float32, inTaps, accTaps []int, pixels, c, inStep int) {
 		genericFilterRow(acc, in, dy, inTaps, accTaps, pixels, c, inStep, 0)
 	},
-}
-
-// tapSumFrom is the generic tapSum over the channels from c0 on (all of
-// them, or the tail a SIMD loop leaves).
-func tapSumFrom(c0 int, out []float32, xs, ws [][]float32) {
-	for c := c0; c < len(out); c++ {
-		var sum float32
-		for t, x := range xs {
-			sum += float32(x[c] * ws[t][c])
-		}
-		out[c] = sum
-	}
 }
 
 // genericTapRow is rowOps.tapRow in plain Go for channels c0 to c-1.

@@ -58,28 +58,6 @@ var avx512RowOps = rowOps{
 		archsimd.ClearAVXUpperBits() // before scalar code: see doc.go
 		genericRowOps.mulAdd(acc[c:], a[c:], b[c:])
 	},
-	tapSum: func(out []float32, xs, ws [][]float32) {
-		c := 0
-		for ; c+16 <= len(out); c += 16 {
-			sum := archsimd.BroadcastFloat32x16(0)
-			for t, x := range xs {
-				sum = sum.Add(archsimd.LoadFloat32x16(x[c:]).Mul(archsimd.LoadFloat32x16(ws[t][c:])))
-			}
-			sum.Store(out[c:])
-			archsimd.ClearAVXUpperBits() // the next zero vector is a legacy-SSE XORPS
-		}
-		if c+8 <= len(out) {
-			sum := archsimd.BroadcastFloat32x8(0)
-			for t, x := range xs {
-				sum = sum.Add(archsimd.LoadFloat32x8(x[c:]).Mul(archsimd.LoadFloat32x8(ws[t][c:])))
-			}
-			sum.Store(out[c:])
-			archsimd.ClearAVXUpperBits() // the next zero vector is a legacy-SSE XORPS
-			c += 8
-		}
-		archsimd.ClearAVXUpperBits() // before scalar code: see doc.go
-		tapSumFrom(c, out, xs, ws)
-	},
 }
 
 var avx2RowOps = rowOps{
@@ -117,19 +95,6 @@ var avx2RowOps = rowOps{
 		}
 		archsimd.ClearAVXUpperBits() // before scalar code: see doc.go
 		genericRowOps.mulAdd(acc[c:], a[c:], b[c:])
-	},
-	tapSum: func(out []float32, xs, ws [][]float32) {
-		c := 0
-		for ; c+8 <= len(out); c += 8 {
-			sum := archsimd.BroadcastFloat32x8(0)
-			for t, x := range xs {
-				sum = sum.Add(archsimd.LoadFloat32x8(x[c:]).Mul(archsimd.LoadFloat32x8(ws[t][c:])))
-			}
-			sum.Store(out[c:])
-			archsimd.ClearAVXUpperBits() // the next zero vector is a legacy-SSE XORPS
-		}
-		archsimd.ClearAVXUpperBits() // before scalar code: see doc.go
-		tapSumFrom(c, out, xs, ws)
 	},
 }
 
