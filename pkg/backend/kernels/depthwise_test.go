@@ -121,7 +121,7 @@ func TestDepthwise(t *testing.T) {
 
 // TestDepthwiseFilter checks the filter gradient against its definition on
 // every path, for strides 1 and 2 and sizes where the last rows are never
-// read.
+// read, and that every path gives the same bits for a number of workers.
 func TestDepthwiseFilter(t *testing.T) {
 	defer SetPath("auto")
 	rng := rand.New(rand.NewPCG(7, 8))
@@ -131,6 +131,9 @@ func TestDepthwiseFilter(t *testing.T) {
 		{N: 2, H: 7, W: 9, C: 130, OH: 4, OW: 5, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1},
 		{N: 1, H: 6, W: 6, C: 16, OH: 6, OW: 6, KH: 5, KW: 5, StrideH: 1, StrideW: 1, PadTop: 2, PadLeft: 2},
 		{N: 2, H: 6, W: 5, C: 9, OH: 3, OW: 3, KH: 1, KW: 1, StrideH: 2, StrideW: 2},
+		// Rows of several pixel blocks; 16- and 8-channel passes.
+		{N: 1, H: 5, W: 21, C: 24, OH: 5, OW: 21, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadTop: 1, PadLeft: 1},
+		{N: 2, H: 9, W: 19, C: 40, OH: 5, OW: 10, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1},
 	}
 	for _, d := range cases {
 		t.Run(fmt.Sprintf("%+v", d), func(t *testing.T) {
@@ -140,6 +143,7 @@ func TestDepthwiseFilter(t *testing.T) {
 			in := randomSlice(rng, d.N*d.H*d.W*d.C, 0, 1)
 			dy := randomSlice(rng, d.N*d.OH*d.OW*d.C, 0, 1)
 			want := naiveDepthwiseFilter(d, in, dy)
+			first := map[int][]float32{} // by workers: the worker count groups the sums
 			for _, path := range Paths() {
 				if err := SetPath(path); err != nil {
 					t.Fatal(err)
@@ -149,6 +153,11 @@ func TestDepthwiseFilter(t *testing.T) {
 					d.Compute(dw, in, dy, workers)
 					if e := maxRelErr(dw, want); e > 1e-5 {
 						t.Errorf("%s, %d workers: relative error %.3g", path, workers, e)
+					}
+					if first[workers] == nil {
+						first[workers] = dw
+					} else if !slices.Equal(dw, first[workers]) {
+						t.Errorf("%s, %d workers: not bit-identical to %s", path, workers, Paths()[0])
 					}
 				}
 			}

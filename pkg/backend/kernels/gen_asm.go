@@ -70,6 +70,12 @@ func main() {
 		fmt.Fprintf(&g, "func %s(out, in, w unsafe.Pointer, taps *int, nTaps, cv int, inStep, outStep uintptr)\n\n", name)
 		tapKernelAVX2(&s, name, p)
 	}
+	for k := 1; k <= filterAsmMaxK; k++ {
+		name := fmt.Sprintf("avx2AsmFilterK%d", k)
+		fmt.Fprintf(&g, "// %s adds %d taps' products over a block of pixels into their weight-gradient rows, channels 0 to cv-1 (a multiple of 8); see avx2FilterBlock. It needs AVX2.\n//\n//go:noescape\n", name, k)
+		fmt.Fprintf(&g, "func %s(acc, in, dy unsafe.Pointer, taps *int, pixels, cv int, inStep, dyStep uintptr)\n\n", name)
+		filterRowKernelAVX2(&s, name, k)
+	}
 	if err := os.WriteFile("kernels_avx512_amd64.s", s.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
@@ -368,6 +374,71 @@ func tapKernelAVX2(s *bytes.Buffer, name string, p int) {
 			}
 		}
 		fmt.Fprintf(s, "\tADDQ $%d, DI\n\tADDQ $%d, R8\n\tADDQ $%d, R9\n\tSUBQ $%d, R12\n", lanes*4, lanes*4, lanes*4, lanes)
+		if vecs == 2 {
+			fmt.Fprintf(s, "\tJMP %s\n", block)
+		}
+		fmt.Fprintf(s, "%s_end:\n", block)
+	}
+	fmt.Fprintf(s, "\tVZEROUPPER\n\tRET\n\n")
+}
+
+// Depthwise weight-gradient kernels (rowOps.filterRow): for k taps at a
+// time, 16 and then 8 channels a pass, each tap's gradient row is loaded,
+// the pixels of the block add their input times output gradient in pixel
+// order (every product rounded before it is added, as genericFilterRow's
+// float32 acc += in * dy), and the row is stored. As with the tap kernels,
+// the Go-written loop spilled and reloaded its offsets every pixel. The
+// product is output gradient times input (the same value as input times
+// gradient; only which of two NaNs survives can differ), the sum gradient
+// row plus product.
+const filterAsmMaxK = 4 // taps: 2k accumulators, 2 gradients and 4 products <= 14 registers
+
+// filterRowKernelAVX2 writes the kernel for k taps. Arguments: acc points at
+// the gradient rows' channel 0, in at the block's first pixel's input
+// (channel 0, before the taps' offsets), dy at its output gradient; taps
+// holds k pairs of byte offsets (input from in, gradient row from acc); cv
+// is the channels to compute, pixels the block's pixels (at least 1);
+// inStep and dyStep are the bytes from one pixel to the next.
+func filterRowKernelAVX2(s *bytes.Buffer, name string, k int) {
+	offReg := []string{"R10", "R11", "R12", "R13"}
+	fmt.Fprintf(s, "// func %s(acc, in, dy unsafe.Pointer, taps *int, pixels, cv int, inStep, dyStep uintptr)\n", name)
+	fmt.Fprintf(s, "TEXT ·%s(SB), NOSPLIT, $0-64\n", name)
+	fmt.Fprintf(s, "\tMOVQ acc+0(FP), DI\n\tMOVQ in+8(FP), R8\n\tMOVQ dy+16(FP), R9\n\tMOVQ taps+24(FP), SI\n\tMOVQ cv+40(FP), DX\n")
+	for t := range k {
+		fmt.Fprintf(s, "\tMOVQ %d(SI), %s\n", 16*t, offReg[t])
+	}
+	for _, vecs := range []int{2, 1} {
+		lanes := 8 * vecs
+		block := fmt.Sprintf("%s_c%d", name, lanes)
+		acc := func(t, v int) string { return fmt.Sprintf("Y%d", t*vecs+v) }
+		fmt.Fprintf(s, "%s:\n\tCMPQ DX, $%d\n\tJLT %s_end\n", block, lanes, block)
+		for t := range k {
+			fmt.Fprintf(s, "\tMOVQ %d(SI), CX\n", 16*t+8)
+			for v := range vecs {
+				fmt.Fprintf(s, "\tVMOVUPS %d(DI)(CX*1), %s\n", v*32, acc(t, v))
+			}
+		}
+		fmt.Fprintf(s, "\tMOVQ R8, AX\n\tMOVQ R9, BX\n\tMOVQ pixels+32(FP), CX\n")
+		fmt.Fprintf(s, "%s_pixel:\n", block)
+		for v := range vecs {
+			fmt.Fprintf(s, "\tVMOVUPS %d(BX), Y%d\n", v*32, 8+v)
+		}
+		tmp := 0
+		for v := range vecs {
+			for t := range k {
+				r := fmt.Sprintf("Y%d", 10+tmp%4)
+				tmp++
+				fmt.Fprintf(s, "\tVMULPS %d(AX)(%s*1), Y%d, %s\n\tVADDPS %s, %s, %s\n", v*32, offReg[t], 8+v, r, r, acc(t, v), acc(t, v))
+			}
+		}
+		fmt.Fprintf(s, "\tADDQ inStep+48(FP), AX\n\tADDQ dyStep+56(FP), BX\n\tDECQ CX\n\tJNZ %s_pixel\n", block)
+		for t := range k {
+			fmt.Fprintf(s, "\tMOVQ %d(SI), CX\n", 16*t+8)
+			for v := range vecs {
+				fmt.Fprintf(s, "\tVMOVUPS %s, %d(DI)(CX*1)\n", acc(t, v), v*32)
+			}
+		}
+		fmt.Fprintf(s, "\tADDQ $%d, DI\n\tADDQ $%d, R8\n\tADDQ $%d, R9\n\tSUBQ $%d, DX\n", lanes*4, lanes*4, lanes*4, lanes)
 		if vecs == 2 {
 			fmt.Fprintf(s, "\tJMP %s\n", block)
 		}

@@ -13048,3 +13048,357 @@ avx2AsmTapP4_c8_end:
 	VZEROUPPER
 	RET
 
+// func avx2AsmFilterK1(acc, in, dy unsafe.Pointer, taps *int, pixels, cv int, inStep, dyStep uintptr)
+TEXT ·avx2AsmFilterK1(SB), NOSPLIT, $0-64
+	MOVQ acc+0(FP), DI
+	MOVQ in+8(FP), R8
+	MOVQ dy+16(FP), R9
+	MOVQ taps+24(FP), SI
+	MOVQ cv+40(FP), DX
+	MOVQ 0(SI), R10
+avx2AsmFilterK1_c16:
+	CMPQ DX, $16
+	JLT avx2AsmFilterK1_c16_end
+	MOVQ 8(SI), CX
+	VMOVUPS 0(DI)(CX*1), Y0
+	VMOVUPS 32(DI)(CX*1), Y1
+	MOVQ R8, AX
+	MOVQ R9, BX
+	MOVQ pixels+32(FP), CX
+avx2AsmFilterK1_c16_pixel:
+	VMOVUPS 0(BX), Y8
+	VMOVUPS 32(BX), Y9
+	VMULPS 0(AX)(R10*1), Y8, Y10
+	VADDPS Y10, Y0, Y0
+	VMULPS 32(AX)(R10*1), Y9, Y11
+	VADDPS Y11, Y1, Y1
+	ADDQ inStep+48(FP), AX
+	ADDQ dyStep+56(FP), BX
+	DECQ CX
+	JNZ avx2AsmFilterK1_c16_pixel
+	MOVQ 8(SI), CX
+	VMOVUPS Y0, 0(DI)(CX*1)
+	VMOVUPS Y1, 32(DI)(CX*1)
+	ADDQ $64, DI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	SUBQ $16, DX
+	JMP avx2AsmFilterK1_c16
+avx2AsmFilterK1_c16_end:
+avx2AsmFilterK1_c8:
+	CMPQ DX, $8
+	JLT avx2AsmFilterK1_c8_end
+	MOVQ 8(SI), CX
+	VMOVUPS 0(DI)(CX*1), Y0
+	MOVQ R8, AX
+	MOVQ R9, BX
+	MOVQ pixels+32(FP), CX
+avx2AsmFilterK1_c8_pixel:
+	VMOVUPS 0(BX), Y8
+	VMULPS 0(AX)(R10*1), Y8, Y10
+	VADDPS Y10, Y0, Y0
+	ADDQ inStep+48(FP), AX
+	ADDQ dyStep+56(FP), BX
+	DECQ CX
+	JNZ avx2AsmFilterK1_c8_pixel
+	MOVQ 8(SI), CX
+	VMOVUPS Y0, 0(DI)(CX*1)
+	ADDQ $32, DI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	SUBQ $8, DX
+avx2AsmFilterK1_c8_end:
+	VZEROUPPER
+	RET
+
+// func avx2AsmFilterK2(acc, in, dy unsafe.Pointer, taps *int, pixels, cv int, inStep, dyStep uintptr)
+TEXT ·avx2AsmFilterK2(SB), NOSPLIT, $0-64
+	MOVQ acc+0(FP), DI
+	MOVQ in+8(FP), R8
+	MOVQ dy+16(FP), R9
+	MOVQ taps+24(FP), SI
+	MOVQ cv+40(FP), DX
+	MOVQ 0(SI), R10
+	MOVQ 16(SI), R11
+avx2AsmFilterK2_c16:
+	CMPQ DX, $16
+	JLT avx2AsmFilterK2_c16_end
+	MOVQ 8(SI), CX
+	VMOVUPS 0(DI)(CX*1), Y0
+	VMOVUPS 32(DI)(CX*1), Y1
+	MOVQ 24(SI), CX
+	VMOVUPS 0(DI)(CX*1), Y2
+	VMOVUPS 32(DI)(CX*1), Y3
+	MOVQ R8, AX
+	MOVQ R9, BX
+	MOVQ pixels+32(FP), CX
+avx2AsmFilterK2_c16_pixel:
+	VMOVUPS 0(BX), Y8
+	VMOVUPS 32(BX), Y9
+	VMULPS 0(AX)(R10*1), Y8, Y10
+	VADDPS Y10, Y0, Y0
+	VMULPS 0(AX)(R11*1), Y8, Y11
+	VADDPS Y11, Y2, Y2
+	VMULPS 32(AX)(R10*1), Y9, Y12
+	VADDPS Y12, Y1, Y1
+	VMULPS 32(AX)(R11*1), Y9, Y13
+	VADDPS Y13, Y3, Y3
+	ADDQ inStep+48(FP), AX
+	ADDQ dyStep+56(FP), BX
+	DECQ CX
+	JNZ avx2AsmFilterK2_c16_pixel
+	MOVQ 8(SI), CX
+	VMOVUPS Y0, 0(DI)(CX*1)
+	VMOVUPS Y1, 32(DI)(CX*1)
+	MOVQ 24(SI), CX
+	VMOVUPS Y2, 0(DI)(CX*1)
+	VMOVUPS Y3, 32(DI)(CX*1)
+	ADDQ $64, DI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	SUBQ $16, DX
+	JMP avx2AsmFilterK2_c16
+avx2AsmFilterK2_c16_end:
+avx2AsmFilterK2_c8:
+	CMPQ DX, $8
+	JLT avx2AsmFilterK2_c8_end
+	MOVQ 8(SI), CX
+	VMOVUPS 0(DI)(CX*1), Y0
+	MOVQ 24(SI), CX
+	VMOVUPS 0(DI)(CX*1), Y1
+	MOVQ R8, AX
+	MOVQ R9, BX
+	MOVQ pixels+32(FP), CX
+avx2AsmFilterK2_c8_pixel:
+	VMOVUPS 0(BX), Y8
+	VMULPS 0(AX)(R10*1), Y8, Y10
+	VADDPS Y10, Y0, Y0
+	VMULPS 0(AX)(R11*1), Y8, Y11
+	VADDPS Y11, Y1, Y1
+	ADDQ inStep+48(FP), AX
+	ADDQ dyStep+56(FP), BX
+	DECQ CX
+	JNZ avx2AsmFilterK2_c8_pixel
+	MOVQ 8(SI), CX
+	VMOVUPS Y0, 0(DI)(CX*1)
+	MOVQ 24(SI), CX
+	VMOVUPS Y1, 0(DI)(CX*1)
+	ADDQ $32, DI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	SUBQ $8, DX
+avx2AsmFilterK2_c8_end:
+	VZEROUPPER
+	RET
+
+// func avx2AsmFilterK3(acc, in, dy unsafe.Pointer, taps *int, pixels, cv int, inStep, dyStep uintptr)
+TEXT ·avx2AsmFilterK3(SB), NOSPLIT, $0-64
+	MOVQ acc+0(FP), DI
+	MOVQ in+8(FP), R8
+	MOVQ dy+16(FP), R9
+	MOVQ taps+24(FP), SI
+	MOVQ cv+40(FP), DX
+	MOVQ 0(SI), R10
+	MOVQ 16(SI), R11
+	MOVQ 32(SI), R12
+avx2AsmFilterK3_c16:
+	CMPQ DX, $16
+	JLT avx2AsmFilterK3_c16_end
+	MOVQ 8(SI), CX
+	VMOVUPS 0(DI)(CX*1), Y0
+	VMOVUPS 32(DI)(CX*1), Y1
+	MOVQ 24(SI), CX
+	VMOVUPS 0(DI)(CX*1), Y2
+	VMOVUPS 32(DI)(CX*1), Y3
+	MOVQ 40(SI), CX
+	VMOVUPS 0(DI)(CX*1), Y4
+	VMOVUPS 32(DI)(CX*1), Y5
+	MOVQ R8, AX
+	MOVQ R9, BX
+	MOVQ pixels+32(FP), CX
+avx2AsmFilterK3_c16_pixel:
+	VMOVUPS 0(BX), Y8
+	VMOVUPS 32(BX), Y9
+	VMULPS 0(AX)(R10*1), Y8, Y10
+	VADDPS Y10, Y0, Y0
+	VMULPS 0(AX)(R11*1), Y8, Y11
+	VADDPS Y11, Y2, Y2
+	VMULPS 0(AX)(R12*1), Y8, Y12
+	VADDPS Y12, Y4, Y4
+	VMULPS 32(AX)(R10*1), Y9, Y13
+	VADDPS Y13, Y1, Y1
+	VMULPS 32(AX)(R11*1), Y9, Y10
+	VADDPS Y10, Y3, Y3
+	VMULPS 32(AX)(R12*1), Y9, Y11
+	VADDPS Y11, Y5, Y5
+	ADDQ inStep+48(FP), AX
+	ADDQ dyStep+56(FP), BX
+	DECQ CX
+	JNZ avx2AsmFilterK3_c16_pixel
+	MOVQ 8(SI), CX
+	VMOVUPS Y0, 0(DI)(CX*1)
+	VMOVUPS Y1, 32(DI)(CX*1)
+	MOVQ 24(SI), CX
+	VMOVUPS Y2, 0(DI)(CX*1)
+	VMOVUPS Y3, 32(DI)(CX*1)
+	MOVQ 40(SI), CX
+	VMOVUPS Y4, 0(DI)(CX*1)
+	VMOVUPS Y5, 32(DI)(CX*1)
+	ADDQ $64, DI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	SUBQ $16, DX
+	JMP avx2AsmFilterK3_c16
+avx2AsmFilterK3_c16_end:
+avx2AsmFilterK3_c8:
+	CMPQ DX, $8
+	JLT avx2AsmFilterK3_c8_end
+	MOVQ 8(SI), CX
+	VMOVUPS 0(DI)(CX*1), Y0
+	MOVQ 24(SI), CX
+	VMOVUPS 0(DI)(CX*1), Y1
+	MOVQ 40(SI), CX
+	VMOVUPS 0(DI)(CX*1), Y2
+	MOVQ R8, AX
+	MOVQ R9, BX
+	MOVQ pixels+32(FP), CX
+avx2AsmFilterK3_c8_pixel:
+	VMOVUPS 0(BX), Y8
+	VMULPS 0(AX)(R10*1), Y8, Y10
+	VADDPS Y10, Y0, Y0
+	VMULPS 0(AX)(R11*1), Y8, Y11
+	VADDPS Y11, Y1, Y1
+	VMULPS 0(AX)(R12*1), Y8, Y12
+	VADDPS Y12, Y2, Y2
+	ADDQ inStep+48(FP), AX
+	ADDQ dyStep+56(FP), BX
+	DECQ CX
+	JNZ avx2AsmFilterK3_c8_pixel
+	MOVQ 8(SI), CX
+	VMOVUPS Y0, 0(DI)(CX*1)
+	MOVQ 24(SI), CX
+	VMOVUPS Y1, 0(DI)(CX*1)
+	MOVQ 40(SI), CX
+	VMOVUPS Y2, 0(DI)(CX*1)
+	ADDQ $32, DI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	SUBQ $8, DX
+avx2AsmFilterK3_c8_end:
+	VZEROUPPER
+	RET
+
+// func avx2AsmFilterK4(acc, in, dy unsafe.Pointer, taps *int, pixels, cv int, inStep, dyStep uintptr)
+TEXT ·avx2AsmFilterK4(SB), NOSPLIT, $0-64
+	MOVQ acc+0(FP), DI
+	MOVQ in+8(FP), R8
+	MOVQ dy+16(FP), R9
+	MOVQ taps+24(FP), SI
+	MOVQ cv+40(FP), DX
+	MOVQ 0(SI), R10
+	MOVQ 16(SI), R11
+	MOVQ 32(SI), R12
+	MOVQ 48(SI), R13
+avx2AsmFilterK4_c16:
+	CMPQ DX, $16
+	JLT avx2AsmFilterK4_c16_end
+	MOVQ 8(SI), CX
+	VMOVUPS 0(DI)(CX*1), Y0
+	VMOVUPS 32(DI)(CX*1), Y1
+	MOVQ 24(SI), CX
+	VMOVUPS 0(DI)(CX*1), Y2
+	VMOVUPS 32(DI)(CX*1), Y3
+	MOVQ 40(SI), CX
+	VMOVUPS 0(DI)(CX*1), Y4
+	VMOVUPS 32(DI)(CX*1), Y5
+	MOVQ 56(SI), CX
+	VMOVUPS 0(DI)(CX*1), Y6
+	VMOVUPS 32(DI)(CX*1), Y7
+	MOVQ R8, AX
+	MOVQ R9, BX
+	MOVQ pixels+32(FP), CX
+avx2AsmFilterK4_c16_pixel:
+	VMOVUPS 0(BX), Y8
+	VMOVUPS 32(BX), Y9
+	VMULPS 0(AX)(R10*1), Y8, Y10
+	VADDPS Y10, Y0, Y0
+	VMULPS 0(AX)(R11*1), Y8, Y11
+	VADDPS Y11, Y2, Y2
+	VMULPS 0(AX)(R12*1), Y8, Y12
+	VADDPS Y12, Y4, Y4
+	VMULPS 0(AX)(R13*1), Y8, Y13
+	VADDPS Y13, Y6, Y6
+	VMULPS 32(AX)(R10*1), Y9, Y10
+	VADDPS Y10, Y1, Y1
+	VMULPS 32(AX)(R11*1), Y9, Y11
+	VADDPS Y11, Y3, Y3
+	VMULPS 32(AX)(R12*1), Y9, Y12
+	VADDPS Y12, Y5, Y5
+	VMULPS 32(AX)(R13*1), Y9, Y13
+	VADDPS Y13, Y7, Y7
+	ADDQ inStep+48(FP), AX
+	ADDQ dyStep+56(FP), BX
+	DECQ CX
+	JNZ avx2AsmFilterK4_c16_pixel
+	MOVQ 8(SI), CX
+	VMOVUPS Y0, 0(DI)(CX*1)
+	VMOVUPS Y1, 32(DI)(CX*1)
+	MOVQ 24(SI), CX
+	VMOVUPS Y2, 0(DI)(CX*1)
+	VMOVUPS Y3, 32(DI)(CX*1)
+	MOVQ 40(SI), CX
+	VMOVUPS Y4, 0(DI)(CX*1)
+	VMOVUPS Y5, 32(DI)(CX*1)
+	MOVQ 56(SI), CX
+	VMOVUPS Y6, 0(DI)(CX*1)
+	VMOVUPS Y7, 32(DI)(CX*1)
+	ADDQ $64, DI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	SUBQ $16, DX
+	JMP avx2AsmFilterK4_c16
+avx2AsmFilterK4_c16_end:
+avx2AsmFilterK4_c8:
+	CMPQ DX, $8
+	JLT avx2AsmFilterK4_c8_end
+	MOVQ 8(SI), CX
+	VMOVUPS 0(DI)(CX*1), Y0
+	MOVQ 24(SI), CX
+	VMOVUPS 0(DI)(CX*1), Y1
+	MOVQ 40(SI), CX
+	VMOVUPS 0(DI)(CX*1), Y2
+	MOVQ 56(SI), CX
+	VMOVUPS 0(DI)(CX*1), Y3
+	MOVQ R8, AX
+	MOVQ R9, BX
+	MOVQ pixels+32(FP), CX
+avx2AsmFilterK4_c8_pixel:
+	VMOVUPS 0(BX), Y8
+	VMULPS 0(AX)(R10*1), Y8, Y10
+	VADDPS Y10, Y0, Y0
+	VMULPS 0(AX)(R11*1), Y8, Y11
+	VADDPS Y11, Y1, Y1
+	VMULPS 0(AX)(R12*1), Y8, Y12
+	VADDPS Y12, Y2, Y2
+	VMULPS 0(AX)(R13*1), Y8, Y13
+	VADDPS Y13, Y3, Y3
+	ADDQ inStep+48(FP), AX
+	ADDQ dyStep+56(FP), BX
+	DECQ CX
+	JNZ avx2AsmFilterK4_c8_pixel
+	MOVQ 8(SI), CX
+	VMOVUPS Y0, 0(DI)(CX*1)
+	MOVQ 24(SI), CX
+	VMOVUPS Y1, 0(DI)(CX*1)
+	MOVQ 40(SI), CX
+	VMOVUPS Y2, 0(DI)(CX*1)
+	MOVQ 56(SI), CX
+	VMOVUPS Y3, 0(DI)(CX*1)
+	ADDQ $32, DI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	SUBQ $8, DX
+avx2AsmFilterK4_c8_end:
+	VZEROUPPER
+	RET
+

@@ -305,3 +305,23 @@ func avx2AsmTapP3(out, in, w unsafe.Pointer, taps *int, nTaps, cv int, inStep, o
 //
 //go:noescape
 func avx2AsmTapP4(out, in, w unsafe.Pointer, taps *int, nTaps, cv int, inStep, outStep uintptr)
+
+// avx2AsmFilterK1 adds 1 taps' products over a block of pixels into their weight-gradient rows, channels 0 to cv-1 (a multiple of 8); see avx2FilterBlock. It needs AVX2.
+//
+//go:noescape
+func avx2AsmFilterK1(acc, in, dy unsafe.Pointer, taps *int, pixels, cv int, inStep, dyStep uintptr)
+
+// avx2AsmFilterK2 adds 2 taps' products over a block of pixels into their weight-gradient rows, channels 0 to cv-1 (a multiple of 8); see avx2FilterBlock. It needs AVX2.
+//
+//go:noescape
+func avx2AsmFilterK2(acc, in, dy unsafe.Pointer, taps *int, pixels, cv int, inStep, dyStep uintptr)
+
+// avx2AsmFilterK3 adds 3 taps' products over a block of pixels into their weight-gradient rows, channels 0 to cv-1 (a multiple of 8); see avx2FilterBlock. It needs AVX2.
+//
+//go:noescape
+func avx2AsmFilterK3(acc, in, dy unsafe.Pointer, taps *int, pixels, cv int, inStep, dyStep uintptr)
+
+// avx2AsmFilterK4 adds 4 taps' products over a block of pixels into their weight-gradient rows, channels 0 to cv-1 (a multiple of 8); see avx2FilterBlock. It needs AVX2.
+//
+//go:noescape
+func avx2AsmFilterK4(acc, in, dy unsafe.Pointer, taps *int, pixels, cv int, inStep, dyStep uintptr)

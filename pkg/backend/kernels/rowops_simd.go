@@ -143,60 +143,44 @@ func avx2TapRow(out, in, w []float32, inTaps, wTaps []int, pixels, c, inStep, ou
 	}
 }
 
-// avx2FilterRow is rowOps.filterRow on 8-lane vectors, over blocks of
-// filterBlock pixels in order: a block's input and gradient stay in L1
-// while every vector of channels and tap walks them (a whole row's do not).
+// avx2FilterRow is rowOps.filterRow on the assembly kernels of gen_asm.go,
+// over blocks of filterBlock pixels in order: a block's input and gradient
+// stay in L1 while every group of taps and vector of channels walks them (a
+// whole row's do not). Within a block the taps go four at a time, each
+// kernel call covering every channel up to the last multiple of 8;
+// genericFilterRow takes the rest. Every gradient element adds its
+// products in pixel order, as genericFilterRow does.
 func avx2FilterRow(acc, in, dy []float32, inTaps, accTaps []int, pixels, c, inStep int) {
-	for p0 := 0; p0 < pixels; p0 += filterBlock {
-		avx2FilterBlock(acc, in[p0*inStep:], dy[p0*c:], inTaps, accTaps, min(filterBlock, pixels-p0), c, inStep)
+	if cv := c &^ 7; cv > 0 && len(inTaps) > 0 {
+		var buf [2 * 9]int // a 3x3 kernel's taps without allocating
+		taps := buf[:0]
+		for t, off := range inTaps {
+			taps = append(taps, off*4, accTaps[t]*4)
+		}
+		pa, pi, pd := ptr(acc), ptr(in), ptr(dy)
+		is, ds := uintptr(inStep)*4, uintptr(c)*4
+		for p0 := 0; p0 < pixels; p0 += filterBlock {
+			n := min(filterBlock, pixels-p0)
+			bi, bd := unsafe.Add(pi, uintptr(p0)*is), unsafe.Add(pd, uintptr(p0)*ds)
+			for t := 0; t < len(inTaps); t += 4 {
+				group := &taps[2*t]
+				switch len(inTaps) - t {
+				case 1:
+					avx2AsmFilterK1(pa, bi, bd, group, n, cv, is, ds)
+				case 2:
+					avx2AsmFilterK2(pa, bi, bd, group, n, cv, is, ds)
+				case 3:
+					avx2AsmFilterK3(pa, bi, bd, group, n, cv, is, ds)
+				default:
+					avx2AsmFilterK4(pa, bi, bd, group, n, cv, is, ds)
+				}
+			}
+		}
+	}
+	if c&7 != 0 {
+		genericFilterRow(acc, in, dy, inTaps, accTaps, pixels, c, inStep, c&^7)
 	}
 }
 
 // filterBlock is how many pixels avx2FilterRow takes at a time.
 const filterBlock = 8
-
-// avx2FilterBlock is avx2FilterRow over one block: for each vector of
-// channels, up to four taps' sums are held in registers while the pixels
-// go by (four independent sums hide the adds' latency), each product
-// rounded before it is added, the pixels in order, as mulAdd does.
-func avx2FilterBlock(acc, in, dy []float32, inTaps, accTaps []int, pixels, c, inStep int) {
-	pa, pi, pd := unsafe.Pointer(unsafe.SliceData(acc)), unsafe.Pointer(unsafe.SliceData(in)), unsafe.Pointer(unsafe.SliceData(dy))
-	ld := func(p unsafe.Pointer, i int) archsimd.Float32x8 {
-		return archsimd.LoadFloat32x8Array((*[8]float32)(unsafe.Add(p, i*4)))
-	}
-	st := func(v archsimd.Float32x8, p unsafe.Pointer, i int) {
-		v.StoreArray((*[8]float32)(unsafe.Add(p, i*4)))
-	}
-	cv := c &^ 7
-	for ch := 0; ch < cv; ch += 8 {
-		t := 0
-		for ; t+4 <= len(inTaps); t += 4 {
-			o0, o1, o2, o3 := inTaps[t]+ch, inTaps[t+1]+ch, inTaps[t+2]+ch, inTaps[t+3]+ch
-			q0, q1, q2, q3 := accTaps[t]+ch, accTaps[t+1]+ch, accTaps[t+2]+ch, accTaps[t+3]+ch
-			a0, a1, a2, a3 := ld(pa, q0), ld(pa, q1), ld(pa, q2), ld(pa, q3)
-			for p := range pixels {
-				g, b := ld(pd, p*c+ch), p*inStep
-				a0 = a0.Add(ld(pi, b+o0).Mul(g))
-				a1 = a1.Add(ld(pi, b+o1).Mul(g))
-				a2 = a2.Add(ld(pi, b+o2).Mul(g))
-				a3 = a3.Add(ld(pi, b+o3).Mul(g))
-			}
-			st(a0, pa, q0)
-			st(a1, pa, q1)
-			st(a2, pa, q2)
-			st(a3, pa, q3)
-		}
-		for ; t < len(inTaps); t++ {
-			o, q := inTaps[t]+ch, accTaps[t]+ch
-			a := ld(pa, q)
-			for p := range pixels {
-				a = a.Add(ld(pi, p*inStep+o).Mul(ld(pd, p*c+ch)))
-			}
-			st(a, pa, q)
-		}
-	}
-	archsimd.ClearAVXUpperBits() // before scalar code: see doc.go
-	if cv < c {
-		genericFilterRow(acc, in, dy, inTaps, accTaps, pixels, c, inStep, cv)
-	}
-}
