@@ -325,3 +325,33 @@ func avx2AsmFilterK3(acc, in, dy unsafe.Pointer, taps *int, pixels, cv int, inSt
 //
 //go:noescape
 func avx2AsmFilterK4(acc, in, dy unsafe.Pointer, taps *int, pixels, cv int, inStep, dyStep uintptr)
+
+// avx2AsmPointwiseP1 computes 1 pixels of a 1x1 convolution, output channels 0 to cv-1 (a multiple of 8); see pointwiseAVX2. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmPointwiseP1(out, x, w unsafe.Pointer, c, cv int, xStride, wStride, outStride uintptr)
+
+// avx2AsmPointwiseP2 computes 2 pixels of a 1x1 convolution, output channels 0 to cv-1 (a multiple of 8); see pointwiseAVX2. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmPointwiseP2(out, x, w unsafe.Pointer, c, cv int, xStride, wStride, outStride uintptr)
+
+// avx2AsmPointwiseP3 computes 3 pixels of a 1x1 convolution, output channels 0 to cv-1 (a multiple of 8); see pointwiseAVX2. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmPointwiseP3(out, x, w unsafe.Pointer, c, cv int, xStride, wStride, outStride uintptr)
+
+// avx2AsmPointwiseP4 computes 4 pixels of a 1x1 convolution, output channels 0 to cv-1 (a multiple of 8); see pointwiseAVX2. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmPointwiseP4(out, x, w unsafe.Pointer, c, cv int, xStride, wStride, outStride uintptr)
+
+// avx2AsmPointwiseP5 computes 5 pixels of a 1x1 convolution, output channels 0 to cv-1 (a multiple of 8); see pointwiseAVX2. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmPointwiseP5(out, x, w unsafe.Pointer, c, cv int, xStride, wStride, outStride uintptr)
+
+// avx2AsmPointwiseP6 computes 6 pixels of a 1x1 convolution, output channels 0 to cv-1 (a multiple of 8); see pointwiseAVX2. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmPointwiseP6(out, x, w unsafe.Pointer, c, cv int, xStride, wStride, outStride uintptr)

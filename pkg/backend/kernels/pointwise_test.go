@@ -2,13 +2,14 @@ package kernels
 
 import (
 	"math"
+	"math/big"
 	"math/rand/v2"
 	"testing"
 )
 
 // TestPointwise checks Pointwise against float64 sums on every path, for
 // channel counts that fill, miss and straddle 16-channel blocks, pixel
-// counts that leave remainders of the 4-pixel tiles, and transposed weight
+// counts that leave remainders of the 6-pixel tiles, and transposed weight
 // strides (the input gradient's), and that every path and worker count
 // gives the same result as one worker.
 func TestPointwise(t *testing.T) {
@@ -61,6 +62,52 @@ func TestPointwise(t *testing.T) {
 	if err := SetPath("auto"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestPointwiseFusedOrder checks every output of the SIMD paths bit for bit
+// against its definition there: the C fused multiply-adds of its inputs in
+// order from a zero sum, each rounded once (computed exactly with big.Float
+// and rounded to float32), for pixel counts around the 6-pixel tiles and
+// output channels in 16- and 8-channel passes and scratch tails of 8 and
+// 16.
+func TestPointwiseFusedOrder(t *testing.T) {
+	defer SetPath("auto")
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, path := range Paths() {
+		if path == "generic" {
+			continue // products rounded before they are added: TestPointwise
+		}
+		if err := SetPath(path); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct{ pixels, c, o int }{{5, 3, 7}, {13, 12, 20}, {7, 17, 33}, {6, 16, 8}, {11, 2, 24}, {9, 5, 12}, {4, 7, 29}} {
+			pw := Pointwise{Pixels: tc.pixels, C: tc.c, O: tc.o}
+			x := randomSlice(rng, tc.pixels*tc.c, 0, 1)
+			w := randomSlice(rng, tc.c*tc.o, 0, 1)
+			packed := make([]float32, pw.PackedSize())
+			pw.Pack(packed, w, tc.o, 1)
+			out := make([]float32, tc.pixels*tc.o)
+			pw.Forward(out, x, packed, 2)
+			for p := range tc.pixels {
+				for o := range tc.o {
+					var sum float32
+					for c := range tc.c {
+						sum = fusedMulAdd32(w[c*tc.o+o], x[p*tc.c+c], sum)
+					}
+					if got := out[p*tc.o+o]; math.Float32bits(got) != math.Float32bits(sum) {
+						t.Fatalf("%s %+v: out[%d][%d] = %v, want %v", path, tc, p, o, got, sum)
+					}
+				}
+			}
+		}
+	}
+}
+
+// fusedMulAdd32 is a*b + c rounded once to float32.
+func fusedMulAdd32(a, b, c float32) float32 {
+	prod := new(big.Float).SetPrec(200).Mul(big.NewFloat(float64(a)), big.NewFloat(float64(b)))
+	f, _ := prod.Add(prod, big.NewFloat(float64(c))).Float32()
+	return f
 }
 
 // BenchmarkPointwise measures MobileNetV2's 1x1 shapes against
