@@ -83,8 +83,9 @@ func TestConvMatchesStock(t *testing.T) {
 		{batch: 1, size: 8, in: 5, out: 7, kernel: 3, stride: 1, dilation: 1, pads: [2][2]int{{0, 1}, {1, 0}}},
 		{batch: 2, size: 9, in: 64, out: 64, kernel: 5, stride: 1, dilation: 1, pads: [2][2]int{{2, 2}, {2, 2}}},
 		{batch: 1, size: 6, in: 8, out: 8, kernel: 3, stride: 1, dilation: 1},
-		// 1x1 with fewer than 16 channels on a side: kernels.Pointwise for
-		// the forward, the input gradient and the kernel gradient.
+		// 1x1 with stride 1: kernels.Pointwise for the forward and the
+		// input gradient, and with fewer than 16 channels on a side for the
+		// kernel gradient too.
 		{batch: 2, size: 6, in: 12, out: 72, kernel: 1, stride: 1, dilation: 1},
 		{batch: 3, size: 5, in: 72, out: 12, kernel: 1, stride: 1, dilation: 1},
 		{batch: 1, size: 7, in: 5, out: 7, kernel: 1, stride: 1, dilation: 1},
@@ -105,15 +106,18 @@ func TestConvMatchesStock(t *testing.T) {
 			if ran := convRuns.Load() - before; ran != 3 {
 				t.Errorf("%d native convolutions ran, want 3 (forward, input gradient, kernel gradient)", ran)
 			}
-			wantPointwise := int64(0)
-			if c.kernel == 1 && c.stride == 1 && (c.in < 16 || c.out < 16) {
+			wantPointwise, wantFilter := int64(0), int64(0)
+			if c.kernel == 1 && c.stride == 1 {
 				wantPointwise = 2 // the forward and the input gradient
+				if c.in < 16 || c.out < 16 {
+					wantFilter = 1
+				}
 			}
 			if ran := pointwiseRuns.Load() - pointwiseBefore; ran != wantPointwise {
 				t.Errorf("%d pointwise products ran, want %d", ran, wantPointwise)
 			}
-			if ran, want := pointwiseFilterRuns.Load()-filterBefore, wantPointwise/2; ran != want {
-				t.Errorf("%d pointwise kernel gradients ran, want %d", ran, want)
+			if ran := pointwiseFilterRuns.Load() - filterBefore; ran != wantFilter {
+				t.Errorf("%d pointwise kernel gradients ran, want %d", ran, wantFilter)
 			}
 			for i, name := range []string{"output", "input gradient", "kernel gradient"} {
 				if e := relErr(got[i], want[i]); e > 1e-5 {

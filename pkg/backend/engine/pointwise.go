@@ -10,15 +10,14 @@ import (
 	"github.com/mlsysrep/mlsysrep/pkg/backend/kernels"
 )
 
-// pointwiseKernel runs a 1x1 convolution with stride 1 and no padding whose
-// input or output has fewer than 16 channels (MobileNetV2's 12- and
-// 8-channel projections and the expansions from them, forward and input
-// gradient) on kernels.Pointwise, which reads the input in place: there
-// Conv2D.Forward's packing and 16-channel blocks cost more than the
-// product. BenchmarkPointwise against BenchmarkConv2DForward (AVX2, batch
-// 96, 32x32): 12 -> 72 2.5 against 3.2 ms, 8 -> 48 1.4-1.5 against 2.0-2.3,
-// 72 -> 12 3.7-4.2 against 4.3-4.7; from 16 channels on both sides Conv2D
-// is faster (96 -> 16 at 16x16: 1.0-1.3 against 0.8-0.9).
+// pointwiseKernel runs a 1x1 convolution with stride 1 and no padding
+// (MobileNetV2's expansions and projections, forward and input gradient) on
+// kernels.Pointwise, which reads the input in place, where Conv2D.Forward
+// first packs it into 16-channel blocks. On its assembly kernels it is as
+// fast or faster on every MobileNetV2 width 0.5 batch 96 shape (AVX2, two
+// runs, ms against Conv2D's): 16 -> 16 at 32x32 0.40-0.54 against
+// 0.67-0.84, 72 -> 16 at 16x16 0.46-0.54 against 0.82-1.06, from 16 -> 96
+// to 640 -> 160 within 10% either way.
 type pointwiseKernel struct {
 	pw       kernels.Pointwise
 	sCI, sCO int // element strides of the kernel tensor's channel axes
@@ -36,7 +35,7 @@ const pointwiseOff = "Pointwise"
 func pointwiseFor(k *convKernel) *pointwiseKernel {
 	c := k.conv
 	if listed(OffEnvVar, pointwiseOff) || c.KH != 1 || c.KW != 1 || c.StrideH != 1 || c.StrideW != 1 || c.PadTop != 0 || c.PadBottom != 0 ||
-		c.PadLeft != 0 || c.PadRight != 0 || c.InDilH > 1 || c.InDilW > 1 || (c.C >= 16 && c.O >= 16) {
+		c.PadLeft != 0 || c.PadRight != 0 || c.InDilH > 1 || c.InDilW > 1 {
 		return nil
 	}
 	return &pointwiseKernel{pw: kernels.Pointwise{Pixels: c.N * c.H * c.W, C: c.C, O: c.O},
@@ -67,9 +66,12 @@ func (k *pointwiseKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer
 }
 
 // pointwiseFilterKernel runs the kernel gradient of a 1x1 convolution that
-// pointwiseFor would run forward (stride 1, no padding, fewer than 16 input
-// or output channels) on kernels.Pointwise.BackwardFilter, which reads x and
-// dy in place where Conv2D.BackwardFilter packs both into 16-channel blocks.
+// pointwiseFor would run forward, with fewer than 16 input or output
+// channels, on kernels.Pointwise.BackwardFilter, which reads x and dy in
+// place where Conv2D.BackwardFilter packs both into 16-channel blocks. From
+// 16 channels on both sides Conv2D's assembly kernels are faster (16 -> 96
+// at 16x16 0.83-1.07 ms against 1.00-1.58, 160 -> 640 at 4x4 2.2-3.5
+// against 4.6-5.6).
 type pointwiseFilterKernel struct {
 	pw       kernels.Pointwise
 	outShape shapes.Shape
