@@ -84,8 +84,9 @@ func TestConvMatchesStock(t *testing.T) {
 		{batch: 2, size: 9, in: 64, out: 64, kernel: 5, stride: 1, dilation: 1, pads: [2][2]int{{2, 2}, {2, 2}}},
 		{batch: 1, size: 6, in: 8, out: 8, kernel: 3, stride: 1, dilation: 1},
 		// 1x1 with stride 1: kernels.Pointwise for the forward and the
-		// input gradient, and with fewer than 16 channels on a side for the
-		// kernel gradient too.
+		// input gradient, and with fewer than 16 channels on a side or
+		// 4096 pixels for the kernel gradient too.
+		{batch: 4, size: 32, in: 16, out: 24, kernel: 1, stride: 1, dilation: 1},
 		{batch: 2, size: 6, in: 12, out: 72, kernel: 1, stride: 1, dilation: 1},
 		{batch: 3, size: 5, in: 72, out: 12, kernel: 1, stride: 1, dilation: 1},
 		{batch: 1, size: 7, in: 5, out: 7, kernel: 1, stride: 1, dilation: 1},
@@ -109,7 +110,7 @@ func TestConvMatchesStock(t *testing.T) {
 			wantPointwise, wantFilter := int64(0), int64(0)
 			if c.kernel == 1 && c.stride == 1 {
 				wantPointwise = 2 // the forward and the input gradient
-				if c.in < 16 || c.out < 16 {
+				if c.in < 16 || c.out < 16 || c.batch*c.size*c.size >= 4096 {
 					wantFilter = 1
 				}
 			}

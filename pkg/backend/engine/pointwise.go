@@ -66,12 +66,17 @@ func (k *pointwiseKernel) run(b *Backend, in []compute.Buffer) ([]compute.Buffer
 }
 
 // pointwiseFilterKernel runs the kernel gradient of a 1x1 convolution that
-// pointwiseFor would run forward, with fewer than 16 input or output
-// channels, on kernels.Pointwise.BackwardFilter, which reads x and dy in
-// place where Conv2D.BackwardFilter packs both into 16-channel blocks. From
-// 16 channels on both sides Conv2D's assembly kernels are faster (16 -> 96
-// at 16x16 0.83-1.07 ms against 1.00-1.58, 160 -> 640 at 4x4 2.2-3.5
-// against 4.6-5.6).
+// pointwiseFor would run forward on kernels.Pointwise.BackwardFilter, which
+// reads x and dy in place where Conv2D.BackwardFilter packs both into
+// 16-channel blocks, when it has fewer than 16 input or output channels or
+// at least pointwiseFilterPixels pixels. Its fixed chunks of 1024 pixels
+// are the units the workers share: with fewer than four, one core waits
+// (MobileNetV2's 4x4 layers at batch 96 have 1.5 chunks, and there
+// Conv2D's kernel is as fast: 80 -> 480 1.07-1.62 ms against 1.31-1.56).
+// From 8x8 on Pointwise is faster (AVX2, two runs, ms against Conv2D's):
+// 16 -> 96 at 16x16 0.66-0.96 against 1.03-1.42, 288 -> 48 at 8x8
+// 1.49-1.79 against 1.87-2.36, 16 -> 16 at 32x32 0.51-0.76 against
+// 1.11-1.12.
 type pointwiseFilterKernel struct {
 	pw       kernels.Pointwise
 	outShape shapes.Shape
@@ -82,11 +87,15 @@ type pointwiseFilterKernel struct {
 // the forward and input gradient too).
 const pointwiseFilterOff = "PointwiseFilter"
 
+// pointwiseFilterPixels is the pixels from which every 1x1 kernel gradient
+// runs on Pointwise: four of its chunks.
+const pointwiseFilterPixels = 4 * 1024
+
 // pointwiseFilterFor tells whether a kernel gradient's forward convolution
 // is such a product, and gives it.
 func pointwiseFilterFor(c kernels.Conv2D) (kernels.Pointwise, bool) {
 	if listed(OffEnvVar, pointwiseOff) || listed(OffEnvVar, pointwiseFilterOff) || c.KH != 1 || c.KW != 1 || c.StrideH != 1 || c.StrideW != 1 || c.PadTop != 0 ||
-		c.PadBottom != 0 || c.PadLeft != 0 || c.PadRight != 0 || (c.C >= 16 && c.O >= 16) {
+		c.PadBottom != 0 || c.PadLeft != 0 || c.PadRight != 0 || (c.C >= 16 && c.O >= 16 && c.N*c.H*c.W < pointwiseFilterPixels) {
 		return kernels.Pointwise{}, false
 	}
 	return kernels.Pointwise{Pixels: c.N * c.H * c.W, C: c.C, O: c.O}, true

@@ -82,6 +82,12 @@ func main() {
 		fmt.Fprintf(&g, "func %s(out, x, w unsafe.Pointer, c, cv int, xStride, wStride, outStride uintptr)\n\n", name)
 		pointwiseKernelAVX2(&s, name, p)
 	}
+	for r := 1; r <= pwFilterAsmMaxR; r++ {
+		name := fmt.Sprintf("avx2AsmPointwiseFilterR%d", r)
+		fmt.Fprintf(&g, "// %s adds a block of pixels' products into %d input channels' rows of a 1x1 kernel gradient, output channels 0 to cv-1 (a multiple of 8); see pointwiseFilterAVX2. It needs AVX2 and FMA.\n//\n//go:noescape\n", name, r)
+		fmt.Fprintf(&g, "func %s(part, x, dy unsafe.Pointer, pixels, cv int, xStride, dyStride, partStride uintptr)\n\n", name)
+		pointwiseFilterKernelAVX2(&s, name, r)
+	}
 	if err := os.WriteFile("kernels_avx512_amd64.s", s.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
@@ -527,6 +533,75 @@ func pointwiseKernelAVX2(s *bytes.Buffer, name string, p int) {
 		for pix := range p {
 			for v := range vecs {
 				fmt.Fprintf(s, "\tVMOVUPS %s, %s\n", acc(pix, v), outAddr(pix, v*32))
+			}
+		}
+		fmt.Fprintf(s, "\tADDQ $%d, DI\n\tADDQ $%d, R9\n\tSUBQ $%d, DX\n", lanes*4, lanes*4, lanes)
+		if vecs == 2 {
+			fmt.Fprintf(s, "\tJMP %s\n", block)
+		}
+		fmt.Fprintf(s, "%s_end:\n", block)
+	}
+	fmt.Fprintf(s, "\tVZEROUPPER\n\tRET\n\n")
+}
+
+// Pointwise kernel-gradient kernels: R input channels' rows of the partial
+// gradient times 16 output channels (two vectors) a pass, then 8, held in
+// registers while the pixels go by: per pixel, two output-gradient loads
+// and, per row, one broadcast load of the input and two FMAs (the gradient
+// element's products added in pixel order, fused, as the Go-written kernel
+// they replace did with MulAdd, which held eight accumulators and reloaded
+// its pointers from the stack).
+const pwFilterAsmMaxR = 6 // rows: 2R accumulators, 2 gradients and 1 broadcast <= 15 registers
+
+// pointwiseFilterKernelAVX2 writes the kernel for r rows. Arguments: part
+// points at the first row's output channel 0, x at the block's first
+// pixel's first input channel, dy at its output gradient's channel 0;
+// pixels is the block's pixels (at least 1) and cv the output channels; the
+// strides are the bytes from one pixel (or row) to the next.
+func pointwiseFilterKernelAVX2(s *bytes.Buffer, name string, r int) {
+	// Rows 0-2 at DI + row*R12, rows 3-5 at R13 = DI + 3*R12.
+	rowAddr := func(row, off int) string {
+		base := "DI"
+		if row >= 3 {
+			base, row = "R13", row-3
+		}
+		if row == 0 {
+			return fmt.Sprintf("%d(%s)", off, base)
+		}
+		return fmt.Sprintf("%d(%s)(R12*%d)", off, base, row)
+	}
+	fmt.Fprintf(s, "// func %s(part, x, dy unsafe.Pointer, pixels, cv int, xStride, dyStride, partStride uintptr)\n", name)
+	fmt.Fprintf(s, "TEXT ·%s(SB), NOSPLIT, $0-64\n", name)
+	fmt.Fprintf(s, "\tMOVQ part+0(FP), DI\n\tMOVQ x+8(FP), R8\n\tMOVQ dy+16(FP), R9\n\tMOVQ cv+32(FP), DX\n")
+	fmt.Fprintf(s, "\tMOVQ xStride+40(FP), R10\n\tMOVQ dyStride+48(FP), R11\n\tMOVQ partStride+56(FP), R12\n")
+	for _, vecs := range []int{2, 1} {
+		lanes := 8 * vecs
+		block := fmt.Sprintf("%s_c%d", name, lanes)
+		acc := func(row, v int) string { return fmt.Sprintf("Y%d", row*vecs+v) }
+		fmt.Fprintf(s, "%s:\n\tCMPQ DX, $%d\n\tJLT %s_end\n", block, lanes, block)
+		if r > 3 {
+			fmt.Fprintf(s, "\tLEAQ (R12)(R12*2), R13\n\tADDQ DI, R13\n")
+		}
+		for row := range r {
+			for v := range vecs {
+				fmt.Fprintf(s, "\tVMOVUPS %s, %s\n", rowAddr(row, v*32), acc(row, v))
+			}
+		}
+		fmt.Fprintf(s, "\tMOVQ R8, AX\n\tMOVQ R9, BX\n\tMOVQ pixels+24(FP), CX\n")
+		fmt.Fprintf(s, "%s_pixel:\n", block)
+		for v := range vecs {
+			fmt.Fprintf(s, "\tVMOVUPS %d(BX), Y%d\n", v*32, 12+v)
+		}
+		for row := range r {
+			fmt.Fprintf(s, "\tVBROADCASTSS %d(AX), Y14\n", row*4)
+			for v := range vecs {
+				fmt.Fprintf(s, "\tVFMADD231PS Y%d, Y14, %s\n", 12+v, acc(row, v))
+			}
+		}
+		fmt.Fprintf(s, "\tADDQ R10, AX\n\tADDQ R11, BX\n\tDECQ CX\n\tJNZ %s_pixel\n", block)
+		for row := range r {
+			for v := range vecs {
+				fmt.Fprintf(s, "\tVMOVUPS %s, %s\n", acc(row, v), rowAddr(row, v*32))
 			}
 		}
 		fmt.Fprintf(s, "\tADDQ $%d, DI\n\tADDQ $%d, R9\n\tSUBQ $%d, DX\n", lanes*4, lanes*4, lanes)

@@ -355,3 +355,33 @@ func avx2AsmPointwiseP5(out, x, w unsafe.Pointer, c, cv int, xStride, wStride, o
 //
 //go:noescape
 func avx2AsmPointwiseP6(out, x, w unsafe.Pointer, c, cv int, xStride, wStride, outStride uintptr)
+
+// avx2AsmPointwiseFilterR1 adds a block of pixels' products into 1 input channels' rows of a 1x1 kernel gradient, output channels 0 to cv-1 (a multiple of 8); see pointwiseFilterAVX2. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmPointwiseFilterR1(part, x, dy unsafe.Pointer, pixels, cv int, xStride, dyStride, partStride uintptr)
+
+// avx2AsmPointwiseFilterR2 adds a block of pixels' products into 2 input channels' rows of a 1x1 kernel gradient, output channels 0 to cv-1 (a multiple of 8); see pointwiseFilterAVX2. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmPointwiseFilterR2(part, x, dy unsafe.Pointer, pixels, cv int, xStride, dyStride, partStride uintptr)
+
+// avx2AsmPointwiseFilterR3 adds a block of pixels' products into 3 input channels' rows of a 1x1 kernel gradient, output channels 0 to cv-1 (a multiple of 8); see pointwiseFilterAVX2. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmPointwiseFilterR3(part, x, dy unsafe.Pointer, pixels, cv int, xStride, dyStride, partStride uintptr)
+
+// avx2AsmPointwiseFilterR4 adds a block of pixels' products into 4 input channels' rows of a 1x1 kernel gradient, output channels 0 to cv-1 (a multiple of 8); see pointwiseFilterAVX2. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmPointwiseFilterR4(part, x, dy unsafe.Pointer, pixels, cv int, xStride, dyStride, partStride uintptr)
+
+// avx2AsmPointwiseFilterR5 adds a block of pixels' products into 5 input channels' rows of a 1x1 kernel gradient, output channels 0 to cv-1 (a multiple of 8); see pointwiseFilterAVX2. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmPointwiseFilterR5(part, x, dy unsafe.Pointer, pixels, cv int, xStride, dyStride, partStride uintptr)
+
+// avx2AsmPointwiseFilterR6 adds a block of pixels' products into 6 input channels' rows of a 1x1 kernel gradient, output channels 0 to cv-1 (a multiple of 8); see pointwiseFilterAVX2. It needs AVX2 and FMA.
+//
+//go:noescape
+func avx2AsmPointwiseFilterR6(part, x, dy unsafe.Pointer, pixels, cv int, xStride, dyStride, partStride uintptr)

@@ -64,12 +64,12 @@ func TestPointwise(t *testing.T) {
 	}
 }
 
-// TestPointwiseFusedOrder checks every output of the SIMD paths bit for bit
-// against its definition there: the C fused multiply-adds of its inputs in
-// order from a zero sum, each rounded once (computed exactly with big.Float
-// and rounded to float32), for pixel counts around the 6-pixel tiles and
-// output channels in 16- and 8-channel passes and scratch tails of 8 and
-// 16.
+// TestPointwiseFusedOrder checks every output and kernel-gradient element
+// of the SIMD paths bit for bit against their definition there: fused
+// multiply-adds in order from a zero sum (over the input channels, or over
+// the pixels), each rounded once (computed exactly with big.Float and
+// rounded to float32), for pixel counts around the 6-pixel tiles and output
+// channels in 16- and 8-channel passes and scratch tails of 8 and 16.
 func TestPointwiseFusedOrder(t *testing.T) {
 	defer SetPath("auto")
 	rng := rand.New(rand.NewPCG(11, 12))
@@ -96,6 +96,28 @@ func TestPointwiseFusedOrder(t *testing.T) {
 					}
 					if got := out[p*tc.o+o]; math.Float32bits(got) != math.Float32bits(sum) {
 						t.Fatalf("%s %+v: out[%d][%d] = %v, want %v", path, tc, p, o, got, sum)
+					}
+				}
+			}
+		}
+		// The kernel gradient: one chunk of pixels (fewer than 1024), so
+		// each element is its pixels' fused multiply-adds in order; pixel
+		// counts across the 64-pixel tiles, input channels around the
+		// 6-row calls, output channels read in place and through the tile.
+		for _, tc := range []struct{ pixels, c, o int }{{70, 7, 12}, {130, 13, 24}, {65, 6, 8}, {9, 1, 5}} {
+			pw := Pointwise{Pixels: tc.pixels, C: tc.c, O: tc.o}
+			x := randomSlice(rng, tc.pixels*tc.c, 0, 1)
+			dy := randomSlice(rng, tc.pixels*tc.o, 0, 1)
+			dw := make([]float32, tc.c*tc.o)
+			pw.BackwardFilter(dw, x, dy, 2)
+			for c := range tc.c {
+				for o := range tc.o {
+					var sum float32
+					for p := range tc.pixels {
+						sum = fusedMulAdd32(dy[p*tc.o+o], x[p*tc.c+c], sum)
+					}
+					if got := dw[c*tc.o+o]; math.Float32bits(got) != math.Float32bits(sum) {
+						t.Fatalf("%s %+v: dw[%d][%d] = %v, want %v", path, tc, c, o, got, sum)
 					}
 				}
 			}
