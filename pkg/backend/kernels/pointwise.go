@@ -8,9 +8,9 @@ import "fmt"
 // reads x in place, where Conv2D.Forward first packs the input into
 // 16-channel blocks (45% of a 72 -> 12 convolution's time) and computes 16
 // output channels a call (a quarter of them wasted on 12): MobileNetV2's
-// 1x1 convolutions with few channels are faster here. Each output sums its
-// C products in order, c = 0 first, with fused multiply-adds on the SIMD
-// paths.
+// 1x1 convolutions are as fast or faster here (engine/pointwise.go). Each
+// output sums its C products in order, c = 0 first, with fused
+// multiply-adds on the SIMD paths.
 type Pointwise struct {
 	Pixels, C, O int
 }
