@@ -357,11 +357,8 @@ func tapKernelAVX2(s *bytes.Buffer, name string, p int) {
 	fmt.Fprintf(s, "\tMOVQ out+0(FP), DI\n\tMOVQ in+8(FP), R8\n\tMOVQ w+16(FP), R9\n\tMOVQ cv+40(FP), R12\n")
 	fmt.Fprintf(s, "\tMOVQ inStep+48(FP), R10\n\tMOVQ outStep+56(FP), R11\n")
 	fmt.Fprintf(s, "\tLEAQ (R10)(R10*2), R13\n\tLEAQ (R11)(R11*2), DX\n")
-	for _, vecs := range []int{2, 1} {
-		lanes := 8 * vecs
-		block := fmt.Sprintf("%s_c%d", name, lanes)
+	channelPasses(s, name, "R12", []string{"DI", "R8", "R9"}, func(vecs int, block string) {
 		acc := func(pix, v int) string { return fmt.Sprintf("Y%d", pix*vecs+v) }
-		fmt.Fprintf(s, "%s:\n\tCMPQ R12, $%d\n\tJLT %s_end\n", block, lanes, block)
 		for i := range p * vecs {
 			fmt.Fprintf(s, "\tVXORPS Y%d, Y%d, Y%d\n", i, i, i)
 		}
@@ -385,12 +382,7 @@ func tapKernelAVX2(s *bytes.Buffer, name string, p int) {
 				fmt.Fprintf(s, "\tVMOVUPS %s, %s\n", acc(pix, v), outAddr(pix, v*32))
 			}
 		}
-		fmt.Fprintf(s, "\tADDQ $%d, DI\n\tADDQ $%d, R8\n\tADDQ $%d, R9\n\tSUBQ $%d, R12\n", lanes*4, lanes*4, lanes*4, lanes)
-		if vecs == 2 {
-			fmt.Fprintf(s, "\tJMP %s\n", block)
-		}
-		fmt.Fprintf(s, "%s_end:\n", block)
-	}
+	})
 	fmt.Fprintf(s, "\tVZEROUPPER\n\tRET\n\n")
 }
 
@@ -419,11 +411,8 @@ func filterRowKernelAVX2(s *bytes.Buffer, name string, k int) {
 	for t := range k {
 		fmt.Fprintf(s, "\tMOVQ %d(SI), %s\n", 16*t, offReg[t])
 	}
-	for _, vecs := range []int{2, 1} {
-		lanes := 8 * vecs
-		block := fmt.Sprintf("%s_c%d", name, lanes)
+	channelPasses(s, name, "DX", []string{"DI", "R8", "R9"}, func(vecs int, block string) {
 		acc := func(t, v int) string { return fmt.Sprintf("Y%d", t*vecs+v) }
-		fmt.Fprintf(s, "%s:\n\tCMPQ DX, $%d\n\tJLT %s_end\n", block, lanes, block)
 		for t := range k {
 			fmt.Fprintf(s, "\tMOVQ %d(SI), CX\n", 16*t+8)
 			for v := range vecs {
@@ -450,12 +439,7 @@ func filterRowKernelAVX2(s *bytes.Buffer, name string, k int) {
 				fmt.Fprintf(s, "\tVMOVUPS %s, %d(DI)(CX*1)\n", acc(t, v), v*32)
 			}
 		}
-		fmt.Fprintf(s, "\tADDQ $%d, DI\n\tADDQ $%d, R8\n\tADDQ $%d, R9\n\tSUBQ $%d, DX\n", lanes*4, lanes*4, lanes*4, lanes)
-		if vecs == 2 {
-			fmt.Fprintf(s, "\tJMP %s\n", block)
-		}
-		fmt.Fprintf(s, "%s_end:\n", block)
-	}
+	})
 	fmt.Fprintf(s, "\tVZEROUPPER\n\tRET\n\n")
 }
 
@@ -500,11 +484,8 @@ func pointwiseKernelAVX2(s *bytes.Buffer, name string, p int) {
 	fmt.Fprintf(s, "TEXT ·%s(SB), NOSPLIT, $0-64\n", name)
 	fmt.Fprintf(s, "\tMOVQ out+0(FP), DI\n\tMOVQ x+8(FP), R8\n\tMOVQ w+16(FP), R9\n\tMOVQ cv+32(FP), DX\n")
 	fmt.Fprintf(s, "\tMOVQ xStride+40(FP), R10\n\tMOVQ wStride+48(FP), SI\n\tMOVQ outStride+56(FP), R11\n")
-	for _, vecs := range []int{2, 1} {
-		lanes := 8 * vecs
-		block := fmt.Sprintf("%s_c%d", name, lanes)
+	channelPasses(s, name, "DX", []string{"DI", "R9"}, func(vecs int, block string) {
 		acc := func(pix, v int) string { return fmt.Sprintf("Y%d", pix*vecs+v) }
-		fmt.Fprintf(s, "%s:\n\tCMPQ DX, $%d\n\tJLT %s_end\n", block, lanes, block)
 		for i := range p * vecs {
 			fmt.Fprintf(s, "\tVXORPS Y%d, Y%d, Y%d\n", i, i, i)
 		}
@@ -535,12 +516,7 @@ func pointwiseKernelAVX2(s *bytes.Buffer, name string, p int) {
 				fmt.Fprintf(s, "\tVMOVUPS %s, %s\n", acc(pix, v), outAddr(pix, v*32))
 			}
 		}
-		fmt.Fprintf(s, "\tADDQ $%d, DI\n\tADDQ $%d, R9\n\tSUBQ $%d, DX\n", lanes*4, lanes*4, lanes)
-		if vecs == 2 {
-			fmt.Fprintf(s, "\tJMP %s\n", block)
-		}
-		fmt.Fprintf(s, "%s_end:\n", block)
-	}
+	})
 	fmt.Fprintf(s, "\tVZEROUPPER\n\tRET\n\n")
 }
 
@@ -574,11 +550,8 @@ func pointwiseFilterKernelAVX2(s *bytes.Buffer, name string, r int) {
 	fmt.Fprintf(s, "TEXT ·%s(SB), NOSPLIT, $0-64\n", name)
 	fmt.Fprintf(s, "\tMOVQ part+0(FP), DI\n\tMOVQ x+8(FP), R8\n\tMOVQ dy+16(FP), R9\n\tMOVQ cv+32(FP), DX\n")
 	fmt.Fprintf(s, "\tMOVQ xStride+40(FP), R10\n\tMOVQ dyStride+48(FP), R11\n\tMOVQ partStride+56(FP), R12\n")
-	for _, vecs := range []int{2, 1} {
-		lanes := 8 * vecs
-		block := fmt.Sprintf("%s_c%d", name, lanes)
+	channelPasses(s, name, "DX", []string{"DI", "R9"}, func(vecs int, block string) {
 		acc := func(row, v int) string { return fmt.Sprintf("Y%d", row*vecs+v) }
-		fmt.Fprintf(s, "%s:\n\tCMPQ DX, $%d\n\tJLT %s_end\n", block, lanes, block)
 		if r > 3 {
 			fmt.Fprintf(s, "\tLEAQ (R12)(R12*2), R13\n\tADDQ DI, R13\n")
 		}
@@ -604,11 +577,28 @@ func pointwiseFilterKernelAVX2(s *bytes.Buffer, name string, r int) {
 				fmt.Fprintf(s, "\tVMOVUPS %s, %s\n", acc(row, v), rowAddr(row, v*32))
 			}
 		}
-		fmt.Fprintf(s, "\tADDQ $%d, DI\n\tADDQ $%d, R9\n\tSUBQ $%d, DX\n", lanes*4, lanes*4, lanes)
+	})
+	fmt.Fprintf(s, "\tVZEROUPPER\n\tRET\n\n")
+}
+
+// channelPasses writes the channel loop the depthwise and 1x1 kernels
+// share: passes of 16 lanes (two vectors) while register cnt counts at
+// least 16 channels left, then one pass of 8 if 8 are left. body writes a
+// pass's code for vecs vectors (its labels start with block); after it the
+// registers ptrs move on by the pass's bytes and cnt down by its lanes.
+func channelPasses(s *bytes.Buffer, name, cnt string, ptrs []string, body func(vecs int, block string)) {
+	for _, vecs := range []int{2, 1} {
+		lanes := 8 * vecs
+		block := fmt.Sprintf("%s_c%d", name, lanes)
+		fmt.Fprintf(s, "%s:\n\tCMPQ %s, $%d\n\tJLT %s_end\n", block, cnt, lanes, block)
+		body(vecs, block)
+		for _, r := range ptrs {
+			fmt.Fprintf(s, "\tADDQ $%d, %s\n", lanes*4, r)
+		}
+		fmt.Fprintf(s, "\tSUBQ $%d, %s\n", lanes, cnt)
 		if vecs == 2 {
 			fmt.Fprintf(s, "\tJMP %s\n", block)
 		}
 		fmt.Fprintf(s, "%s_end:\n", block)
 	}
-	fmt.Fprintf(s, "\tVZEROUPPER\n\tRET\n\n")
 }

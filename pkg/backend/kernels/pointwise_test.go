@@ -90,10 +90,7 @@ func TestPointwiseFusedOrder(t *testing.T) {
 			pw.Forward(out, x, packed, 2)
 			for p := range tc.pixels {
 				for o := range tc.o {
-					var sum float32
-					for c := range tc.c {
-						sum = fusedMulAdd32(w[c*tc.o+o], x[p*tc.c+c], sum)
-					}
+					sum := fusedChain(tc.c, func(c int) float32 { return w[c*tc.o+o] }, func(c int) float32 { return x[p*tc.c+c] })
 					if got := out[p*tc.o+o]; math.Float32bits(got) != math.Float32bits(sum) {
 						t.Fatalf("%s %+v: out[%d][%d] = %v, want %v", path, tc, p, o, got, sum)
 					}
@@ -112,10 +109,7 @@ func TestPointwiseFusedOrder(t *testing.T) {
 			pw.BackwardFilter(dw, x, dy, 2)
 			for c := range tc.c {
 				for o := range tc.o {
-					var sum float32
-					for p := range tc.pixels {
-						sum = fusedMulAdd32(dy[p*tc.o+o], x[p*tc.c+c], sum)
-					}
+					sum := fusedChain(tc.pixels, func(p int) float32 { return dy[p*tc.o+o] }, func(p int) float32 { return x[p*tc.c+c] })
 					if got := dw[c*tc.o+o]; math.Float32bits(got) != math.Float32bits(sum) {
 						t.Fatalf("%s %+v: dw[%d][%d] = %v, want %v", path, tc, c, o, got, sum)
 					}
@@ -123,6 +117,16 @@ func TestPointwiseFusedOrder(t *testing.T) {
 			}
 		}
 	}
+}
+
+// fusedChain is sum = a(i)*b(i) + sum for i = 0 to n-1 in order, from a zero
+// sum, each step rounded once.
+func fusedChain(n int, a, b func(int) float32) float32 {
+	var sum float32
+	for i := range n {
+		sum = fusedMulAdd32(a(i), b(i), sum)
+	}
+	return sum
 }
 
 // fusedMulAdd32 is a*b + c rounded once to float32.
