@@ -30,16 +30,24 @@ type pointwiseKernel struct {
 // convolutions on Conv2D instead, to compare.
 const pointwiseOff = "Pointwise"
 
+// asPointwise gives convolution c as a product when it is one: 1x1, stride
+// 1, no padding, no input dilation, and Pointwise not switched off.
+func asPointwise(c kernels.Conv2D) (kernels.Pointwise, bool) {
+	if listed(OffEnvVar, pointwiseOff) || c.KH != 1 || c.KW != 1 || c.StrideH != 1 || c.StrideW != 1 || c.PadTop != 0 || c.PadBottom != 0 ||
+		c.PadLeft != 0 || c.PadRight != 0 || c.InDilH > 1 || c.InDilW > 1 {
+		return kernels.Pointwise{}, false
+	}
+	return kernels.Pointwise{Pixels: c.N * c.H * c.W, C: c.C, O: c.O}, true
+}
+
 // pointwiseFor returns the kernel for a convolution convKernelFor built,
 // when it is such a product.
 func pointwiseFor(k *convKernel) *pointwiseKernel {
-	c := k.conv
-	if listed(OffEnvVar, pointwiseOff) || c.KH != 1 || c.KW != 1 || c.StrideH != 1 || c.StrideW != 1 || c.PadTop != 0 || c.PadBottom != 0 ||
-		c.PadLeft != 0 || c.PadRight != 0 || c.InDilH > 1 || c.InDilW > 1 {
+	pw, ok := asPointwise(k.conv)
+	if !ok {
 		return nil
 	}
-	return &pointwiseKernel{pw: kernels.Pointwise{Pixels: c.N * c.H * c.W, C: c.C, O: c.O},
-		sCI: k.sCI, sCO: k.sCO, outShape: k.outShape, spatial: k.spatial}
+	return &pointwiseKernel{pw: pw, sCI: k.sCI, sCO: k.sCO, outShape: k.outShape, spatial: k.spatial}
 }
 
 // flipped implements kernelFlipper: reversing the 1x1 spatial axes reads
@@ -94,11 +102,11 @@ const pointwiseFilterPixels = 4 * 1024
 // pointwiseFilterFor tells whether a kernel gradient's forward convolution
 // is such a product, and gives it.
 func pointwiseFilterFor(c kernels.Conv2D) (kernels.Pointwise, bool) {
-	if listed(OffEnvVar, pointwiseOff) || listed(OffEnvVar, pointwiseFilterOff) || c.KH != 1 || c.KW != 1 || c.StrideH != 1 || c.StrideW != 1 || c.PadTop != 0 ||
-		c.PadBottom != 0 || c.PadLeft != 0 || c.PadRight != 0 || (c.C >= 16 && c.O >= 16 && c.N*c.H*c.W < pointwiseFilterPixels) {
+	pw, ok := asPointwise(c)
+	if !ok || listed(OffEnvVar, pointwiseFilterOff) || (pw.C >= 16 && pw.O >= 16 && pw.Pixels < pointwiseFilterPixels) {
 		return kernels.Pointwise{}, false
 	}
-	return kernels.Pointwise{Pixels: c.N * c.H * c.W, C: c.C, O: c.O}, true
+	return pw, true
 }
 
 // pointwiseFilterRuns counts its runs (tests check the kernel is chosen).

@@ -68,8 +68,7 @@ func (d Depthwise) Forward(out, in, w []float32, workers int) {
 		inHi = x / d.StrideW
 	}
 	splitUnits(d.N*oh, 1, workers, func(_, lo, hi int) {
-		var kys, kxs, inTaps, wTaps []int
-		var iys []int
+		var kys, iys, kxs, ixs, inTaps, wTaps []int
 		for r := lo; r < hi; r++ {
 			n, oy := r/oh, r%oh
 			kys, iys = kys[:0], iys[:0]
@@ -80,7 +79,7 @@ func (d Depthwise) Forward(out, in, w []float32, workers int) {
 			}
 			for phase := 0; phase < min(period, ow); phase++ {
 				for ox0 := phase; ox0 < ow; {
-					kxs = d.columnTaps(kxs[:0], ox0)
+					kxs, ixs = d.columnTaps(kxs[:0], ixs[:0], ox0)
 					ox1 := ox0 + period
 					for ox0 >= inLo && ox1 <= inHi && ox1 < ow {
 						ox1 += period
@@ -88,9 +87,8 @@ func (d Depthwise) Forward(out, in, w []float32, workers int) {
 					inTaps, wTaps = inTaps[:0], wTaps[:0]
 					last := 0
 					for i, ky := range kys {
-						for _, kx := range kxs {
-							ix := (ox0*d.StrideW + kx - d.PadLeft) / d.InDilW
-							last = ((n*d.H+iys[i])*d.W + ix) * d.C
+						for j, kx := range kxs {
+							last = ((n*d.H+iys[i])*d.W + ixs[j]) * d.C
 							inTaps = append(inTaps, last)
 							wTaps = append(wTaps, (ky*d.KW+kx)*d.C)
 						}
@@ -109,14 +107,14 @@ func (d Depthwise) Forward(out, in, w []float32, workers int) {
 }
 
 // columnTaps appends to kxs the kernel columns whose taps of output column
-// ox fall on an input column, in order.
-func (d Depthwise) columnTaps(kxs []int, ox int) []int {
+// ox fall on an input column, in order, and to ixs those input columns.
+func (d Depthwise) columnTaps(kxs, ixs []int, ox int) ([]int, []int) {
 	for kx := range d.KW {
-		if _, ok := dilated(ox*d.StrideW+kx-d.PadLeft, d.InDilW, d.W); ok {
-			kxs = append(kxs, kx)
+		if ix, ok := dilated(ox*d.StrideW+kx-d.PadLeft, d.InDilW, d.W); ok {
+			kxs, ixs = append(kxs, kx), append(ixs, ix)
 		}
 	}
-	return kxs
+	return kxs, ixs
 }
 
 // dilated maps position i of a dilated axis to the input index it holds,

@@ -114,14 +114,8 @@ func init() {
 // last multiple of 8.
 func avx2TapRow(out, in, w []float32, inTaps, wTaps []int, pixels, c, inStep, outStep int) {
 	if cv := c &^ 7; cv > 0 && pixels > 0 {
-		var buf [2 * 9]int // a 3x3 kernel's taps without allocating
-		taps := buf[:0]
-		for t, off := range inTaps {
-			taps = append(taps, off*4, wTaps[t]*4)
-		}
-		if len(taps) == 0 {
-			taps = buf[:1] // the kernels need a valid address; no tap is read
-		}
+		var buf [2 * 9]int
+		taps := tapPairs(&buf, inTaps, wTaps)
 		po, pi, pw := ptr(out), ptr(in), ptr(w)
 		is, ob := uintptr(inStep)*4, uintptr(outStep)*4
 		p := 0
@@ -152,11 +146,8 @@ func avx2TapRow(out, in, w []float32, inTaps, wTaps []int, pixels, c, inStep, ou
 // products in pixel order, as genericFilterRow does.
 func avx2FilterRow(acc, in, dy []float32, inTaps, accTaps []int, pixels, c, inStep int) {
 	if cv := c &^ 7; cv > 0 && len(inTaps) > 0 {
-		var buf [2 * 9]int // a 3x3 kernel's taps without allocating
-		taps := buf[:0]
-		for t, off := range inTaps {
-			taps = append(taps, off*4, accTaps[t]*4)
-		}
+		var buf [2 * 9]int
+		taps := tapPairs(&buf, inTaps, accTaps)
 		pa, pi, pd := ptr(acc), ptr(in), ptr(dy)
 		is, ds := uintptr(inStep)*4, uintptr(c)*4
 		for p0 := 0; p0 < pixels; p0 += filterBlock {
@@ -180,6 +171,21 @@ func avx2FilterRow(acc, in, dy []float32, inTaps, accTaps []int, pixels, c, inSt
 	if c&7 != 0 {
 		genericFilterRow(acc, in, dy, inTaps, accTaps, pixels, c, inStep, c&^7)
 	}
+}
+
+// tapPairs lists the taps as the assembly kernels read them: for each, its
+// input offset and its weight (or gradient-row) offset, in bytes. buf holds
+// a 3x3 kernel's without allocating; with no taps the list still has an
+// element, a valid address the kernels never read.
+func tapPairs(buf *[2 * 9]int, inTaps, otherTaps []int) []int {
+	taps := buf[:0]
+	for t, off := range inTaps {
+		taps = append(taps, off*4, otherTaps[t]*4)
+	}
+	if len(taps) == 0 {
+		taps = buf[:1]
+	}
+	return taps
 }
 
 // filterBlock is how many pixels avx2FilterRow takes at a time.

@@ -198,29 +198,41 @@ def torch_mobilenet_steps(threads, steps):
     return {key.split()[-1]: v for key, v in torch_script("mobilenetv2", threads, steps).items()}
 
 
+def run_pair(i, ours, torch):
+    """Pair i of an alternating series: ours first when i is even. Returns
+    ({"ours": ours(), "torch": torch()}, the label of the pair, the steal over it)."""
+    order = ("ours", "torch") if i % 2 == 0 else ("torch", "ours")
+    sides = {}
+    with Phase() as p:
+        for side in order:
+            sides[side] = ours() if side == "ours" else torch()
+    return sides, f"{i + 1} ({' then '.join(order)})", p.steal
+
+
+def pair_row(case, label, ours, theirs, steal):
+    """One pair's row of the pairs table."""
+    return (case, label, f"{ours:.1f}", f"{theirs:.1f}", f"{ours / theirs:.2f}x", f"{steal:.1f}%")
+
+
+def median_row(case, ratios):
+    """The median row of a case's pairs."""
+    return (case, "**median**", "", "", f"**{statistics.median(ratios):.2f}x** ({min(ratios):.2f}-{max(ratios):.2f}x)", "")
+
+
 def mobilenet_pairs(n, threads, quick):
     """Phase 5 for MobileNetV2: each side runs both methods; one row per method and pair."""
     rows, ratios = [], {}
     for i in range(n):
-        sides = {}
-        order = ("ours", "torch") if i % 2 == 0 else ("torch", "ours")
-        with Phase() as p:
-            for side in order:
-                if side == "ours":
-                    sides[side] = go_mobilenet_steps("1x" if quick else "5x")
-                else:
-                    sides[side] = torch_mobilenet_steps(threads, 1 if quick else 5)
+        sides, label, steal = run_pair(i, lambda: go_mobilenet_steps("1x" if quick else "5x"),
+                                       lambda: torch_mobilenet_steps(threads, 1 if quick else 5))
         for method, ours in sorted(sides["ours"].items()):
             theirs = sides["torch"].get(method)
             if not theirs:
                 continue
-            ratio = ours / theirs
-            ratios.setdefault(method, []).append(ratio)
-            rows.append((f"MobileNetV2 train step width=0.5 batch=96 {method}", f"{i + 1} ({' then '.join(order)})",
-                         f"{ours:.1f}", f"{theirs:.1f}", f"{ratio:.2f}x", f"{p.steal:.1f}%"))
+            ratios.setdefault(method, []).append(ours / theirs)
+            rows.append(pair_row(f"MobileNetV2 train step width=0.5 batch=96 {method}", label, ours, theirs, steal))
     for method, rs in sorted(ratios.items()):
-        rows.append((f"MobileNetV2 train step width=0.5 batch=96 {method}", "**median**", "", "",
-                     f"**{statistics.median(rs):.2f}x** ({min(rs):.2f}-{max(rs):.2f}x)", ""))
+        rows.append(median_row(f"MobileNetV2 train step width=0.5 batch=96 {method}", rs))
     return rows
 
 
@@ -228,22 +240,13 @@ def alternating_pairs(n, threads, quick):
     """Phase 5: n pairs per case, the side that goes first alternating."""
     rows = []
     for width, batch in PAIR_CASES:
-        ratios = []
+        case, ratios = f"ResNet-18 train step width={width} batch={batch}", []
         for i in range(n):
-            sides = {}
-            order = ("ours", "torch") if i % 2 == 0 else ("torch", "ours")
-            with Phase() as p:
-                for side in order:
-                    if side == "ours":
-                        sides[side] = go_resnet_step(width, batch, "2x" if quick else "5x")
-                    else:
-                        sides[side] = torch_resnet_step(width, batch, threads, 3 if quick else 10)
-            ratio = sides["ours"] / sides["torch"]
-            ratios.append(ratio)
-            rows.append((f"ResNet-18 train step width={width} batch={batch}", f"{i + 1} ({' then '.join(order)})",
-                         f"{sides['ours']:.1f}", f"{sides['torch']:.1f}", f"{ratio:.2f}x", f"{p.steal:.1f}%"))
-        rows.append((f"ResNet-18 train step width={width} batch={batch}", "**median**", "", "",
-                     f"**{statistics.median(ratios):.2f}x** ({min(ratios):.2f}-{max(ratios):.2f}x)", ""))
+            sides, label, steal = run_pair(i, lambda: go_resnet_step(width, batch, "2x" if quick else "5x"),
+                                           lambda: torch_resnet_step(width, batch, threads, 3 if quick else 10))
+            ratios.append(sides["ours"] / sides["torch"])
+            rows.append(pair_row(case, label, sides["ours"], sides["torch"], steal))
+        rows.append(median_row(case, ratios))
     return rows + mobilenet_pairs(n, threads, quick)
 
 
