@@ -1,12 +1,14 @@
 package engine
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/layers"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/mlsysrep/mlsysrep/pkg/nn"
+	"github.com/mlsysrep/mlsysrep/pkg/quant"
 )
 
 // relu6BNCNN is a MobileNetV2-like block: a batch norm read by a ReLU6
@@ -57,5 +59,51 @@ func TestBatchNormFusionsExact(t *testing.T) {
 			}
 			compareRuns(t, wantLoss, gotLoss, wantStore, gotStore)
 		})
+	}
+}
+
+// TestBatchNormGradientProgramsRecomputeLittle: a batch-norm gradient that
+// runs its input's program (batchnorm_gradinput.go) runs it twice per
+// element, so a value that program reads is recomputed in it only when it
+// is one op (recomputable). DoReFa's clipping mask (comparisons and Wheres),
+// read by the forward quantizer and by the gradient the batch norm takes,
+// stays a program of its own.
+func TestBatchNormGradientProgramsRecomputeLittle(t *testing.T) {
+	defer func(size int) { minFusedSize = size }(minFusedSize)
+	minFusedSize = 2
+	clearKernelSwitches(t)
+	var gradPrograms []string
+	masks := 0
+	compiledHook = func(p *plan) {
+		for _, st := range p.steps {
+			switch k := st.native.(type) {
+			case *bnGradFillKernel:
+				gradPrograms = append(gradPrograms, k.describe())
+			case *fusedKernel:
+				if strings.HasPrefix(k.describe(), "[GreaterEqual LessEqual Where Where]") {
+					masks++
+				}
+			}
+		}
+	}
+	defer func() { compiledHook = nil }()
+	trainModel(t, mustNew(t, ""), func(scope *model.Scope, x *graph.Node) *graph.Node {
+		x = layers.Convolution(scope.In("conv1"), x).Channels(8).KernelSize(3).PadSame().Done()
+		x = nn.BatchNorm(scope.In("bn1"), x).Done()
+		x = quant.DoReFaActivation(x, 4)
+		x = layers.Convolution(scope.In("conv2"), x).Channels(8).KernelSize(1).Done()
+		x = graph.ReduceMean(x, 1, 2)
+		return layers.DenseWithBias(scope.In("fc"), x, 4)
+	}, 1)
+	if len(gradPrograms) == 0 {
+		t.Fatal("no batch-norm gradient ran its input's program")
+	}
+	for _, ops := range gradPrograms {
+		if strings.Contains(ops, "GreaterEqual") {
+			t.Errorf("a batch-norm gradient recomputes the clipping mask: %s", ops)
+		}
+	}
+	if masks == 0 {
+		t.Error("the clipping mask is not a program of its own")
 	}
 }

@@ -338,43 +338,138 @@ func replaceNodes(b *builder, replace map[*node]*node) {
 	}
 }
 
-// recomputable returns the element-wise ops that every tree reading them
-// computes again for itself instead of reading them from memory: one op
-// whose operands are computed anyway (no element-wise value only it reads,
-// which its own tree would have absorbed), whose every reader is an
-// element-wise op of its shape, and which the graph does not return. Such
-// an op (LSQ's x / step, read by the clipping, the gradient mask and the
-// straight-through term) costs a pass writing its result and one reading it
-// per reader when stored; recomputed, it costs an instruction per reader
-// and no pass. Its output is then read by no one and dropped from the plan.
-// The op and its operands are the same in every copy, so the results are.
+// recomputable returns the element-wise values that every tree reading
+// them computes again for itself instead of reading them from memory. Such
+// a value (LSQ's x / step, its clipping mask and its rounded value, each
+// read by the forward tree and by a gradient's) costs a pass writing it
+// and one reading it per reader when stored; recomputed, it costs
+// instructions and, per reader, the reads of the full tensors it is
+// computed from.
+//
+// A value qualifies when every reader is an element-wise op of its shape,
+// the graph does not return it, recomputing moves no more memory by the
+// count below, and it takes at most maxRecomputedOps ops (1 where a
+// batch-norm gradient runs the reader's program: feedsBatchNormGradient).
+// It is computed from its element-wise producers only it reads (recomputed
+// with it: they are marked too, so that no tree absorbs them for itself),
+// other recomputed values, and leaves: full tensors, scalars and spread
+// operands, which exist anyway. Its output is then read by no one and
+// dropped from the plan. The ops and their operands are the same in every
+// copy, so the results are.
 func recomputable(b *builder, live []*node, readers map[int]int) map[*node]bool {
 	readBy := slotReaders(live)
 	returned := returnedSlots(b)
 	shared := make(map[*node]bool)
+	// leaves[n]: the full tensors n's recomputation reads, when it can be
+	// recomputed (n's readers all element-wise); absent otherwise.
+	leaves := make(map[*node][]int)
+	size := make(map[*node]int)              // ops recomputed with n, n included (a shared one once per reader)
+	internal := func(n *node, s int) *node { // the producer of operand s recomputed with n, or nil
+		p := b.slots[s].producer
+		if p == nil || !slices.Equal(b.slots[s].shape.Dimensions, b.slots[n.outs[0]].shape.Dimensions) {
+			return nil
+		}
+		if _, ok := leaves[p]; ok && (readers[s] == 1 || shared[p]) {
+			return p
+		}
+		return nil
+	}
 	for _, n := range live {
-		if _, ok := elementOpOf(b, n); !ok || returned[n.outs[0]] || readers[n.outs[0]] < 2 {
-			continue
+		op, ok := elementOpOf(b, n)
+		if !ok || returned[n.outs[0]] || op == kernels.OpCopy && b.slots[n.inputs[0]].shape.DType == dtypes.Uint32 {
+			continue // not element-wise, needed outside, or random bits (drawn once)
 		}
 		dims := b.slots[n.outs[0]].shape.Dimensions
-		ok := true
-		for _, s := range n.inputs {
-			p := b.slots[s].producer
-			if p == nil || readers[s] != 1 || !slices.Equal(b.slots[s].shape.Dimensions, dims) {
-				continue // a graph input, a value read elsewhere too, a scalar or a spread operand
+		if slices.ContainsFunc(readBy[n.outs[0]], func(r *node) bool {
+			_, elementwise := elementOpOf(b, r)
+			return !elementwise || !slices.Equal(b.slots[r.outs[0]].shape.Dimensions, dims)
+		}) {
+			continue
+		}
+		var from []int
+		closed := true
+		size[n] = 1
+		for _, s := range uniqueSlots(n.inputs) {
+			if p := internal(n, s); p != nil {
+				size[n] += size[p]
+				for _, l := range leaves[p] {
+					if !slices.Contains(from, l) {
+						from = append(from, l)
+					}
+				}
+				continue
 			}
-			if _, elementwise := elementOpOf(b, p); elementwise {
-				ok = false // its own tree would absorb it: copies would store it instead
+			if p := b.slots[s].producer; p != nil && readers[s] == 1 && slices.Equal(b.slots[s].shape.Dimensions, dims) {
+				if _, elementwise := elementOpOf(b, p); elementwise {
+					closed = false // an element-wise value only n reads, which cannot be recomputed
+					break
+				}
+			}
+			if _, scalar := scalarSource(b, s); !scalar && b.slots[s].shape.Size() == b.slots[n.outs[0]].shape.Size() && !slices.Contains(from, s) {
+				from = append(from, s)
 			}
 		}
-		for _, r := range readBy[n.outs[0]] {
-			if _, elementwise := elementOpOf(b, r); !elementwise || !slices.Equal(b.slots[r.outs[0]].shape.Dimensions, dims) {
-				ok = false
+		if !closed {
+			continue
+		}
+		leaves[n] = from
+		// Stored, n costs reading what it is computed from, its write and
+		// one read per reader: len(from) + 1 + r tensors; recomputed, each
+		// of its r readers reads what it is computed from: r * len(from).
+		limit := maxRecomputedOps
+		if slices.ContainsFunc(readBy[n.outs[0]], func(r *node) bool { return feedsBatchNormGradient(b, r, readBy) }) {
+			limit = 1
+		}
+		if r := readers[n.outs[0]]; r >= 2 && r*len(from) <= len(from)+1+r && size[n] <= limit {
+			shared[n] = true
+		}
+	}
+	// What a recomputed value is computed from is recomputed with it.
+	var mark func(n *node)
+	mark = func(n *node) {
+		for _, s := range uniqueSlots(n.inputs) {
+			if p := internal(n, s); p != nil && !shared[p] {
+				shared[p] = true
+				mark(p)
 			}
 		}
-		shared[n] = ok
+	}
+	for n := range shared {
+		mark(n)
 	}
 	return shared
+}
+
+// maxRecomputedOps bounds the ops recomputed for one value. A long
+// recomputed chain is a graph, not a register chain, in its readers'
+// programs, and the interpreter runs those compute-bound: in MobileNetV2's
+// LSQ, recomputing its rounded value (13 ops) into the step's gradient
+// cost more than the passes it saved; up to 6 ops (the clipping mask, and
+// the rounding over a stored clipped value) gained 4% per training step
+// (BENCHMARKS.md, twentieth session).
+const maxRecomputedOps = 6
+
+// feedsBatchNormGradient reports whether element-wise node r is in a tree
+// whose result only a native batch-norm gradient reads, as its output
+// gradient: inlineBatchNormGradInputs lets that gradient run the tree's
+// program, twice per element (for its sums, then for dx), so a value
+// recomputed there is computed twice more (MobileNetV2's DoReFa clipping
+// mask cost more than the pass it saved: BENCHMARKS.md, twentieth session).
+func feedsBatchNormGradient(b *builder, r *node, readBy map[int][]*node) bool {
+	for {
+		rs := readBy[r.outs[0]]
+		if len(rs) != 1 {
+			return false
+		}
+		next := rs[0]
+		if k, ok := next.native.(*bnKernel); ok && k.grad {
+			return len(next.inputs) == 5 && next.inputs[4] == r.outs[0]
+		}
+		if _, elementwise := elementOpOf(b, next); !elementwise {
+			return false
+		}
+		r = next
+	}
 }
 
 // tree is a fused tree's kernel and the slots it reads, in operand order.

@@ -139,10 +139,12 @@ func fusionMatchesStock(t *testing.T, v1, v2 compute.Backend, n int) {
 	}
 }
 
-// TestFusionComputesEachOpOnce: a value read by two trees is computed once
-// (its own tree), not absorbed into a tree and also left for a stock
-// segment to compute again for its other reader, which gives the same bits
-// and so passes every value test.
+// TestFusionComputesEachOpOnce: a value read by two trees is either
+// computed once (its own tree), or recomputed in both trees and not on its
+// own, as recomputable's count of the tensors it reads decides; never
+// absorbed into a tree and also left for a stock segment to compute again
+// for its other reader, which gives the same bits and so passes every value
+// test.
 func TestFusionComputesEachOpOnce(t *testing.T) {
 	defer func(size int) { minFusedSize = size }(minFusedSize)
 	minFusedSize = 2
@@ -163,21 +165,36 @@ func TestFusionComputesEachOpOnce(t *testing.T) {
 		counted = append(counted, n)
 	}
 	defer func() { compiledHook = nil }()
-	exec, err := graph.NewExec(v2, func(x *graph.Node) []*graph.Node {
-		// y, read by both outputs' trees, is its own tree (with the Abs only
-		// it reads), not a cheap shared op both recompute.
-		y := graph.MulScalar(graph.Abs(x), 2)
-		return []*graph.Node{graph.AddScalar(y, 1), graph.Mul(y, graph.Sub(x, graph.Neg(x)))}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := exec.Call(tensors.FromFlatDataAndDimensions([]float32{1, 2, 3, 4, 5, 6}, 6)); err != nil {
-		t.Fatal(err)
-	}
-	// Abs, MulScalar, AddScalar, Mul, Sub, Neg: six ops, each run once.
-	if len(counted) != 1 || counted[0] != 6 {
-		t.Errorf("element-wise ops run per plan: %v, want [6]", counted)
+	for _, c := range []struct {
+		name string
+		// y is read by both outputs' trees, the second of which reads x
+		y func(x, u, v, w *graph.Node) *graph.Node
+		// element-wise ops run: y's, the outputs' (AddScalar; Mul, Sub, Neg)
+		want int
+	}{
+		// Computed from x alone: recomputed (two reads of x; stored: a
+		// read, a write and two reads), so its two ops run twice.
+		{"recomputed", func(x, u, v, w *graph.Node) *graph.Node { return graph.MulScalar(graph.Abs(x), 2) }, 2*2 + 4},
+		// From four tensors: 2 x 4 reads recomputed, 4 + 1 + 2 stored.
+		{"stored", func(x, u, v, w *graph.Node) *graph.Node {
+			return graph.Add(graph.Mul(x, u), graph.Mul(v, w))
+		}, 3 + 4},
+	} {
+		counted = nil
+		exec, err := graph.NewExec(v2, func(x, u, v, w *graph.Node) []*graph.Node {
+			y := c.y(x, u, v, w)
+			return []*graph.Node{graph.AddScalar(y, 1), graph.Mul(y, graph.Sub(x, graph.Neg(x)))}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := tensors.FromFlatDataAndDimensions([]float32{1, 2, 3, 4, 5, 6}, 6)
+		if _, err := exec.Call(in, in, in, in); err != nil {
+			t.Fatal(err)
+		}
+		if len(counted) != 1 || counted[0] != c.want {
+			t.Errorf("%s: element-wise ops run per plan: %v, want [%d]", c.name, counted, c.want)
+		}
 	}
 }
 
@@ -237,6 +254,88 @@ func TestFusionRecomputesSharedOps(t *testing.T) {
 				t.Errorf("output %d, element %d (x=%v): %v on v2, %v on v1", i, j, xs[j], g, w)
 			}
 		}
+	}
+}
+
+// TestFusionRecomputesChains: a value computed by a chain of element-wise
+// ops (LSQ's clipping mask: x / step, two comparisons, two Wheres) is
+// recomputed in each tree that reads it, up to maxRecomputedOps ops; a
+// longer chain is stored by a program of its own. Either way each result
+// has engine v1's bits.
+func TestFusionRecomputesChains(t *testing.T) {
+	defer func(size int) { minFusedSize = size }(minFusedSize)
+	minFusedSize = 2
+	mask := func(x, s *graph.Node) *graph.Node {
+		g := x.Graph()
+		z := graph.Div(x, s)
+		one, zero := graph.Scalar(g, x.DType(), 1), graph.ScalarZero(g, x.DType())
+		return graph.Where(graph.GreaterOrEqual(z, zero), graph.Where(graph.LessOrEqual(z, graph.Scalar(g, x.DType(), 2)), one, zero), zero)
+	}
+	for _, c := range []struct {
+		name string
+		// value is read by the two outputs' trees
+		value func(x, s *graph.Node) *graph.Node
+		// programs: per plan; withGE: those computing a GreaterOrEqual
+		programs, withGE int
+	}{
+		{"mask recomputed", mask, 2, 2},
+		// Two ops more than maxRecomputedOps: the mask's own program.
+		{"longer chain stored", func(x, s *graph.Node) *graph.Node {
+			return graph.Abs(graph.Neg(mask(x, s)))
+		}, 3, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			stockOps := recordStockOps(t)
+			var programs, withGE []int
+			compiledHook = func(p *plan) {
+				n, ge := 0, 0
+				for _, st := range p.steps {
+					if k, ok := st.native.(*fusedKernel); ok {
+						n++
+						if slices.ContainsFunc(k.prog.Code, func(ins kernels.Instruction) bool { return ins.Op == kernels.OpGreaterEqual }) {
+							ge++
+						}
+					}
+				}
+				programs, withGE = append(programs, n), append(withGE, ge)
+			}
+			build := func(x, s *graph.Node) []*graph.Node {
+				v := c.value(x, s)
+				return []*graph.Node{graph.Mul(v, x), graph.Sub(graph.Round(graph.Div(x, s)), v)}
+			}
+			xs := []float32{-1.5, 0, float32(math.Copysign(0, -1)), 0.5, float32(math.NaN()), 1, -4.25, 5, float32(math.Inf(1)), 0.49}
+			run := func(b compute.Backend) [][]float32 {
+				exec, err := graph.NewExec(b, build)
+				if err != nil {
+					t.Fatal(err)
+				}
+				outs, err := exec.Call(tensors.FromFlatDataAndDimensions(slices.Clone(xs), 2, 5), tensors.FromScalar(float32(0.5)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return [][]float32{tensors.MustCopyFlatData[float32](outs[0]), tensors.MustCopyFlatData[float32](outs[1])}
+			}
+			v1, err := purego.New("")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := run(v1)
+			programs, withGE, *stockOps = nil, nil, nil
+			got := run(mustNew(t, ""))
+			if !slices.Equal(programs, []int{c.programs}) || !slices.Equal(withGE, []int{c.withGE}) {
+				t.Errorf("per plan %v fused programs, %v of them with the comparison; want [%d] and [%d]", programs, withGE, c.programs, c.withGE)
+			}
+			if len(*stockOps) > 0 {
+				t.Errorf("ops ran in stock segments: %v", *stockOps)
+			}
+			for i := range want {
+				for j := range want[i] {
+					if g, w := got[i][j], want[i][j]; math.Float32bits(g) != math.Float32bits(w) && !(g != g && w != w) {
+						t.Errorf("output %d, element %d (x=%v): %v on v2, %v on v1", i, j, xs[j], g, w)
+					}
+				}
+			}
+		})
 	}
 }
 
