@@ -17,15 +17,16 @@
 //     segment is replayed into its own v1 builder and compiled once. Native
 //     nodes run kernels from pkg/backend/kernels on the segments' buffers,
 //     without copies (a stock buffer's Data is its storage). Trees of
-//     element-wise ops become one native program each (fuse.go), in which
-//     GoMLX's indicator idioms of every clip's gradient become one masked
-//     multiply (kernels.Program.Simplify: the same bits). A batch norm
-//     read only by such programs leaves its normalization to them
-//     (batchnorm_epilogue.go), and a batch-norm gradient runs the program
-//     that makes its input chunk by chunk (batchnorm_gradinput.go). A graph
-//     with boolean flag parameters choosing a value with Where (LSQ's
-//     step_initialized) gets a second plan with every flag true, which
-//     drops the branch not taken (flags.go).
+//     element-wise ops become one native program each (fuse.go); a short
+//     chain several trees read is recomputed in each of them rather than
+//     stored, and GoMLX's indicator idioms of every clip's gradient become
+//     one masked multiply (kernels.Program.Simplify: the same bits). A
+//     batch norm read only by such programs leaves its normalization to
+//     them (batchnorm_epilogue.go), and a batch-norm gradient runs the
+//     program that makes its input chunk by chunk (batchnorm_gradinput.go).
+//     A graph with boolean flag parameters choosing a value with Where
+//     (LSQ's step_initialized) gets a second plan with every flag true,
+//     which drops the branch not taken (flags.go).
 //  3. Execution. Each execution runs the plan its flags choose. Buffers are
 //     parked in the engine's pool after their last use, for the next
 //     native output of their shape (pool.go); none is donated to a stock

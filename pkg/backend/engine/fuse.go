@@ -355,11 +355,14 @@ func replaceNodes(b *builder, replace map[*node]*node) {
 // other recomputed values, and leaves: full tensors, scalars and spread
 // operands, which exist anyway. Its output is then read by no one and
 // dropped from the plan. The ops and their operands are the same in every
-// copy, so the results are.
+// copy, so the results are. MLSYSREP_ENGINE_OFF=Recompute stores them all.
 func recomputable(b *builder, live []*node, readers map[int]int) map[*node]bool {
 	readBy := slotReaders(live)
 	returned := returnedSlots(b)
 	shared := make(map[*node]bool)
+	if listed(OffEnvVar, recomputeOff) {
+		return shared
+	}
 	// leaves[n]: the full tensors n's recomputation reads, when it can be
 	// recomputed (n's readers all element-wise); absent otherwise.
 	leaves := make(map[*node][]int)
@@ -439,6 +442,10 @@ func recomputable(b *builder, live []*node, readers map[int]int) map[*node]bool 
 	}
 	return shared
 }
+
+// recomputeOff is the name MLSYSREP_ENGINE_OFF takes to store every value
+// several trees read (to compare).
+const recomputeOff = "Recompute"
 
 // maxRecomputedOps bounds the ops recomputed for one value. A long
 // recomputed chain is a graph, not a register chain, in its readers'
