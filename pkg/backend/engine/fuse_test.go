@@ -198,69 +198,11 @@ func TestFusionComputesEachOpOnce(t *testing.T) {
 	}
 }
 
-// TestFusionRecomputesSharedOps: a cheap op read by several trees (LSQ's
-// x / step) is computed again inside each of them and not on its own, with
-// engine v1's bits.
-func TestFusionRecomputesSharedOps(t *testing.T) {
-	defer func(size int) { minFusedSize = size }(minFusedSize)
-	minFusedSize = 2
-	stockOps := recordStockOps(t)
-	var divs, programs []int // per plan: fused programs computing a Div, and fused programs
-	compiledHook = func(p *plan) {
-		d, n := 0, 0
-		for _, st := range p.steps {
-			if k, ok := st.native.(*fusedKernel); ok {
-				n++
-				if slices.ContainsFunc(k.prog.Code, func(ins kernels.Instruction) bool { return ins.Op == kernels.OpDiv }) {
-					d++
-				}
-			}
-		}
-		divs, programs = append(divs, d), append(programs, n)
-	}
-	defer func() { compiledHook = nil }()
-	build := func(x, s *graph.Node) []*graph.Node {
-		z := graph.Div(x, s)
-		zero := graph.ScalarZero(x.Graph(), x.DType())
-		return []*graph.Node{graph.Mul(graph.Round(z), s), graph.Where(graph.GreaterOrEqual(z, zero), z, graph.Neg(z))}
-	}
-	xs := []float32{-1.5, 0, float32(math.Copysign(0, -1)), 2.5, float32(math.NaN()), 3, -4.25, 5, float32(math.Inf(1)), 0.49}
-	run := func(b compute.Backend) [][]float32 {
-		exec, err := graph.NewExec(b, build)
-		if err != nil {
-			t.Fatal(err)
-		}
-		outs, err := exec.Call(tensors.FromFlatDataAndDimensions(slices.Clone(xs), 2, 5), tensors.FromScalar(float32(0.5)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return [][]float32{tensors.MustCopyFlatData[float32](outs[0]), tensors.MustCopyFlatData[float32](outs[1])}
-	}
-	v1, err := purego.New("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := run(v1)
-	got := run(mustNew(t, ""))
-	if !slices.Equal(divs, []int{2}) || !slices.Equal(programs, []int{2}) {
-		t.Errorf("per plan %v fused programs, %v of them with the Div; want [2] and [2] (recomputed in both trees, not on its own)", programs, divs)
-	}
-	if slices.Contains(*stockOps, "Div") {
-		t.Errorf("the Div ran in a stock segment: %v", *stockOps)
-	}
-	for i := range want {
-		for j := range want[i] {
-			if g, w := got[i][j], want[i][j]; math.Float32bits(g) != math.Float32bits(w) && !(g != g && w != w) {
-				t.Errorf("output %d, element %d (x=%v): %v on v2, %v on v1", i, j, xs[j], g, w)
-			}
-		}
-	}
-}
-
-// TestFusionRecomputesChains: a value computed by a chain of element-wise
-// ops (LSQ's clipping mask: x / step, two comparisons, two Wheres) is
-// recomputed in each tree that reads it, up to maxRecomputedOps ops; a
-// longer chain is stored by a program of its own. Either way each result
+// TestFusionRecomputesChains: a value read by several trees and computed
+// by a cheap op (LSQ's x / step) or a chain of element-wise ops (LSQ's
+// clipping mask: x / step, two comparisons, two Wheres) is recomputed in
+// each tree that reads it, up to maxRecomputedOps ops, and not on its own;
+// a longer chain is stored by a program of its own. Either way each result
 // has engine v1's bits.
 func TestFusionRecomputesChains(t *testing.T) {
 	defer func(size int) { minFusedSize = size }(minFusedSize)
@@ -271,41 +213,50 @@ func TestFusionRecomputesChains(t *testing.T) {
 		one, zero := graph.Scalar(g, x.DType(), 1), graph.ScalarZero(g, x.DType())
 		return graph.Where(graph.GreaterOrEqual(z, zero), graph.Where(graph.LessOrEqual(z, graph.Scalar(g, x.DType(), 2)), one, zero), zero)
 	}
+	readTwice := func(value func(x, s *graph.Node) *graph.Node) func(x, s *graph.Node) []*graph.Node {
+		return func(x, s *graph.Node) []*graph.Node {
+			v := value(x, s)
+			return []*graph.Node{graph.Mul(v, x), graph.Sub(graph.Round(graph.Div(x, s)), v)}
+		}
+	}
 	for _, c := range []struct {
-		name string
-		// value is read by the two outputs' trees
-		value func(x, s *graph.Node) *graph.Node
-		// programs: per plan; withGE: those computing a GreaterOrEqual
-		programs, withGE int
+		name  string
+		build func(x, s *graph.Node) []*graph.Node
+		// programs: per plan; with: those computing op
+		op             kernels.ElementOp
+		programs, with int
 	}{
-		{"mask recomputed", mask, 2, 2},
+		{"x / step recomputed", func(x, s *graph.Node) []*graph.Node {
+			z := graph.Div(x, s)
+			zero := graph.ScalarZero(x.Graph(), x.DType())
+			return []*graph.Node{graph.Mul(graph.Round(z), s), graph.Where(graph.GreaterOrEqual(z, zero), z, graph.Neg(z))}
+		}, kernels.OpDiv, 2, 2},
+		{"mask recomputed", readTwice(mask), kernels.OpGreaterEqual, 2, 2},
 		// Two ops more than maxRecomputedOps: the mask's own program.
-		{"longer chain stored", func(x, s *graph.Node) *graph.Node {
+		{"longer chain stored", readTwice(func(x, s *graph.Node) *graph.Node {
 			return graph.Abs(graph.Neg(mask(x, s)))
-		}, 3, 1},
+		}), kernels.OpGreaterEqual, 3, 1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			stockOps := recordStockOps(t)
-			var programs, withGE []int
+			recordStock := compiledHook
+			var programs, with []int
 			compiledHook = func(p *plan) {
-				n, ge := 0, 0
+				recordStock(p)
+				n, w := 0, 0
 				for _, st := range p.steps {
 					if k, ok := st.native.(*fusedKernel); ok {
 						n++
-						if slices.ContainsFunc(k.prog.Code, func(ins kernels.Instruction) bool { return ins.Op == kernels.OpGreaterEqual }) {
-							ge++
+						if slices.ContainsFunc(k.prog.Code, func(ins kernels.Instruction) bool { return ins.Op == c.op }) {
+							w++
 						}
 					}
 				}
-				programs, withGE = append(programs, n), append(withGE, ge)
-			}
-			build := func(x, s *graph.Node) []*graph.Node {
-				v := c.value(x, s)
-				return []*graph.Node{graph.Mul(v, x), graph.Sub(graph.Round(graph.Div(x, s)), v)}
+				programs, with = append(programs, n), append(with, w)
 			}
 			xs := []float32{-1.5, 0, float32(math.Copysign(0, -1)), 0.5, float32(math.NaN()), 1, -4.25, 5, float32(math.Inf(1)), 0.49}
 			run := func(b compute.Backend) [][]float32 {
-				exec, err := graph.NewExec(b, build)
+				exec, err := graph.NewExec(b, c.build)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -320,13 +271,13 @@ func TestFusionRecomputesChains(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := run(v1)
-			programs, withGE, *stockOps = nil, nil, nil
+			programs, with, *stockOps = nil, nil, nil
 			got := run(mustNew(t, ""))
-			if !slices.Equal(programs, []int{c.programs}) || !slices.Equal(withGE, []int{c.withGE}) {
-				t.Errorf("per plan %v fused programs, %v of them with the comparison; want [%d] and [%d]", programs, withGE, c.programs, c.withGE)
+			if !slices.Equal(programs, []int{c.programs}) || !slices.Equal(with, []int{c.with}) {
+				t.Errorf("per plan %v fused programs, %v of them with a %v; want [%d] and [%d]", programs, with, c.op, c.programs, c.with)
 			}
-			if len(*stockOps) > 0 {
-				t.Errorf("ops ran in stock segments: %v", *stockOps)
+			if slices.ContainsFunc(*stockOps, func(op string) bool { _, elementwise := elementOps[op]; return elementwise }) {
+				t.Errorf("element-wise ops ran in stock segments: %v", *stockOps)
 			}
 			for i := range want {
 				for j := range want[i] {
