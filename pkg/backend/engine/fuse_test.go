@@ -256,15 +256,7 @@ func TestFusionRecomputesChains(t *testing.T) {
 			}
 			xs := []float32{-1.5, 0, float32(math.Copysign(0, -1)), 0.5, float32(math.NaN()), 1, -4.25, 5, float32(math.Inf(1)), 0.49}
 			run := func(b compute.Backend) [][]float32 {
-				exec, err := graph.NewExec(b, c.build)
-				if err != nil {
-					t.Fatal(err)
-				}
-				outs, err := exec.Call(tensors.FromFlatDataAndDimensions(slices.Clone(xs), 2, 5), tensors.FromScalar(float32(0.5)))
-				if err != nil {
-					t.Fatal(err)
-				}
-				return [][]float32{tensors.MustCopyFlatData[float32](outs[0]), tensors.MustCopyFlatData[float32](outs[1])}
+				return execFlat(t, b, c.build, tensors.FromFlatDataAndDimensions(slices.Clone(xs), 2, 5), tensors.FromScalar(float32(0.5)))
 			}
 			v1, err := purego.New("")
 			if err != nil {
@@ -306,15 +298,7 @@ func TestFusionTakesBroadcastScalars(t *testing.T) {
 	}
 	xs := []float32{-1, 0, float32(math.Copysign(0, -1)), 2, float32(math.NaN()), 3, -4, 5}
 	run := func(b compute.Backend) []float32 {
-		exec, err := graph.NewExec(b, build)
-		if err != nil {
-			t.Fatal(err)
-		}
-		outs, err := exec.Call(tensors.FromFlatDataAndDimensions(slices.Clone(xs), 2, 4), tensors.FromScalar(float32(0.75)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tensors.MustCopyFlatData[float32](outs[0])
+		return execFlat(t, b, build, tensors.FromFlatDataAndDimensions(slices.Clone(xs), 2, 4), tensors.FromScalar(float32(0.75)))[0]
 	}
 	v1, err := purego.New("")
 	if err != nil {
@@ -405,17 +389,9 @@ func TestFusionTakesBroadcastOperands(t *testing.T) {
 		exs[i] = float32(rng.NormFloat64())
 	}
 	run := func(b compute.Backend) [][]float32 {
-		exec, err := graph.NewExec(b, build)
-		if err != nil {
-			t.Fatal(err)
-		}
-		outs, err := exec.Call(tensors.FromFlatDataAndDimensions(slices.Clone(xs), n, h, w, c),
+		return execFlat(t, b, build, tensors.FromFlatDataAndDimensions(slices.Clone(xs), n, h, w, c),
 			tensors.FromFlatDataAndDimensions(slices.Clone(chs), 1, 1, 1, c),
 			tensors.FromFlatDataAndDimensions(slices.Clone(exs), n, 1, 1, 1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return [][]float32{tensors.MustCopyFlatData[float32](outs[0]), tensors.MustCopyFlatData[float32](outs[1])}
 	}
 	v1, err := purego.New("")
 	if err != nil {
@@ -439,6 +415,25 @@ func TestFusionTakesBroadcastOperands(t *testing.T) {
 			}
 		}
 	}
+}
+
+// execFlat runs graph function build on backend b with the inputs and
+// returns its float32 outputs' values.
+func execFlat[F graph.ExecGraphFn](t *testing.T, b compute.Backend, build F, inputs ...any) [][]float32 {
+	t.Helper()
+	exec, err := graph.NewExec(b, build)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs, err := exec.Call(inputs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flat := make([][]float32, len(outs))
+	for i, o := range outs {
+		flat[i] = tensors.MustCopyFlatData[float32](o)
+	}
+	return flat
 }
 
 // recordStockOps collects the ops of the stock steps of every plan made
@@ -480,15 +475,7 @@ func TestFusionSimplifiesClipGradients(t *testing.T) {
 	xs := []float32{-1.5, 0, negZero, 2.5, float32(math.NaN()), 6, 6.5, 5.999, float32(math.Inf(1)), float32(math.Inf(-1)), 1e-40, -1e-40}
 	gs := []float32{1, -2, 3, -4, 5, -6, 7, -8, 9, -10, 11, float32(math.NaN())}
 	run := func(b compute.Backend) []float32 {
-		exec, err := graph.NewExec(b, build)
-		if err != nil {
-			t.Fatal(err)
-		}
-		outs, err := exec.Call(tensors.FromFlatDataAndDimensions(slices.Clone(xs), 3, 4), tensors.FromFlatDataAndDimensions(slices.Clone(gs), 3, 4))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tensors.MustCopyFlatData[float32](outs[0])
+		return execFlat(t, b, build, tensors.FromFlatDataAndDimensions(slices.Clone(xs), 3, 4), tensors.FromFlatDataAndDimensions(slices.Clone(gs), 3, 4))[0]
 	}
 	v1, err := purego.New("")
 	if err != nil {
