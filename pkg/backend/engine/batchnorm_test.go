@@ -50,24 +50,12 @@ func TestBatchNormMatchesStock(t *testing.T) {
 			scale, offset := randomTensor(rng, c).Value(), randomTensor(rng, c).Value()
 			run := func(b compute.Backend) [][]float32 {
 				// Tensors bind to the backend they first run on: fresh ones each.
-				exec, err := graph.NewExec(b, func(x, scale, offset, dy *graph.Node) []*graph.Node {
+				return execFlat(t, b, func(x, scale, offset, dy *graph.Node) []*graph.Node {
 					y, mean, variance := graph.InternalBatchNormForTraining(x, scale, offset, 1e-3, -1)
 					dx, dScale, dOffset := graph.InternalBatchNormGradient(x, scale, mean, variance, dy, 1e-3, -1)
 					return []*graph.Node{y, mean, variance, dx, dScale, dOffset}
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
-				outs, err := exec.Call(tensors.MustFromAnyValue(x), tensors.MustFromAnyValue(scale), tensors.MustFromAnyValue(offset),
+				}, tensors.MustFromAnyValue(x), tensors.MustFromAnyValue(scale), tensors.MustFromAnyValue(offset),
 					tensors.MustFromAnyValue(dy))
-				if err != nil {
-					t.Fatal(err)
-				}
-				res := make([][]float32, len(outs))
-				for i, o := range outs {
-					res[i] = tensors.MustCopyFlatData[float32](o)
-				}
-				return res
 			}
 			before := bnRuns.Load()
 			want, got := run(v1), run(v2)
