@@ -33,3 +33,4 @@ package kernels
 //go:generate go run gen_kernels.go
 //go:generate go run gen_asm.go
 //go:generate go run gen_elementwise.go
+//go:generate go run gen_chain.go

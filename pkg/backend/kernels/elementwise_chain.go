@@ -9,8 +9,9 @@ package kernels
 // chain keeps the value in a register from its first instruction to its
 // last and stores only the last result: per instruction, one load of each
 // other operand and one op, the same op the interpreter's vector loop
-// runs (applyChain on the SIMD paths), so every result has the same bits.
-// Chains run on whole tiles of a multiple of 32 elements before the
+// runs (avx2Apply, avx512Apply), so every result has the same bits.
+// Chains run on whole tiles of a multiple of the path's stride (four
+// vectors: 32 elements on AVX2, 64 on AVX-512) before the
 // program's TailFrom (beyond it Min and Max swap operands: the interpreter
 // does those tiles, and a range's last, shorter one).
 
@@ -91,11 +92,6 @@ func planChains(p *Program) []*chain {
 	}
 	return starts
 }
-
-// chainStride is the elements a chain's loop takes at a time (four 8-lane
-// vectors): a tile of another length (a range's last) runs in the
-// interpreter.
-const chainStride = 32
 
 // chainsOff switches register chains off (tests compare them with the
 // interpreter); chainHook, when set, sees each chain run on a tile (tests

@@ -6,7 +6,7 @@ package kernels
 type chainFunc func(c *chain, dst []float32, vals [][]float32, m int)
 
 // simdChain: this build has no SIMD paths.
-func simdChain(string) chainFunc { return nil }
+func simdChain(string) (chainFunc, int) { return nil, 0 }
 
 // maxChainSteps bounds a chain's length.
 const maxChainSteps = 32

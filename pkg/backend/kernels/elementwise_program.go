@@ -239,8 +239,9 @@ type ProgramRunner struct {
 	// chains are the program's register chains by first instruction
 	// (elementwise_chain.go), which chainRun runs; chainRun is nil on paths
 	// without them.
-	chains   []*chain
-	chainRun chainFunc
+	chains      []*chain
+	chainRun    chainFunc
+	chainStride int
 }
 
 // runnerScratch keeps the runners' tiles between runs: a runner per worker
@@ -342,8 +343,8 @@ func (p *Program) RunnerWith(inputs [][]float32, sources []Source) *ProgramRunne
 			r.clip, r.clipRun, r.clipWidth = plan, fn, width
 		}
 	}
-	if fn := simdChain(Path()); fn != nil && !chainsOff && r.clipRun == nil {
-		r.chains, r.chainRun = planChains(p), fn
+	if fn, stride := simdChain(Path()); fn != nil && !chainsOff && r.clipRun == nil {
+		r.chains, r.chainRun, r.chainStride = planChains(p), fn, stride
 	}
 	return r
 }
@@ -396,7 +397,7 @@ func (r *ProgramRunner) Run(out []float32, lo, hi int) {
 			r.affine(r.normalized[:m], inputs[nz.Input][t0:t1], vals[nz.Mean], vals[nz.A], vals[nz.Offset])
 			vals[nz.Input] = r.normalized[:m]
 		}
-		chains := r.chainRun != nil && t1 <= p.TailFrom && m%chainStride == 0
+		chains := r.chainRun != nil && t1 <= p.TailFrom && m%r.chainStride == 0
 		for k := 0; k < len(p.Code); k++ {
 			ins := p.Code[k]
 			var chn *chain
