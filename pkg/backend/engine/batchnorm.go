@@ -27,7 +27,7 @@ type bnKernel struct {
 	grad bool
 	// exact selects the v1-exact forward.
 	exact bool
-	// statsOnly (exact forward only) leaves the normalized output to the
+	// statsOnly (the training forward) leaves the normalized output to the
 	// fused programs that read it (batchnorm_epilogue.go): the node's
 	// outputs are then the mean, the variance and the factor a.
 	statsOnly bool
@@ -198,9 +198,12 @@ func (b *Backend) bnOutputs(x, vector compute.Buffer) ([]compute.Buffer, [][]flo
 // programs reading it (tests check the rewrite took place).
 var bnStatsRuns atomic.Int64
 
-// stats is the v1-exact forward without its output pass: the mean, the
+// stats is the training forward without its output pass: the mean, the
 // variance and a = scale * rsqrt(variance + epsilon), each per channel,
 // for the programs that normalize as they read (batchnorm_epilogue.go).
+// The v1-exact form takes v1's statistics and v1's factor; the accurate
+// one (ExperimentalEnvVar) BatchNorm.Train's, whose one pass over x
+// replaces the v1 form's two.
 func (k *bnKernel) stats(b *Backend, flats [][]float32, scale compute.Buffer, vec shapes.Shape) ([]compute.Buffer, error) {
 	outs := make([]compute.Buffer, 0, 3)
 	fail := func(err error) ([]compute.Buffer, error) {
@@ -216,6 +219,13 @@ func (k *bnKernel) stats(b *Backend, flats [][]float32, scale compute.Buffer, ve
 			return fail(err)
 		}
 		outs, data[i] = append(outs, buf), flat
+	}
+	if !k.exact {
+		k.bn.Stats(data[0], data[1], flats[0], runtime.GOMAXPROCS(0))
+		k.bn.Factor(data[2], flats[1], data[1])
+		bnRuns.Add(1)
+		bnStatsRuns.Add(1)
+		return outs, nil
 	}
 	factor, err := b.bnFactor(k.bn.C, k.bn.Epsilon)
 	if err != nil {

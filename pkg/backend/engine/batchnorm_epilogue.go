@@ -9,8 +9,10 @@ import (
 // Batch-norm epilogues: in MobileNetV2 every expansion and depthwise batch
 // norm is read only by element-wise programs (the ReLU6 clip forward and its
 // gradient mask; a quantizer after it), and a projection's by the residual
-// add. The v1-exact forward writes its normalized output y = (x - mean) * a
-// + offset in a pass of its own (reading x, writing y), and each program
+// add. The training forward (v1-exact, or accurate with
+// MLSYSREP_ENGINE_EXPERIMENTAL=BatchNormForTraining) writes its normalized
+// output y = (x - mean) * a + offset in a pass of its own (reading x,
+// writing y), and each program
 // then reads y back. inlineBatchNormOutputs instead lets the batch norm
 // compute its statistics only, and each program reading y reads x and the
 // three per-channel vectors and normalizes each tile as it reads it, with
@@ -24,8 +26,8 @@ import (
 // output passes.
 const epilogueOff = "BatchNormEpilogue"
 
-// inlineBatchNormOutputs rewrites each v1-exact training batch norm whose
-// output only fused programs read (see above). It runs after
+// inlineBatchNormOutputs rewrites each training batch norm (v1-exact or
+// accurate) whose output only fused programs read (see above). It runs after
 // fuseElementwise.
 func inlineBatchNormOutputs(b *builder) {
 	if listed(OffEnvVar, epilogueOff) {
@@ -37,7 +39,7 @@ func inlineBatchNormOutputs(b *builder) {
 	replace := make(map[*node]*node)
 	for _, n := range live {
 		k, ok := n.native.(*bnKernel)
-		if !ok || !k.exact || k.grad || k.statsOnly || len(n.outs) != 3 || len(n.inputs) != 3 {
+		if !ok || k.grad || k.statsOnly || len(n.outs) != 3 || len(n.inputs) != 3 {
 			continue
 		}
 		y := n.outs[0]
@@ -59,7 +61,7 @@ func inlineBatchNormOutputs(b *builder) {
 			continue
 		}
 		stats := &node{op: n.op, args: n.args, inputs: n.inputs, order: n.order,
-			native: &bnKernel{bn: k.bn, exact: true, statsOnly: true}}
+			native: &bnKernel{bn: k.bn, exact: k.exact, statsOnly: true}}
 		vec := b.slots[n.outs[1]].shape
 		b.slots = append(b.slots, slot{producer: stats, shape: vec})
 		stats.outs = []int{n.outs[1], n.outs[2], len(b.slots) - 1}

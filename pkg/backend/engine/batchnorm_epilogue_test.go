@@ -31,11 +31,22 @@ func relu6BNCNN(scope *model.Scope, x *graph.Node) *graph.Node {
 // programs reading a batch norm's output normalizing as they read
 // (batchnorm_epilogue.go) as well. The losses and every variable must be
 // the same bits each time, and each rewrite must have run (both batch
-// norms' outputs, the ReLU6 mask's gradient, every step).
+// norms' outputs, the ReLU6 mask's gradient, every step). It does so with
+// v1's statistics and with the accurate ones (ExperimentalEnvVar), whose
+// epilogue normalizes as BatchNorm.Train does.
 func TestBatchNormFusionsExact(t *testing.T) {
+	for _, experimental := range []string{"", "BatchNormForTraining"} {
+		t.Run("experimental="+experimental, func(t *testing.T) {
+			testBatchNormFusionsExact(t, experimental)
+		})
+	}
+}
+
+func testBatchNormFusionsExact(t *testing.T, experimental string) {
 	defer func(size int) { minFusedSize = size }(minFusedSize)
 	minFusedSize = 2 // the test's small tensors fused as MobileNetV2's are
 	clearKernelSwitches(t)
+	t.Setenv(ExperimentalEnvVar, experimental)
 	t.Setenv(OffEnvVar, epilogueOff+","+gradInputOff)
 	stats, gradFrom := bnStatsRuns.Load(), bnGradFillRuns.Load()
 	wantLoss, wantStore := trainModel(t, mustNew(t, ""), relu6BNCNN, exactSteps)

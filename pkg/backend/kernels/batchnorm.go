@@ -34,10 +34,17 @@ func (bn BatchNorm) Train(out, mean, variance, x, scale, offset []float32, worke
 	bn.check(len(out), len(x))
 	bn.Stats(mean, variance, x, workers)
 	a := make([]float32, bn.C)
+	bn.Factor(a, scale, variance)
+	bn.Normalize(out, x, mean[:bn.C], a, offset, workers)
+}
+
+// Factor writes Train's per-channel factor a = scale / sqrt(variance +
+// epsilon) (the square root taken in float64), which Normalize multiplies
+// by: Stats, Factor and Normalize are Train in three steps, to the bit.
+func (bn BatchNorm) Factor(a, scale, variance []float32) {
 	for c := range bn.C {
 		a[c] = scale[c] * float32(1/math.Sqrt(float64(variance[c]+bn.Epsilon)))
 	}
-	bn.Normalize(out, x, mean[:bn.C], a, offset, workers)
 }
 
 // Stats writes the batch mean and biased variance of x in one pass over

@@ -40,6 +40,12 @@ var benchConvs = []struct {
 		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
 	{"3x3_512to512_4x4_b32", Conv2D{N: 32, H: 4, W: 4, C: 512, KH: 3, KW: 3, O: 512,
 		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
+	// The last stage's stride-2 convolution (8x8x256 -> 4x4x512) and its
+	// input gradient.
+	{"3x3s2_256to512_8x8_b32", Conv2D{N: 32, H: 8, W: 8, C: 256, KH: 3, KW: 3, O: 512,
+		StrideH: 2, StrideW: 2, DilH: 1, DilW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
+	{"indil2_3x3_512to256_4x4to8x8_b32", Conv2D{N: 32, H: 4, W: 4, C: 512, KH: 3, KW: 3, O: 256,
+		StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, PadTop: 1, PadBottom: 2, PadLeft: 1, PadRight: 2, InDilH: 2, InDilW: 2}},
 	// MobileNetV2 at width 0.5, batch 96: the first expansion (12 -> 72
 	// channels at 32x32), its input gradient (72 -> 12) and the last
 	// block's 1x1 convolutions at 4x4.
