@@ -71,6 +71,12 @@ var depthwiseCases = []Depthwise{
 	{N: 3, H: 6, W: 9, C: 17, KH: 5, KW: 5, StrideH: 1, StrideW: 1, InDilH: 1, InDilW: 1, PadTop: 2, PadBottom: 2, PadLeft: 2, PadRight: 2},
 	{N: 1, H: 9, W: 7, C: 130, KH: 3, KW: 3, StrideH: 1, StrideW: 2, InDilH: 1, InDilW: 1, PadTop: 0, PadBottom: 2, PadLeft: 1, PadRight: 0},
 	{N: 2, H: 4, W: 5, C: 33, KH: 1, KW: 1, StrideH: 2, StrideW: 1, InDilH: 1, InDilW: 1},
+	// AVX-512's channel passes of 32 and 16 (48 channels: whole 64-byte
+	// lines, which AVX-512 kernels take), and 32, 16 and 8 (which AVX2's
+	// take on every path, MobileNetV2's 72 channels among them).
+	{N: 2, H: 5, W: 7, C: 48, KH: 3, KW: 3, StrideH: 1, StrideW: 1, InDilH: 1, InDilW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1},
+	{N: 2, H: 6, W: 7, C: 56, KH: 3, KW: 3, StrideH: 1, StrideW: 1, InDilH: 1, InDilW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1},
+	{N: 1, H: 8, W: 8, C: 72, KH: 3, KW: 3, StrideH: 2, StrideW: 2, InDilH: 1, InDilW: 1, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1},
 	// Transposed: the input gradient of a stride-2 3x3 convolution of an 8x8
 	// (or 7x7) input, as engine v2 receives it.
 	{N: 2, H: 4, W: 4, C: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, InDilH: 2, InDilW: 2, PadTop: 1, PadBottom: 2, PadLeft: 1, PadRight: 2},
@@ -129,6 +135,9 @@ func TestDepthwiseFilter(t *testing.T) {
 		{N: 2, H: 7, W: 6, C: 7, OH: 7, OW: 6, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadTop: 1, PadLeft: 1},
 		{N: 3, H: 8, W: 8, C: 33, OH: 4, OW: 4, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1},
 		{N: 2, H: 7, W: 9, C: 130, OH: 4, OW: 5, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1},
+		{N: 2, H: 6, W: 7, C: 56, OH: 6, OW: 7, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadTop: 1, PadLeft: 1},
+		{N: 2, H: 5, W: 7, C: 48, OH: 5, OW: 7, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadTop: 1, PadLeft: 1},
+		{N: 1, H: 8, W: 8, C: 72, OH: 4, OW: 4, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1},
 		{N: 1, H: 6, W: 6, C: 16, OH: 6, OW: 6, KH: 5, KW: 5, StrideH: 1, StrideW: 1, PadTop: 2, PadLeft: 2},
 		{N: 2, H: 6, W: 5, C: 9, OH: 3, OW: 3, KH: 1, KW: 1, StrideH: 2, StrideW: 2},
 		// Rows of several pixel blocks; 16- and 8-channel passes.

@@ -1,9 +1,11 @@
 //go:build ignore
 
-// gen_asm writes the AVX-512 micro-kernels for 16-channel blocks and all
-// AVX2 micro-kernels in Go assembly: kernels_avx512_amd64.s and their
-// declarations, kernels_avx512_asm.go (the names are older than the AVX2
-// kernels). Run it with `go generate` in this directory.
+// gen_asm writes the AVX-512 micro-kernels for 16-channel blocks, the AVX2
+// convolution micro-kernels, and the depthwise and 1x1 kernels of both
+// paths (the same code over each path's channel passes, vecPass) in Go
+// assembly: kernels_avx512_amd64.s and their declarations,
+// kernels_avx512_asm.go (the names are older than the AVX2 kernels). Run it
+// with `go generate` in this directory.
 //
 // Why assembly for these: with a single 16-lane weight (or output-gradient)
 // vector per pixel, every FMA needs a broadcast of its own. Go's compiler
@@ -64,29 +66,36 @@ func main() {
 			filterKernelAVX2(&s, name, r, bw*4)
 		}
 	}
-	for p := 1; p <= tapAsmMaxP; p++ {
-		name := fmt.Sprintf("avx2AsmTapP%d", p)
-		fmt.Fprintf(&g, "// %s computes %d output pixels of a depthwise row, channels 0 to cv-1 (a multiple of 8); see avx2TapRow. It needs AVX2.\n//\n//go:noescape\n", name, p)
-		fmt.Fprintf(&g, "func %s(out, in, w unsafe.Pointer, taps *int, nTaps, cv int, inStep, outStep uintptr)\n\n", name)
-		tapKernelAVX2(&s, name, p)
-	}
-	for k := 1; k <= filterAsmMaxK; k++ {
-		name := fmt.Sprintf("avx2AsmFilterK%d", k)
-		fmt.Fprintf(&g, "// %s adds %d taps' products over a block of pixels into their weight-gradient rows, channels 0 to cv-1 (a multiple of 8); see avx2FilterBlock. It needs AVX2.\n//\n//go:noescape\n", name, k)
-		fmt.Fprintf(&g, "func %s(acc, in, dy unsafe.Pointer, taps *int, pixels, cv int, inStep, dyStep uintptr)\n\n", name)
-		filterRowKernelAVX2(&s, name, k)
-	}
-	for p := 1; p <= pwAsmMaxP; p++ {
-		name := fmt.Sprintf("avx2AsmPointwiseP%d", p)
-		fmt.Fprintf(&g, "// %s computes %d pixels of a 1x1 convolution, output channels 0 to cv-1 (a multiple of 8); see pointwiseAVX2. It needs AVX2 and FMA.\n//\n//go:noescape\n", name, p)
-		fmt.Fprintf(&g, "func %s(out, x, w unsafe.Pointer, c, cv int, xStride, wStride, outStride uintptr)\n\n", name)
-		pointwiseKernelAVX2(&s, name, p)
-	}
-	for r := 1; r <= pwFilterAsmMaxR; r++ {
-		name := fmt.Sprintf("avx2AsmPointwiseFilterR%d", r)
-		fmt.Fprintf(&g, "// %s adds a block of pixels' products into %d input channels' rows of a 1x1 kernel gradient, output channels 0 to cv-1 (a multiple of 8); see pointwiseFilterAVX2. It needs AVX2 and FMA.\n//\n//go:noescape\n", name, r)
-		fmt.Fprintf(&g, "func %s(part, x, dy unsafe.Pointer, pixels, cv int, xStride, dyStride, partStride uintptr)\n\n", name)
-		pointwiseFilterKernelAVX2(&s, name, r)
+	// The depthwise and 1x1 kernels, AVX2's and then AVX-512's: the same
+	// code over each path's channel passes (vecPass).
+	for _, path := range []struct {
+		prefix, needs, fma string
+		passes             []vecPass
+	}{{"avx2", "AVX2", "AVX2 and FMA", avx2Passes}, {"avx512", "AVX-512", "AVX-512", avx512Passes}} {
+		for p := 1; p <= tapAsmMaxP; p++ {
+			name := fmt.Sprintf("%sAsmTapP%d", path.prefix, p)
+			fmt.Fprintf(&g, "// %s computes %d output pixels of a depthwise row, channels 0 to cv-1 (a multiple of 8); see asmTapRow. It needs %s.\n//\n//go:noescape\n", name, p, path.needs)
+			fmt.Fprintf(&g, "func %s(out, in, w unsafe.Pointer, taps *int, nTaps, cv int, inStep, outStep uintptr)\n\n", name)
+			tapKernel(&s, path.passes, name, p)
+		}
+		for k := 1; k <= filterAsmMaxK; k++ {
+			name := fmt.Sprintf("%sAsmFilterK%d", path.prefix, k)
+			fmt.Fprintf(&g, "// %s adds %d taps' products over a block of pixels into their weight-gradient rows, channels 0 to cv-1 (a multiple of 8); see asmFilterRow. It needs %s.\n//\n//go:noescape\n", name, k, path.needs)
+			fmt.Fprintf(&g, "func %s(acc, in, dy unsafe.Pointer, taps *int, pixels, cv int, inStep, dyStep uintptr)\n\n", name)
+			filterRowKernel(&s, path.passes, name, k)
+		}
+		for p := 1; p <= pwAsmMaxP; p++ {
+			name := fmt.Sprintf("%sAsmPointwiseP%d", path.prefix, p)
+			fmt.Fprintf(&g, "// %s computes %d pixels of a 1x1 convolution, output channels 0 to cv-1 (a multiple of 8); see pointwiseAsm. It needs %s.\n//\n//go:noescape\n", name, p, path.fma)
+			fmt.Fprintf(&g, "func %s(out, x, w unsafe.Pointer, c, cv int, xStride, wStride, outStride uintptr)\n\n", name)
+			pointwiseKernel(&s, path.passes, name, p)
+		}
+		for r := 1; r <= pwFilterAsmMaxR; r++ {
+			name := fmt.Sprintf("%sAsmPointwiseFilterR%d", path.prefix, r)
+			fmt.Fprintf(&g, "// %s adds a block of pixels' products into %d input channels' rows of a 1x1 kernel gradient, output channels 0 to cv-1 (a multiple of 8); see pointwiseFilterAsm. It needs %s.\n//\n//go:noescape\n", name, r, path.fma)
+			fmt.Fprintf(&g, "func %s(part, x, dy unsafe.Pointer, pixels, cv int, xStride, dyStride, partStride uintptr)\n\n", name)
+			pointwiseFilterKernel(&s, path.passes, name, r)
+		}
 	}
 	if err := os.WriteFile("kernels_avx512_amd64.s", s.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
@@ -323,12 +332,12 @@ func foldSets(s *bytes.Buffer, i, per, ns int) {
 // returns the first operand's NaN).
 const tapAsmMaxP = 4 // pixels: 2P accumulators, 2 weights and 4 products <= 14 registers
 
-// tapKernelAVX2 writes the kernel for p pixels. Arguments: out and in point
+// tapKernel writes the kernel for p pixels over passes. Arguments: out and in point
 // at the first pixel's channel 0, w at the weights' channel 0; taps holds
 // nTaps pairs of byte offsets (input from in, weight from w); cv is the
 // channels to compute; inStep and outStep are the bytes from one pixel to
 // the next in the input and the output.
-func tapKernelAVX2(s *bytes.Buffer, name string, p int) {
+func tapKernel(s *bytes.Buffer, passes []vecPass, name string, p int) {
 	// The input of pixel i at AX + i*inStep: registers for 0, 1, 2, 3 steps.
 	inAddr := func(pix, off int) string {
 		switch pix {
@@ -357,29 +366,30 @@ func tapKernelAVX2(s *bytes.Buffer, name string, p int) {
 	fmt.Fprintf(s, "\tMOVQ out+0(FP), DI\n\tMOVQ in+8(FP), R8\n\tMOVQ w+16(FP), R9\n\tMOVQ cv+40(FP), R12\n")
 	fmt.Fprintf(s, "\tMOVQ inStep+48(FP), R10\n\tMOVQ outStep+56(FP), R11\n")
 	fmt.Fprintf(s, "\tLEAQ (R10)(R10*2), R13\n\tLEAQ (R11)(R11*2), DX\n")
-	channelPasses(s, name, "R12", []string{"DI", "R8", "R9"}, func(vecs int, block string) {
-		acc := func(pix, v int) string { return fmt.Sprintf("Y%d", pix*vecs+v) }
+	channelPasses(s, name, "R12", []string{"DI", "R8", "R9"}, passes, func(ps vecPass, block string) {
+		vecs := ps.vecs
+		acc := func(pix, v int) string { return ps.r(pix*vecs + v) }
 		for i := range p * vecs {
-			fmt.Fprintf(s, "\tVXORPS Y%d, Y%d, Y%d\n", i, i, i)
+			fmt.Fprintf(s, "\tVXORPS %s, %s, %s\n", ps.r(i), ps.r(i), ps.r(i))
 		}
 		fmt.Fprintf(s, "\tMOVQ taps+24(FP), SI\n\tMOVQ nTaps+32(FP), CX\n\tTESTQ CX, CX\n\tJZ %s_store\n", block)
 		fmt.Fprintf(s, "%s_tap:\n\tMOVQ (SI), AX\n\tMOVQ 8(SI), BX\n\tADDQ R8, AX\n", block)
 		for v := range vecs {
-			fmt.Fprintf(s, "\tVMOVUPS %d(R9)(BX*1), Y%d\n", v*32, 8+v)
+			fmt.Fprintf(s, "\tVMOVUPS %d(R9)(BX*1), %s\n", v*ps.bytes(), ps.r(8+v))
 		}
 		tmp := 0
 		for v := range vecs {
 			for pix := range p {
-				t := fmt.Sprintf("Y%d", 10+tmp%4)
+				t := ps.r(10 + tmp%4)
 				tmp++
-				fmt.Fprintf(s, "\tVMULPS %s, Y%d, %s\n\tVADDPS %s, %s, %s\n", inAddr(pix, v*32), 8+v, t, acc(pix, v), t, acc(pix, v))
+				fmt.Fprintf(s, "\tVMULPS %s, %s, %s\n\tVADDPS %s, %s, %s\n", inAddr(pix, v*ps.bytes()), ps.r(8+v), t, acc(pix, v), t, acc(pix, v))
 			}
 		}
 		fmt.Fprintf(s, "\tADDQ $16, SI\n\tDECQ CX\n\tJNZ %s_tap\n", block)
 		fmt.Fprintf(s, "%s_store:\n", block)
 		for pix := range p {
 			for v := range vecs {
-				fmt.Fprintf(s, "\tVMOVUPS %s, %s\n", acc(pix, v), outAddr(pix, v*32))
+				fmt.Fprintf(s, "\tVMOVUPS %s, %s\n", acc(pix, v), outAddr(pix, v*ps.bytes()))
 			}
 		}
 	})
@@ -397,13 +407,13 @@ func tapKernelAVX2(s *bytes.Buffer, name string, p int) {
 // row plus product.
 const filterAsmMaxK = 4 // taps: 2k accumulators, 2 gradients and 4 products <= 14 registers
 
-// filterRowKernelAVX2 writes the kernel for k taps. Arguments: acc points at
+// filterRowKernel writes the kernel for k taps over passes. Arguments: acc points at
 // the gradient rows' channel 0, in at the block's first pixel's input
 // (channel 0, before the taps' offsets), dy at its output gradient; taps
 // holds k pairs of byte offsets (input from in, gradient row from acc); cv
 // is the channels to compute, pixels the block's pixels (at least 1);
 // inStep and dyStep are the bytes from one pixel to the next.
-func filterRowKernelAVX2(s *bytes.Buffer, name string, k int) {
+func filterRowKernel(s *bytes.Buffer, passes []vecPass, name string, k int) {
 	offReg := []string{"R10", "R11", "R12", "R13"}
 	fmt.Fprintf(s, "// func %s(acc, in, dy unsafe.Pointer, taps *int, pixels, cv int, inStep, dyStep uintptr)\n", name)
 	fmt.Fprintf(s, "TEXT ·%s(SB), NOSPLIT, $0-64\n", name)
@@ -411,32 +421,33 @@ func filterRowKernelAVX2(s *bytes.Buffer, name string, k int) {
 	for t := range k {
 		fmt.Fprintf(s, "\tMOVQ %d(SI), %s\n", 16*t, offReg[t])
 	}
-	channelPasses(s, name, "DX", []string{"DI", "R8", "R9"}, func(vecs int, block string) {
-		acc := func(t, v int) string { return fmt.Sprintf("Y%d", t*vecs+v) }
+	channelPasses(s, name, "DX", []string{"DI", "R8", "R9"}, passes, func(ps vecPass, block string) {
+		vecs := ps.vecs
+		acc := func(t, v int) string { return ps.r(t*vecs + v) }
 		for t := range k {
 			fmt.Fprintf(s, "\tMOVQ %d(SI), CX\n", 16*t+8)
 			for v := range vecs {
-				fmt.Fprintf(s, "\tVMOVUPS %d(DI)(CX*1), %s\n", v*32, acc(t, v))
+				fmt.Fprintf(s, "\tVMOVUPS %d(DI)(CX*1), %s\n", v*ps.bytes(), acc(t, v))
 			}
 		}
 		fmt.Fprintf(s, "\tMOVQ R8, AX\n\tMOVQ R9, BX\n\tMOVQ pixels+32(FP), CX\n")
 		fmt.Fprintf(s, "%s_pixel:\n", block)
 		for v := range vecs {
-			fmt.Fprintf(s, "\tVMOVUPS %d(BX), Y%d\n", v*32, 8+v)
+			fmt.Fprintf(s, "\tVMOVUPS %d(BX), %s\n", v*ps.bytes(), ps.r(8+v))
 		}
 		tmp := 0
 		for v := range vecs {
 			for t := range k {
-				r := fmt.Sprintf("Y%d", 10+tmp%4)
+				r := ps.r(10 + tmp%4)
 				tmp++
-				fmt.Fprintf(s, "\tVMULPS %d(AX)(%s*1), Y%d, %s\n\tVADDPS %s, %s, %s\n", v*32, offReg[t], 8+v, r, r, acc(t, v), acc(t, v))
+				fmt.Fprintf(s, "\tVMULPS %d(AX)(%s*1), %s, %s\n\tVADDPS %s, %s, %s\n", v*ps.bytes(), offReg[t], ps.r(8+v), r, r, acc(t, v), acc(t, v))
 			}
 		}
 		fmt.Fprintf(s, "\tADDQ inStep+48(FP), AX\n\tADDQ dyStep+56(FP), BX\n\tDECQ CX\n\tJNZ %s_pixel\n", block)
 		for t := range k {
 			fmt.Fprintf(s, "\tMOVQ %d(SI), CX\n", 16*t+8)
 			for v := range vecs {
-				fmt.Fprintf(s, "\tVMOVUPS %s, %d(DI)(CX*1)\n", acc(t, v), v*32)
+				fmt.Fprintf(s, "\tVMOVUPS %s, %d(DI)(CX*1)\n", acc(t, v), v*ps.bytes())
 			}
 		}
 	})
@@ -452,12 +463,12 @@ func filterRowKernelAVX2(s *bytes.Buffer, name string, k int) {
 // loads and, per pixel, one broadcast load and two FMAs.
 const pwAsmMaxP = 6 // pixels: 2P accumulators, 2 weights and 1 broadcast <= 15 registers
 
-// pointwiseKernelAVX2 writes the kernel for p pixels. Arguments: out and x
+// pointwiseKernel writes the kernel for p pixels over passes. Arguments: out and x
 // point at the first pixel's channel 0, w at the packed weights' output
 // channel 0; c is the input channels (at least 1), cv the output channels
 // to compute; the strides are the bytes from one pixel (or, for w, one
 // input channel) to the next.
-func pointwiseKernelAVX2(s *bytes.Buffer, name string, p int) {
+func pointwiseKernel(s *bytes.Buffer, passes []vecPass, name string, p int) {
 	// Pixels 0-2 are read from AX and 3-5 from R12 (AX + 3 strides), each
 	// with index R10 (the stride) times 0, 1 or 2.
 	xAddr := func(pix int) string {
@@ -484,10 +495,11 @@ func pointwiseKernelAVX2(s *bytes.Buffer, name string, p int) {
 	fmt.Fprintf(s, "TEXT ·%s(SB), NOSPLIT, $0-64\n", name)
 	fmt.Fprintf(s, "\tMOVQ out+0(FP), DI\n\tMOVQ x+8(FP), R8\n\tMOVQ w+16(FP), R9\n\tMOVQ cv+32(FP), DX\n")
 	fmt.Fprintf(s, "\tMOVQ xStride+40(FP), R10\n\tMOVQ wStride+48(FP), SI\n\tMOVQ outStride+56(FP), R11\n")
-	channelPasses(s, name, "DX", []string{"DI", "R9"}, func(vecs int, block string) {
-		acc := func(pix, v int) string { return fmt.Sprintf("Y%d", pix*vecs+v) }
+	channelPasses(s, name, "DX", []string{"DI", "R9"}, passes, func(ps vecPass, block string) {
+		vecs := ps.vecs
+		acc := func(pix, v int) string { return ps.r(pix*vecs + v) }
 		for i := range p * vecs {
-			fmt.Fprintf(s, "\tVXORPS Y%d, Y%d, Y%d\n", i, i, i)
+			fmt.Fprintf(s, "\tVXORPS %s, %s, %s\n", ps.r(i), ps.r(i), ps.r(i))
 		}
 		fmt.Fprintf(s, "\tMOVQ R8, AX\n\tMOVQ R9, BX\n\tMOVQ c+24(FP), CX\n")
 		if p > 3 {
@@ -495,12 +507,12 @@ func pointwiseKernelAVX2(s *bytes.Buffer, name string, p int) {
 		}
 		fmt.Fprintf(s, "%s_in:\n", block)
 		for v := range vecs {
-			fmt.Fprintf(s, "\tVMOVUPS %d(BX), Y%d\n", v*32, 12+v)
+			fmt.Fprintf(s, "\tVMOVUPS %d(BX), %s\n", v*ps.bytes(), ps.r(12+v))
 		}
 		for pix := range p {
-			fmt.Fprintf(s, "\tVBROADCASTSS %s, Y14\n", xAddr(pix))
+			fmt.Fprintf(s, "\tVBROADCASTSS %s, %s\n", xAddr(pix), ps.r(14))
 			for v := range vecs {
-				fmt.Fprintf(s, "\tVFMADD231PS Y%d, Y14, %s\n", 12+v, acc(pix, v))
+				fmt.Fprintf(s, "\tVFMADD231PS %s, %s, %s\n", ps.r(12+v), ps.r(14), acc(pix, v))
 			}
 		}
 		fmt.Fprintf(s, "\tADDQ $4, AX\n")
@@ -513,7 +525,7 @@ func pointwiseKernelAVX2(s *bytes.Buffer, name string, p int) {
 		}
 		for pix := range p {
 			for v := range vecs {
-				fmt.Fprintf(s, "\tVMOVUPS %s, %s\n", acc(pix, v), outAddr(pix, v*32))
+				fmt.Fprintf(s, "\tVMOVUPS %s, %s\n", acc(pix, v), outAddr(pix, v*ps.bytes()))
 			}
 		}
 	})
@@ -529,12 +541,12 @@ func pointwiseKernelAVX2(s *bytes.Buffer, name string, p int) {
 // its pointers from the stack).
 const pwFilterAsmMaxR = 6 // rows: 2R accumulators, 2 gradients and 1 broadcast <= 15 registers
 
-// pointwiseFilterKernelAVX2 writes the kernel for r rows. Arguments: part
+// pointwiseFilterKernel writes the kernel for r rows over passes. Arguments: part
 // points at the first row's output channel 0, x at the block's first
 // pixel's first input channel, dy at its output gradient's channel 0;
 // pixels is the block's pixels (at least 1) and cv the output channels; the
 // strides are the bytes from one pixel (or row) to the next.
-func pointwiseFilterKernelAVX2(s *bytes.Buffer, name string, r int) {
+func pointwiseFilterKernel(s *bytes.Buffer, passes []vecPass, name string, r int) {
 	// Rows 0-2 at DI + row*R12, rows 3-5 at R13 = DI + 3*R12.
 	rowAddr := func(row, off int) string {
 		base := "DI"
@@ -550,53 +562,75 @@ func pointwiseFilterKernelAVX2(s *bytes.Buffer, name string, r int) {
 	fmt.Fprintf(s, "TEXT ·%s(SB), NOSPLIT, $0-64\n", name)
 	fmt.Fprintf(s, "\tMOVQ part+0(FP), DI\n\tMOVQ x+8(FP), R8\n\tMOVQ dy+16(FP), R9\n\tMOVQ cv+32(FP), DX\n")
 	fmt.Fprintf(s, "\tMOVQ xStride+40(FP), R10\n\tMOVQ dyStride+48(FP), R11\n\tMOVQ partStride+56(FP), R12\n")
-	channelPasses(s, name, "DX", []string{"DI", "R9"}, func(vecs int, block string) {
-		acc := func(row, v int) string { return fmt.Sprintf("Y%d", row*vecs+v) }
+	channelPasses(s, name, "DX", []string{"DI", "R9"}, passes, func(ps vecPass, block string) {
+		vecs := ps.vecs
+		acc := func(row, v int) string { return ps.r(row*vecs + v) }
 		if r > 3 {
 			fmt.Fprintf(s, "\tLEAQ (R12)(R12*2), R13\n\tADDQ DI, R13\n")
 		}
 		for row := range r {
 			for v := range vecs {
-				fmt.Fprintf(s, "\tVMOVUPS %s, %s\n", rowAddr(row, v*32), acc(row, v))
+				fmt.Fprintf(s, "\tVMOVUPS %s, %s\n", rowAddr(row, v*ps.bytes()), acc(row, v))
 			}
 		}
 		fmt.Fprintf(s, "\tMOVQ R8, AX\n\tMOVQ R9, BX\n\tMOVQ pixels+24(FP), CX\n")
 		fmt.Fprintf(s, "%s_pixel:\n", block)
 		for v := range vecs {
-			fmt.Fprintf(s, "\tVMOVUPS %d(BX), Y%d\n", v*32, 12+v)
+			fmt.Fprintf(s, "\tVMOVUPS %d(BX), %s\n", v*ps.bytes(), ps.r(12+v))
 		}
 		for row := range r {
-			fmt.Fprintf(s, "\tVBROADCASTSS %d(AX), Y14\n", row*4)
+			fmt.Fprintf(s, "\tVBROADCASTSS %d(AX), %s\n", row*4, ps.r(14))
 			for v := range vecs {
-				fmt.Fprintf(s, "\tVFMADD231PS Y%d, Y14, %s\n", 12+v, acc(row, v))
+				fmt.Fprintf(s, "\tVFMADD231PS %s, %s, %s\n", ps.r(12+v), ps.r(14), acc(row, v))
 			}
 		}
 		fmt.Fprintf(s, "\tADDQ R10, AX\n\tADDQ R11, BX\n\tDECQ CX\n\tJNZ %s_pixel\n", block)
 		for row := range r {
 			for v := range vecs {
-				fmt.Fprintf(s, "\tVMOVUPS %s, %s\n", acc(row, v), rowAddr(row, v*32))
+				fmt.Fprintf(s, "\tVMOVUPS %s, %s\n", acc(row, v), rowAddr(row, v*ps.bytes()))
 			}
 		}
 	})
 	fmt.Fprintf(s, "\tVZEROUPPER\n\tRET\n\n")
 }
 
+// vecPass is one pass of a channel loop (channelPasses): vecs vectors of
+// reg's registers ("Y": 8 lanes, "Z": 16), lanes channels in all.
+type vecPass struct {
+	vecs, lanes int
+	reg         string
+}
+
+// r names register i of the pass's kind.
+func (p vecPass) r(i int) string { return fmt.Sprintf("%s%d", p.reg, i) }
+
+// bytes is the bytes of one of the pass's vectors.
+func (p vecPass) bytes() int { return 4 * p.lanes / p.vecs }
+
+// The channel passes of each path: AVX2 takes 16 channels (two 8-lane
+// vectors) a pass, then 8; AVX-512 32 (two 16-lane vectors), then 16, then
+// 8 in an 8-lane vector. Each lane's arithmetic is the same in every pass,
+// so both paths' kernels give the same bits.
+var (
+	avx2Passes   = []vecPass{{2, 16, "Y"}, {1, 8, "Y"}}
+	avx512Passes = []vecPass{{2, 32, "Z"}, {1, 16, "Z"}, {1, 8, "Y"}}
+)
+
 // channelPasses writes the channel loop the depthwise and 1x1 kernels
-// share: passes of 16 lanes (two vectors) while register cnt counts at
-// least 16 channels left, then one pass of 8 if 8 are left. body writes a
-// pass's code for vecs vectors (its labels start with block); after it the
+// share: the first (widest) pass while register cnt counts at least its
+// channels, then each other pass once if its channels are left. body
+// writes a pass's code (its labels start with block); after it the
 // registers ptrs move on by the pass's bytes and cnt down by its lanes.
-func channelPasses(s *bytes.Buffer, name, cnt string, ptrs []string, body func(vecs int, block string)) {
-	for _, vecs := range []int{2, 1} {
-		lanes := 8 * vecs
-		block := fmt.Sprintf("%s_c%d", name, lanes)
-		fmt.Fprintf(s, "%s:\n\tCMPQ %s, $%d\n\tJLT %s_end\n", block, cnt, lanes, block)
-		body(vecs, block)
+func channelPasses(s *bytes.Buffer, name, cnt string, ptrs []string, passes []vecPass, body func(p vecPass, block string)) {
+	for i, p := range passes {
+		block := fmt.Sprintf("%s_c%d", name, p.lanes)
+		fmt.Fprintf(s, "%s:\n\tCMPQ %s, $%d\n\tJLT %s_end\n", block, cnt, p.lanes, block)
+		body(p, block)
 		for _, r := range ptrs {
-			fmt.Fprintf(s, "\tADDQ $%d, %s\n", lanes*4, r)
+			fmt.Fprintf(s, "\tADDQ $%d, %s\n", p.lanes*4, r)
 		}
-		fmt.Fprintf(s, "\tSUBQ $%d, %s\n", lanes, cnt)
-		if vecs == 2 {
+		fmt.Fprintf(s, "\tSUBQ $%d, %s\n", p.lanes, cnt)
+		if i == 0 {
 			fmt.Fprintf(s, "\tJMP %s\n", block)
 		}
 		fmt.Fprintf(s, "%s_end:\n", block)

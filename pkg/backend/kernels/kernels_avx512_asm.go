@@ -286,102 +286,202 @@ func avx2AsmF16R5(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uin
 //go:noescape
 func avx2AsmF16R6(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
 
-// avx2AsmTapP1 computes 1 output pixels of a depthwise row, channels 0 to cv-1 (a multiple of 8); see avx2TapRow. It needs AVX2.
+// avx2AsmTapP1 computes 1 output pixels of a depthwise row, channels 0 to cv-1 (a multiple of 8); see asmTapRow. It needs AVX2.
 //
 //go:noescape
 func avx2AsmTapP1(out, in, w unsafe.Pointer, taps *int, nTaps, cv int, inStep, outStep uintptr)
 
-// avx2AsmTapP2 computes 2 output pixels of a depthwise row, channels 0 to cv-1 (a multiple of 8); see avx2TapRow. It needs AVX2.
+// avx2AsmTapP2 computes 2 output pixels of a depthwise row, channels 0 to cv-1 (a multiple of 8); see asmTapRow. It needs AVX2.
 //
 //go:noescape
 func avx2AsmTapP2(out, in, w unsafe.Pointer, taps *int, nTaps, cv int, inStep, outStep uintptr)
 
-// avx2AsmTapP3 computes 3 output pixels of a depthwise row, channels 0 to cv-1 (a multiple of 8); see avx2TapRow. It needs AVX2.
+// avx2AsmTapP3 computes 3 output pixels of a depthwise row, channels 0 to cv-1 (a multiple of 8); see asmTapRow. It needs AVX2.
 //
 //go:noescape
 func avx2AsmTapP3(out, in, w unsafe.Pointer, taps *int, nTaps, cv int, inStep, outStep uintptr)
 
-// avx2AsmTapP4 computes 4 output pixels of a depthwise row, channels 0 to cv-1 (a multiple of 8); see avx2TapRow. It needs AVX2.
+// avx2AsmTapP4 computes 4 output pixels of a depthwise row, channels 0 to cv-1 (a multiple of 8); see asmTapRow. It needs AVX2.
 //
 //go:noescape
 func avx2AsmTapP4(out, in, w unsafe.Pointer, taps *int, nTaps, cv int, inStep, outStep uintptr)
 
-// avx2AsmFilterK1 adds 1 taps' products over a block of pixels into their weight-gradient rows, channels 0 to cv-1 (a multiple of 8); see avx2FilterBlock. It needs AVX2.
+// avx2AsmFilterK1 adds 1 taps' products over a block of pixels into their weight-gradient rows, channels 0 to cv-1 (a multiple of 8); see asmFilterRow. It needs AVX2.
 //
 //go:noescape
 func avx2AsmFilterK1(acc, in, dy unsafe.Pointer, taps *int, pixels, cv int, inStep, dyStep uintptr)
 
-// avx2AsmFilterK2 adds 2 taps' products over a block of pixels into their weight-gradient rows, channels 0 to cv-1 (a multiple of 8); see avx2FilterBlock. It needs AVX2.
+// avx2AsmFilterK2 adds 2 taps' products over a block of pixels into their weight-gradient rows, channels 0 to cv-1 (a multiple of 8); see asmFilterRow. It needs AVX2.
 //
 //go:noescape
 func avx2AsmFilterK2(acc, in, dy unsafe.Pointer, taps *int, pixels, cv int, inStep, dyStep uintptr)
 
-// avx2AsmFilterK3 adds 3 taps' products over a block of pixels into their weight-gradient rows, channels 0 to cv-1 (a multiple of 8); see avx2FilterBlock. It needs AVX2.
+// avx2AsmFilterK3 adds 3 taps' products over a block of pixels into their weight-gradient rows, channels 0 to cv-1 (a multiple of 8); see asmFilterRow. It needs AVX2.
 //
 //go:noescape
 func avx2AsmFilterK3(acc, in, dy unsafe.Pointer, taps *int, pixels, cv int, inStep, dyStep uintptr)
 
-// avx2AsmFilterK4 adds 4 taps' products over a block of pixels into their weight-gradient rows, channels 0 to cv-1 (a multiple of 8); see avx2FilterBlock. It needs AVX2.
+// avx2AsmFilterK4 adds 4 taps' products over a block of pixels into their weight-gradient rows, channels 0 to cv-1 (a multiple of 8); see asmFilterRow. It needs AVX2.
 //
 //go:noescape
 func avx2AsmFilterK4(acc, in, dy unsafe.Pointer, taps *int, pixels, cv int, inStep, dyStep uintptr)
 
-// avx2AsmPointwiseP1 computes 1 pixels of a 1x1 convolution, output channels 0 to cv-1 (a multiple of 8); see pointwiseAVX2. It needs AVX2 and FMA.
+// avx2AsmPointwiseP1 computes 1 pixels of a 1x1 convolution, output channels 0 to cv-1 (a multiple of 8); see pointwiseAsm. It needs AVX2 and FMA.
 //
 //go:noescape
 func avx2AsmPointwiseP1(out, x, w unsafe.Pointer, c, cv int, xStride, wStride, outStride uintptr)
 
-// avx2AsmPointwiseP2 computes 2 pixels of a 1x1 convolution, output channels 0 to cv-1 (a multiple of 8); see pointwiseAVX2. It needs AVX2 and FMA.
+// avx2AsmPointwiseP2 computes 2 pixels of a 1x1 convolution, output channels 0 to cv-1 (a multiple of 8); see pointwiseAsm. It needs AVX2 and FMA.
 //
 //go:noescape
 func avx2AsmPointwiseP2(out, x, w unsafe.Pointer, c, cv int, xStride, wStride, outStride uintptr)
 
-// avx2AsmPointwiseP3 computes 3 pixels of a 1x1 convolution, output channels 0 to cv-1 (a multiple of 8); see pointwiseAVX2. It needs AVX2 and FMA.
+// avx2AsmPointwiseP3 computes 3 pixels of a 1x1 convolution, output channels 0 to cv-1 (a multiple of 8); see pointwiseAsm. It needs AVX2 and FMA.
 //
 //go:noescape
 func avx2AsmPointwiseP3(out, x, w unsafe.Pointer, c, cv int, xStride, wStride, outStride uintptr)
 
-// avx2AsmPointwiseP4 computes 4 pixels of a 1x1 convolution, output channels 0 to cv-1 (a multiple of 8); see pointwiseAVX2. It needs AVX2 and FMA.
+// avx2AsmPointwiseP4 computes 4 pixels of a 1x1 convolution, output channels 0 to cv-1 (a multiple of 8); see pointwiseAsm. It needs AVX2 and FMA.
 //
 //go:noescape
 func avx2AsmPointwiseP4(out, x, w unsafe.Pointer, c, cv int, xStride, wStride, outStride uintptr)
 
-// avx2AsmPointwiseP5 computes 5 pixels of a 1x1 convolution, output channels 0 to cv-1 (a multiple of 8); see pointwiseAVX2. It needs AVX2 and FMA.
+// avx2AsmPointwiseP5 computes 5 pixels of a 1x1 convolution, output channels 0 to cv-1 (a multiple of 8); see pointwiseAsm. It needs AVX2 and FMA.
 //
 //go:noescape
 func avx2AsmPointwiseP5(out, x, w unsafe.Pointer, c, cv int, xStride, wStride, outStride uintptr)
 
-// avx2AsmPointwiseP6 computes 6 pixels of a 1x1 convolution, output channels 0 to cv-1 (a multiple of 8); see pointwiseAVX2. It needs AVX2 and FMA.
+// avx2AsmPointwiseP6 computes 6 pixels of a 1x1 convolution, output channels 0 to cv-1 (a multiple of 8); see pointwiseAsm. It needs AVX2 and FMA.
 //
 //go:noescape
 func avx2AsmPointwiseP6(out, x, w unsafe.Pointer, c, cv int, xStride, wStride, outStride uintptr)
 
-// avx2AsmPointwiseFilterR1 adds a block of pixels' products into 1 input channels' rows of a 1x1 kernel gradient, output channels 0 to cv-1 (a multiple of 8); see pointwiseFilterAVX2. It needs AVX2 and FMA.
+// avx2AsmPointwiseFilterR1 adds a block of pixels' products into 1 input channels' rows of a 1x1 kernel gradient, output channels 0 to cv-1 (a multiple of 8); see pointwiseFilterAsm. It needs AVX2 and FMA.
 //
 //go:noescape
 func avx2AsmPointwiseFilterR1(part, x, dy unsafe.Pointer, pixels, cv int, xStride, dyStride, partStride uintptr)
 
-// avx2AsmPointwiseFilterR2 adds a block of pixels' products into 2 input channels' rows of a 1x1 kernel gradient, output channels 0 to cv-1 (a multiple of 8); see pointwiseFilterAVX2. It needs AVX2 and FMA.
+// avx2AsmPointwiseFilterR2 adds a block of pixels' products into 2 input channels' rows of a 1x1 kernel gradient, output channels 0 to cv-1 (a multiple of 8); see pointwiseFilterAsm. It needs AVX2 and FMA.
 //
 //go:noescape
 func avx2AsmPointwiseFilterR2(part, x, dy unsafe.Pointer, pixels, cv int, xStride, dyStride, partStride uintptr)
 
-// avx2AsmPointwiseFilterR3 adds a block of pixels' products into 3 input channels' rows of a 1x1 kernel gradient, output channels 0 to cv-1 (a multiple of 8); see pointwiseFilterAVX2. It needs AVX2 and FMA.
+// avx2AsmPointwiseFilterR3 adds a block of pixels' products into 3 input channels' rows of a 1x1 kernel gradient, output channels 0 to cv-1 (a multiple of 8); see pointwiseFilterAsm. It needs AVX2 and FMA.
 //
 //go:noescape
 func avx2AsmPointwiseFilterR3(part, x, dy unsafe.Pointer, pixels, cv int, xStride, dyStride, partStride uintptr)
 
-// avx2AsmPointwiseFilterR4 adds a block of pixels' products into 4 input channels' rows of a 1x1 kernel gradient, output channels 0 to cv-1 (a multiple of 8); see pointwiseFilterAVX2. It needs AVX2 and FMA.
+// avx2AsmPointwiseFilterR4 adds a block of pixels' products into 4 input channels' rows of a 1x1 kernel gradient, output channels 0 to cv-1 (a multiple of 8); see pointwiseFilterAsm. It needs AVX2 and FMA.
 //
 //go:noescape
 func avx2AsmPointwiseFilterR4(part, x, dy unsafe.Pointer, pixels, cv int, xStride, dyStride, partStride uintptr)
 
-// avx2AsmPointwiseFilterR5 adds a block of pixels' products into 5 input channels' rows of a 1x1 kernel gradient, output channels 0 to cv-1 (a multiple of 8); see pointwiseFilterAVX2. It needs AVX2 and FMA.
+// avx2AsmPointwiseFilterR5 adds a block of pixels' products into 5 input channels' rows of a 1x1 kernel gradient, output channels 0 to cv-1 (a multiple of 8); see pointwiseFilterAsm. It needs AVX2 and FMA.
 //
 //go:noescape
 func avx2AsmPointwiseFilterR5(part, x, dy unsafe.Pointer, pixels, cv int, xStride, dyStride, partStride uintptr)
 
-// avx2AsmPointwiseFilterR6 adds a block of pixels' products into 6 input channels' rows of a 1x1 kernel gradient, output channels 0 to cv-1 (a multiple of 8); see pointwiseFilterAVX2. It needs AVX2 and FMA.
+// avx2AsmPointwiseFilterR6 adds a block of pixels' products into 6 input channels' rows of a 1x1 kernel gradient, output channels 0 to cv-1 (a multiple of 8); see pointwiseFilterAsm. It needs AVX2 and FMA.
 //
 //go:noescape
 func avx2AsmPointwiseFilterR6(part, x, dy unsafe.Pointer, pixels, cv int, xStride, dyStride, partStride uintptr)
+
+// avx512AsmTapP1 computes 1 output pixels of a depthwise row, channels 0 to cv-1 (a multiple of 8); see asmTapRow. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmTapP1(out, in, w unsafe.Pointer, taps *int, nTaps, cv int, inStep, outStep uintptr)
+
+// avx512AsmTapP2 computes 2 output pixels of a depthwise row, channels 0 to cv-1 (a multiple of 8); see asmTapRow. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmTapP2(out, in, w unsafe.Pointer, taps *int, nTaps, cv int, inStep, outStep uintptr)
+
+// avx512AsmTapP3 computes 3 output pixels of a depthwise row, channels 0 to cv-1 (a multiple of 8); see asmTapRow. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmTapP3(out, in, w unsafe.Pointer, taps *int, nTaps, cv int, inStep, outStep uintptr)
+
+// avx512AsmTapP4 computes 4 output pixels of a depthwise row, channels 0 to cv-1 (a multiple of 8); see asmTapRow. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmTapP4(out, in, w unsafe.Pointer, taps *int, nTaps, cv int, inStep, outStep uintptr)
+
+// avx512AsmFilterK1 adds 1 taps' products over a block of pixels into their weight-gradient rows, channels 0 to cv-1 (a multiple of 8); see asmFilterRow. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmFilterK1(acc, in, dy unsafe.Pointer, taps *int, pixels, cv int, inStep, dyStep uintptr)
+
+// avx512AsmFilterK2 adds 2 taps' products over a block of pixels into their weight-gradient rows, channels 0 to cv-1 (a multiple of 8); see asmFilterRow. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmFilterK2(acc, in, dy unsafe.Pointer, taps *int, pixels, cv int, inStep, dyStep uintptr)
+
+// avx512AsmFilterK3 adds 3 taps' products over a block of pixels into their weight-gradient rows, channels 0 to cv-1 (a multiple of 8); see asmFilterRow. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmFilterK3(acc, in, dy unsafe.Pointer, taps *int, pixels, cv int, inStep, dyStep uintptr)
+
+// avx512AsmFilterK4 adds 4 taps' products over a block of pixels into their weight-gradient rows, channels 0 to cv-1 (a multiple of 8); see asmFilterRow. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmFilterK4(acc, in, dy unsafe.Pointer, taps *int, pixels, cv int, inStep, dyStep uintptr)
+
+// avx512AsmPointwiseP1 computes 1 pixels of a 1x1 convolution, output channels 0 to cv-1 (a multiple of 8); see pointwiseAsm. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmPointwiseP1(out, x, w unsafe.Pointer, c, cv int, xStride, wStride, outStride uintptr)
+
+// avx512AsmPointwiseP2 computes 2 pixels of a 1x1 convolution, output channels 0 to cv-1 (a multiple of 8); see pointwiseAsm. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmPointwiseP2(out, x, w unsafe.Pointer, c, cv int, xStride, wStride, outStride uintptr)
+
+// avx512AsmPointwiseP3 computes 3 pixels of a 1x1 convolution, output channels 0 to cv-1 (a multiple of 8); see pointwiseAsm. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmPointwiseP3(out, x, w unsafe.Pointer, c, cv int, xStride, wStride, outStride uintptr)
+
+// avx512AsmPointwiseP4 computes 4 pixels of a 1x1 convolution, output channels 0 to cv-1 (a multiple of 8); see pointwiseAsm. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmPointwiseP4(out, x, w unsafe.Pointer, c, cv int, xStride, wStride, outStride uintptr)
+
+// avx512AsmPointwiseP5 computes 5 pixels of a 1x1 convolution, output channels 0 to cv-1 (a multiple of 8); see pointwiseAsm. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmPointwiseP5(out, x, w unsafe.Pointer, c, cv int, xStride, wStride, outStride uintptr)
+
+// avx512AsmPointwiseP6 computes 6 pixels of a 1x1 convolution, output channels 0 to cv-1 (a multiple of 8); see pointwiseAsm. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmPointwiseP6(out, x, w unsafe.Pointer, c, cv int, xStride, wStride, outStride uintptr)
+
+// avx512AsmPointwiseFilterR1 adds a block of pixels' products into 1 input channels' rows of a 1x1 kernel gradient, output channels 0 to cv-1 (a multiple of 8); see pointwiseFilterAsm. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmPointwiseFilterR1(part, x, dy unsafe.Pointer, pixels, cv int, xStride, dyStride, partStride uintptr)
+
+// avx512AsmPointwiseFilterR2 adds a block of pixels' products into 2 input channels' rows of a 1x1 kernel gradient, output channels 0 to cv-1 (a multiple of 8); see pointwiseFilterAsm. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmPointwiseFilterR2(part, x, dy unsafe.Pointer, pixels, cv int, xStride, dyStride, partStride uintptr)
+
+// avx512AsmPointwiseFilterR3 adds a block of pixels' products into 3 input channels' rows of a 1x1 kernel gradient, output channels 0 to cv-1 (a multiple of 8); see pointwiseFilterAsm. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmPointwiseFilterR3(part, x, dy unsafe.Pointer, pixels, cv int, xStride, dyStride, partStride uintptr)
+
+// avx512AsmPointwiseFilterR4 adds a block of pixels' products into 4 input channels' rows of a 1x1 kernel gradient, output channels 0 to cv-1 (a multiple of 8); see pointwiseFilterAsm. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmPointwiseFilterR4(part, x, dy unsafe.Pointer, pixels, cv int, xStride, dyStride, partStride uintptr)
+
+// avx512AsmPointwiseFilterR5 adds a block of pixels' products into 5 input channels' rows of a 1x1 kernel gradient, output channels 0 to cv-1 (a multiple of 8); see pointwiseFilterAsm. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmPointwiseFilterR5(part, x, dy unsafe.Pointer, pixels, cv int, xStride, dyStride, partStride uintptr)
+
+// avx512AsmPointwiseFilterR6 adds a block of pixels' products into 6 input channels' rows of a 1x1 kernel gradient, output channels 0 to cv-1 (a multiple of 8); see pointwiseFilterAsm. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmPointwiseFilterR6(part, x, dy unsafe.Pointer, pixels, cv int, xStride, dyStride, partStride uintptr)

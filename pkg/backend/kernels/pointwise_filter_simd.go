@@ -8,19 +8,27 @@ import (
 )
 
 // simdPointwiseFilter returns the SIMD kernel-gradient rows of a path, or
-// nil. Both SIMD paths run the AVX2 assembly kernels of gen_asm.go: six
-// input channels times 16 output channels a pass (12 accumulators), then 8.
+// nil: the assembly kernels of gen_asm.go, six input channels times 32
+// output channels a pass on AVX-512 (then 16, then 8), times 16 on AVX2
+// (then 8), each gradient element's products added in pixel order alike.
 func simdPointwiseFilter(path string) pointwiseFilterRows {
-	if path == "avx512" || path == "avx2" {
-		return pointwiseFilterAVX2
+	switch path {
+	case "avx512":
+		return func(pw Pointwise, part, tile, x, dy []float32, lo, hi int) {
+			pointwiseFilterAsm(&pwFilterKernelsAVX512, pw, part, tile, x, dy, lo, hi)
+		}
+	case "avx2":
+		return func(pw Pointwise, part, tile, x, dy []float32, lo, hi int) {
+			pointwiseFilterAsm(&pwFilterKernelsAVX2, pw, part, tile, x, dy, lo, hi)
+		}
 	}
 	return nil
 }
 
-// pointwiseFilterAVX2 adds pixels [lo, hi) into part, pwTileRows at a time
+// pointwiseFilterAsm adds pixels [lo, hi) into part, pwTileRows at a time
 // (read from memory in order first: see touchLines), six input channels a
 // kernel call.
-func pointwiseFilterAVX2(pw Pointwise, part, tile, x, dy []float32, lo, hi int) {
+func pointwiseFilterAsm(kernels *[pwFilterRows]pwFilterKernel, pw Pointwise, part, tile, x, dy []float32, lo, hi int) {
 	op, C := pw.filterOPad(), pw.C
 	xp, pp := ptr(x), ptr(part)
 	// dy is read in place when its rows are whole vectors, else through the
@@ -42,7 +50,7 @@ func pointwiseFilterAVX2(pw Pointwise, part, tile, x, dy []float32, lo, hi int) 
 		}
 		touchLines(unsafe.Add(xp, 4*p0*C), 4*n*C)
 		for c := 0; c < C; c += pwFilterRows {
-			pwFilterKernels[min(pwFilterRows, C-c)-1](unsafe.Add(pp, 4*c*op), unsafe.Add(xp, 4*(p0*C+c)), tp, n, op, uintptr(4*C), stride, uintptr(4*op))
+			kernels[min(pwFilterRows, C-c)-1](unsafe.Add(pp, 4*c*op), unsafe.Add(xp, 4*(p0*C+c)), tp, n, op, uintptr(4*C), stride, uintptr(4*op))
 		}
 	}
 }
@@ -51,11 +59,21 @@ func pointwiseFilterAVX2(pw Pointwise, part, tile, x, dy []float32, lo, hi int) 
 // pwFilterAsmMaxR).
 const pwFilterRows = 6
 
-// pwFilterKernels holds the kernel-gradient kernels by rows R-1.
-var pwFilterKernels = [pwFilterRows]func(part, x, dy unsafe.Pointer, pixels, cv int, xStride, dyStride, partStride uintptr){
-	avx2AsmPointwiseFilterR1, avx2AsmPointwiseFilterR2, avx2AsmPointwiseFilterR3,
-	avx2AsmPointwiseFilterR4, avx2AsmPointwiseFilterR5, avx2AsmPointwiseFilterR6,
-}
+// pwFilterKernel is the contract of gen_asm.go's kernel-gradient kernels.
+type pwFilterKernel = func(part, x, dy unsafe.Pointer, pixels, cv int, xStride, dyStride, partStride uintptr)
+
+// pwFilterKernelsAVX2 and pwFilterKernelsAVX512 hold each path's
+// kernel-gradient kernels by rows R-1.
+var (
+	pwFilterKernelsAVX2 = [pwFilterRows]pwFilterKernel{
+		avx2AsmPointwiseFilterR1, avx2AsmPointwiseFilterR2, avx2AsmPointwiseFilterR3,
+		avx2AsmPointwiseFilterR4, avx2AsmPointwiseFilterR5, avx2AsmPointwiseFilterR6,
+	}
+	pwFilterKernelsAVX512 = [pwFilterRows]pwFilterKernel{
+		avx512AsmPointwiseFilterR1, avx512AsmPointwiseFilterR2, avx512AsmPointwiseFilterR3,
+		avx512AsmPointwiseFilterR4, avx512AsmPointwiseFilterR5, avx512AsmPointwiseFilterR6,
+	}
+)
 
 // fillTileAVX2 is fillTile with vector moves where O is a multiple of 4
 // (MobileNetV2's 12 output channels: 8 + 4, then 4 zeros).

@@ -4,23 +4,37 @@ package kernels
 
 import "unsafe"
 
-// simdPointwise returns the SIMD Pointwise of a path, or nil. Both SIMD
-// paths run the AVX2 assembly kernels of gen_asm.go: six pixels times 16
-// output channels a pass (12 accumulators, 2 weights, 1 broadcast), then 8.
+// simdPointwise returns the SIMD Pointwise of a path, or nil: the
+// assembly kernels of gen_asm.go, six pixels times 32 output channels a
+// pass on AVX-512 (then 16, then 8), times 16 on AVX2 (then 8). Both give
+// the same bits: each lane adds the same fused products in the same order.
 func simdPointwise(path string) pointwiseRows {
-	if path == "avx512" || path == "avx2" {
+	switch path {
+	case "avx512":
+		return pointwiseAVX512
+	case "avx2":
 		return pointwiseAVX2
 	}
 	return nil
 }
 
-// pointwiseAVX2 computes pixels [lo, hi) six at a time: the output channels
-// in whole 16-channel blocks (and a last 8) straight into out; the rest, as
-// one block of 8 or 16 into a scratch tile, copied out (the packed weights
-// are zero past O and padded to a whole 16-channel block). A 12-channel
-// output is then one 16-channel pass, not an 8-channel pass and a second
-// one for the last 4.
+// pointwiseAVX2 and pointwiseAVX512 are pointwiseAsm with each path's
+// kernels.
 func pointwiseAVX2(pw Pointwise, out, x, packed []float32, lo, hi int) {
+	pointwiseAsm(&pwKernelsAVX2, pw, out, x, packed, lo, hi)
+}
+
+func pointwiseAVX512(pw Pointwise, out, x, packed []float32, lo, hi int) {
+	pointwiseAsm(&pwKernelsAVX512, pw, out, x, packed, lo, hi)
+}
+
+// pointwiseAsm computes pixels [lo, hi) six at a time with kernels: the
+// output channels in whole 16-channel blocks (and a last 8) straight into
+// out; the rest, as one block of 8 or 16 into a scratch tile, copied out
+// (the packed weights are zero past O and padded to a whole 16-channel
+// block). A 12-channel output is then one 16-channel pass, not an
+// 8-channel pass and a second one for the last 4.
+func pointwiseAsm(kernels *[pwTile]pwKernel, pw Pointwise, out, x, packed []float32, lo, hi int) {
 	op, C, O := pw.opad(), pw.C, pw.O
 	ov := O &^ 15
 	if O-ov == 8 {
@@ -37,10 +51,10 @@ func pointwiseAVX2(pw Pointwise, out, x, packed []float32, lo, hi int) {
 		n := min(pwTile, hi-p)
 		at, ax := unsafe.Add(po, uintptr(p)*os), unsafe.Add(px, uintptr(p)*xs)
 		if ov > 0 {
-			pwKernels[n-1](at, ax, pp, C, ov, xs, ws, os)
+			kernels[n-1](at, ax, pp, C, ov, xs, ws, os)
 		}
 		if ov < O {
-			pwKernels[n-1](ptr(tail[:]), ax, unsafe.Add(pp, uintptr(ov)*4), C, tw, xs, ws, uintptr(tw)*4)
+			kernels[n-1](ptr(tail[:]), ax, unsafe.Add(pp, uintptr(ov)*4), C, tw, xs, ws, uintptr(tw)*4)
 			for i := range n {
 				copy(out[(p+i)*O+ov:(p+i+1)*O], tail[i*tw:])
 			}
@@ -51,7 +65,16 @@ func pointwiseAVX2(pw Pointwise, out, x, packed []float32, lo, hi int) {
 // pwTile is the most pixels a kernel call takes (gen_asm.go's pwAsmMaxP).
 const pwTile = 6
 
-// pwKernels holds the pointwise kernels by pixels P-1.
-var pwKernels = [pwTile]func(out, x, w unsafe.Pointer, c, cv int, xStride, wStride, outStride uintptr){
-	avx2AsmPointwiseP1, avx2AsmPointwiseP2, avx2AsmPointwiseP3, avx2AsmPointwiseP4, avx2AsmPointwiseP5, avx2AsmPointwiseP6,
-}
+// pwKernel is the contract of gen_asm.go's pointwise kernels: p pixels
+// (fixed per kernel) of output channels 0 to cv-1, cv a multiple of 8.
+type pwKernel = func(out, x, w unsafe.Pointer, c, cv int, xStride, wStride, outStride uintptr)
+
+// pwKernelsAVX2 and pwKernelsAVX512 hold each path's kernels by pixels P-1.
+var (
+	pwKernelsAVX2 = [pwTile]pwKernel{
+		avx2AsmPointwiseP1, avx2AsmPointwiseP2, avx2AsmPointwiseP3, avx2AsmPointwiseP4, avx2AsmPointwiseP5, avx2AsmPointwiseP6,
+	}
+	pwKernelsAVX512 = [pwTile]pwKernel{
+		avx512AsmPointwiseP1, avx512AsmPointwiseP2, avx512AsmPointwiseP3, avx512AsmPointwiseP4, avx512AsmPointwiseP5, avx512AsmPointwiseP6,
+	}
+)

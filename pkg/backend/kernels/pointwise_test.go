@@ -80,7 +80,9 @@ func TestPointwiseFusedOrder(t *testing.T) {
 		if err := SetPath(path); err != nil {
 			t.Fatal(err)
 		}
-		for _, tc := range []struct{ pixels, c, o int }{{5, 3, 7}, {13, 12, 20}, {7, 17, 33}, {6, 16, 8}, {11, 2, 24}, {9, 5, 12}, {4, 7, 29}} {
+		for _, tc := range []struct{ pixels, c, o int }{{5, 3, 7}, {13, 12, 20}, {7, 17, 33}, {6, 16, 8}, {11, 2, 24}, {9, 5, 12}, {4, 7, 29},
+			// AVX-512's passes of 32, 16 and 8 channels in every mix.
+			{7, 9, 72}, {5, 4, 56}, {3, 6, 40}, {8, 5, 48}, {6, 3, 64}, {13, 2, 16}, {2, 3, 90}} {
 			pw := Pointwise{Pixels: tc.pixels, C: tc.c, O: tc.o}
 			x := randomSlice(rng, tc.pixels*tc.c, 0, 1)
 			w := randomSlice(rng, tc.c*tc.o, 0, 1)
@@ -101,7 +103,8 @@ func TestPointwiseFusedOrder(t *testing.T) {
 		// each element is its pixels' fused multiply-adds in order; pixel
 		// counts across the 64-pixel tiles, input channels around the
 		// 6-row calls, output channels read in place and through the tile.
-		for _, tc := range []struct{ pixels, c, o int }{{70, 7, 12}, {130, 13, 24}, {65, 6, 8}, {9, 1, 5}} {
+		for _, tc := range []struct{ pixels, c, o int }{{70, 7, 12}, {130, 13, 24}, {65, 6, 8}, {9, 1, 5},
+			{40, 7, 72}, {33, 5, 56}, {20, 3, 48}, {11, 2, 40}} { // AVX-512's 32-, 16- and 8-channel passes
 			pw := Pointwise{Pixels: tc.pixels, C: tc.c, O: tc.o}
 			x := randomSlice(rng, tc.pixels*tc.c, 0, 1)
 			dy := randomSlice(rng, tc.pixels*tc.o, 0, 1)

@@ -99,37 +99,87 @@ var avx2RowOps = rowOps{
 }
 
 func init() {
-	avx2RowOps.tapRow = avx2TapRow
-	// The AVX-512 path runs the 8-lane kernel too (every AVX-512 CPU has
-	// AVX2): the same bits, as every path sums the taps in the same order.
-	avx512RowOps.tapRow = avx2TapRow
-	avx512RowOps.filterRow = avx2FilterRow
-	avx2RowOps.filterRow = avx2FilterRow
+	avx2RowOps.tapRow = func(out, in, w []float32, inTaps, wTaps []int, pixels, c, inStep, outStep int) {
+		asmTapRow(false, out, in, w, inTaps, wTaps, pixels, c, inStep, outStep)
+	}
+	avx2RowOps.filterRow = func(acc, in, dy []float32, inTaps, accTaps []int, pixels, c, inStep int) {
+		asmFilterRow(false, acc, in, dy, inTaps, accTaps, pixels, c, inStep)
+	}
+	// AVX-512's kernels only where a pixel's channels are whole 64-byte
+	// lines: with 72 channels (288 bytes) every other pixel's 16-lane
+	// loads straddle two cache lines, and MobileNetV2's 72-channel
+	// depthwise forward ran 1.3x slower on them than on AVX2's, whose
+	// 32-byte loads never straddle (BENCHMARKS.md, twenty-first session).
+	avx512RowOps.tapRow = func(out, in, w []float32, inTaps, wTaps []int, pixels, c, inStep, outStep int) {
+		asmTapRow(c%16 == 0, out, in, w, inTaps, wTaps, pixels, c, inStep, outStep)
+	}
+	avx512RowOps.filterRow = func(acc, in, dy []float32, inTaps, accTaps []int, pixels, c, inStep int) {
+		asmFilterRow(c%16 == 0, acc, in, dy, inTaps, accTaps, pixels, c, inStep)
+	}
 }
 
-// avx2TapRow is rowOps.tapRow on the assembly kernels of gen_asm.go (which
-// say why), four pixels at a time, 16 and then 8 channels a pass, each sum
-// started from zero and its products rounded before they are added, in tap
-// order, as genericTapRow does; genericTapRow takes the channels past the
-// last multiple of 8.
-func avx2TapRow(out, in, w []float32, inTaps, wTaps []int, pixels, c, inStep, outStep int) {
+// tapCall runs the tap kernel for n pixels (4 when n is more) of AVX-512 (wide) or
+// AVX2. AVX-512's take 32 channels a pass, then 16 and 8; AVX2's 16, then
+// 8: every lane computes the same products and sums in the same order, so
+// both give the same bits. The calls are direct on purpose: through a func
+// value the kernels' go:noescape no longer applies, the caller's tap list
+// escaped to the heap, and the depthwise forward ran 2.5x slower.
+func tapCall(wide bool, n int, out, in, w unsafe.Pointer, taps *int, nTaps, cv int, inStep, outStep uintptr) {
+	switch {
+	case wide && n >= 4:
+		avx512AsmTapP4(out, in, w, taps, nTaps, cv, inStep, outStep)
+	case wide && n == 3:
+		avx512AsmTapP3(out, in, w, taps, nTaps, cv, inStep, outStep)
+	case wide && n == 2:
+		avx512AsmTapP2(out, in, w, taps, nTaps, cv, inStep, outStep)
+	case wide:
+		avx512AsmTapP1(out, in, w, taps, nTaps, cv, inStep, outStep)
+	case n >= 4:
+		avx2AsmTapP4(out, in, w, taps, nTaps, cv, inStep, outStep)
+	case n == 3:
+		avx2AsmTapP3(out, in, w, taps, nTaps, cv, inStep, outStep)
+	case n == 2:
+		avx2AsmTapP2(out, in, w, taps, nTaps, cv, inStep, outStep)
+	default:
+		avx2AsmTapP1(out, in, w, taps, nTaps, cv, inStep, outStep)
+	}
+}
+
+// filterCall runs the weight-gradient kernel for k taps (4 when k is more) of
+// AVX-512 (wide) or AVX2, called directly as tapCall says why.
+func filterCall(wide bool, k int, acc, in, dy unsafe.Pointer, taps *int, pixels, cv int, inStep, dyStep uintptr) {
+	switch {
+	case wide && k >= 4:
+		avx512AsmFilterK4(acc, in, dy, taps, pixels, cv, inStep, dyStep)
+	case wide && k == 3:
+		avx512AsmFilterK3(acc, in, dy, taps, pixels, cv, inStep, dyStep)
+	case wide && k == 2:
+		avx512AsmFilterK2(acc, in, dy, taps, pixels, cv, inStep, dyStep)
+	case wide:
+		avx512AsmFilterK1(acc, in, dy, taps, pixels, cv, inStep, dyStep)
+	case k >= 4:
+		avx2AsmFilterK4(acc, in, dy, taps, pixels, cv, inStep, dyStep)
+	case k == 3:
+		avx2AsmFilterK3(acc, in, dy, taps, pixels, cv, inStep, dyStep)
+	case k == 2:
+		avx2AsmFilterK2(acc, in, dy, taps, pixels, cv, inStep, dyStep)
+	default:
+		avx2AsmFilterK1(acc, in, dy, taps, pixels, cv, inStep, dyStep)
+	}
+}
+
+// asmTapRow is rowOps.tapRow on the AVX-512 (wide) or AVX2 assembly
+// kernels of gen_asm.go (which say why), four pixels at a time, each sum started from zero and its
+// products rounded before they are added, in tap order, as genericTapRow
+// does; genericTapRow takes the channels past the last multiple of 8.
+func asmTapRow(wide bool, out, in, w []float32, inTaps, wTaps []int, pixels, c, inStep, outStep int) {
 	if cv := c &^ 7; cv > 0 && pixels > 0 {
 		var buf [2 * 9]int
 		taps := tapPairs(&buf, inTaps, wTaps)
 		po, pi, pw := ptr(out), ptr(in), ptr(w)
 		is, ob := uintptr(inStep)*4, uintptr(outStep)*4
-		p := 0
-		for ; p+4 <= pixels; p += 4 {
-			avx2AsmTapP4(unsafe.Add(po, uintptr(p)*ob), unsafe.Add(pi, uintptr(p)*is), pw, &taps[0], len(inTaps), cv, is, ob)
-		}
-		at, ai := unsafe.Add(po, uintptr(p)*ob), unsafe.Add(pi, uintptr(p)*is)
-		switch pixels - p {
-		case 3:
-			avx2AsmTapP3(at, ai, pw, &taps[0], len(inTaps), cv, is, ob)
-		case 2:
-			avx2AsmTapP2(at, ai, pw, &taps[0], len(inTaps), cv, is, ob)
-		case 1:
-			avx2AsmTapP1(at, ai, pw, &taps[0], len(inTaps), cv, is, ob)
+		for p := 0; p < pixels; p += 4 {
+			tapCall(wide, pixels-p, unsafe.Add(po, uintptr(p)*ob), unsafe.Add(pi, uintptr(p)*is), pw, &taps[0], len(inTaps), cv, is, ob)
 		}
 	}
 	if c&7 != 0 {
@@ -137,14 +187,14 @@ func avx2TapRow(out, in, w []float32, inTaps, wTaps []int, pixels, c, inStep, ou
 	}
 }
 
-// avx2FilterRow is rowOps.filterRow on the assembly kernels of gen_asm.go,
-// over blocks of filterBlock pixels in order: a block's input and gradient
-// stay in L1 while every group of taps and vector of channels walks them (a
-// whole row's do not). Within a block the taps go four at a time, each
+// asmFilterRow is rowOps.filterRow on the AVX-512 (wide) or AVX2
+// assembly kernels of gen_asm.go, over blocks of filterBlock pixels in
+// order: a block's input and gradient stay in L1 while every group of taps
+// and vector of channels walks them (a whole row's do not). Within a block the taps go four at a time, each
 // kernel call covering every channel up to the last multiple of 8;
 // genericFilterRow takes the rest. Every gradient element adds its
 // products in pixel order, as genericFilterRow does.
-func avx2FilterRow(acc, in, dy []float32, inTaps, accTaps []int, pixels, c, inStep int) {
+func asmFilterRow(wide bool, acc, in, dy []float32, inTaps, accTaps []int, pixels, c, inStep int) {
 	if cv := c &^ 7; cv > 0 && len(inTaps) > 0 {
 		var buf [2 * 9]int
 		taps := tapPairs(&buf, inTaps, accTaps)
@@ -154,17 +204,7 @@ func avx2FilterRow(acc, in, dy []float32, inTaps, accTaps []int, pixels, c, inSt
 			n := min(filterBlock, pixels-p0)
 			bi, bd := unsafe.Add(pi, uintptr(p0)*is), unsafe.Add(pd, uintptr(p0)*ds)
 			for t := 0; t < len(inTaps); t += 4 {
-				group := &taps[2*t]
-				switch len(inTaps) - t {
-				case 1:
-					avx2AsmFilterK1(pa, bi, bd, group, n, cv, is, ds)
-				case 2:
-					avx2AsmFilterK2(pa, bi, bd, group, n, cv, is, ds)
-				case 3:
-					avx2AsmFilterK3(pa, bi, bd, group, n, cv, is, ds)
-				default:
-					avx2AsmFilterK4(pa, bi, bd, group, n, cv, is, ds)
-				}
+				filterCall(wide, len(inTaps)-t, pa, bi, bd, &taps[2*t], n, cv, is, ds)
 			}
 		}
 	}
@@ -188,5 +228,5 @@ func tapPairs(buf *[2 * 9]int, inTaps, otherTaps []int) []int {
 	return taps
 }
 
-// filterBlock is how many pixels avx2FilterRow takes at a time.
+// filterBlock is how many pixels asmFilterRow takes at a time.
 const filterBlock = 8
