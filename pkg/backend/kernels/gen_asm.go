@@ -32,6 +32,10 @@ import (
 const (
 	asmMaxP = 16 // forward tiles: pixels (accumulators) per 16-channel block
 	asmMaxR = 16 // weight-gradient tiles: input-channel rows (a whole 16-channel block)
+	// 32-channel blocks (two vectors per pixel or row): gen_kernels.go's
+	// maxP512 and maxR512, the tiles the driver asks for.
+	asmMaxP32 = 10
+	asmMaxR32 = 8
 	// chainsAsm independent FMA chains cover two pipes of four cycles.
 	chainsAsm = 8
 )
@@ -45,6 +49,18 @@ func main() {
 		fmt.Fprintf(&g, "// %s computes a %d-pixel x 16-channel tile; see tileFunc. It needs AVX-512.\n//\n//go:noescape\n", name, p)
 		fmt.Fprintf(&g, "func %s(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)\n\n", name)
 		tileKernel(&s, name, p)
+	}
+	for p := 1; p <= asmMaxP32; p++ {
+		name := fmt.Sprintf("avx512AsmW32P%d", p)
+		fmt.Fprintf(&g, "// %s computes a %d-pixel x 32-channel tile; see tileFunc. It needs AVX-512.\n//\n//go:noescape\n", name, p)
+		fmt.Fprintf(&g, "func %s(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)\n\n", name)
+		tileKernelW32(&s, name, p)
+	}
+	for r := 1; r <= asmMaxR32; r++ {
+		name := fmt.Sprintf("avx512AsmF32R%d", r)
+		fmt.Fprintf(&g, "// %s accumulates a %d-row x 32-lane weight-gradient tile; see filterFunc. It needs AVX-512.\n//\n//go:noescape\n", name, r)
+		fmt.Fprintf(&g, "func %s(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)\n\n", name)
+		filterKernelW32(&s, name, r)
 	}
 	for r := 1; r <= asmMaxR; r++ {
 		name := fmt.Sprintf("avx512AsmF16R%d", r)
@@ -159,6 +175,126 @@ func tileKernel(s *bytes.Buffer, name string, p int) {
 			fmt.Fprintf(s, "\tADDQ DX, DI\n")
 		}
 		fmt.Fprintf(s, "\tVMOVUPS %s, (DI)\n", acc(pix, 0))
+	}
+	fmt.Fprintf(s, "\tVZEROUPPER\n\tRET\n\n")
+}
+
+// setsW32 splits a tile of n pixels (or rows) of a 32-channel block over
+// accumulator sets (two vectors each), as the Go-written kernels these
+// replace did (31 allocatable registers then), so the sums are theirs.
+func setsW32(n int) int {
+	return min(4, (chainsAsm+2*n-1)/(2*n), max(1, (31-2-2)/(2*n)))
+}
+
+// accW32 names accumulator i of a 32-channel kernel: Z0-Z14 and Z16-Z27
+// (Z15 is Go's zero, see accReg; Z28-Z29 take broadcasts, Z30-Z31 the two
+// vectors of weights or output gradients).
+func accW32(i int) string {
+	if i >= 15 {
+		i++
+	}
+	return fmt.Sprintf("Z%d", i)
+}
+
+// tileKernelW32 writes one forward tile kernel of a 32-channel weight
+// block: the Go-written avx512W32P kernel gen_kernels.go wrote until the
+// twenty-first session, in assembly, with its arithmetic to the bit
+// (compared bit for bit on random tiles before it was replaced). Per input channel ci, the two weight vectors
+// are loaded, then per pixel the input is broadcast once from memory (a
+// load, where Go's compiler loaded a scalar and shuffled it into a vector
+// on the FMA ports) and added times each vector into the pixel's
+// accumulators of set ci%sets; the sets are added up in order at the end.
+// The tile is first stored as zeros to fetch the output lines early.
+func tileKernelW32(s *bytes.Buffer, name string, p int) {
+	ns := setsW32(p)
+	acc := func(pix, v, set int) string { return accW32((set*p+pix)*2 + v) }
+	fmt.Fprintf(s, "// func %s(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)\n", name)
+	fmt.Fprintf(s, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
+	fmt.Fprintf(s, "\tMOVQ steps_base+0(FP), SI\n\tMOVQ steps_len+8(FP), CX\n\tMOVQ dst+24(FP), DI\n\tMOVQ dstStride+32(FP), DX\n")
+	for i := range ns * p * 2 {
+		fmt.Fprintf(s, "\tVPXORD %s, %s, %s\n", accW32(i), accW32(i), accW32(i))
+	}
+	fmt.Fprintf(s, "\tMOVQ DI, R8\n")
+	for pix := range p {
+		if pix > 0 {
+			fmt.Fprintf(s, "\tADDQ DX, R8\n")
+		}
+		fmt.Fprintf(s, "\tVMOVUPS Z0, (R8)\n\tVMOVUPS Z0, 64(R8)\n")
+	}
+	fmt.Fprintf(s, "\tTESTQ CX, CX\n\tJZ %s_done\n", name)
+	fmt.Fprintf(s, "%s_step:\n\tMOVQ (SI), AX\n\tMOVQ 8(SI), BX\n", name)
+	b := 0
+	for ci := range 16 {
+		set := ci % ns
+		fmt.Fprintf(s, "\tVMOVUPS %d(BX), Z30\n\tVMOVUPS %d(BX), Z31\n", ci*128, ci*128+64)
+		for pix := range p {
+			t := fmt.Sprintf("Z%d", 28+b%2)
+			b++
+			fmt.Fprintf(s, "\tVBROADCASTSS %d(AX), %s\n", pix*64+ci*4, t)
+			for v := range 2 {
+				fmt.Fprintf(s, "\tVFMADD231PS Z%d, %s, %s\n", 30+v, t, acc(pix, v, set))
+			}
+		}
+	}
+	fmt.Fprintf(s, "\tADDQ $16, SI\n\tDECQ CX\n\tJNZ %s_step\n", name)
+	fmt.Fprintf(s, "%s_done:\n", name)
+	for pix := range p {
+		if pix > 0 {
+			fmt.Fprintf(s, "\tADDQ DX, DI\n")
+		}
+		for v := range 2 {
+			for set := 1; set < ns; set++ {
+				fmt.Fprintf(s, "\tVADDPS %s, %s, %s\n", acc(pix, v, set), acc(pix, v, 0), acc(pix, v, 0))
+			}
+			fmt.Fprintf(s, "\tVMOVUPS %s, %d(DI)\n", acc(pix, v, 0), v*64)
+		}
+	}
+	fmt.Fprintf(s, "\tVZEROUPPER\n\tRET\n\n")
+}
+
+// filterKernelW32 writes one weight-gradient kernel of a 32-lane
+// output-gradient block: the Go-written avx512F32R kernel it replaces, in
+// assembly, with its arithmetic: R rows x two vectors summed over n groups of 16
+// pixels (pixel q feeding set q%sets; per pixel the two gradient vectors,
+// then per row the input broadcast once and added times each), the sets
+// added in order and the sum added to dst.
+func filterKernelW32(s *bytes.Buffer, name string, r int) {
+	ns := setsW32(r)
+	acc := func(row, v, set int) string { return accW32((set*r+row)*2 + v) }
+	fmt.Fprintf(s, "// func %s(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)\n", name)
+	fmt.Fprintf(s, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
+	fmt.Fprintf(s, "\tMOVQ x+0(FP), AX\n\tMOVQ dy+8(FP), BX\n\tMOVQ n+16(FP), CX\n\tMOVQ dst+24(FP), DI\n\tMOVQ dstStride+32(FP), DX\n")
+	for i := range ns * r * 2 {
+		fmt.Fprintf(s, "\tVPXORD %s, %s, %s\n", accW32(i), accW32(i), accW32(i))
+	}
+	fmt.Fprintf(s, "\tTESTQ CX, CX\n\tJLE %s_done\n", name)
+	fmt.Fprintf(s, "%s_group:\n", name)
+	b := 0
+	for q := range 16 {
+		set := q % ns
+		fmt.Fprintf(s, "\tVMOVUPS %d(BX), Z30\n\tVMOVUPS %d(BX), Z31\n", q*128, q*128+64)
+		for row := range r {
+			t := fmt.Sprintf("Z%d", 28+b%2)
+			b++
+			fmt.Fprintf(s, "\tVBROADCASTSS %d(AX), %s\n", q*64+row*4, t)
+			for v := range 2 {
+				fmt.Fprintf(s, "\tVFMADD231PS Z%d, %s, %s\n", 30+v, t, acc(row, v, set))
+			}
+		}
+	}
+	fmt.Fprintf(s, "\tADDQ $1024, AX\n\tADDQ $2048, BX\n\tDECQ CX\n\tJNZ %s_group\n", name)
+	fmt.Fprintf(s, "%s_done:\n", name)
+	for row := range r {
+		if row > 0 {
+			fmt.Fprintf(s, "\tADDQ DX, DI\n")
+		}
+		for v := range 2 {
+			for set := 1; set < ns; set++ {
+				fmt.Fprintf(s, "\tVADDPS %s, %s, %s\n", acc(row, v, set), acc(row, v, 0), acc(row, v, 0))
+			}
+			// dst += sum, as the Go kernel's Load(dst).Add(sum).
+			fmt.Fprintf(s, "\tVADDPS %d(DI), %s, %s\n\tVMOVUPS %s, %d(DI)\n", v*64, acc(row, v, 0), acc(row, v, 0), acc(row, v, 0), v*64)
+		}
 	}
 	fmt.Fprintf(s, "\tVZEROUPPER\n\tRET\n\n")
 }

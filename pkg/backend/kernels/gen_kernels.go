@@ -1,57 +1,22 @@
 //go:build ignore
 
-// gen_kernels writes the unrolled SIMD micro-kernels of the conv2d
-// forward pass and of its weight gradient: kernels_avx512_gen.go and
+// gen_kernels writes the tables of the conv2d micro-kernels, by tile width
+// (forward) and rows (weight gradient): kernels_avx512_gen.go and
 // kernels_avx2_gen.go. Run it with `go generate` in this directory.
 //
 // Every kernel computes one output tile: P consecutive output pixels times
 // one block of output channels, accumulated in registers over a list of
 // steps. A step is one (kh, kw, 16-input-channel block) triple; its 16 input
 // channels are fully unrolled, so every load in the body uses a constant
-// offset from two base pointers.
-//
-// The shape of the generated code is deliberate, because Go's SSA scheduler
-// and register allocator decide whether the kernel runs at 40% or at 90% of
-// the FMA peak:
-//
-//   - The broadcast and the FMA sit in one expression,
-//     BroadcastFloat32x16(ldf(pi, off)).MulAdd(w, acc). The FMA then shares
-//     the source line of the two inlined calls, so their inline marks land on
-//     it instead of becoming one NOP each.
-//   - The scalar load goes through the inlined helper ldf. Among ready
-//     values Go's scheduler takes the earliest source position first, and
-//     each inlined call site gets its own position base, numbered in call
-//     order; so loads and broadcasts interleave (ldf p, broadcast p,
-//     ldf p+1, ...). A load written in the kernel body itself has the
-//     kernel's own, lowest base: all loads would be hoisted to the top, need
-//     more registers than exist, and spill.
-//   - After every input channel, one accumulator is stored to a scratch
-//     "sink". The loads of the next channel depend on that store through the
-//     memory chain, so they cannot be scheduled before this channel's FMAs.
-//     That caps the live registers at accumulators + weights + a few
-//     broadcasts. The store costs one store-port slot per 2P FMAs.
-//   - Each step carries its input and weight pointers ready-made: from a
-//     register, every load folds into one [reg+const] operand, while a
-//     computed base+offset becomes one or two LEAQs per load (the vector
-//     loads have no indexed form), which for the weights are also hoisted to
-//     the top of the body and spilled.
-//   - Tiles too narrow to cover the FMA latency with their accumulators
-//     split the input channels over several accumulator sets.
-//   - The kernel first stores zeros to its output tile: the output lines,
-//     usually not in cache, are then fetched while the tile is computed,
-//     instead of holding up the in-order store commit (and every sink store
-//     queued behind it) when the results are written.
-//   - VFMADD213PS overwrites its first operand, so the broadcast (used once
-//     per weight vector) is that operand: at most one register copy per
-//     broadcast, and none at all with a single weight vector.
-//
-// The weight-gradient kernels (genFilterKernel) have the same shape with the
-// roles turned around: the accumulators are a tile of input channels x
-// output channels, the unrolled reduction runs over 16 pixels, the
-// broadcasts are input values and the vectors are output-gradient rows.
-// Their operands are packed (see backward_filter.go) so that every load is
-// at a constant offset from two pointers that advance by a constant per 16
-// pixels.
+// offset from two base pointers (see tileFunc and filterFunc). The kernels
+// themselves are gen_asm.go's, in assembly. Go-written kernels of this
+// shape, which this file wrote until the twenty-first session, stopped at
+// about 70-80% of the FMA peak: Go's compiler loads each broadcast value as
+// a scalar and shuffles it into a vector on the ports the FMAs need, where
+// assembly broadcasts straight from memory (BENCHMARKS.md). The assembly
+// keeps their arithmetic to the bit: the same fused products summed in the
+// same order, narrow tiles splitting the input channels (or pixels) over
+// the same accumulator sets.
 package main
 
 import (
@@ -62,22 +27,20 @@ import (
 	"os"
 )
 
-// Widest tiles, bounded by the vector registers Go allocates (31 with
-// AVX-512, 15 with AVX2: X15 is its fixed zero register).
+// Widest tiles: the assembly kernels gen_asm.go writes (its asmMaxP32,
+// asmMaxR32, asmMaxP, asmMaxR, avx2AsmMaxP and avx2AsmMaxR).
 const (
-	maxP512 = 10 // AVX-512: 2P accumulators + 2 weights + broadcasts <= 31 registers
-	// AVX-512, 16-channel blocks: the kernels are gen_asm.go's, in assembly,
-	// with up to 16 pixels and 16 rows (its asmMaxP and asmMaxR).
+	// AVX-512, 32-channel blocks: 2P accumulators + 2 weights + 2
+	// broadcasts; 10 pixels and 8 rows, the sizes measured best when these
+	// kernels were Go-written, kept so that the driver's tiles stay the same.
+	maxP512 = 10
+	maxR512 = 8
+	// AVX-512, 16-channel blocks: up to 16 pixels and 16 rows.
 	maxP512W16 = 16
 	maxR512W16 = 16
-	maxP256    = 6 // AVX2 (gen_asm.go's avx2AsmMaxP): 2P accumulators + 2 weights + 1 broadcast <= 15 registers
-
-	// Weight-gradient tiles: rows (input channels) x 32 or 16 lanes. Eight
-	// rows of two AVX-512 vectors (16 accumulators) measured faster than
-	// 10 or 12 rows, whose extra registers make Go's allocator spill, and
-	// split a 16-channel block evenly. AVX2 (gen_asm.go's avx2AsmMaxR): six
-	// rows of two vectors, 12 accumulators.
-	maxR512 = 8
+	// AVX2: 2P accumulators + 2 weights + 1 broadcast <= 15 registers; six
+	// rows of two vectors for the weight gradient, 12 accumulators.
+	maxP256 = 6
 	maxR256 = 6
 )
 
@@ -96,17 +59,13 @@ func writeFile(name string, src []byte) {
 	}
 }
 
-func header(b *bytes.Buffer) {
-	fmt.Fprintf(b, "// Code generated by gen_kernels.go; DO NOT EDIT.\n\n")
-	fmt.Fprintf(b, "//go:build goexperiment.simd && amd64\n\n")
-	fmt.Fprintf(b, "package kernels\n\nimport (\n\t\"simd/archsimd\"\n\t\"unsafe\"\n)\n\n")
-}
-
 // genAVX512 writes kernels for 32-channel blocks (two Float32x16 weight
 // vectors per input channel) and 16-channel blocks (one vector).
 func genAVX512() []byte {
 	var b bytes.Buffer
-	header(&b)
+	fmt.Fprintf(&b, "// Code generated by gen_kernels.go; DO NOT EDIT.\n\n")
+	fmt.Fprintf(&b, "//go:build goexperiment.simd && amd64\n\n")
+	fmt.Fprintf(&b, "package kernels\n\n")
 	for _, bw := range []int{32, 16} {
 		maxP := maxP512
 		if bw == 16 {
@@ -115,19 +74,9 @@ func genAVX512() []byte {
 		fmt.Fprintf(&b, "// avx512Tiles%d holds the AVX-512 kernels for %d-channel weight blocks, by tile width P-1.\n", bw, bw)
 		fmt.Fprintf(&b, "var avx512Tiles%d = [...]tileFunc{", bw)
 		for p := 1; p <= maxP; p++ {
-			if bw == 16 {
-				fmt.Fprintf(&b, "avx512AsmW16P%d, ", p)
-			} else {
-				fmt.Fprintf(&b, "avx512W%dP%d, ", bw, p)
-			}
+			fmt.Fprintf(&b, "avx512AsmW%dP%d, ", bw, p)
 		}
 		fmt.Fprintf(&b, "}\n\n")
-		for p := 1; p <= maxP && bw == 32; p++ {
-			genKernel(&b, kernelSpec{
-				name: fmt.Sprintf("avx512W%dP%d", bw, p), vec: "Float32x16", lanes: 16,
-				nv: bw / 16, p: p, rowBytes: bw * 4, regs: 31,
-			})
-		}
 	}
 	for _, bw := range []int{32, 16} {
 		fmt.Fprintf(&b, "// avx512Filter%d holds the AVX-512 weight-gradient kernels for %d-lane output-gradient blocks, by tile rows R-1.\n", bw, bw)
@@ -137,19 +86,9 @@ func genAVX512() []byte {
 			maxR = maxR512W16
 		}
 		for r := 1; r <= maxR; r++ {
-			if bw == 16 {
-				fmt.Fprintf(&b, "avx512AsmF16R%d, ", r)
-			} else {
-				fmt.Fprintf(&b, "avx512F%dR%d, ", bw, r)
-			}
+			fmt.Fprintf(&b, "avx512AsmF%dR%d, ", bw, r)
 		}
 		fmt.Fprintf(&b, "}\n\n")
-		for r := 1; r <= maxR512 && bw == 32; r++ {
-			genFilterKernel(&b, kernelSpec{
-				name: fmt.Sprintf("avx512F%dR%d", bw, r), vec: "Float32x16", lanes: 16,
-				nv: bw / 16, p: r, rowBytes: bw * 4, regs: 31,
-			})
-		}
 	}
 	return b.Bytes()
 }
@@ -180,172 +119,4 @@ func genAVX2() []byte {
 		fmt.Fprintf(&b, "}\n\n")
 	}
 	return b.Bytes()
-}
-
-type kernelSpec struct {
-	name     string
-	vec      string // archsimd vector type
-	lanes    int    // float32 lanes per vector
-	nv       int    // weight vectors (accumulators) per pixel
-	p        int    // output pixels in the tile (filter kernels: input-channel rows)
-	rowBytes int    // bytes of one input-channel row of the packed weights
-	regs     int    // vector registers Go can allocate (X15 is its fixed zero)
-}
-
-// chains is how many independent FMA dependency chains keep both FMA pipes
-// busy: two pipes times a latency of four cycles.
-const chains = 8
-
-func genKernel(b *bytes.Buffer, k kernelSpec) {
-	// Narrow tiles have too few accumulators to cover the FMA latency, so
-	// they spread the 16 input channels over several sets of accumulators,
-	// channel ci feeding set ci%sets, and add the sets up at the end.
-	// The sets must fit the registers left beside the weight vectors, a
-	// broadcast and its copy.
-	sets := min(4, (chains+k.nv*k.p-1)/(k.nv*k.p), max(1, (k.regs-k.nv-2)/(k.nv*k.p)))
-	acc := func(p, v, set int) string {
-		if set == 0 {
-			return fmt.Sprintf("c%d_%d", p, v)
-		}
-		return fmt.Sprintf("c%d_%d_%d", p, v, set)
-	}
-	fmt.Fprintf(b, "// %s computes a %d-pixel x %d-channel tile; see tileFunc.\n", k.name, k.p, k.nv*k.lanes)
-	fmt.Fprintf(b, "func %s(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32) {\n", k.name)
-	for set := range sets {
-		for p := 0; p < k.p; p++ {
-			fmt.Fprintf(b, "\tvar ")
-			for v := 0; v < k.nv; v++ {
-				if v > 0 {
-					fmt.Fprintf(b, ", ")
-				}
-				fmt.Fprintf(b, "%s", acc(p, v, set))
-			}
-			fmt.Fprintf(b, " archsimd.%s\n", k.vec)
-		}
-	}
-	// Store the (zero) tile to dst first: the output lines, most often not
-	// in cache, are then fetched while the tile is computed, instead of
-	// stalling the in-order store commit, and every sink store behind it,
-	// at the end.
-	// (d moves on only while another pixel follows: one pixel past the tile
-	// may be past the output's allocation, which unsafe.Pointer rules out.)
-	fmt.Fprintf(b, "\tfor p, d := 0, dst; ; p, d = p+1, unsafe.Add(d, dstStride) {\n")
-	for v := 0; v < k.nv; v++ {
-		fmt.Fprintf(b, "\t\t%s.StoreArray((*[%d]float32)(unsafe.Add(d, %d)))\n", acc(0, v, 0), k.lanes, v*k.lanes*4)
-	}
-	fmt.Fprintf(b, "\t\tif p == %d {\n\t\t\tbreak\n\t\t}\n", k.p-1)
-	fmt.Fprintf(b, "\t}\n")
-	sinkExpr := "sink"
-	if k.lanes == 8 {
-		sinkExpr = "(*[8]float32)(unsafe.Pointer(sink))"
-	}
-	fmt.Fprintf(b, "\tfor _, s := range steps {\n")
-	fmt.Fprintf(b, "\t\tpi, pw := s.in, s.w\n")
-	for ci := 0; ci < 16; ci++ {
-		set := ci % sets
-		fmt.Fprintf(b, "\t\t// input channel %d\n", ci)
-		for v := 0; v < k.nv; v++ {
-			op := "="
-			if ci == 0 {
-				op = ":="
-			}
-			fmt.Fprintf(b, "\t\tw%d %s archsimd.Load%sArray((*[%d]float32)(unsafe.Add(pw, %d)))\n",
-				v, op, k.vec, k.lanes, ci*k.rowBytes+v*k.lanes*4)
-		}
-		for p := 0; p < k.p; p++ {
-			for v := 0; v < k.nv; v++ {
-				fmt.Fprintf(b, "\t\t%s = archsimd.Broadcast%s(ldf(pi, %d)).MulAdd(w%d, %s)\n",
-					acc(p, v, set), k.vec, p*64+ci*4, v, acc(p, v, set))
-			}
-		}
-		fmt.Fprintf(b, "\t\t%s.StoreArray(%s)\n", acc(k.p-1, k.nv-1, set), sinkExpr)
-	}
-	fmt.Fprintf(b, "\t}\n")
-	for p := 0; p < k.p; p++ {
-		if p > 0 {
-			fmt.Fprintf(b, "\tdst = unsafe.Add(dst, dstStride)\n")
-		}
-		for v := 0; v < k.nv; v++ {
-			sum := acc(p, v, 0)
-			for set := 1; set < sets; set++ {
-				sum += ".Add(" + acc(p, v, set) + ")"
-			}
-			fmt.Fprintf(b, "\t%s.StoreArray((*[%d]float32)(unsafe.Add(dst, %d)))\n", sum, k.lanes, v*k.lanes*4)
-		}
-	}
-	fmt.Fprintf(b, "\tarchsimd.ClearAVXUpperBits() // see doc.go\n}\n\n")
-}
-
-// genFilterKernel writes one weight-gradient kernel (see filterFunc): a tile
-// of k.p input-channel rows x k.nv vectors of output channels, accumulated
-// over 16 pixels per iteration. Pixel q of an iteration reads the input
-// channels of row i at x + 64q + 4i and its output-gradient vector v at
-// dy + q*rowBytes + 64v (AVX-512) or 32v (AVX2), so every load is
-// [register+constant]; both pointers then move on by 16 pixels.
-func genFilterKernel(b *bytes.Buffer, k kernelSpec) {
-	// As in genKernel: tiles with too few accumulators to cover the FMA
-	// latency spread the pixels over several accumulator sets (pixel q
-	// feeds set q%sets) and add them up at the end.
-	sets := min(4, (chains+k.nv*k.p-1)/(k.nv*k.p), max(1, (k.regs-k.nv-2)/(k.nv*k.p)))
-	acc := func(r, v, set int) string {
-		if set == 0 {
-			return fmt.Sprintf("c%d_%d", r, v)
-		}
-		return fmt.Sprintf("c%d_%d_%d", r, v, set)
-	}
-	vbytes := k.lanes * 4
-	fmt.Fprintf(b, "// %s accumulates a %d-row x %d-lane weight-gradient tile; see filterFunc.\n", k.name, k.p, k.nv*k.lanes)
-	fmt.Fprintf(b, "func %s(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32) {\n", k.name)
-	for set := range sets {
-		for r := 0; r < k.p; r++ {
-			fmt.Fprintf(b, "\tvar ")
-			for v := 0; v < k.nv; v++ {
-				if v > 0 {
-					fmt.Fprintf(b, ", ")
-				}
-				fmt.Fprintf(b, "%s", acc(r, v, set))
-			}
-			fmt.Fprintf(b, " archsimd.%s\n", k.vec)
-		}
-	}
-	sinkExpr := "sink"
-	if k.lanes == 8 {
-		sinkExpr = "(*[8]float32)(unsafe.Pointer(sink))"
-	}
-	fmt.Fprintf(b, "\tfor ; n > 0; n-- {\n")
-	for q := 0; q < 16; q++ {
-		set := q % sets
-		fmt.Fprintf(b, "\t\t// pixel %d\n", q)
-		for v := 0; v < k.nv; v++ {
-			op := "="
-			if q == 0 {
-				op = ":="
-			}
-			fmt.Fprintf(b, "\t\td%d %s archsimd.Load%sArray((*[%d]float32)(unsafe.Add(dy, %d)))\n",
-				v, op, k.vec, k.lanes, q*k.rowBytes+v*vbytes)
-		}
-		for r := 0; r < k.p; r++ {
-			for v := 0; v < k.nv; v++ {
-				fmt.Fprintf(b, "\t\t%s = archsimd.Broadcast%s(ldf(x, %d)).MulAdd(d%d, %s)\n",
-					acc(r, v, set), k.vec, q*64+r*4, v, acc(r, v, set))
-			}
-		}
-		fmt.Fprintf(b, "\t\t%s.StoreArray(%s)\n", acc(k.p-1, k.nv-1, set), sinkExpr)
-	}
-	fmt.Fprintf(b, "\t\tx, dy = unsafe.Add(x, %d), unsafe.Add(dy, %d)\n", 16*64, 16*k.rowBytes)
-	fmt.Fprintf(b, "\t}\n")
-	for r := 0; r < k.p; r++ {
-		if r > 0 {
-			fmt.Fprintf(b, "\tdst = unsafe.Add(dst, dstStride)\n")
-		}
-		for v := 0; v < k.nv; v++ {
-			sum := acc(r, v, 0)
-			for set := 1; set < sets; set++ {
-				sum += ".Add(" + acc(r, v, set) + ")"
-			}
-			ptr := fmt.Sprintf("(*[%d]float32)(unsafe.Add(dst, %d))", k.lanes, v*vbytes)
-			fmt.Fprintf(b, "\tarchsimd.Load%sArray(%s).Add(%s).StoreArray(%s)\n", k.vec, ptr, sum, ptr)
-		}
-	}
-	fmt.Fprintf(b, "\tarchsimd.ClearAVXUpperBits() // see doc.go\n}\n\n")
 }

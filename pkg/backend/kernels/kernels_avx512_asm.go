@@ -86,6 +86,96 @@ func avx512AsmW16P15(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *
 //go:noescape
 func avx512AsmW16P16(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
 
+// avx512AsmW32P1 computes a 1-pixel x 32-channel tile; see tileFunc. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmW32P1(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx512AsmW32P2 computes a 2-pixel x 32-channel tile; see tileFunc. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmW32P2(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx512AsmW32P3 computes a 3-pixel x 32-channel tile; see tileFunc. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmW32P3(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx512AsmW32P4 computes a 4-pixel x 32-channel tile; see tileFunc. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmW32P4(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx512AsmW32P5 computes a 5-pixel x 32-channel tile; see tileFunc. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmW32P5(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx512AsmW32P6 computes a 6-pixel x 32-channel tile; see tileFunc. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmW32P6(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx512AsmW32P7 computes a 7-pixel x 32-channel tile; see tileFunc. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmW32P7(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx512AsmW32P8 computes a 8-pixel x 32-channel tile; see tileFunc. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmW32P8(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx512AsmW32P9 computes a 9-pixel x 32-channel tile; see tileFunc. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmW32P9(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx512AsmW32P10 computes a 10-pixel x 32-channel tile; see tileFunc. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmW32P10(steps []step, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx512AsmF32R1 accumulates a 1-row x 32-lane weight-gradient tile; see filterFunc. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmF32R1(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx512AsmF32R2 accumulates a 2-row x 32-lane weight-gradient tile; see filterFunc. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmF32R2(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx512AsmF32R3 accumulates a 3-row x 32-lane weight-gradient tile; see filterFunc. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmF32R3(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx512AsmF32R4 accumulates a 4-row x 32-lane weight-gradient tile; see filterFunc. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmF32R4(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx512AsmF32R5 accumulates a 5-row x 32-lane weight-gradient tile; see filterFunc. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmF32R5(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx512AsmF32R6 accumulates a 6-row x 32-lane weight-gradient tile; see filterFunc. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmF32R6(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx512AsmF32R7 accumulates a 7-row x 32-lane weight-gradient tile; see filterFunc. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmF32R7(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
+// avx512AsmF32R8 accumulates a 8-row x 32-lane weight-gradient tile; see filterFunc. It needs AVX-512.
+//
+//go:noescape
+func avx512AsmF32R8(x, dy unsafe.Pointer, n int, dst unsafe.Pointer, dstStride uintptr, sink *[16]float32)
+
 // avx512AsmF16R1 accumulates a 1-row x 16-lane weight-gradient tile; see filterFunc. It needs AVX-512.
 //
 //go:noescape

@@ -29,15 +29,6 @@ func simdPaths() []pathInfo {
 	return []pathInfo{avx512, avx2}
 }
 
-// ldf loads the float32 at p+off. The SIMD kernels read their broadcast
-// inputs through it on purpose: as an inlined call it gives each load the
-// source position of its own call site, which makes Go's scheduler keep the
-// load next to its broadcast instead of hoisting all the loads of the
-// unrolled body to its top (see gen_kernels.go).
-func ldf(p unsafe.Pointer, off uintptr) float32 {
-	return *(*float32)(unsafe.Add(p, off))
-}
-
 // hasAVX and hasAVX512 gate the vector forms of copy16 and copyGroups: the
 // generic path also runs on CPUs without AVX.
 var (
