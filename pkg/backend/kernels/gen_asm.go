@@ -223,33 +223,10 @@ func tileKernelW32(s *bytes.Buffer, name string, p int) {
 	}
 	fmt.Fprintf(s, "\tTESTQ CX, CX\n\tJZ %s_done\n", name)
 	fmt.Fprintf(s, "%s_step:\n\tMOVQ (SI), AX\n\tMOVQ 8(SI), BX\n", name)
-	b := 0
-	for ci := range 16 {
-		set := ci % ns
-		fmt.Fprintf(s, "\tVMOVUPS %d(BX), Z30\n\tVMOVUPS %d(BX), Z31\n", ci*128, ci*128+64)
-		for pix := range p {
-			t := fmt.Sprintf("Z%d", 28+b%2)
-			b++
-			fmt.Fprintf(s, "\tVBROADCASTSS %d(AX), %s\n", pix*64+ci*4, t)
-			for v := range 2 {
-				fmt.Fprintf(s, "\tVFMADD231PS Z%d, %s, %s\n", 30+v, t, acc(pix, v, set))
-			}
-		}
-	}
+	w32Products(s, p, ns, acc, func(ci, pix int) int { return pix*64 + ci*4 })
 	fmt.Fprintf(s, "\tADDQ $16, SI\n\tDECQ CX\n\tJNZ %s_step\n", name)
 	fmt.Fprintf(s, "%s_done:\n", name)
-	for pix := range p {
-		if pix > 0 {
-			fmt.Fprintf(s, "\tADDQ DX, DI\n")
-		}
-		for v := range 2 {
-			for set := 1; set < ns; set++ {
-				fmt.Fprintf(s, "\tVADDPS %s, %s, %s\n", acc(pix, v, set), acc(pix, v, 0), acc(pix, v, 0))
-			}
-			fmt.Fprintf(s, "\tVMOVUPS %s, %d(DI)\n", acc(pix, v, 0), v*64)
-		}
-	}
-	fmt.Fprintf(s, "\tVZEROUPPER\n\tRET\n\n")
+	w32Store(s, p, ns, acc, false)
 }
 
 // filterKernelW32 writes one weight-gradient kernel of a 32-lane
@@ -269,31 +246,49 @@ func filterKernelW32(s *bytes.Buffer, name string, r int) {
 	}
 	fmt.Fprintf(s, "\tTESTQ CX, CX\n\tJLE %s_done\n", name)
 	fmt.Fprintf(s, "%s_group:\n", name)
+	w32Products(s, r, ns, acc, func(q, row int) int { return q*64 + row*4 })
+	fmt.Fprintf(s, "\tADDQ $1024, AX\n\tADDQ $2048, BX\n\tDECQ CX\n\tJNZ %s_group\n", name)
+	fmt.Fprintf(s, "%s_done:\n", name)
+	w32Store(s, r, ns, acc, true)
+}
+
+// w32Products writes the unrolled body of a 32-channel kernel: 16 times
+// (input channels of a step, or pixels of a group), the two weight or
+// gradient vectors at 128 bytes a time from BX, then for each of the n
+// pixels or rows one broadcast from AX at off(k, i) and its two FMAs into
+// set k%ns.
+func w32Products(s *bytes.Buffer, n, ns int, acc func(i, v, set int) string, off func(k, i int) int) {
 	b := 0
-	for q := range 16 {
-		set := q % ns
-		fmt.Fprintf(s, "\tVMOVUPS %d(BX), Z30\n\tVMOVUPS %d(BX), Z31\n", q*128, q*128+64)
-		for row := range r {
+	for k := range 16 {
+		fmt.Fprintf(s, "\tVMOVUPS %d(BX), Z30\n\tVMOVUPS %d(BX), Z31\n", k*128, k*128+64)
+		for i := range n {
 			t := fmt.Sprintf("Z%d", 28+b%2)
 			b++
-			fmt.Fprintf(s, "\tVBROADCASTSS %d(AX), %s\n", q*64+row*4, t)
+			fmt.Fprintf(s, "\tVBROADCASTSS %d(AX), %s\n", off(k, i), t)
 			for v := range 2 {
-				fmt.Fprintf(s, "\tVFMADD231PS Z%d, %s, %s\n", 30+v, t, acc(row, v, set))
+				fmt.Fprintf(s, "\tVFMADD231PS Z%d, %s, %s\n", 30+v, t, acc(i, v, k%ns))
 			}
 		}
 	}
-	fmt.Fprintf(s, "\tADDQ $1024, AX\n\tADDQ $2048, BX\n\tDECQ CX\n\tJNZ %s_group\n", name)
-	fmt.Fprintf(s, "%s_done:\n", name)
-	for row := range r {
-		if row > 0 {
+}
+
+// w32Store writes a 32-channel kernel's end: for each of the n pixels or
+// rows (DX bytes apart from DI), its sets added in order into set 0, then
+// stored, or added to what dst holds (add: as the Go kernel's
+// Load(dst).Add(sum)) and stored.
+func w32Store(s *bytes.Buffer, n, ns int, acc func(i, v, set int) string, add bool) {
+	for i := range n {
+		if i > 0 {
 			fmt.Fprintf(s, "\tADDQ DX, DI\n")
 		}
 		for v := range 2 {
 			for set := 1; set < ns; set++ {
-				fmt.Fprintf(s, "\tVADDPS %s, %s, %s\n", acc(row, v, set), acc(row, v, 0), acc(row, v, 0))
+				fmt.Fprintf(s, "\tVADDPS %s, %s, %s\n", acc(i, v, set), acc(i, v, 0), acc(i, v, 0))
 			}
-			// dst += sum, as the Go kernel's Load(dst).Add(sum).
-			fmt.Fprintf(s, "\tVADDPS %d(DI), %s, %s\n\tVMOVUPS %s, %d(DI)\n", v*64, acc(row, v, 0), acc(row, v, 0), acc(row, v, 0), v*64)
+			if add {
+				fmt.Fprintf(s, "\tVADDPS %d(DI), %s, %s\n", v*64, acc(i, v, 0), acc(i, v, 0))
+			}
+			fmt.Fprintf(s, "\tVMOVUPS %s, %d(DI)\n", acc(i, v, 0), v*64)
 		}
 	}
 	fmt.Fprintf(s, "\tVZEROUPPER\n\tRET\n\n")
